@@ -1,0 +1,166 @@
+//! Command-line front end: argument parsing and printing; all logic lives in the library.
+
+mod chat;
+mod scenario_cmd;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use voxdial::scenario::graph::GraphFormat;
+use voxdial::Locale;
+
+/// voxdial: AI outbound voice bot with a predictive dialer.
+#[derive(Parser, Debug)]
+#[command(name = "voxdial", version, about)]
+pub struct Cli {
+    /// Project folder holding `scenarios/` and `dialogs/`.
+    #[arg(long, global = true, default_value = ".", env = "VOXDIAL_ROOT")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Check, draw, test and list scenarios.
+    Scenario {
+        #[command(subcommand)]
+        cmd: ScenarioCmd,
+    },
+    /// Understand one utterance: prints {"intent", "confidence", "slots"} as JSON.
+    Nlu {
+        /// Locale of the text.
+        #[arg(long, default_value = "zh-CN")]
+        locale: Locale,
+        /// Also use this scenario's own intents.
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Date relative dates are resolved against (YYYY-MM-DD; default today).
+        #[arg(long)]
+        today: Option<NaiveDate>,
+        /// The utterance.
+        text: String,
+    },
+    /// Talk to a scenario in the terminal, or replay a script (one customer line per line).
+    Chat {
+        /// Scenario id.
+        scenario: String,
+        /// Conversation locale.
+        #[arg(long, default_value = "zh-CN")]
+        locale: Locale,
+        /// Read customer lines from this file and print one JSON line per bot turn.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Campaign variable, `name=value` (repeatable); defaults to the scenario's examples.
+        #[arg(long = "var", value_parser = parse_kv)]
+        vars: Vec<(String, String)>,
+        /// Date of the call (YYYY-MM-DD; default today).
+        #[arg(long)]
+        today: Option<NaiveDate>,
+        /// Print JSON lines even on a terminal.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenarioCmd {
+    /// Compile and lint; exits non-zero on errors.
+    Check {
+        /// Files or folders (default: scenarios dialogs).
+        paths: Vec<PathBuf>,
+        /// Print diagnostics as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Draw a scenario's graph.
+    Graph {
+        /// Scenario or dialog id.
+        id: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+    /// Run conversation tests and report transition coverage.
+    Test {
+        /// Test files or folders (default: all of scenarios/).
+        paths: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Date for files that do not set `today:` (default: today).
+        #[arg(long)]
+        today: Option<NaiveDate>,
+    },
+    /// List scenarios as a catalogue.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ListFormat,
+    },
+}
+
+/// Catalogue output format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ListFormat {
+    /// A markdown table.
+    Markdown,
+    /// One JSON object per scenario, in an array.
+    Json,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not name=value"))
+}
+
+/// Run the CLI; errors print with their chain and exit 2, failed checks exit 1.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOXDIAL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn today_or_now(d: Option<NaiveDate>) -> NaiveDate {
+    d.unwrap_or_else(|| chrono::Local::now().date_naive())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let root = cli.root.clone();
+    match cli.cmd {
+        Cmd::Scenario { cmd } => scenario_cmd::run(&root, cmd),
+        Cmd::Nlu { locale, scenario, today, text } => {
+            let (lib, _) = scenario_cmd::load_default(&root, &[]);
+            let nlu = match &scenario {
+                Some(id) => lib
+                    .nlu_for(id)
+                    .with_context(|| format!("no scenario `{id}` (run `voxdial scenario check`)"))?,
+                None => lib.shared_nlu(),
+            };
+            if lib.shared_intents.is_empty() {
+                anyhow::bail!("no intents found under {}: is --root the project folder?", root.join("dialogs").display());
+            }
+            let u = nlu.understand(&text, locale, today_or_now(today));
+            println!("{}", serde_json::to_string(&u)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Chat { scenario, locale, script, vars, today, json } => {
+            chat::run(&root, &scenario, locale, script, vars, today_or_now(today), json)
+        }
+    }
+}

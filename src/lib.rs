@@ -1,0 +1,11 @@
+//! voxdial: an AI outbound voice bot with a predictive dialer for banks, lenders and
+//! collection agencies. See ARCHITECTURE.md for the map of modules.
+
+pub mod dialogue;
+pub mod locale;
+pub mod nlu;
+pub mod scenario;
+pub mod speak;
+pub mod testing;
+
+pub use locale::Locale;

@@ -1,0 +1,946 @@
+//! Compile a parsed flow into a graph the runtime walks, and lint it.
+//!
+//! Every reference (node, intent, variable, sub-dialog, return value) is resolved here,
+//! once, so the runtime never looks anything up by name on a live call. The same pass
+//! builds a petgraph graph for the structural lints (unreachable nodes, dead ends, loops
+//! without exit, sensitive data before identity verification) and for drawing.
+
+use super::diag::Diagnostic;
+use super::model::{FlowFile, FlowKind, NodeSpec, NodeType, RetrySpec, SlotKind, VarType};
+use super::source::{Pos, SourceFile};
+use crate::dialogue::expr::Expr;
+use crate::dialogue::prompt::Template;
+use crate::locale::Locale;
+use crate::speak::Currency;
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+
+/// Index of a node in [`Flow::nodes`].
+pub type NodeId = usize;
+/// Index of a transition in [`Flow::edges`].
+pub type EdgeId = usize;
+
+/// The variable a flow sets to mark that the customer's identity was verified.
+pub const IDENTITY_VERIFIED: &str = "identity_verified";
+
+/// Intents that every scenario should answer explicitly somewhere (node, `global:` or hand-off).
+pub const MUST_HANDLE: [&str; 6] = [
+    "stop_calling",
+    "wrong_person",
+    "busy_later",
+    "request_human",
+    "complaint",
+    "abusive",
+];
+
+/// Intents the hand-off detector answers when a flow has a hand-off node.
+pub const HANDOFF_INTENTS: [&str; 3] = ["request_human", "complaint", "abusive"];
+
+/// Why a transition exists; also its name in coverage reports and drawings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EdgeLabel {
+    /// `next:` of a say/set node.
+    Next,
+    /// `on: {intent: target}` of an ask node.
+    Intent(String),
+    /// Retries used up without understanding.
+    NoMatch,
+    /// Retries used up in silence.
+    NoInput,
+    /// `cases[n]` of a branch node (1-based), with its condition text.
+    Case(usize, String),
+    /// `else:` of a branch node.
+    Else,
+    /// A sub-dialog's return value routed by a call node.
+    Return(String),
+    /// A transfer that failed.
+    OnFail,
+    /// A flow-wide intent handler (`global:`).
+    Global(String),
+    /// The abnormal-conversation detector's hand-off.
+    Handoff,
+}
+
+impl std::fmt::Display for EdgeLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EdgeLabel::Next => f.write_str("next"),
+            EdgeLabel::Intent(i) => write!(f, "{i}"),
+            EdgeLabel::NoMatch => f.write_str("no_match"),
+            EdgeLabel::NoInput => f.write_str("no_input"),
+            EdgeLabel::Case(n, _) => write!(f, "case {n}"),
+            EdgeLabel::Else => f.write_str("else"),
+            EdgeLabel::Return(v) => write!(f, "return {v}"),
+            EdgeLabel::OnFail => f.write_str("on_fail"),
+            EdgeLabel::Global(i) => write!(f, "global {i}"),
+            EdgeLabel::Handoff => f.write_str("handoff"),
+        }
+    }
+}
+
+/// One transition of the graph. `from` is `None` for flow-wide edges (global, hand-off),
+/// which can fire from any ask node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    /// Source node, or `None` for a flow-wide edge.
+    pub from: Option<NodeId>,
+    /// Target node.
+    pub to: NodeId,
+    /// Why it is taken.
+    pub label: EdgeLabel,
+}
+
+/// Re-prompt handling of an ask node, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Retry {
+    /// Re-prompts before giving up.
+    pub retries: u32,
+    /// What to say when re-prompting, per locale (empty: built-in apology + node prompt).
+    pub prompt: BTreeMap<Locale, Template>,
+    /// Where to go when retries run out.
+    pub then: Option<EdgeId>,
+}
+
+/// A compiled node: the spec with every reference resolved.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Author's name for the node.
+    pub id: String,
+    /// What it does.
+    pub ty: NodeType,
+    /// Prompt per locale.
+    pub prompt: BTreeMap<Locale, Template>,
+    /// Whether the customer may interrupt the prompt.
+    pub barge_in: bool,
+    /// Next edge (say, set).
+    pub next: Option<EdgeId>,
+    /// Intent routes (ask).
+    pub on: BTreeMap<String, EdgeId>,
+    /// Slots captured into variables (ask).
+    pub capture: Vec<(String, SlotKind)>,
+    /// Silence handling (ask).
+    pub no_input: Retry,
+    /// Not-understood handling (ask).
+    pub no_match: Retry,
+    /// Conditional routes (branch).
+    pub cases: Vec<(Expr, EdgeId)>,
+    /// Fallback route (branch).
+    pub otherwise: Option<EdgeId>,
+    /// Assignments on entry.
+    pub set: Vec<(String, Expr)>,
+    /// Sub-dialog (call).
+    pub dialog: Option<String>,
+    /// Return routes (call).
+    pub returns: BTreeMap<String, EdgeId>,
+    /// Transfer reason (transfer).
+    pub reason: Option<String>,
+    /// Route when the transfer fails (transfer).
+    pub on_fail: Option<EdgeId>,
+    /// Hang-up outcome (hangup).
+    pub outcome: Option<String>,
+    /// Return value (return).
+    pub value: Option<String>,
+    /// Compliance event recorded on entry.
+    pub record: Option<String>,
+    /// Where the node is written, for runtime messages.
+    pub pos: Pos,
+}
+
+/// A compiled, lint-clean scenario or sub-dialog.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The YAML as written (metadata, variables, intents).
+    pub spec: FlowFile,
+    /// File it came from.
+    pub file: PathBuf,
+    /// Nodes in a stable order (sorted by id).
+    pub nodes: Vec<Node>,
+    /// Node id -> index.
+    pub index: HashMap<String, NodeId>,
+    /// First node.
+    pub start: NodeId,
+    /// Every transition, for coverage.
+    pub edges: Vec<Edge>,
+    /// Flow-wide intent handlers.
+    pub global: BTreeMap<String, EdgeId>,
+    /// Flow-wide digressions: intent -> dialog run before resuming the interrupted question.
+    pub digressions: BTreeMap<String, String>,
+    /// The hand-off edge, when the flow has a hand-off node.
+    pub handoff: Option<EdgeId>,
+    /// Currency amounts are spoken in.
+    pub currency: Currency,
+}
+
+impl Flow {
+    /// The flow's id.
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// Declared type of a variable, if declared.
+    pub fn var_type(&self, name: &str) -> Option<VarType> {
+        self.spec.variables.get(name).map(|v| v.ty)
+    }
+
+    /// A graph of node indices for analysis and drawing; flow-wide edges are expanded to
+    /// start from every ask node.
+    pub fn graph(&self) -> DiGraph<NodeId, EdgeId> {
+        let mut g = DiGraph::new();
+        let idx: Vec<NodeIndex> = (0..self.nodes.len()).map(|i| g.add_node(i)).collect();
+        let asks: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.ty == NodeType::Ask)
+            .map(|(i, _)| i)
+            .collect();
+        for (eid, e) in self.edges.iter().enumerate() {
+            match e.from {
+                Some(f) => {
+                    g.add_edge(idx[f], idx[e.to], eid);
+                }
+                None => {
+                    for &a in &asks {
+                        g.add_edge(idx[a], idx[e.to], eid);
+                    }
+                }
+            }
+        }
+        g
+    }
+}
+
+/// What the compiler needs to know about the rest of the library.
+pub struct LibraryView<'a> {
+    /// Shared intent names (from `dialogs/intents.yaml`).
+    pub shared_intents: &'a BTreeSet<String>,
+    /// Sub-dialogs by id.
+    pub dialogs: &'a HashMap<String, &'a FlowFile>,
+}
+
+/// Compile one flow; returns the flow only when there is no error.
+pub fn compile(
+    src: &SourceFile,
+    spec: &FlowFile,
+    lib: &LibraryView<'_>,
+) -> (Option<Flow>, Vec<Diagnostic>) {
+    let mut c = Compiler {
+        src,
+        spec,
+        lib,
+        diags: Vec::new(),
+        edges: Vec::new(),
+    };
+    let flow = c.run();
+    let has_error = c.diags.iter().any(|d| d.is_error());
+    let mut diags = c.diags;
+    diags.sort_by(|a, b| (a.line, a.col, a.code).cmp(&(b.line, b.col, b.code)));
+    (if has_error { None } else { flow }, diags)
+}
+
+struct Compiler<'a> {
+    src: &'a SourceFile,
+    spec: &'a FlowFile,
+    lib: &'a LibraryView<'a>,
+    diags: Vec<Diagnostic>,
+    edges: Vec<Edge>,
+}
+
+impl<'a> Compiler<'a> {
+    fn err(&mut self, pos: Pos, code: &'static str, msg: String) {
+        self.diags
+            .push(Diagnostic::error(&self.src.path, pos, code, msg));
+    }
+    fn warn(&mut self, pos: Pos, code: &'static str, msg: String) {
+        self.diags
+            .push(Diagnostic::warning(&self.src.path, pos, code, msg));
+    }
+    fn vpos(&self, path: &[&str]) -> Pos {
+        self.src.value_pos(path)
+    }
+    fn kpos(&self, path: &[&str]) -> Pos {
+        self.src.key_pos(path)
+    }
+
+    fn known_intent(&self, name: &str) -> bool {
+        self.lib.shared_intents.contains(name) || self.spec.intents.contains_key(name)
+    }
+
+    fn all_intents(&self) -> BTreeSet<String> {
+        let mut s: BTreeSet<String> = self.lib.shared_intents.clone();
+        s.extend(self.spec.intents.keys().cloned());
+        s
+    }
+
+    fn currency(&mut self) -> Currency {
+        match &self.spec.currency {
+            None => Currency::default_for(*self.spec.locales.first().unwrap_or(&Locale::ZhCn)),
+            Some(code) => match Currency::from_code(code) {
+                Some(c) => c,
+                None => {
+                    let p = self.vpos(&["currency"]);
+                    self.err(
+                        p,
+                        "unknown-currency",
+                        format!("currency `{code}` is not supported (use CNY or USD)"),
+                    );
+                    Currency::Cny
+                }
+            },
+        }
+    }
+
+    fn run(&mut self) -> Option<Flow> {
+        let spec = self.spec;
+        let currency = self.currency();
+        if spec.locales.is_empty() {
+            let p = self.vpos(&["locales"]);
+            self.err(p, "no-locale", "list at least one locale, e.g. [zh-CN, en-US]".into());
+        }
+        self.check_flow_metadata();
+        let ids: Vec<&String> = spec.nodes.keys().collect();
+        let index: HashMap<String, NodeId> =
+            ids.iter().enumerate().map(|(i, id)| ((*id).clone(), i)).collect();
+        let start = match index.get(&spec.start) {
+            Some(s) => Some(*s),
+            None => {
+                let p = self.vpos(&["start"]);
+                let hint = suggest(&spec.start, spec.nodes.keys());
+                self.err(
+                    p,
+                    "unknown-node",
+                    format!("the start node `{}` does not exist{hint}", spec.start),
+                );
+                None
+            }
+        };
+        let mut nodes = Vec::with_capacity(ids.len());
+        for (i, (id, ns)) in spec.nodes.iter().enumerate() {
+            nodes.push(self.node(i, id, ns, &index));
+        }
+        let (global, digressions) = self.global(&index);
+        let handoff = self.handoff(&index);
+        let start = start?;
+        let flow = Flow {
+            spec: spec.clone(),
+            file: self.src.path.clone(),
+            nodes,
+            index,
+            start,
+            edges: std::mem::take(&mut self.edges),
+            global,
+            digressions,
+            handoff,
+            currency,
+        };
+        self.structure(&flow);
+        self.identity_before_debt(&flow);
+        self.unhandled_intents(&flow);
+        Some(flow)
+    }
+
+    fn check_flow_metadata(&mut self) {
+        let spec = self.spec;
+        for l in &spec.locales {
+            if spec.kind == FlowKind::Scenario && !spec.title.contains_key(l) {
+                let p = self.kpos(&["title"]);
+                self.warn(p, "missing-title", format!("the title has no {l} text"));
+            }
+        }
+        if spec.kind == FlowKind::Dialog && spec.returns.is_empty() {
+            let p = self.kpos(&["id"]);
+            self.err(
+                p,
+                "no-returns",
+                "a dialog must list the values it can return under `returns:`".into(),
+            );
+        }
+        if spec.kind == FlowKind::Scenario && !spec.returns.is_empty() {
+            let p = self.kpos(&["returns"]);
+            self.err(
+                p,
+                "unexpected-field",
+                "`returns:` is only for dialogs (kind: dialog)".into(),
+            );
+        }
+        for (name, intent) in &spec.intents {
+            for l in &spec.locales {
+                if intent.examples.get(l).is_none_or(|e| e.is_empty()) {
+                    let p = self.kpos(&["intents", name]);
+                    self.err(
+                        p,
+                        "missing-examples",
+                        format!("intent `{name}` has no {l} examples; the bot could never recognise it in {l}"),
+                    );
+                }
+            }
+            if self.lib.shared_intents.contains(name) {
+                let p = self.kpos(&["intents", name]);
+                self.warn(
+                    p,
+                    "shadowed-intent",
+                    format!("intent `{name}` is already in the shared library; its examples are added to the shared ones"),
+                );
+            }
+        }
+    }
+
+    fn edge(&mut self, from: Option<NodeId>, target: &str, label: EdgeLabel, path: &[&str], index: &HashMap<String, NodeId>) -> Option<EdgeId> {
+        match index.get(target) {
+            Some(&to) => {
+                self.edges.push(Edge { from, to, label });
+                Some(self.edges.len() - 1)
+            }
+            None => {
+                let p = self.vpos(path);
+                let hint = suggest(target, self.spec.nodes.keys());
+                self.err(
+                    p,
+                    "unknown-node",
+                    format!("there is no node called `{target}`{hint}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn prompts(&mut self, text: &BTreeMap<Locale, String>, path: &[&str], required: bool) -> BTreeMap<Locale, Template> {
+        let mut out = BTreeMap::new();
+        for l in self.spec.locales.clone() {
+            if required && !text.contains_key(&l) {
+                let p = self.kpos(path);
+                self.err(p, "missing-prompt", format!("this prompt has no {l} text"));
+            }
+        }
+        for (l, t) in text {
+            let mut lp: Vec<&str> = path.to_vec();
+            lp.push(l.tag());
+            if !self.spec.locales.contains(l) {
+                let p = self.kpos(&lp);
+                self.warn(
+                    p,
+                    "extra-locale",
+                    format!("{l} text is never used: the flow's locales are {:?}", self.spec.locales.iter().map(|l| l.tag()).collect::<Vec<_>>()),
+                );
+            }
+            if t.trim().is_empty() {
+                let p = self.vpos(&lp);
+                self.err(p, "empty-prompt", format!("the {l} prompt is empty"));
+                continue;
+            }
+            match Template::parse(t) {
+                Ok(tpl) => {
+                    for v in tpl.variables() {
+                        if !self.spec.variables.contains_key(v) {
+                            let p = self.vpos(&lp);
+                            let hint = suggest(v, self.spec.variables.keys());
+                            self.err(
+                                p,
+                                "unknown-variable",
+                                format!("the prompt uses `{{{v}}}` but no variable `{v}` is declared under `variables:`{hint}"),
+                            );
+                        }
+                    }
+                    out.insert(*l, tpl);
+                }
+                Err(e) => {
+                    let p = self.vpos(&lp);
+                    self.err(
+                        Pos { line: p.line, col: p.col + e.offset },
+                        "bad-template",
+                        e.message,
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn expr(&mut self, text: &str, path: &[&str]) -> Option<Expr> {
+        match Expr::parse(text) {
+            Ok(e) => {
+                for v in e.variables() {
+                    if !self.spec.variables.contains_key(v) && v != "today" {
+                        let p = self.vpos(path);
+                        let hint = suggest(v, self.spec.variables.keys());
+                        self.err(
+                            p,
+                            "unknown-variable",
+                            format!("the condition uses `{v}` but no such variable is declared{hint}"),
+                        );
+                    }
+                }
+                Some(e)
+            }
+            Err(e) => {
+                let p = self.vpos(path);
+                let quoted = self.src.text.lines().nth(p.line.saturating_sub(1)).and_then(|l| l.chars().nth(p.col.saturating_sub(1))).is_some_and(|c| c == '"' || c == '\'');
+                self.err(
+                    Pos { line: p.line, col: p.col + e.offset + usize::from(quoted) },
+                    "bad-expression",
+                    format!("cannot read the condition: {}", e.message),
+                );
+                None
+            }
+        }
+    }
+
+    fn retry(&mut self, nid: NodeId, id: &str, spec: &Option<RetrySpec>, field: &str, label: EdgeLabel, index: &HashMap<String, NodeId>) -> Retry {
+        let Some(r) = spec else {
+            return Retry {
+                retries: 1,
+                ..Retry::default()
+            };
+        };
+        let prompt = match &r.prompt {
+            Some(p) => self.prompts(p, &["nodes", id, field, "prompt"], true),
+            None => BTreeMap::new(),
+        };
+        let then = r.then.as_ref().and_then(|t| {
+            self.edge(Some(nid), t, label, &["nodes", id, field, "then"], index)
+        });
+        Retry {
+            retries: r.retries,
+            prompt,
+            then,
+        }
+    }
+
+    fn node(&mut self, nid: NodeId, id: &str, ns: &NodeSpec, index: &HashMap<String, NodeId>) -> Node {
+        let np = self.kpos(&["nodes", id]);
+        self.fields_for_type(id, ns);
+        let ty = ns.ty;
+        let prompt_required = matches!(ty, NodeType::Say | NodeType::Ask);
+        let prompt = match &ns.prompt {
+            Some(p) => self.prompts(p, &["nodes", id, "prompt"], true),
+            None => {
+                if prompt_required {
+                    self.err(np, "missing-field", format!("{} node `{id}` needs a `prompt:`", type_name(ty)));
+                }
+                BTreeMap::new()
+            }
+        };
+        let mut set = Vec::new();
+        for (var, e) in &ns.set {
+            if !self.spec.variables.contains_key(var) && var != IDENTITY_VERIFIED {
+                let p = self.kpos(&["nodes", id, "set", var]);
+                self.err(p, "unknown-variable", format!("`set:` assigns `{var}`, which is not declared under `variables:`"));
+            }
+            if let Some(ex) = self.expr(&e.0, &["nodes", id, "set", var]) {
+                set.push((var.clone(), ex));
+            }
+        }
+        let next = ns.next.as_ref().and_then(|t| self.edge(Some(nid), t, EdgeLabel::Next, &["nodes", id, "next"], index));
+        let mut on = BTreeMap::new();
+        for (intent, target) in &ns.on {
+            if !self.known_intent(intent) {
+                let p = self.kpos(&["nodes", id, "on", intent]);
+                let all = self.all_intents();
+                let hint = suggest(intent, all.iter());
+                self.err(p, "unknown-intent", format!("`{intent}` is not an intent of the shared library or of this flow{hint}"));
+                continue;
+            }
+            if let Some(e) = self.edge(Some(nid), target, EdgeLabel::Intent(intent.clone()), &["nodes", id, "on", intent], index) {
+                on.insert(intent.clone(), e);
+            }
+        }
+        let mut capture = Vec::new();
+        for (var, kind) in &ns.capture {
+            match self.spec.variables.get(var) {
+                None => {
+                    let p = self.kpos(&["nodes", id, "capture", var]);
+                    self.err(p, "unknown-variable", format!("`capture:` fills `{var}`, which is not declared under `variables:` (declare it with `source: call`)"));
+                }
+                Some(v) => {
+                    let fits = matches!(
+                        (kind, v.ty),
+                        (SlotKind::Date, VarType::Date)
+                            | (SlotKind::Amount, VarType::Amount)
+                            | (SlotKind::PhoneTail, VarType::PhoneTail)
+                            | (SlotKind::YesNo, VarType::Bool)
+                            | (SlotKind::DurationDays, VarType::Integer)
+                    );
+                    if !fits {
+                        let p = self.vpos(&["nodes", id, "capture", var]);
+                        self.err(p, "capture-type", format!("`{var}` is declared as {:?} but captures a {:?} slot", v.ty, kind));
+                    }
+                    capture.push((var.clone(), *kind));
+                }
+            }
+        }
+        let no_input = self.retry(nid, id, &ns.no_input, "no_input", EdgeLabel::NoInput, index);
+        let no_match = self.retry(nid, id, &ns.no_match, "no_match", EdgeLabel::NoMatch, index);
+        let mut cases = Vec::new();
+        for (i, case) in ns.cases.iter().enumerate() {
+            let is = i.to_string();
+            let ex = self.expr(&case.when, &["nodes", id, "cases", &is, "when"]);
+            let e = self.edge(Some(nid), &case.goto, EdgeLabel::Case(i + 1, case.when.clone()), &["nodes", id, "cases", &is, "goto"], index);
+            if let (Some(ex), Some(e)) = (ex, e) {
+                cases.push((ex, e));
+            }
+        }
+        let otherwise = ns.otherwise.as_ref().and_then(|t| self.edge(Some(nid), t, EdgeLabel::Else, &["nodes", id, "else"], index));
+        let mut returns = BTreeMap::new();
+        if let Some(d) = &ns.dialog {
+            match self.lib.dialogs.get(d) {
+                None => {
+                    let p = self.vpos(&["nodes", id, "dialog"]);
+                    let hint = suggest(d, self.lib.dialogs.keys());
+                    self.err(p, "unknown-dialog", format!("there is no dialog `{d}` in dialogs/{hint}"));
+                }
+                Some(dialog) => {
+                    for v in &dialog.returns {
+                        if !ns.returns.contains_key(v) {
+                            let p = self.kpos(&["nodes", id, "returns"]);
+                            self.err(p, "unrouted-return", format!("dialog `{d}` can return `{v}` but this node does not say where to go then (add `{v}: <node>` under `returns:`)"));
+                        }
+                    }
+                    for (var, vs) in &dialog.variables {
+                        if vs.source == super::model::VarSource::Campaign && vs.required && !self.spec.variables.contains_key(var) {
+                            let p = self.vpos(&["nodes", id, "dialog"]);
+                            self.err(p, "missing-variable", format!("dialog `{d}` needs variable `{var}`; declare it under `variables:`"));
+                        }
+                    }
+                    for v in ns.returns.keys() {
+                        if !dialog.returns.contains(v) {
+                            let p = self.kpos(&["nodes", id, "returns", v]);
+                            self.err(p, "unknown-return", format!("dialog `{d}` never returns `{v}` (it returns: {})", dialog.returns.join(", ")));
+                        }
+                    }
+                }
+            }
+        }
+        for (v, target) in &ns.returns {
+            if let Some(e) = self.edge(Some(nid), target, EdgeLabel::Return(v.clone()), &["nodes", id, "returns", v], index) {
+                returns.insert(v.clone(), e);
+            }
+        }
+        let on_fail = ns.on_fail.as_ref().and_then(|t| self.edge(Some(nid), t, EdgeLabel::OnFail, &["nodes", id, "on_fail"], index));
+        if ty == NodeType::Hangup {
+            if let Some(o) = &ns.outcome {
+                if self.spec.kind == FlowKind::Scenario && !self.spec.outcomes.contains(o) {
+                    let p = self.vpos(&["nodes", id, "outcome"]);
+                    self.err(p, "unknown-outcome", format!("outcome `{o}` is not listed under `outcomes:` at the top of the file"));
+                }
+            }
+        }
+        if ty == NodeType::Return {
+            if let Some(v) = &ns.value {
+                if !self.spec.returns.contains(v) {
+                    let p = self.vpos(&["nodes", id, "value"]);
+                    self.err(p, "unknown-return", format!("`{v}` is not listed under `returns:` at the top of the file"));
+                }
+            }
+            if self.spec.kind == FlowKind::Scenario {
+                self.err(np, "unexpected-field", "a scenario cannot `return`; end it with `hangup` or `transfer`".into());
+            }
+        }
+        Node {
+            id: id.to_string(),
+            ty,
+            prompt,
+            barge_in: ns.barge_in.unwrap_or(true),
+            next,
+            on,
+            capture,
+            no_input,
+            no_match,
+            cases,
+            otherwise,
+            set,
+            dialog: ns.dialog.clone(),
+            returns,
+            reason: ns.reason.clone(),
+            on_fail,
+            outcome: ns.outcome.clone(),
+            value: ns.value.clone(),
+            record: ns.record.clone(),
+            pos: np,
+        }
+    }
+
+    /// Fields that a node type needs and fields it would silently ignore.
+    fn fields_for_type(&mut self, id: &str, ns: &NodeSpec) {
+        use NodeType::*;
+        let ty = ns.ty;
+        let present: [(&str, bool, &[NodeType]); 13] = [
+            ("next", ns.next.is_some(), &[Say, Set]),
+            ("on", !ns.on.is_empty(), &[Ask]),
+            ("capture", !ns.capture.is_empty(), &[Ask]),
+            ("no_input", ns.no_input.is_some(), &[Ask]),
+            ("no_match", ns.no_match.is_some(), &[Ask]),
+            ("cases", !ns.cases.is_empty(), &[Branch]),
+            ("else", ns.otherwise.is_some(), &[Branch]),
+            ("dialog", ns.dialog.is_some(), &[Call]),
+            ("returns", !ns.returns.is_empty(), &[Call]),
+            ("reason", ns.reason.is_some(), &[Transfer]),
+            ("on_fail", ns.on_fail.is_some(), &[Transfer]),
+            ("outcome", ns.outcome.is_some(), &[Hangup]),
+            ("value", ns.value.is_some(), &[Return]),
+        ];
+        for (field, is_there, allowed) in present {
+            if is_there && !allowed.contains(&ty) {
+                let p = self.kpos(&["nodes", id, field]);
+                self.err(p, "unexpected-field", format!("`{field}:` does nothing on a {} node", type_name(ty)));
+            }
+        }
+        let required: &[(&str, bool)] = match ty {
+            Say | Set => &[("next", ns.next.is_some())],
+            Ask => &[("on", !ns.on.is_empty())],
+            Branch => &[("else", ns.otherwise.is_some())],
+            Call => &[("dialog", ns.dialog.is_some())],
+            Transfer => &[("reason", ns.reason.is_some())],
+            Hangup => &[("outcome", ns.outcome.is_some())],
+            Return => &[("value", ns.value.is_some())],
+        };
+        for (field, ok) in required {
+            if !ok {
+                let p = self.kpos(&["nodes", id]);
+                let extra = match *field {
+                    "next" | "on" | "else" => " (without it the conversation has nowhere to go: a dead end)",
+                    _ => "",
+                };
+                self.err(p, "missing-field", format!("{} node `{id}` needs `{field}:`{extra}", type_name(ty)));
+            }
+        }
+        if ty == Set && ns.set.is_empty() {
+            let p = self.kpos(&["nodes", id]);
+            self.warn(p, "empty-set", format!("set node `{id}` assigns nothing"));
+        }
+        if ty == Branch && ns.cases.is_empty() {
+            let p = self.kpos(&["nodes", id]);
+            self.warn(p, "empty-branch", format!("branch node `{id}` has no `cases:`; it always goes to `else`"));
+        }
+        if ty == Say && ns.barge_in == Some(false) && ns.prompt.is_none() {
+            let p = self.kpos(&["nodes", id, "barge_in"]);
+            self.warn(p, "useless-field", "`barge_in: false` without a prompt does nothing".into());
+        }
+    }
+
+    fn global(&mut self, index: &HashMap<String, NodeId>) -> (BTreeMap<String, EdgeId>, BTreeMap<String, String>) {
+        let mut out = BTreeMap::new();
+        let mut digressions = BTreeMap::new();
+        for (intent, route) in &self.spec.global {
+            if !self.known_intent(intent) {
+                let p = self.kpos(&["global", intent]);
+                let all = self.all_intents();
+                let hint = suggest(intent, all.iter());
+                self.err(p, "unknown-intent", format!("`{intent}` is not an intent of the shared library or of this flow{hint}"));
+                continue;
+            }
+            match route {
+                super::model::GlobalRoute::Node(target) => {
+                    if let Some(e) = self.edge(None, target, EdgeLabel::Global(intent.clone()), &["global", intent], index) {
+                        out.insert(intent.clone(), e);
+                    }
+                }
+                super::model::GlobalRoute::Digression { dialog } => {
+                    if self.lib.dialogs.contains_key(dialog) {
+                        digressions.insert(intent.clone(), dialog.clone());
+                    } else {
+                        let p = self.vpos(&["global", intent, "dialog"]);
+                        let hint = suggest(dialog, self.lib.dialogs.keys());
+                        self.err(p, "unknown-dialog", format!("there is no dialog `{dialog}` in dialogs/{hint}"));
+                    }
+                }
+            }
+        }
+        (out, digressions)
+    }
+
+    fn handoff(&mut self, index: &HashMap<String, NodeId>) -> Option<EdgeId> {
+        match &self.spec.handoff.node {
+            Some(t) => {
+                let e = self.edge(None, t, EdgeLabel::Handoff, &["handoff", "node"], index)?;
+                let to = self.edges[e].to;
+                let ty = self.spec.nodes.values().nth(to).map(|n| n.ty);
+                if !matches!(ty, Some(NodeType::Transfer | NodeType::Say | NodeType::Call)) {
+                    let p = self.vpos(&["handoff", "node"]);
+                    self.warn(p, "handoff-target", format!("the hand-off node `{t}` should be a transfer node (or a say or call node leading to one)"));
+                }
+                Some(e)
+            }
+            None => {
+                if self.spec.kind == FlowKind::Scenario {
+                    let p = self.kpos(&["id"]);
+                    self.warn(p, "no-handoff", "no `handoff: {node: ...}`: abnormal conversations (abuse, complaints, requests for a human) will end the call instead of reaching a human".into());
+                }
+                None
+            }
+        }
+    }
+
+    /// Unreachable nodes, dead ends and loops without exit.
+    fn structure(&mut self, flow: &Flow) {
+        let g = flow.graph();
+        let start = NodeIndex::new(flow.start);
+        let mut seen = vec![false; flow.nodes.len()];
+        let mut dfs = petgraph::visit::Dfs::new(&g, start);
+        while let Some(n) = dfs.next(&g) {
+            seen[n.index()] = true;
+        }
+        for (i, n) in flow.nodes.iter().enumerate() {
+            if !seen[i] {
+                self.warn(n.pos, "unreachable", format!("node `{}` can never be reached from the start node `{}`", n.id, flow.nodes[flow.start].id));
+            }
+        }
+        let terminal = |n: &Node| matches!(n.ty, NodeType::Hangup | NodeType::Transfer | NodeType::Return);
+        for n in &flow.nodes {
+            let outgoing = g.neighbors(NodeIndex::new(flow.index[&n.id])).count();
+            if outgoing == 0 && !terminal(n) && !self.diags.iter().any(|d| d.code == "missing-field" && d.line == n.pos.line) {
+                self.err(n.pos, "dead-end", format!("node `{}` leads nowhere: the call would hang in silence. Give it somewhere to go, or end with hangup/transfer", n.id));
+            }
+        }
+        for scc in petgraph::algo::tarjan_scc(&g) {
+            let members: HashSet<usize> = scc.iter().map(|n| n.index()).collect();
+            let cyclic = scc.len() > 1 || scc.first().is_some_and(|n| g.contains_edge(*n, *n));
+            if !cyclic {
+                continue;
+            }
+            let exits = scc.iter().any(|n| {
+                terminal(&flow.nodes[n.index()])
+                    || flow.nodes[n.index()].ty == NodeType::Ask && (flow.nodes[n.index()].no_match.then.is_none() || flow.handoff.is_some())
+                    || g.neighbors(*n).any(|m| !members.contains(&m.index()))
+            });
+            if !exits {
+                let mut names: Vec<&str> = scc.iter().map(|n| flow.nodes[n.index()].id.as_str()).collect();
+                names.sort();
+                let first = flow.nodes[scc.iter().map(|n| n.index()).min().unwrap_or(0)].pos;
+                self.err(first, "loop-without-exit", format!("nodes {} form a loop with no way out: add a route that leaves the loop or ends the call", names.join(" → ")));
+            }
+        }
+    }
+
+    /// With the `identity_before_debt` tag, no prompt may speak a sensitive variable on a
+    /// path from the start that has not passed identity verification.
+    fn identity_before_debt(&mut self, flow: &Flow) {
+        if !self.spec.compliance.iter().any(|t| t == "identity_before_debt") {
+            return;
+        }
+        let sensitive: HashSet<&str> = self.spec.variables.iter().filter(|(_, v)| v.sensitive).map(|(k, _)| k.as_str()).collect();
+        let sets_verified = |n: &Node| n.set.iter().any(|(k, e)| k == IDENTITY_VERIFIED && matches!(e, Expr::Lit(crate::dialogue::value::Value::Bool(true))));
+        let verifying_return = |n: &Node, label: &EdgeLabel| -> bool {
+            let (Some(d), EdgeLabel::Return(v)) = (&n.dialog, label) else { return false };
+            self.lib.dialogs.get(d).is_some_and(|dlg| {
+                dlg.nodes.values().any(|rn| {
+                    rn.ty == NodeType::Return && rn.value.as_deref() == Some(v) && rn.set.iter().any(|(k, e)| k == IDENTITY_VERIFIED && e.0.trim() == "true")
+                })
+            })
+        };
+        let g = flow.graph();
+        let mut parent: Vec<Option<usize>> = vec![None; flow.nodes.len()];
+        let mut seen = vec![false; flow.nodes.len()];
+        let mut q = VecDeque::from([flow.start]);
+        seen[flow.start] = true;
+        let mut reported = false;
+        while let Some(i) = q.pop_front() {
+            let n = &flow.nodes[i];
+            if sets_verified(n) {
+                continue;
+            }
+            let leaks: Vec<&str> = n
+                .prompt
+                .values()
+                .chain(n.no_match.prompt.values())
+                .chain(n.no_input.prompt.values())
+                .flat_map(|t| t.variables())
+                .filter(|v| sensitive.contains(v))
+                .collect();
+            if let Some(v) = leaks.first() {
+                if !reported {
+                    let mut path = vec![n.id.as_str()];
+                    let mut cur = i;
+                    while let Some(p) = parent[cur] {
+                        path.push(flow.nodes[p].id.as_str());
+                        cur = p;
+                    }
+                    path.reverse();
+                    self.err(n.pos, "identity-before-debt", format!("node `{}` says `{{{v}}}` (sensitive) but can be reached before the customer's identity is verified: {}. Verify identity first (this flow is tagged identity_before_debt)", n.id, path.join(" → ")));
+                    reported = true;
+                }
+                continue;
+            }
+            for e in g.edges(NodeIndex::new(i)) {
+                use petgraph::visit::EdgeRef;
+                let label = &flow.edges[*e.weight()].label;
+                if verifying_return(n, label) {
+                    continue;
+                }
+                let t = e.target().index();
+                if !seen[t] {
+                    seen[t] = true;
+                    parent[t] = Some(i);
+                    q.push_back(t);
+                }
+            }
+        }
+    }
+
+    /// Intents a customer may say at an ask node that nothing handles.
+    fn unhandled_intents(&mut self, flow: &Flow) {
+        if self.spec.kind != FlowKind::Scenario {
+            return;
+        }
+        let handled_anywhere: HashSet<&str> = flow.nodes.iter().flat_map(|n| n.on.keys().map(|s| s.as_str())).chain(flow.global.keys().map(|s| s.as_str())).chain(flow.digressions.keys().map(|s| s.as_str())).collect();
+        for name in self.spec.intents.keys() {
+            if !handled_anywhere.contains(name.as_str()) {
+                let p = self.kpos(&["intents", name]);
+                self.warn(p, "unused-intent", format!("intent `{name}` is declared but no node handles it"));
+            }
+        }
+        for n in &flow.nodes {
+            if n.ty != NodeType::Ask {
+                continue;
+            }
+            let missing: Vec<&str> = MUST_HANDLE
+                .iter()
+                .copied()
+                .filter(|i| self.known_intent(i))
+                .filter(|i| !n.on.contains_key(*i) && !flow.global.contains_key(*i) && !flow.digressions.contains_key(*i))
+                .filter(|i| !(flow.handoff.is_some() && HANDOFF_INTENTS.contains(i)))
+                .collect();
+            if !missing.is_empty() {
+                self.warn(n.pos, "unhandled-intent", format!("at node `{}` nothing handles what the customer may say: {}. It would be treated as not understood; handle it in `on:` or in `global:`", n.id, missing.join(", ")));
+            }
+        }
+    }
+}
+
+fn type_name(t: NodeType) -> &'static str {
+    match t {
+        NodeType::Say => "say",
+        NodeType::Ask => "ask",
+        NodeType::Branch => "branch",
+        NodeType::Set => "set",
+        NodeType::Call => "call",
+        NodeType::Transfer => "transfer",
+        NodeType::Hangup => "hangup",
+        NodeType::Return => "return",
+    }
+}
+
+/// " (did you mean `x`?)" when a known name is close to a typo.
+pub fn suggest<'s>(wrong: &str, known: impl Iterator<Item = &'s String>) -> String {
+    let mut best: Option<(usize, &str)> = None;
+    for k in known {
+        let d = edit_distance(wrong, k);
+        if d <= 2.max(wrong.chars().count() / 4) && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| format!(" (did you mean `{k}`?)")).unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

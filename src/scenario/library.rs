@@ -1,0 +1,243 @@
+//! Loading a tree of YAML files (scenarios, dialogs, the intent library, conversation
+//! tests) into one compiled, cross-checked library.
+
+use super::compile::{compile, Flow, LibraryView};
+use super::diag::Diagnostic;
+use super::model::{FlowFile, FlowKind, IntentLibraryFile};
+use super::source::{Pos, SourceFile};
+use crate::nlu::intent::IntentSpec;
+use crate::nlu::Nlu;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// What a YAML file is, decided from its top-level keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Has `nodes:`: a scenario or dialog.
+    Flow,
+    /// Has only `intents:`: the shared intent library.
+    Intents,
+    /// Has `tests:`: conversation tests.
+    Tests,
+}
+
+/// A loaded, compiled set of flows plus the shared intents.
+#[derive(Default)]
+pub struct Library {
+    /// Compiled flows by id (only those without errors).
+    pub flows: BTreeMap<String, Arc<Flow>>,
+    /// Shared intents (merged from every intents file).
+    pub shared_intents: BTreeMap<String, IntentSpec>,
+    /// Test files found while loading, for `scenario test`.
+    pub test_files: Vec<PathBuf>,
+    /// Every flow's source file by id, for error positions.
+    pub sources: HashMap<String, SourceFile>,
+    nlu: HashMap<String, OnceLock<Arc<Nlu>>>,
+    shared_nlu: OnceLock<Arc<Nlu>>,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("flows", &self.flows.keys().collect::<Vec<_>>())
+            .field("shared_intents", &self.shared_intents.len())
+            .finish()
+    }
+}
+
+/// Every `.yaml`/`.yml` file under the given paths, sorted, so diagnostics come in a stable order.
+pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out)?;
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
+    let meta = std::fs::metadata(p)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') {
+                continue;
+            }
+            if e.is_dir() {
+                walk(&e, out)?;
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                out.push(e);
+            }
+        }
+    } else {
+        out.push(p.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Decide what a file is from its top-level keys.
+pub fn sniff(src: &SourceFile) -> Result<FileKind, Diagnostic> {
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
+    let map = v.as_mapping().ok_or_else(|| {
+        Diagnostic::error(&src.path, Pos { line: 1, col: 1 }, "not-a-mapping", "the file must be a YAML mapping (key: value lines at the top level)".into())
+    })?;
+    let has = |k: &str| map.contains_key(serde_yaml_ng::Value::String(k.into()));
+    Ok(if has("tests") {
+        FileKind::Tests
+    } else if has("nodes") {
+        FileKind::Flow
+    } else if has("intents") {
+        FileKind::Intents
+    } else {
+        return Err(Diagnostic::error(&src.path, Pos { line: 1, col: 1 }, "unknown-file", "cannot tell what this file is: a scenario or dialog has `nodes:`, an intent library `intents:`, a test file `tests:`".into()));
+    })
+}
+
+/// A serde_yaml error turned into a diagnostic at its position.
+pub fn yaml_error(src: &SourceFile, e: &serde_yaml_ng::Error) -> Diagnostic {
+    let pos = e
+        .location()
+        .map(|l| Pos { line: l.line(), col: l.column() })
+        .unwrap_or(Pos { line: 1, col: 1 });
+    let msg = e.to_string();
+    // serde_yaml appends " at line X column Y"; the position is already in front.
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    Diagnostic::error(&src.path, pos, "yaml", plain_serde_message(&msg))
+}
+
+fn plain_serde_message(msg: &str) -> String {
+    let msg = msg.replace("unknown variant", "unknown value").replace("unknown field", "unknown key");
+    if let Some(rest) = msg.strip_prefix("missing field ") {
+        return format!("missing key {rest}");
+    }
+    msg
+}
+
+impl Library {
+    /// Load and compile everything under `paths`; returns the library and all diagnostics.
+    /// Only flows without errors are kept, so a broken file never takes the others down.
+    pub fn load(paths: &[PathBuf]) -> (Library, Vec<Diagnostic>) {
+        let mut lib = Library::default();
+        let mut diags = Vec::new();
+        let files = match yaml_files(paths) {
+            Ok(f) => f,
+            Err(e) => {
+                diags.push(Diagnostic::error(Path::new("."), Pos { line: 1, col: 1 }, "io", e.to_string()));
+                return (lib, diags);
+            }
+        };
+        let mut flows: Vec<(SourceFile, FlowFile)> = Vec::new();
+        for path in files {
+            let src = match SourceFile::read(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    diags.push(Diagnostic::error(&path, Pos { line: 1, col: 1 }, "io", format!("cannot read the file: {e}")));
+                    continue;
+                }
+            };
+            match sniff(&src) {
+                Err(d) => diags.push(d),
+                Ok(FileKind::Tests) => lib.test_files.push(path),
+                Ok(FileKind::Intents) => match serde_yaml_ng::from_str::<IntentLibraryFile>(&src.text) {
+                    Ok(f) => {
+                        for (name, spec) in f.intents {
+                            if lib.shared_intents.contains_key(&name) {
+                                let p = src.key_pos(&["intents", &name]);
+                                diags.push(Diagnostic::error(&path, p, "duplicate-intent", format!("intent `{name}` is defined twice in the shared library")));
+                            }
+                            lib.shared_intents.insert(name, spec);
+                        }
+                    }
+                    Err(e) => diags.push(yaml_error(&src, &e)),
+                },
+                Ok(FileKind::Flow) => match serde_yaml_ng::from_str::<FlowFile>(&src.text) {
+                    Ok(f) => flows.push((src, f)),
+                    Err(e) => diags.push(yaml_error(&src, &e)),
+                },
+            }
+        }
+        let mut seen: HashMap<String, PathBuf> = HashMap::new();
+        flows.retain(|(src, f)| match seen.get(&f.id) {
+            Some(first) => {
+                diags.push(Diagnostic::error(&src.path, src.value_pos(&["id"]), "duplicate-id", format!("id `{}` is already used by {}", f.id, first.display())));
+                false
+            }
+            None => {
+                seen.insert(f.id.clone(), src.path.clone());
+                true
+            }
+        });
+        let shared: BTreeSet<String> = lib.shared_intents.keys().cloned().collect();
+        let dialogs: HashMap<String, &FlowFile> = flows
+            .iter()
+            .filter(|(_, f)| f.kind == FlowKind::Dialog)
+            .map(|(_, f)| (f.id.clone(), f))
+            .collect();
+        let view = LibraryView { shared_intents: &shared, dialogs: &dialogs };
+        let mut compiled = Vec::new();
+        for (src, spec) in &flows {
+            let (flow, d) = compile(src, spec, &view);
+            diags.extend(d);
+            if let Some(f) = flow {
+                compiled.push(f);
+            }
+        }
+        for (src, spec) in flows {
+            lib.sources.insert(spec.id.clone(), src);
+        }
+        for f in compiled {
+            lib.nlu.insert(f.id().to_string(), OnceLock::new());
+            lib.flows.insert(f.id().to_string(), Arc::new(f));
+        }
+        (lib, diags)
+    }
+
+    /// A flow by id.
+    pub fn flow(&self, id: &str) -> Option<&Arc<Flow>> {
+        self.flows.get(id)
+    }
+
+    /// Scenarios (not dialogs), in id order.
+    pub fn scenarios(&self) -> impl Iterator<Item = &Arc<Flow>> {
+        self.flows.values().filter(|f| f.spec.kind == FlowKind::Scenario)
+    }
+
+    /// The NLU for a flow: shared intents plus the flow's own, trained on first use.
+    pub fn nlu_for(&self, id: &str) -> Option<Arc<Nlu>> {
+        let flow = self.flows.get(id)?;
+        let cell = self.nlu.get(id)?;
+        Some(
+            cell.get_or_init(|| {
+                let mut intents = self.shared_intents.clone();
+                for (name, spec) in &flow.spec.intents {
+                    let merged = intents.entry(name.clone()).or_default();
+                    for (l, ex) in &spec.examples {
+                        merged.examples.entry(*l).or_default().extend(ex.iter().cloned());
+                    }
+                    for (l, kw) in &spec.keywords {
+                        merged.keywords.entry(*l).or_default().extend(kw.iter().cloned());
+                    }
+                }
+                Arc::new(Nlu::train(&intents, flow.spec.settings.nlu_threshold))
+            })
+            .clone(),
+        )
+    }
+
+    /// The NLU over the shared intents only.
+    pub fn shared_nlu(&self) -> Arc<Nlu> {
+        self.shared_nlu
+            .get_or_init(|| Arc::new(Nlu::train(&self.shared_intents, None)))
+            .clone()
+    }
+}
