@@ -249,7 +249,7 @@ pub fn run(lib: &Arc<Library>, files: &[PathBuf], today_default: NaiveDate) -> R
     }
     for (id, flow) in &lib.flows {
         let is_dialog = flow.spec.kind == crate::scenario::model::FlowKind::Dialog;
-        if !tested_flows.contains(id) && !(is_dialog && taken.contains_key(id)) {
+        if !(tested_flows.contains(id) || is_dialog && taken.contains_key(id)) {
             continue;
         }
         let hit = taken.get(id).cloned().unwrap_or_default();

@@ -11,9 +11,18 @@ use voxdial::scenario::library::Library;
 use voxdial::scenario::model::FlowKind;
 use voxdial::testing;
 
+/// `root/name`, without a leading `./` so diagnostics print as `scenarios/x.yaml:3:5`.
+pub fn under(root: &Path, name: &str) -> PathBuf {
+    if root == Path::new(".") {
+        PathBuf::from(name)
+    } else {
+        root.join(name)
+    }
+}
+
 /// Load `dialogs/` and `scenarios/` under `root`, plus any extra paths.
 pub fn load_default(root: &Path, extra: &[PathBuf]) -> (Library, Vec<Diagnostic>) {
-    let mut paths = vec![root.join("dialogs"), root.join("scenarios")];
+    let mut paths = vec![under(root, "dialogs"), under(root, "scenarios")];
     for p in extra {
         if !paths.iter().any(|q| p.starts_with(q)) {
             paths.push(p.clone());
@@ -26,7 +35,7 @@ pub fn load_default(root: &Path, extra: &[PathBuf]) -> (Library, Vec<Diagnostic>
 pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
     match cmd {
         ScenarioCmd::Check { paths, json, deny_warnings } => {
-            let paths = if paths.is_empty() { vec![root.join("scenarios"), root.join("dialogs")] } else { paths };
+            let paths = if paths.is_empty() { vec![under(root, "scenarios"), under(root, "dialogs")] } else { paths };
             for p in &paths {
                 if !p.exists() {
                     anyhow::bail!("{}: no such file or folder", p.display());
@@ -34,7 +43,7 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
             }
             // Dialogs and intents are always loaded so a single scenario can be checked alone.
             let mut all = paths.clone();
-            for shared in [root.join("dialogs")] {
+            for shared in [under(root, "dialogs")] {
                 if shared.exists() && !all.iter().any(|p| shared.starts_with(p) || p == &shared) {
                     all.push(shared);
                 }

@@ -5,6 +5,9 @@ use crate::locale::Locale;
 use crate::scenario::model::VarType;
 use crate::speak::{self, Currency};
 
+/// Looks up a variable's value and declared type while rendering.
+pub type VarLookup<'a> = dyn Fn(&str) -> Option<(Value, Option<VarType>)> + 'a;
+
 /// A piece of a prompt template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -108,18 +111,19 @@ impl Template {
         &self,
         locale: Locale,
         currency: Currency,
-        lookup: &dyn Fn(&str) -> Option<(Value, Option<VarType>)>,
+        lookup: &VarLookup<'_>,
     ) -> String {
         let mut out = String::new();
         for seg in &self.segments {
             match seg {
                 Segment::Text(t) => out.push_str(t),
-                Segment::Var(name) => match lookup(name) {
-                    Some((v, ty)) => out.push_str(&speak_value(&v, ty, locale, currency)),
-                    // An unset variable renders empty rather than as `{name}`: the linter
-                    // catches undeclared names, and a missing slot must not be read aloud as code.
-                    None => {}
-                },
+                // An unset variable renders empty rather than as `{name}`: the linter
+                // catches undeclared names, and a missing slot must not be read aloud as code.
+                Segment::Var(name) => {
+                    if let Some((v, ty)) = lookup(name) {
+                        out.push_str(&speak_value(&v, ty, locale, currency));
+                    }
+                }
             }
         }
         out

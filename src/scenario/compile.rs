@@ -231,6 +231,7 @@ pub fn compile(
         lib,
         diags: Vec::new(),
         edges: Vec::new(),
+        broken: HashSet::new(),
     };
     let flow = c.run();
     let has_error = c.diags.iter().any(|d| d.is_error());
@@ -245,6 +246,9 @@ struct Compiler<'a> {
     lib: &'a LibraryView<'a>,
     diags: Vec<Diagnostic>,
     edges: Vec<Edge>,
+    /// Nodes with a reference or required field already reported, so the structural
+    /// lints do not pile a second message on the same mistake.
+    broken: HashSet<String>,
 }
 
 impl<'a> Compiler<'a> {
@@ -261,6 +265,20 @@ impl<'a> Compiler<'a> {
     }
     fn kpos(&self, path: &[&str]) -> Pos {
         self.src.key_pos(path)
+    }
+
+    /// Position of a character inside a string value, accounting for an opening quote.
+    /// Exact for single-line scalars, which is what prompts and conditions are.
+    fn at_offset(&self, path: &[&str], offset: usize) -> Pos {
+        let p = self.vpos(path);
+        let quoted = self
+            .src
+            .text
+            .lines()
+            .nth(p.line.saturating_sub(1))
+            .and_then(|l| l.chars().nth(p.col.saturating_sub(1)))
+            .is_some_and(|c| c == '"' || c == '\'');
+        Pos { line: p.line, col: p.col + offset + usize::from(quoted) }
     }
 
     fn known_intent(&self, name: &str) -> bool {
@@ -393,6 +411,11 @@ impl<'a> Compiler<'a> {
                 Some(self.edges.len() - 1)
             }
             None => {
+                if path.first() == Some(&"nodes") {
+                    if let Some(n) = path.get(1) {
+                        self.broken.insert((*n).to_string());
+                    }
+                }
                 let p = self.vpos(path);
                 let hint = suggest(target, self.spec.nodes.keys());
                 self.err(
@@ -433,7 +456,8 @@ impl<'a> Compiler<'a> {
                 Ok(tpl) => {
                     for v in tpl.variables() {
                         if !self.spec.variables.contains_key(v) {
-                            let p = self.vpos(&lp);
+                            let offset = t.find(&format!("{{{v}")).map(|b| t[..b].chars().count()).unwrap_or(0);
+                            let p = self.at_offset(&lp, offset);
                             let hint = suggest(v, self.spec.variables.keys());
                             self.err(
                                 p,
@@ -445,9 +469,9 @@ impl<'a> Compiler<'a> {
                     out.insert(*l, tpl);
                 }
                 Err(e) => {
-                    let p = self.vpos(&lp);
+                    let p = self.at_offset(&lp, e.offset);
                     self.err(
-                        Pos { line: p.line, col: p.col + e.offset },
+                        p,
                         "bad-template",
                         e.message,
                     );
@@ -474,10 +498,9 @@ impl<'a> Compiler<'a> {
                 Some(e)
             }
             Err(e) => {
-                let p = self.vpos(path);
-                let quoted = self.src.text.lines().nth(p.line.saturating_sub(1)).and_then(|l| l.chars().nth(p.col.saturating_sub(1))).is_some_and(|c| c == '"' || c == '\'');
+                let p = self.at_offset(path, e.offset);
                 self.err(
-                    Pos { line: p.line, col: p.col + e.offset + usize::from(quoted) },
+                    p,
                     "bad-expression",
                     format!("cannot read the condition: {}", e.message),
                 );
@@ -539,6 +562,7 @@ impl<'a> Compiler<'a> {
                 let all = self.all_intents();
                 let hint = suggest(intent, all.iter());
                 self.err(p, "unknown-intent", format!("`{intent}` is not an intent of the shared library or of this flow{hint}"));
+                self.broken.insert(id.to_string());
                 continue;
             }
             if let Some(e) = self.edge(Some(nid), target, EdgeLabel::Intent(intent.clone()), &["nodes", id, "on", intent], index) {
@@ -697,11 +721,12 @@ impl<'a> Compiler<'a> {
         for (field, ok) in required {
             if !ok {
                 let p = self.kpos(&["nodes", id]);
-                let extra = match *field {
-                    "next" | "on" | "else" => " (without it the conversation has nowhere to go: a dead end)",
-                    _ => "",
-                };
-                self.err(p, "missing-field", format!("{} node `{id}` needs `{field}:`{extra}", type_name(ty)));
+                self.broken.insert(id.to_string());
+                if matches!(*field, "next" | "on" | "else") {
+                    self.err(p, "dead-end", format!("{} node `{id}` needs `{field}:`: without it the call has nowhere to go and would hang in silence", type_name(ty)));
+                } else {
+                    self.err(p, "missing-field", format!("{} node `{id}` needs `{field}:`", type_name(ty)));
+                }
             }
         }
         if ty == Set && ns.set.is_empty() {
@@ -788,7 +813,7 @@ impl<'a> Compiler<'a> {
         let terminal = |n: &Node| matches!(n.ty, NodeType::Hangup | NodeType::Transfer | NodeType::Return);
         for n in &flow.nodes {
             let outgoing = g.neighbors(NodeIndex::new(flow.index[&n.id])).count();
-            if outgoing == 0 && !terminal(n) && !self.diags.iter().any(|d| d.code == "missing-field" && d.line == n.pos.line) {
+            if outgoing == 0 && !terminal(n) && !self.broken.contains(&n.id) {
                 self.err(n.pos, "dead-end", format!("node `{}` leads nowhere: the call would hang in silence. Give it somewhere to go, or end with hangup/transfer", n.id));
             }
         }

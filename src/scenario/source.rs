@@ -152,10 +152,8 @@ impl MarkedEventReceiver for Indexer {
                     self.path.pop();
                 }
             }
-            Event::Alias(_) => {
-                if self.begin_value(at, false) {
-                    self.path.pop();
-                }
+            Event::Alias(_) if self.begin_value(at, false) => {
+                self.path.pop();
             }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 // A collection used as a mapping key is not something our files do; it
