@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test suite: formatting, lints, unit + integration tests (including every
+# scenario's conversation tests). Idempotent; needs only the Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --all-targets
+# Scenario conversation tests through the real CLI, with the coverage report.
+cargo run --locked --quiet -- scenario check scenarios dialogs
+cargo run --locked --quiet -- scenario test

@@ -1,0 +1,157 @@
+//! The dialogue engine as a sans-IO state machine: events in, actions out.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use voxdial::dialogue::engine::{Action, Conversation, Event, Status};
+use voxdial::scenario::library::Library;
+use voxdial::Locale;
+
+fn lib() -> Arc<Library> {
+    static LIB: OnceLock<Arc<Library>> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let (lib, diags) = Library::load(&[
+            PathBuf::from("dialogs"),
+            PathBuf::from("scenarios"),
+            PathBuf::from("tests/fixtures/flows"),
+        ]);
+        let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        Arc::new(lib)
+    })
+    .clone()
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
+}
+
+fn conv(id: &str, locale: Locale) -> Conversation {
+    Conversation::new(lib(), id, locale, today(), &BTreeMap::new()).expect("starts")
+}
+
+fn run(id: &str, locale: Locale, events: &[Event]) -> Vec<Action> {
+    let mut c = conv(id, locale);
+    let mut all = c.handle(Event::Start).actions;
+    for e in events {
+        all.extend(c.handle(e.clone()).actions);
+    }
+    all
+}
+
+#[test]
+fn same_events_give_the_same_actions() {
+    let events = [
+        Event::Utterance("嗯是我".into()),
+        Event::NoInput,
+        Event::Utterance("下周五还两千".into()),
+    ];
+    let a = run("collection_m1_overdue", Locale::ZhCn, &events);
+    let b = run("collection_m1_overdue", Locale::ZhCn, &events);
+    assert_eq!(a, b);
+    assert!(a.len() > 5);
+}
+
+#[test]
+fn disclosure_cannot_be_interrupted_and_is_recorded_after_identity() {
+    let actions = run("collection_m1_overdue", Locale::ZhCn, &[Event::Utterance("是我本人".into())]);
+    let verified = actions
+        .iter()
+        .position(|a| matches!(a, Action::Record { event, .. } if event == "identity_verified"))
+        .expect("identity recorded");
+    let disclosed = actions
+        .iter()
+        .position(|a| matches!(a, Action::Record { event, .. } if event == "debt_disclosed"))
+        .expect("disclosure recorded");
+    assert!(verified < disclosed);
+    let say = actions
+        .iter()
+        .find(|a| matches!(a, Action::Say { node, .. } if node == "disclose"))
+        .expect("disclosure said");
+    assert!(matches!(say, Action::Say { barge_in: false, is_static: false, .. }));
+}
+
+#[test]
+fn campaign_variables_are_typed_and_validated() {
+    let mut vars = BTreeMap::new();
+    vars.insert("amount_due".to_string(), "lots".to_string());
+    let err = Conversation::new(lib(), "collection_m1_overdue", Locale::ZhCn, today(), &vars)
+        .err()
+        .expect("bad amount rejected");
+    assert!(err.to_string().contains("amount_due"), "{err}");
+    let err = Conversation::new(lib(), "nope", Locale::ZhCn, today(), &BTreeMap::new()).err().expect("unknown");
+    assert!(err.to_string().contains("nope"));
+}
+
+#[test]
+fn who_is_calling_digression_resumes_the_interrupted_question() {
+    let mut c = conv("collection_m1_overdue", Locale::ZhCn);
+    c.handle(Event::Start);
+    c.handle(Event::Utterance("是我".into()));
+    let t = c.handle(Event::Utterance("你们是哪个公司的".into()));
+    assert_eq!(t.node, "disclose", "back at the interrupted question");
+    let text = t.text();
+    assert!(text.contains("官方来电"), "{text}");
+    assert!(matches!(t.control(), Some(Action::Listen { .. })));
+}
+
+#[test]
+fn silence_escalates_to_a_human_and_a_failed_transfer_ends_politely() {
+    let mut c = conv("collection_m1_overdue", Locale::EnUs);
+    c.handle(Event::Start);
+    c.handle(Event::Utterance("yes speaking".into()));
+    assert!(matches!(c.handle(Event::NoInput).control(), Some(Action::Listen { .. })));
+    assert!(matches!(c.handle(Event::NoInput).control(), Some(Action::Listen { .. })));
+    let t = c.handle(Event::NoInput);
+    assert!(matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "long_silence"), "{t:?}");
+    assert_eq!(c.status(), &Status::Transferring);
+    // Speech while the transfer runs changes nothing.
+    assert!(c.handle(Event::Utterance("hello?".into())).actions.is_empty());
+    let t = c.handle(Event::TransferFailed("486 Busy Here".into()));
+    assert!(t.actions.iter().any(|a| matches!(a, Action::Record { event, .. } if event.starts_with("transfer_failed"))));
+    assert_eq!(c.status(), &Status::Ended("agent_unavailable".into()));
+    assert!(c.handle(Event::Utterance("hello".into())).actions.is_empty(), "ended calls ignore events");
+}
+
+#[test]
+fn not_understood_retries_then_hands_off() {
+    let mut c = conv("collection_m1_overdue", Locale::ZhCn);
+    c.handle(Event::Start);
+    c.handle(Event::Utterance("是我".into()));
+    let t = c.handle(Event::Utterance("蓝色的大象在月亮上跳舞".into()));
+    assert_eq!(t.understanding.as_ref().map(|u| u.intent.as_str()), Some("nlu_fallback"));
+    assert!(t.text().contains("我再确认一下"), "node's own no_match prompt: {}", t.text());
+    let t = c.handle(Event::Utterance("紫色的石头唱歌跳舞".into()));
+    assert_eq!(t.handoff, None);
+    let t = c.handle(Event::Utterance("火车在天上飞来飞去".into()));
+    assert!(matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "repeated_no_match"), "{t:?}");
+}
+
+#[test]
+fn a_question_loop_is_cut_off() {
+    let mut c = conv("fixture_loop", Locale::EnUs);
+    c.handle(Event::Start);
+    let mut last = None;
+    for _ in 0..20 {
+        let t = c.handle(Event::Utterance("yes".into()));
+        last = Some(t);
+        if matches!(c.status(), Status::Ended(_) | Status::Transferring) {
+            break;
+        }
+    }
+    assert_eq!(c.status(), &Status::Ended("ended_loop".into()), "{last:?}");
+}
+
+#[test]
+fn prompts_speak_amounts_and_dates_in_each_locale() {
+    let mut c = conv("collection_m1_overdue", Locale::EnUs);
+    c.handle(Event::Start);
+    let t = c.handle(Event::Utterance("yes".into()));
+    let text = t.text();
+    assert!(text.contains("three thousand five hundred yuan and fifty fen"), "{text}");
+    let mut c = conv("collection_m1_overdue", Locale::ZhCn);
+    c.handle(Event::Start);
+    c.handle(Event::Utterance("是的".into()));
+    let t = c.handle(Event::Utterance("欠多少钱".into()));
+    assert!(t.text().contains("11月15日"), "{}", t.text());
+}
