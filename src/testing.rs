@@ -69,17 +69,17 @@ pub enum StepEvent {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
-    /// One substring.
-    One(String),
+    /// One substring (a number is taken as its text).
+    One(ScalarText),
     /// Several substrings, all required.
-    Many(Vec<String>),
+    Many(Vec<ScalarText>),
 }
 
 impl OneOrMany {
     fn items(&self) -> Vec<&str> {
         match self {
-            OneOrMany::One(s) => vec![s.as_str()],
-            OneOrMany::Many(v) => v.iter().map(|s| s.as_str()).collect(),
+            OneOrMany::One(s) => vec![s.0.as_str()],
+            OneOrMany::Many(v) => v.iter().map(|s| s.0.as_str()).collect(),
         }
     }
 }

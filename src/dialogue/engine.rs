@@ -348,6 +348,11 @@ impl Conversation {
                 self.follow(&frame.flow, e, turn);
                 return;
             }
+            // A repeated identity challenge is abnormal even when a flow-wide handler
+            // answers it: the count, not the single question, is what matters.
+            if verdict == Verdict::Handoff(HandoffReason::IdentityDispute) {
+                return self.handoff(HandoffReason::IdentityDispute, turn);
+            }
             // Flow-wide handlers, innermost flow first: a dialog's own, then its caller's.
             for depth in (0..self.stack.len()).rev() {
                 let flow = self.stack[depth].flow.clone();
