@@ -11,7 +11,11 @@ fn main() -> anyhow::Result<()> {
     let path = std::env::args().nth(1).unwrap_or_else(|| "tests/data/nlu_heldout.tsv".into());
     let text = std::fs::read_to_string(&path)?;
     let (lib, _) = Library::load(&[PathBuf::from("dialogs")]);
-    let nlu = lib.shared_nlu();
+    // THRESHOLD=0.2 evaluates another confidence threshold than the default.
+    let nlu = match std::env::var("THRESHOLD").ok().and_then(|t| t.parse::<f32>().ok()) {
+        Some(t) => std::sync::Arc::new(voxdial::nlu::Nlu::train(&lib.shared_intents, Some(t))),
+        None => lib.shared_nlu(),
+    };
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).ok_or_else(|| anyhow::anyhow!("date"))?;
     let mut per_locale: BTreeMap<Locale, (usize, usize)> = BTreeMap::new();
     let mut per_intent: BTreeMap<(Locale, String), (usize, usize)> = BTreeMap::new();
@@ -63,5 +67,58 @@ fn main() -> anyhow::Result<()> {
     if n_all > 0 {
         println!("accuracy overall: {ok_all}/{n_all} = {:.1}%", ok_all as f64 * 100.0 / n_all as f64);
     }
+    // Out-of-domain utterances must fall back rather than be forced into an intent.
+    if let Ok(ood) = std::fs::read_to_string("tests/data/nlu_ood.tsv") {
+        let (mut rejected, mut n) = (0, 0);
+        for line in ood.lines().skip(1) {
+            let Some((l, t)) = line.split_once('\t') else { continue };
+            let u = nlu.understand(t, l.parse()?, today);
+            n += 1;
+            if u.intent() .is_none() {
+                rejected += 1;
+            } else if verbose {
+                println!("ood accepted\t{}\t{:.2}\t{t}", u.intent, u.confidence);
+            }
+        }
+        println!("out-of-domain rejected: {rejected}/{n}");
+    }
+    if std::env::args().any(|a| a == "--cv") {
+        cross_validate(&lib.shared_intents, today)?;
+    }
+    Ok(())
+}
+
+/// 5-fold cross-validation on the training examples themselves: the honest way to tune.
+fn cross_validate(
+    intents: &BTreeMap<String, voxdial::nlu::intent::IntentSpec>,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<()> {
+    let threshold = std::env::var("THRESHOLD").ok().and_then(|t| t.parse::<f32>().ok());
+    let (mut ok, mut n) = (0usize, 0usize);
+    for fold in 0..5 {
+        let mut train = intents.clone();
+        let mut held = Vec::new();
+        for (name, spec) in train.iter_mut() {
+            for (l, ex) in spec.examples.iter_mut() {
+                let mut keep = Vec::new();
+                for (i, e) in ex.drain(..).enumerate() {
+                    if i % 5 == fold {
+                        held.push((*l, name.clone(), e));
+                    } else {
+                        keep.push(e);
+                    }
+                }
+                *ex = keep;
+            }
+        }
+        let nlu = voxdial::nlu::Nlu::train(&train, threshold);
+        for (l, want, text) in held {
+            n += 1;
+            if nlu.understand(&text, l, today).intent == want {
+                ok += 1;
+            }
+        }
+    }
+    println!("5-fold cross-validation on training examples: {ok}/{n} = {:.1}%", ok as f64 * 100.0 / n.max(1) as f64);
     Ok(())
 }

@@ -350,7 +350,7 @@ impl Conversation {
             }
             // A repeated identity challenge is abnormal even when a flow-wide handler
             // answers it: the count, not the single question, is what matters.
-            if verdict == Verdict::Handoff(HandoffReason::IdentityDispute) {
+            if verdict == Verdict::Handoff(HandoffReason::IdentityDispute) && intent == "ask_identity" {
                 return self.handoff(HandoffReason::IdentityDispute, turn);
             }
             // Flow-wide handlers, innermost flow first: a dialog's own, then its caller's.
@@ -417,7 +417,10 @@ impl Conversation {
         } else if let Some(e) = retry.then {
             self.follow(&frame.flow, e, turn);
         } else {
-            self.handoff(reason, turn);
+            // No `then:`: keep asking; the detector's call-wide streak (max_no_match /
+            // max_no_input) decides when this becomes a hand-off.
+            self.builtin_say(apology, turn);
+            self.reprompt(frame, None, turn);
         }
     }
 

@@ -16,6 +16,10 @@ use std::collections::BTreeMap;
 /// The intent name printed when no intent reaches the confidence threshold.
 pub const FALLBACK_INTENT: &str = "nlu_fallback";
 
+/// A trained "negative" intent: chatter unrelated to the call. Recognising it means the
+/// utterance was not understood, which beats forcing it into the nearest real intent.
+pub const OUT_OF_SCOPE: &str = "out_of_scope";
+
 /// What the NLU understood of one utterance; the `voxdial nlu` JSON contract.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Understanding {
@@ -58,8 +62,12 @@ impl Nlu {
     /// Understand one utterance. `today` anchors relative dates (明天, next Friday).
     pub fn understand(&self, text: &str, locale: Locale, today: NaiveDate) -> Understanding {
         let c = self.model.classify(text, locale);
+        let intent = match c.intent {
+            Some(i) if i != OUT_OF_SCOPE => i,
+            _ => FALLBACK_INTENT.to_string(),
+        };
         Understanding {
-            intent: c.intent.unwrap_or_else(|| FALLBACK_INTENT.to_string()),
+            intent,
             confidence: c.confidence,
             slots: slots::extract_slots(text, locale, today),
             alternatives: c.alternatives,
