@@ -113,6 +113,12 @@ impl AbnormalDetector {
         }
     }
 
+    /// The turn was understood after all (its slot answered the question): a
+    /// not-understood intent must not count towards the streak.
+    pub fn note_understood(&mut self) {
+        self.no_match = 0;
+    }
+
     /// Observe a silence (no-input timer fired).
     pub fn on_no_input(&mut self) -> Verdict {
         self.no_input += 1;

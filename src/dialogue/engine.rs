@@ -329,6 +329,7 @@ impl Conversation {
         self.node_no_input = 0;
         let Some(frame) = self.top().cloned() else { return };
         let node = &frame.flow.nodes[frame.node];
+        let mut filled: Vec<&str> = Vec::new();
         for (var, kind) in &node.capture {
             let v = match kind {
                 SlotKind::Date => u.slots.date.map(Value::Date),
@@ -339,9 +340,22 @@ impl Conversation {
             };
             if let Some(v) = v {
                 self.set_var(var, v, turn);
+                filled.push(var);
             }
         }
         turn.understanding = Some(u);
+        let slot_route = node.on_slot.iter().find(|(v, _)| filled.contains(&v.as_str())).map(|(_, e)| *e);
+        let handled_here = intent.as_deref().is_some_and(|i| node.on.contains_key(i));
+        if let (Some(e), false) = (slot_route, handled_here) {
+            // The answer carried what the question asked for ("下个月15号"), whatever
+            // intent the sentence looked like on its own.
+            if !matches!(verdict, Verdict::Handoff(_)) || intent.is_none() {
+                self.detector.note_understood();
+                self.node_no_match = 0;
+                self.follow(&frame.flow, e, turn);
+                return;
+            }
+        }
         if let Some(intent) = intent.as_deref() {
             if let Some(&e) = node.on.get(intent) {
                 self.node_no_match = 0;

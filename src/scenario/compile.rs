@@ -56,6 +56,8 @@ pub enum EdgeLabel {
     Return(String),
     /// A transfer that failed.
     OnFail,
+    /// A captured variable was filled by an answer no intent route took (`on_slot:`).
+    Slot(String),
     /// A flow-wide intent handler (`global:`).
     Global(String),
     /// The abnormal-conversation detector's hand-off.
@@ -73,6 +75,7 @@ impl std::fmt::Display for EdgeLabel {
             EdgeLabel::Else => f.write_str("else"),
             EdgeLabel::Return(v) => write!(f, "return {v}"),
             EdgeLabel::OnFail => f.write_str("on_fail"),
+            EdgeLabel::Slot(v) => write!(f, "filled {v}"),
             EdgeLabel::Global(i) => write!(f, "global {i}"),
             EdgeLabel::Handoff => f.write_str("handoff"),
         }
@@ -119,6 +122,8 @@ pub struct Node {
     pub on: BTreeMap<String, EdgeId>,
     /// Slots captured into variables (ask).
     pub capture: Vec<(String, SlotKind)>,
+    /// Routes on a filled captured variable (ask).
+    pub on_slot: Vec<(String, EdgeId)>,
     /// Silence handling (ask).
     pub no_input: Retry,
     /// Not-understood handling (ask).
@@ -593,6 +598,17 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        let mut on_slot = Vec::new();
+        for (var, target) in &ns.on_slot {
+            if !ns.capture.contains_key(var) {
+                let p = self.kpos(&["nodes", id, "on_slot", var]);
+                self.err(p, "unknown-variable", format!("`on_slot:` names `{var}`, which this node does not `capture:`"));
+                continue;
+            }
+            if let Some(e) = self.edge(Some(nid), target, EdgeLabel::Slot(var.clone()), &["nodes", id, "on_slot", var], index) {
+                on_slot.push((var.clone(), e));
+            }
+        }
         let no_input = self.retry(nid, id, &ns.no_input, "no_input", EdgeLabel::NoInput, index);
         let no_match = self.retry(nid, id, &ns.no_match, "no_match", EdgeLabel::NoMatch, index);
         let mut cases = Vec::new();
@@ -668,6 +684,7 @@ impl<'a> Compiler<'a> {
             next,
             on,
             capture,
+            on_slot,
             no_input,
             no_match,
             cases,
@@ -688,10 +705,11 @@ impl<'a> Compiler<'a> {
     fn fields_for_type(&mut self, id: &str, ns: &NodeSpec) {
         use NodeType::*;
         let ty = ns.ty;
-        let present: [(&str, bool, &[NodeType]); 13] = [
+        let present: [(&str, bool, &[NodeType]); 14] = [
             ("next", ns.next.is_some(), &[Say, Set]),
             ("on", !ns.on.is_empty(), &[Ask]),
             ("capture", !ns.capture.is_empty(), &[Ask]),
+            ("on_slot", !ns.on_slot.is_empty(), &[Ask]),
             ("no_input", ns.no_input.is_some(), &[Ask]),
             ("no_match", ns.no_match.is_some(), &[Ask]),
             ("cases", !ns.cases.is_empty(), &[Branch]),

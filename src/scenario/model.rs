@@ -307,6 +307,10 @@ pub struct NodeSpec {
     /// Slots to capture into variables on `ask`: variable name -> slot kind.
     #[serde(default)]
     pub capture: BTreeMap<String, SlotKind>,
+    /// Routes taken when the answer filled a captured variable but its intent is not in
+    /// `on:` (a bare "下个月15号" answering "when can you pay?"): variable -> node.
+    #[serde(default)]
+    pub on_slot: BTreeMap<String, String>,
     /// Silence handling for `ask`.
     #[serde(default)]
     pub no_input: Option<RetrySpec>,
