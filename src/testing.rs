@@ -216,7 +216,9 @@ pub fn run(lib: &Arc<Library>, files: &[PathBuf], today_default: NaiveDate) -> R
         let src = match SourceFile::read(path) {
             Ok(s) => s,
             Err(e) => {
-                report.errors.push(format!("{}: cannot read: {e}", path.display()));
+                report
+                    .errors
+                    .push(format!("{}: cannot read: {e}", path.display()));
                 continue;
             }
         };
@@ -253,7 +255,10 @@ pub fn run(lib: &Arc<Library>, files: &[PathBuf], today_default: NaiveDate) -> R
             continue;
         }
         let hit = taken.get(id).cloned().unwrap_or_default();
-        let uncovered = (0..flow.edges.len()).filter(|e| !hit.contains(e)).map(|e| describe_edge(flow, e)).collect();
+        let uncovered = (0..flow.edges.len())
+            .filter(|e| !hit.contains(e))
+            .map(|e| describe_edge(flow, e))
+            .collect();
         report.coverage.push(Coverage {
             flow: id.clone(),
             covered: hit.len(),
@@ -265,7 +270,11 @@ pub fn run(lib: &Arc<Library>, files: &[PathBuf], today_default: NaiveDate) -> R
 }
 
 fn vars_of(tf: &TestFile, case: &TestCase) -> BTreeMap<String, String> {
-    let mut v: BTreeMap<String, String> = tf.variables.iter().map(|(k, s)| (k.clone(), s.0.clone())).collect();
+    let mut v: BTreeMap<String, String> = tf
+        .variables
+        .iter()
+        .map(|(k, s)| (k.clone(), s.0.clone()))
+        .collect();
     v.extend(case.variables.iter().map(|(k, s)| (k.clone(), s.0.clone())));
     v
 }
@@ -291,10 +300,18 @@ fn run_case(
         format!("{}:{}:{}", src.path.display(), p.line, p.col)
     };
     let today = tf.today.unwrap_or(today_default);
-    let mut conv = match Conversation::new(lib.clone(), &tf.scenario, case.locale, today, &vars_of(tf, case)) {
+    let mut conv = match Conversation::new(
+        lib.clone(),
+        &tf.scenario,
+        case.locale,
+        today,
+        &vars_of(tf, case),
+    ) {
         Ok(c) => c,
         Err(e) => {
-            result.failures.push(format!("{}: {e}", at(&["tests", &tis])));
+            result
+                .failures
+                .push(format!("{}: {e}", at(&["tests", &tis])));
             return (result, Vec::new());
         }
     };
@@ -304,7 +321,9 @@ fn run_case(
         let here = at(&["tests", &tis, "steps", &sis]);
         let event = match (&step.user, step.event) {
             (Some(_), Some(_)) => {
-                result.failures.push(format!("{here}: a step has either `user:` or `event:`, not both"));
+                result.failures.push(format!(
+                    "{here}: a step has either `user:` or `event:`, not both"
+                ));
                 break;
             }
             (Some(text), None) => Event::Utterance(text.clone()),
@@ -324,7 +343,10 @@ fn run_case(
         }
         started = true;
         if matches!(conv.status(), Status::Ended(_)) {
-            result.failures.push(format!("{here}: the call has already ended ({:?}) but the test goes on", conv.status()));
+            result.failures.push(format!(
+                "{here}: the call has already ended ({:?}) but the test goes on",
+                conv.status()
+            ));
             break;
         }
         let turn = conv.handle(event);
@@ -344,7 +366,9 @@ fn run_case(
                     }
                 }
                 (None, Some(r)) => {
-                    if status != Status::Transferring || last_transfer_reason(&conv).as_deref() != Some(r.as_str()) {
+                    if status != Status::Transferring
+                        || last_transfer_reason(&conv).as_deref() != Some(r.as_str())
+                    {
                         result.failures.push(format!("{here}: expected a transfer with reason `{r}`, but the call is {status:?} (last transfer reason: {:?})", last_transfer_reason(&conv)));
                     }
                 }
@@ -360,39 +384,77 @@ fn last_transfer_reason(conv: &Conversation) -> Option<String> {
     conv.last_transfer_reason().map(str::to_string)
 }
 
-fn check_step(failures: &mut Vec<String>, here: &str, step: &Step, turn: &Turn, conv: &Conversation) {
+fn check_step(
+    failures: &mut Vec<String>,
+    here: &str,
+    step: &Step,
+    turn: &Turn,
+    conv: &Conversation,
+) {
     let said = turn.text();
-    let got_intent = turn.understanding.as_ref().map(|u| u.intent.as_str()).unwrap_or("-");
-    let context = || format!("(bot at `{}`, intent `{got_intent}`, said «{said}»)", turn.node);
+    let got_intent = turn
+        .understanding
+        .as_ref()
+        .map(|u| u.intent.as_str())
+        .unwrap_or("-");
+    let context = || {
+        format!(
+            "(bot at `{}`, intent `{got_intent}`, said «{said}»)",
+            turn.node
+        )
+    };
     if let Some(node) = &step.bot {
         if &turn.node != node {
-            failures.push(format!("{here}: expected the bot at node `{node}` {}", context()));
+            failures.push(format!(
+                "{here}: expected the bot at node `{node}` {}",
+                context()
+            ));
         }
     }
     if let Some(i) = &step.intent {
         if got_intent != i {
-            let conf = turn.understanding.as_ref().map(|u| u.confidence).unwrap_or(0.0);
-            failures.push(format!("{here}: expected intent `{i}`, got `{got_intent}` ({conf:.2}) for «{}»", step.user.clone().unwrap_or_default()));
+            let conf = turn
+                .understanding
+                .as_ref()
+                .map(|u| u.confidence)
+                .unwrap_or(0.0);
+            failures.push(format!(
+                "{here}: expected intent `{i}`, got `{got_intent}` ({conf:.2}) for «{}»",
+                step.user.clone().unwrap_or_default()
+            ));
         }
     }
     if let Some(s) = &step.says {
         for want in s.items() {
             if !said.contains(want) {
-                failures.push(format!("{here}: expected the bot to say «{want}» {}", context()));
+                failures.push(format!(
+                    "{here}: expected the bot to say «{want}» {}",
+                    context()
+                ));
             }
         }
     }
     if let Some(s) = &step.not_says {
         for bad in s.items() {
             if said.contains(bad) {
-                failures.push(format!("{here}: the bot must not say «{bad}» {}", context()));
+                failures.push(format!(
+                    "{here}: the bot must not say «{bad}» {}",
+                    context()
+                ));
             }
         }
     }
     for (k, want) in &step.vars {
-        let got = conv.variables().get(k).map(|v| v.to_string()).unwrap_or_default();
+        let got = conv
+            .variables()
+            .get(k)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         if got != want.0 {
-            failures.push(format!("{here}: expected variable `{k}` = `{}`, got `{got}`", want.0));
+            failures.push(format!(
+                "{here}: expected variable `{k}` = `{}`, got `{got}`",
+                want.0
+            ));
         }
     }
     let control = turn.control();
@@ -404,19 +466,28 @@ fn check_step(failures: &mut Vec<String>, here: &str, step: &Step, turn: &Turn, 
             _ => "none",
         };
         if got != a {
-            failures.push(format!("{here}: expected action `{a}`, got `{got}` {}", context()));
+            failures.push(format!(
+                "{here}: expected action `{a}`, got `{got}` {}",
+                context()
+            ));
         }
     }
     if let Some(r) = &step.reason {
         match control {
             Some(Action::Transfer { reason, .. }) if reason == r => {}
-            _ => failures.push(format!("{here}: expected a transfer with reason `{r}` {}", context())),
+            _ => failures.push(format!(
+                "{here}: expected a transfer with reason `{r}` {}",
+                context()
+            )),
         }
     }
     if let Some(o) = &step.outcome {
         match control {
             Some(Action::Hangup { outcome }) if outcome == o => {}
-            _ => failures.push(format!("{here}: expected hang-up with outcome `{o}` {}", context())),
+            _ => failures.push(format!(
+                "{here}: expected hang-up with outcome `{o}` {}",
+                context()
+            )),
         }
     }
 }
@@ -428,7 +499,11 @@ pub fn test_files(lib: &Library, paths: &[PathBuf]) -> Vec<PathBuf> {
     }
     lib.test_files
         .iter()
-        .filter(|f| paths.iter().any(|p| f.starts_with(p) || f.as_path() == Path::new(p)))
+        .filter(|f| {
+            paths
+                .iter()
+                .any(|p| f.starts_with(p) || f.as_path() == Path::new(p))
+        })
         .cloned()
         .collect()
 }

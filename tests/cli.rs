@@ -18,7 +18,14 @@ fn voxdial(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn nlu_prints_one_json_object_with_intent_confidence_and_slots() {
-    let (code, out, err) = voxdial(&["nlu", "--locale", "zh-CN", "--today", "2026-11-22", "我明天还三千五"]);
+    let (code, out, err) = voxdial(&[
+        "nlu",
+        "--locale",
+        "zh-CN",
+        "--today",
+        "2026-11-22",
+        "我明天还三千五",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
     assert_eq!(v["intent"], "promise_to_pay", "{out}");
@@ -27,7 +34,14 @@ fn nlu_prints_one_json_object_with_intent_confidence_and_slots() {
     assert_eq!(v["slots"]["date"], "2026-11-23", "{out}");
     assert_eq!(v["slots"]["amount"].as_f64(), Some(3500.0), "{out}");
 
-    let (code, out, _) = voxdial(&["nlu", "--locale", "en-US", "--today", "2026-11-22", "I'll pay two hundred bucks on the 15th"]);
+    let (code, out, _) = voxdial(&[
+        "nlu",
+        "--locale",
+        "en-US",
+        "--today",
+        "2026-11-22",
+        "I'll pay two hundred bucks on the 15th",
+    ]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
     assert_eq!(v["intent"], "promise_to_pay", "{out}");
@@ -45,7 +59,14 @@ fn nlu_with_unknown_scenario_is_a_clear_error() {
 #[test]
 fn chat_reads_piped_lines_and_prints_one_json_line_per_bot_turn() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .args(["chat", "collection_m1_overdue", "--locale", "zh-CN", "--today", "2026-11-22"])
+        .args([
+            "chat",
+            "collection_m1_overdue",
+            "--locale",
+            "zh-CN",
+            "--today",
+            "2026-11-22",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -58,7 +79,11 @@ fn chat_reads_piped_lines_and_prints_one_json_line_per_bot_turn() {
         .write_all("是我\n我明天还\n".as_bytes())
         .expect("write");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
@@ -68,7 +93,10 @@ fn chat_reads_piped_lines_and_prints_one_json_line_per_bot_turn() {
     assert_eq!(lines[0]["action"], "listen");
     assert_eq!(lines[1]["node"], "disclose");
     assert_eq!(lines[1]["intent"], "affirm");
-    assert!(lines[1]["text"].as_str().unwrap_or("").contains("三千五百元五角"));
+    assert!(lines[1]["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("三千五百元五角"));
     assert_eq!(lines[2]["action"], "hangup");
     assert_eq!(lines[2]["outcome"], "promise_to_pay");
 }
@@ -77,7 +105,10 @@ fn chat_reads_piped_lines_and_prints_one_json_line_per_bot_turn() {
 fn check_fails_with_positions_on_a_broken_file_and_passes_on_the_library() {
     let (code, out, _) = voxdial(&["scenario", "check", "tests/fixtures/lint/unknown_node.yaml"]);
     assert_eq!(code, 1);
-    assert!(out.contains("tests/fixtures/lint/unknown_node.yaml:10:11: error[unknown-node]"), "{out}");
+    assert!(
+        out.contains("tests/fixtures/lint/unknown_node.yaml:10:11: error[unknown-node]"),
+        "{out}"
+    );
     let (code, out, err) = voxdial(&["scenario", "check", "scenarios", "dialogs"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("0 errors"), "{err}");
@@ -85,11 +116,26 @@ fn check_fails_with_positions_on_a_broken_file_and_passes_on_the_library() {
 
 #[test]
 fn graph_draws_dot_and_mermaid() {
-    let (code, dot, _) = voxdial(&["scenario", "graph", "collection_m1_overdue", "--format", "dot"]);
+    let (code, dot, _) = voxdial(&[
+        "scenario",
+        "graph",
+        "collection_m1_overdue",
+        "--format",
+        "dot",
+    ]);
     assert_eq!(code, 0);
     assert!(dot.starts_with("digraph"));
-    assert!(dot.contains("\"disclose\" -> \"check_promise\" [label=\"promise_to_pay\"]"), "{dot}");
-    let (code, mm, _) = voxdial(&["scenario", "graph", "collection_m1_overdue", "--format", "mermaid"]);
+    assert!(
+        dot.contains("\"disclose\" -> \"check_promise\" [label=\"promise_to_pay\"]"),
+        "{dot}"
+    );
+    let (code, mm, _) = voxdial(&[
+        "scenario",
+        "graph",
+        "collection_m1_overdue",
+        "--format",
+        "mermaid",
+    ]);
     assert_eq!(code, 0);
     assert!(mm.starts_with("flowchart LR"));
     assert!(mm.contains("\"promise_to_pay\""));

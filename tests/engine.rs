@@ -15,7 +15,11 @@ fn lib() -> Arc<Library> {
             PathBuf::from("scenarios"),
             PathBuf::from("tests/fixtures/flows"),
         ]);
-        let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+        let errors: Vec<String> = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
         assert!(errors.is_empty(), "{}", errors.join("\n"));
         Arc::new(lib)
     })
@@ -54,7 +58,11 @@ fn same_events_give_the_same_actions() {
 
 #[test]
 fn disclosure_cannot_be_interrupted_and_is_recorded_after_identity() {
-    let actions = run("collection_m1_overdue", Locale::ZhCn, &[Event::Utterance("是我本人".into())]);
+    let actions = run(
+        "collection_m1_overdue",
+        Locale::ZhCn,
+        &[Event::Utterance("是我本人".into())],
+    );
     let verified = actions
         .iter()
         .position(|a| matches!(a, Action::Record { event, .. } if event == "identity_verified"))
@@ -68,7 +76,14 @@ fn disclosure_cannot_be_interrupted_and_is_recorded_after_identity() {
         .iter()
         .find(|a| matches!(a, Action::Say { node, .. } if node == "disclose"))
         .expect("disclosure said");
-    assert!(matches!(say, Action::Say { barge_in: false, is_static: false, .. }));
+    assert!(matches!(
+        say,
+        Action::Say {
+            barge_in: false,
+            is_static: false,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -79,7 +94,9 @@ fn campaign_variables_are_typed_and_validated() {
         .err()
         .expect("bad amount rejected");
     assert!(err.to_string().contains("amount_due"), "{err}");
-    let err = Conversation::new(lib(), "nope", Locale::ZhCn, today(), &BTreeMap::new()).err().expect("unknown");
+    let err = Conversation::new(lib(), "nope", Locale::ZhCn, today(), &BTreeMap::new())
+        .err()
+        .expect("unknown");
     assert!(err.to_string().contains("nope"));
 }
 
@@ -100,17 +117,36 @@ fn silence_escalates_to_a_human_and_a_failed_transfer_ends_politely() {
     let mut c = conv("collection_m1_overdue", Locale::EnUs);
     c.handle(Event::Start);
     c.handle(Event::Utterance("yes speaking".into()));
-    assert!(matches!(c.handle(Event::NoInput).control(), Some(Action::Listen { .. })));
-    assert!(matches!(c.handle(Event::NoInput).control(), Some(Action::Listen { .. })));
+    assert!(matches!(
+        c.handle(Event::NoInput).control(),
+        Some(Action::Listen { .. })
+    ));
+    assert!(matches!(
+        c.handle(Event::NoInput).control(),
+        Some(Action::Listen { .. })
+    ));
     let t = c.handle(Event::NoInput);
-    assert!(matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "long_silence"), "{t:?}");
+    assert!(
+        matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "long_silence"),
+        "{t:?}"
+    );
     assert_eq!(c.status(), &Status::Transferring);
     // Speech while the transfer runs changes nothing.
-    assert!(c.handle(Event::Utterance("hello?".into())).actions.is_empty());
+    assert!(c
+        .handle(Event::Utterance("hello?".into()))
+        .actions
+        .is_empty());
     let t = c.handle(Event::TransferFailed("486 Busy Here".into()));
-    assert!(t.actions.iter().any(|a| matches!(a, Action::Record { event, .. } if event.starts_with("transfer_failed"))));
+    assert!(t.actions.iter().any(
+        |a| matches!(a, Action::Record { event, .. } if event.starts_with("transfer_failed"))
+    ));
     assert_eq!(c.status(), &Status::Ended("agent_unavailable".into()));
-    assert!(c.handle(Event::Utterance("hello".into())).actions.is_empty(), "ended calls ignore events");
+    assert!(
+        c.handle(Event::Utterance("hello".into()))
+            .actions
+            .is_empty(),
+        "ended calls ignore events"
+    );
 }
 
 #[test]
@@ -119,12 +155,22 @@ fn not_understood_retries_then_hands_off() {
     c.handle(Event::Start);
     c.handle(Event::Utterance("是我".into()));
     let t = c.handle(Event::Utterance("蓝色的大象在月亮上跳舞".into()));
-    assert_eq!(t.understanding.as_ref().map(|u| u.intent.as_str()), Some("nlu_fallback"));
-    assert!(t.text().contains("我再确认一下"), "node's own no_match prompt: {}", t.text());
+    assert_eq!(
+        t.understanding.as_ref().map(|u| u.intent.as_str()),
+        Some("nlu_fallback")
+    );
+    assert!(
+        t.text().contains("我再确认一下"),
+        "node's own no_match prompt: {}",
+        t.text()
+    );
     let t = c.handle(Event::Utterance("紫色的石头唱歌跳舞".into()));
     assert_eq!(t.handoff, None);
     let t = c.handle(Event::Utterance("量子力学很难懂".into()));
-    assert!(matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "repeated_no_match"), "{t:?}");
+    assert!(
+        matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "repeated_no_match"),
+        "{t:?}"
+    );
 }
 
 #[test]
@@ -148,7 +194,10 @@ fn prompts_speak_amounts_and_dates_in_each_locale() {
     c.handle(Event::Start);
     let t = c.handle(Event::Utterance("yes".into()));
     let text = t.text();
-    assert!(text.contains("three thousand five hundred yuan and fifty fen"), "{text}");
+    assert!(
+        text.contains("three thousand five hundred yuan and fifty fen"),
+        "{text}"
+    );
     let mut c = conv("collection_m1_overdue", Locale::ZhCn);
     c.handle(Event::Start);
     c.handle(Event::Utterance("是的".into()));

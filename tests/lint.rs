@@ -11,9 +11,18 @@ fn expectations(path: &Path) -> Vec<(Severity, String, usize, usize)> {
         .filter_map(|l| l.strip_prefix("# expect: "))
         .map(|l| {
             let parts: Vec<&str> = l.split_whitespace().collect();
-            let sev = if parts[0] == "error" { Severity::Error } else { Severity::Warning };
+            let sev = if parts[0] == "error" {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             let (line, col) = parts[2].split_once(':').expect("line:col");
-            (sev, parts[1].to_string(), line.parse().expect("line"), col.parse().expect("col"))
+            (
+                sev,
+                parts[1].to_string(),
+                line.parse().expect("line"),
+                col.parse().expect("col"),
+            )
         })
         .collect()
 }
@@ -27,7 +36,10 @@ fn each_broken_fixture_reports_its_mistake_where_it_is() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     fixtures.sort();
-    assert!(fixtures.len() >= 15, "expected a fixture per kind of mistake");
+    assert!(
+        fixtures.len() >= 15,
+        "expected a fixture per kind of mistake"
+    );
     for f in fixtures {
         let want = expectations(&f);
         assert!(!want.is_empty(), "{} has no # expect: line", f.display());
@@ -35,10 +47,16 @@ fn each_broken_fixture_reports_its_mistake_where_it_is() {
         let mine: Vec<_> = diags.iter().filter(|d| d.file == f).collect();
         for (sev, code, line, col) in &want {
             assert!(
-                mine.iter().any(|d| d.severity == *sev && d.code == code && d.line == *line && d.col == *col),
+                mine.iter().any(|d| d.severity == *sev
+                    && d.code == code
+                    && d.line == *line
+                    && d.col == *col),
                 "{}: expected {sev:?} {code} at {line}:{col}, got:\n{}",
                 f.display(),
-                mine.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
+                mine.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
         }
         for d in mine.iter().filter(|d| d.is_error()) {
@@ -57,16 +75,36 @@ fn each_broken_fixture_reports_its_mistake_where_it_is() {
 #[test]
 fn shipped_dialogs_and_scenarios_are_clean() {
     let (lib, diags) = Library::load(&[PathBuf::from("dialogs"), PathBuf::from("scenarios")]);
-    let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
     assert!(errors.is_empty(), "errors:\n{}", errors.join("\n"));
     let warnings: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
     assert!(warnings.is_empty(), "warnings:\n{}", warnings.join("\n"));
     assert!(lib.flow("collection_m1_overdue").is_some());
     for required in [
-        "affirm", "deny", "busy_later", "wrong_person", "ask_identity", "request_human", "complaint", "abusive",
-        "promise_to_pay", "already_paid", "cannot_pay", "dispute", "ask_amount", "ask_due_date", "ask_repeat",
+        "affirm",
+        "deny",
+        "busy_later",
+        "wrong_person",
+        "ask_identity",
+        "request_human",
+        "complaint",
+        "abusive",
+        "promise_to_pay",
+        "already_paid",
+        "cannot_pay",
+        "dispute",
+        "ask_amount",
+        "ask_due_date",
+        "ask_repeat",
         "stop_calling",
     ] {
-        assert!(lib.shared_intents.contains_key(required), "shared intent {required} missing");
+        assert!(
+            lib.shared_intents.contains_key(required),
+            "shared intent {required} missing"
+        );
     }
 }

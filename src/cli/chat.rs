@@ -77,7 +77,8 @@ pub fn run(
     let interactive = script.is_none() && std::io::stdin().is_terminal() && !force_json;
     let reader: Box<dyn BufRead> = match &script {
         Some(p) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(p).with_context(|| format!("cannot open script {}", p.display()))?,
+            std::fs::File::open(p)
+                .with_context(|| format!("cannot open script {}", p.display()))?,
         )),
         None => Box::new(std::io::BufReader::new(std::io::stdin())),
     };
@@ -90,7 +91,9 @@ pub fn run(
             for a in &turn.actions {
                 match a {
                     Action::Say { text, .. } => writeln!(out, "bot> {text}")?,
-                    Action::Transfer { reason, .. } => writeln!(out, "  → transfer to a human ({reason})")?,
+                    Action::Transfer { reason, .. } => {
+                        writeln!(out, "  → transfer to a human ({reason})")?
+                    }
                     Action::Hangup { outcome } => writeln!(out, "  → hang up ({outcome})")?,
                     _ => {}
                 }

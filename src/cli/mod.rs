@@ -123,7 +123,10 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 /// Run the CLI; errors print with their chain and exit 2, failed checks exit 1.
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VOXDIAL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VOXDIAL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -144,23 +147,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let root = cli.root.clone();
     match cli.cmd {
         Cmd::Scenario { cmd } => scenario_cmd::run(&root, cmd),
-        Cmd::Nlu { locale, scenario, today, text } => {
+        Cmd::Nlu {
+            locale,
+            scenario,
+            today,
+            text,
+        } => {
             let (lib, _) = scenario_cmd::load_default(&root, &[]);
             let nlu = match &scenario {
-                Some(id) => lib
-                    .nlu_for(id)
-                    .with_context(|| format!("no scenario `{id}` (run `voxdial scenario check`)"))?,
+                Some(id) => lib.nlu_for(id).with_context(|| {
+                    format!("no scenario `{id}` (run `voxdial scenario check`)")
+                })?,
                 None => lib.shared_nlu(),
             };
             if lib.shared_intents.is_empty() {
-                anyhow::bail!("no intents found under {}: is --root the project folder?", root.join("dialogs").display());
+                anyhow::bail!(
+                    "no intents found under {}: is --root the project folder?",
+                    root.join("dialogs").display()
+                );
             }
             let u = nlu.understand(&text, locale, today_or_now(today));
             println!("{}", serde_json::to_string(&u)?);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Chat { scenario, locale, script, vars, today, json } => {
-            chat::run(&root, &scenario, locale, script, vars, today_or_now(today), json)
-        }
+        Cmd::Chat {
+            scenario,
+            locale,
+            script,
+            vars,
+            today,
+            json,
+        } => chat::run(
+            &root,
+            &scenario,
+            locale,
+            script,
+            vars,
+            today_or_now(today),
+            json,
+        ),
     }
 }

@@ -34,8 +34,16 @@ pub fn load_default(root: &Path, extra: &[PathBuf]) -> (Library, Vec<Diagnostic>
 
 pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
     match cmd {
-        ScenarioCmd::Check { paths, json, deny_warnings } => {
-            let paths = if paths.is_empty() { vec![under(root, "scenarios"), under(root, "dialogs")] } else { paths };
+        ScenarioCmd::Check {
+            paths,
+            json,
+            deny_warnings,
+        } => {
+            let paths = if paths.is_empty() {
+                vec![under(root, "scenarios"), under(root, "dialogs")]
+            } else {
+                paths
+            };
             for p in &paths {
                 if !p.exists() {
                     anyhow::bail!("{}: no such file or folder", p.display());
@@ -58,19 +66,39 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
                     println!("{d}");
                 }
             }
-            let scenarios = lib.flows.values().filter(|f| f.spec.kind == FlowKind::Scenario).count();
+            let scenarios = lib
+                .flows
+                .values()
+                .filter(|f| f.spec.kind == FlowKind::Scenario)
+                .count();
             let dialogs = lib.flows.len() - scenarios;
             eprintln!(
                 "checked {scenarios} scenarios, {dialogs} dialogs, {} shared intents: {errors} errors, {warnings} warnings",
                 lib.shared_intents.len()
             );
-            Ok(if errors > 0 || (deny_warnings && warnings > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if errors > 0 || (deny_warnings && warnings > 0) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         ScenarioCmd::Graph { id, format } => {
             let (lib, diags) = load_default(root, &[]);
             let flow = lib.flow(&id).with_context(|| {
-                let errs: Vec<String> = diags.iter().filter(|d| d.is_error()).take(5).map(|d| d.to_string()).collect();
-                format!("no loadable scenario or dialog `{id}`{}", if errs.is_empty() { String::new() } else { format!(":\n{}", errs.join("\n")) })
+                let errs: Vec<String> = diags
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .take(5)
+                    .map(|d| d.to_string())
+                    .collect();
+                format!(
+                    "no loadable scenario or dialog `{id}`{}",
+                    if errs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(":\n{}", errs.join("\n"))
+                    }
+                )
             })?;
             print!("{}", graph::render(flow, format));
             Ok(ExitCode::SUCCESS)
@@ -83,7 +111,9 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
             let lib = Arc::new(lib);
             let files = testing::test_files(&lib, &paths);
             if files.is_empty() {
-                anyhow::bail!("no conversation test files found (files with a top-level `tests:` key)");
+                anyhow::bail!(
+                    "no conversation test files found (files with a top-level `tests:` key)"
+                );
             }
             let report = testing::run(&lib, &files, today_or_now(today));
             if json {
@@ -92,7 +122,11 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
                 print_report(&report);
             }
             let load_errors = diags.iter().any(|d| d.is_error());
-            Ok(if report.ok() && !load_errors { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.ok() && !load_errors {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         ScenarioCmd::List { format } => {
             let (lib, _) = load_default(root, &[]);
@@ -123,7 +157,13 @@ fn print_report(r: &testing::Report) {
     println!();
     println!("transition coverage:");
     for cov in &r.coverage {
-        println!("  {:<40} {:>3}/{:<3} {:5.1}%", cov.flow, cov.covered, cov.total, cov.percent());
+        println!(
+            "  {:<40} {:>3}/{:<3} {:5.1}%",
+            cov.flow,
+            cov.covered,
+            cov.total,
+            cov.percent()
+        );
         for u in &cov.uncovered {
             println!("      not exercised: {u}");
         }

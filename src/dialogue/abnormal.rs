@@ -150,7 +150,10 @@ mod tests {
             Verdict::Handoff(HandoffReason::RepeatedNoMatch)
         );
         assert_eq!(d.on_no_input(), Verdict::Continue);
-        assert_eq!(d.on_no_input(), Verdict::Handoff(HandoffReason::LongSilence));
+        assert_eq!(
+            d.on_no_input(),
+            Verdict::Handoff(HandoffReason::LongSilence)
+        );
         assert_eq!(d.on_utterance(Some("abusive"), false), Verdict::CalmDown);
         assert_eq!(
             d.on_utterance(Some("abusive"), false),
@@ -160,7 +163,10 @@ mod tests {
             d.on_utterance(Some("wrong_person"), true),
             Verdict::Handoff(HandoffReason::IdentityDispute)
         );
-        assert_eq!(d.on_utterance(Some("wrong_person"), false), Verdict::Continue);
+        assert_eq!(
+            d.on_utterance(Some("wrong_person"), false),
+            Verdict::Continue
+        );
         assert_eq!(
             d.on_utterance(Some("request_human"), false),
             Verdict::Handoff(HandoffReason::RequestHuman)

@@ -133,10 +133,12 @@ impl Turn {
 
     /// The last control action: listen, transfer or hangup.
     pub fn control(&self) -> Option<&Action> {
-        self.actions
-            .iter()
-            .rev()
-            .find(|a| matches!(a, Action::Listen { .. } | Action::Transfer { .. } | Action::Hangup { .. }))
+        self.actions.iter().rev().find(|a| {
+            matches!(
+                a,
+                Action::Listen { .. } | Action::Transfer { .. } | Action::Hangup { .. }
+            )
+        })
     }
 }
 
@@ -220,17 +222,22 @@ impl Conversation {
             let raw = variables.get(name).or(spec.example.as_ref());
             match raw {
                 Some(text) => {
-                    let v = Value::parse_typed(text, spec.ty).map_err(|e| StartError::Variable {
-                        name: name.clone(),
-                        message: if spec.sensitive || matches!(spec.ty, crate::scenario::model::VarType::Name) {
-                            format!("not a valid {}", e.expected)
-                        } else {
-                            e.to_string()
-                        },
-                    })?;
+                    let v =
+                        Value::parse_typed(text, spec.ty).map_err(|e| StartError::Variable {
+                            name: name.clone(),
+                            message: if spec.sensitive
+                                || matches!(spec.ty, crate::scenario::model::VarType::Name)
+                            {
+                                format!("not a valid {}", e.expected)
+                            } else {
+                                e.to_string()
+                            },
+                        })?;
                     vars.insert(name.clone(), v);
                 }
-                None if spec.required && spec.source == crate::scenario::model::VarSource::Campaign => {
+                None if spec.required
+                    && spec.source == crate::scenario::model::VarSource::Campaign =>
+                {
                     return Err(StartError::Variable {
                         name: name.clone(),
                         message: "required by the scenario but not given".into(),
@@ -239,13 +246,19 @@ impl Conversation {
                 None => {}
             }
         }
-        let nlu = lib.nlu_for(scenario).ok_or_else(|| StartError::UnknownFlow(scenario.to_string()))?;
+        let nlu = lib
+            .nlu_for(scenario)
+            .ok_or_else(|| StartError::UnknownFlow(scenario.to_string()))?;
         let detector = AbnormalDetector::new(flow.spec.handoff.clone());
         Ok(Conversation {
             nlu,
             locale,
             today,
-            stack: vec![Frame { node: flow.start, flow, resume: false }],
+            stack: vec![Frame {
+                node: flow.start,
+                flow,
+                resume: false,
+            }],
             vars,
             status: Status::Idle,
             detector,
@@ -289,7 +302,9 @@ impl Conversation {
     }
 
     fn node_id(&self) -> String {
-        self.top().map(|f| f.flow.nodes[f.node].id.clone()).unwrap_or_default()
+        self.top()
+            .map(|f| f.flow.nodes[f.node].id.clone())
+            .unwrap_or_default()
     }
 
     /// Feed one event; get what to do.
@@ -307,7 +322,9 @@ impl Conversation {
             }
             (Status::Listening, Event::Utterance(text)) => self.on_utterance(&text, &mut turn),
             (Status::Listening, Event::NoInput) => self.on_no_input(&mut turn),
-            (Status::Transferring, Event::TransferFailed(why)) => self.on_transfer_failed(&why, &mut turn),
+            (Status::Transferring, Event::TransferFailed(why)) => {
+                self.on_transfer_failed(&why, &mut turn)
+            }
             (Status::Transferring, Event::TransferCompleted) => {
                 self.status = Status::Ended("transferred".into());
             }
@@ -325,9 +342,13 @@ impl Conversation {
     fn on_utterance(&mut self, text: &str, turn: &mut Turn) {
         let u = self.nlu.understand(text, self.locale, self.today);
         let intent = u.intent().map(str::to_string);
-        let verdict = self.detector.on_utterance(intent.as_deref(), self.identity_verified());
+        let verdict = self
+            .detector
+            .on_utterance(intent.as_deref(), self.identity_verified());
         self.node_no_input = 0;
-        let Some(frame) = self.top().cloned() else { return };
+        let Some(frame) = self.top().cloned() else {
+            return;
+        };
         let node = &frame.flow.nodes[frame.node];
         let mut filled: Vec<&str> = Vec::new();
         for (var, kind) in &node.capture {
@@ -344,7 +365,11 @@ impl Conversation {
             }
         }
         turn.understanding = Some(u);
-        let slot_route = node.on_slot.iter().find(|(v, _)| filled.contains(&v.as_str())).map(|(_, e)| *e);
+        let slot_route = node
+            .on_slot
+            .iter()
+            .find(|(v, _)| filled.contains(&v.as_str()))
+            .map(|(_, e)| *e);
         let handled_here = intent.as_deref().is_some_and(|i| node.on.contains_key(i));
         if let (Some(e), false) = (slot_route, handled_here) {
             // The answer carried what the question asked for ("下个月15号"), whatever
@@ -364,7 +389,9 @@ impl Conversation {
             }
             // A repeated identity challenge is abnormal even when a flow-wide handler
             // answers it: the count, not the single question, is what matters.
-            if verdict == Verdict::Handoff(HandoffReason::IdentityDispute) && intent == "ask_identity" {
+            if verdict == Verdict::Handoff(HandoffReason::IdentityDispute)
+                && intent == "ask_identity"
+            {
                 return self.handoff(HandoffReason::IdentityDispute, turn);
             }
             // Flow-wide handlers, innermost flow first: a dialog's own, then its caller's.
@@ -380,7 +407,11 @@ impl Conversation {
                     if let Some(dialog) = self.lib.flow(d).cloned() {
                         self.node_no_match = 0;
                         let start = dialog.start;
-                        self.stack.push(Frame { flow: dialog, node: start, resume: true });
+                        self.stack.push(Frame {
+                            flow: dialog,
+                            node: start,
+                            resume: true,
+                        });
                         self.enter(start, turn);
                         return;
                     }
@@ -405,27 +436,55 @@ impl Conversation {
         }
         self.node_no_match += 1;
         let retry = node.no_match.clone();
-        self.retry_or_escalate(&frame, &retry, self.node_no_match, HandoffReason::RepeatedNoMatch, Builtin::NotUnderstood, turn);
+        self.retry_or_escalate(
+            &frame,
+            &retry,
+            self.node_no_match,
+            HandoffReason::RepeatedNoMatch,
+            Builtin::NotUnderstood,
+            turn,
+        );
     }
 
     fn on_no_input(&mut self, turn: &mut Turn) {
         let verdict = self.detector.on_no_input();
-        let Some(frame) = self.top().cloned() else { return };
+        let Some(frame) = self.top().cloned() else {
+            return;
+        };
         if let Verdict::Handoff(reason) = verdict {
             return self.handoff(reason, turn);
         }
         self.node_no_input += 1;
         let retry = frame.flow.nodes[frame.node].no_input.clone();
-        self.retry_or_escalate(&frame, &retry, self.node_no_input, HandoffReason::LongSilence, Builtin::StillThere, turn);
+        self.retry_or_escalate(
+            &frame,
+            &retry,
+            self.node_no_input,
+            HandoffReason::LongSilence,
+            Builtin::StillThere,
+            turn,
+        );
     }
 
-    fn retry_or_escalate(&mut self, frame: &Frame, retry: &Retry, count: u32, reason: HandoffReason, apology: Builtin, turn: &mut Turn) {
+    fn retry_or_escalate(
+        &mut self,
+        frame: &Frame,
+        retry: &Retry,
+        count: u32,
+        reason: HandoffReason,
+        apology: Builtin,
+        turn: &mut Turn,
+    ) {
         if count <= retry.retries {
             if retry.prompt.is_empty() {
                 self.builtin_say(apology, turn);
                 self.reprompt(frame, None, turn);
             } else {
-                let suffix = if reason == HandoffReason::LongSilence { "no_input" } else { "no_match" };
+                let suffix = if reason == HandoffReason::LongSilence {
+                    "no_input"
+                } else {
+                    "no_match"
+                };
                 self.reprompt(frame, Some((retry, suffix)), turn);
             }
         } else if let Some(e) = retry.then {
@@ -453,7 +512,9 @@ impl Conversation {
     }
 
     fn on_transfer_failed(&mut self, why: &str, turn: &mut Turn) {
-        let Some(frame) = self.top().cloned() else { return };
+        let Some(frame) = self.top().cloned() else {
+            return;
+        };
         let node = &frame.flow.nodes[frame.node];
         turn.actions.push(Action::Record {
             event: format!("transfer_failed:{why}"),
@@ -519,10 +580,15 @@ impl Conversation {
     fn enter(&mut self, first: NodeId, turn: &mut Turn) {
         let mut node_id = first;
         for _ in 0..MAX_STEPS_PER_TURN {
-            let Some(frame) = self.top().cloned() else { return };
+            let Some(frame) = self.top().cloned() else {
+                return;
+            };
             let flow = frame.flow.clone();
             let node = &flow.nodes[node_id];
-            let visits = self.visits.entry((flow.id().to_string(), node_id)).or_insert(0);
+            let visits = self
+                .visits
+                .entry((flow.id().to_string(), node_id))
+                .or_insert(0);
             *visits += 1;
             if *visits > MAX_VISITS_PER_NODE && self.pending_reason != Some(HandoffReason::Loop) {
                 // Enter the hand-off once; if that loops too, end the call.
@@ -533,7 +599,13 @@ impl Conversation {
             for (var, e) in &node.set {
                 let today = self.today;
                 let vars = &self.vars;
-                let lookup = |n: &str| if n == "today" { Some(Value::Date(today)) } else { vars.get(n).cloned() };
+                let lookup = |n: &str| {
+                    if n == "today" {
+                        Some(Value::Date(today))
+                    } else {
+                        vars.get(n).cloned()
+                    }
+                };
                 let v = e.eval(&lookup).unwrap_or(Value::Null);
                 self.set_var(var, v, turn);
             }
@@ -546,8 +618,13 @@ impl Conversation {
             match node.ty {
                 NodeType::Say | NodeType::Set => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
-                    let Some(e) = node.next else { return self.end("flow_error", turn) };
-                    self.trace.push(Taken { flow: flow.id().to_string(), edge: e });
+                    let Some(e) = node.next else {
+                        return self.end("flow_error", turn);
+                    };
+                    self.trace.push(Taken {
+                        flow: flow.id().to_string(),
+                        edge: e,
+                    });
                     node_id = flow.edges[e].to;
                 }
                 NodeType::Ask => {
@@ -563,23 +640,40 @@ impl Conversation {
                 NodeType::Branch => {
                     let today = self.today;
                     let vars = &self.vars;
-                    let lookup = |n: &str| if n == "today" { Some(Value::Date(today)) } else { vars.get(n).cloned() };
+                    let lookup = |n: &str| {
+                        if n == "today" {
+                            Some(Value::Date(today))
+                        } else {
+                            vars.get(n).cloned()
+                        }
+                    };
                     let chosen = node
                         .cases
                         .iter()
                         .find(|(ex, _)| ex.eval(&lookup).map(|v| v.truthy()).unwrap_or(false))
                         .map(|(_, e)| *e)
                         .or(node.otherwise);
-                    let Some(e) = chosen else { return self.end("flow_error", turn) };
-                    self.trace.push(Taken { flow: flow.id().to_string(), edge: e });
+                    let Some(e) = chosen else {
+                        return self.end("flow_error", turn);
+                    };
+                    self.trace.push(Taken {
+                        flow: flow.id().to_string(),
+                        edge: e,
+                    });
                     node_id = flow.edges[e].to;
                 }
                 NodeType::Call => {
                     let dialog = node.dialog.as_ref().and_then(|d| self.lib.flow(d)).cloned();
-                    let Some(dialog) = dialog else { return self.end("flow_error", turn) };
+                    let Some(dialog) = dialog else {
+                        return self.end("flow_error", turn);
+                    };
                     self.set_top(node_id);
                     node_id = dialog.start;
-                    self.stack.push(Frame { flow: dialog, node: node_id, resume: false });
+                    self.stack.push(Frame {
+                        flow: dialog,
+                        node: node_id,
+                        resume: false,
+                    });
                     continue;
                 }
                 NodeType::Transfer => {
@@ -611,13 +705,22 @@ impl Conversation {
                     }
                     let finished = self.stack.pop();
                     if finished.is_some_and(|f| f.resume) {
-                        let Some(caller) = self.top().cloned() else { return };
+                        let Some(caller) = self.top().cloned() else {
+                            return;
+                        };
                         return self.reprompt(&caller, None, turn);
                     }
-                    let Some(caller) = self.top().cloned() else { return };
+                    let Some(caller) = self.top().cloned() else {
+                        return;
+                    };
                     let call_node = &caller.flow.nodes[caller.node];
-                    let Some(&e) = call_node.returns.get(&value) else { return self.end("flow_error", turn) };
-                    self.trace.push(Taken { flow: caller.flow.id().to_string(), edge: e });
+                    let Some(&e) = call_node.returns.get(&value) else {
+                        return self.end("flow_error", turn);
+                    };
+                    self.trace.push(Taken {
+                        flow: caller.flow.id().to_string(),
+                        edge: e,
+                    });
                     node_id = caller.flow.edges[e].to;
                 }
             }
@@ -633,8 +736,17 @@ impl Conversation {
         }
     }
 
-    fn say(&mut self, flow: &Flow, node: NodeId, prompt: &BTreeMap<Locale, Template>, suffix: Option<&str>, turn: &mut Turn) {
-        let Some(tpl) = prompt.get(&self.locale) else { return };
+    fn say(
+        &mut self,
+        flow: &Flow,
+        node: NodeId,
+        prompt: &BTreeMap<Locale, Template>,
+        suffix: Option<&str>,
+        turn: &mut Turn,
+    ) {
+        let Some(tpl) = prompt.get(&self.locale) else {
+            return;
+        };
         let n = &flow.nodes[node];
         let vars = &self.vars;
         let lookup = |name: &str| vars.get(name).map(|v| (v.clone(), flow.var_type(name)));

@@ -211,7 +211,11 @@ impl Parser {
             Tok::Op("not") => Expr::Not(Box::new(self.unary()?)),
             Tok::Op("-") => match self.unary()? {
                 Expr::Lit(Value::Number(n)) => Expr::Lit(Value::Number(-n)),
-                e => Expr::Bin(BinOp::Sub, Box::new(Expr::Lit(Value::Number(0.0))), Box::new(e)),
+                e => Expr::Bin(
+                    BinOp::Sub,
+                    Box::new(Expr::Lit(Value::Number(0.0))),
+                    Box::new(e),
+                ),
             },
             Tok::Ident(w) => match w.as_str() {
                 "true" => Expr::Lit(Value::Bool(true)),
@@ -304,12 +308,12 @@ impl Expr {
             Expr::Lit(v) => Ok(v.clone()),
             Expr::Var(name) => Ok(vars(name).unwrap_or(Value::Null)),
             Expr::Not(e) => Ok(Value::Bool(!e.eval(vars)?.truthy())),
-            Expr::Bin(BinOp::And, a, b) => {
-                Ok(Value::Bool(a.eval(vars)?.truthy() && b.eval(vars)?.truthy()))
-            }
-            Expr::Bin(BinOp::Or, a, b) => {
-                Ok(Value::Bool(a.eval(vars)?.truthy() || b.eval(vars)?.truthy()))
-            }
+            Expr::Bin(BinOp::And, a, b) => Ok(Value::Bool(
+                a.eval(vars)?.truthy() && b.eval(vars)?.truthy(),
+            )),
+            Expr::Bin(BinOp::Or, a, b) => Ok(Value::Bool(
+                a.eval(vars)?.truthy() || b.eval(vars)?.truthy(),
+            )),
             Expr::Bin(op, a, b) => binary(*op, a.eval(vars)?, b.eval(vars)?),
         }
     }
@@ -351,7 +355,9 @@ fn arith(op: BinOp, a: Value, b: Value) -> Result<Value, EvalError> {
     Ok(match (&a, &b) {
         (Value::Null, _) | (_, Value::Null) => Value::Null,
         (Value::Number(x), Value::Number(y)) => Value::Number(x + y * sign as f64),
-        (Value::Amount(x), Value::Amount(y)) => Value::Amount(x.saturating_add(y.saturating_mul(sign))),
+        (Value::Amount(x), Value::Amount(y)) => {
+            Value::Amount(x.saturating_add(y.saturating_mul(sign)))
+        }
         (Value::Amount(x), Value::Number(y)) => {
             Value::Amount(x.saturating_add((y * 100.0).round() as i64 * sign))
         }
@@ -417,7 +423,10 @@ mod tests {
     }
 
     fn eval(s: &str) -> Value {
-        Expr::parse(s).expect("parses").eval(&env).expect("evaluates")
+        Expr::parse(s)
+            .expect("parses")
+            .eval(&env)
+            .expect("evaluates")
     }
 
     #[test]
@@ -426,7 +435,10 @@ mod tests {
         assert_eq!(eval("ptp_date <= due_date + 7"), Value::Bool(true));
         assert_eq!(eval("ptp_date <= due_date + 3"), Value::Bool(false));
         assert_eq!(eval("ptp_date - due_date"), Value::Number(4.0));
-        assert_eq!(eval("verified and not (amount_due < 100)"), Value::Bool(true));
+        assert_eq!(
+            eval("verified and not (amount_due < 100)"),
+            Value::Bool(true)
+        );
         assert_eq!(eval("missing == null"), Value::Bool(true));
         assert_eq!(eval("missing >= 3"), Value::Bool(false));
         assert_eq!(eval("1 + 2 == 3 or false"), Value::Bool(true));

@@ -81,7 +81,8 @@ impl Template {
                 '}' => {
                     return Err(TemplateError {
                         offset: i,
-                        message: "a `}` has no matching `{` (write `}}` for a literal brace)".into(),
+                        message: "a `}` has no matching `{` (write `}}` for a literal brace)"
+                            .into(),
                     })
                 }
                 c => text.push(c),
@@ -107,12 +108,7 @@ impl Template {
     }
 
     /// Render with values; `lookup` gives a variable's value and declared type.
-    pub fn render(
-        &self,
-        locale: Locale,
-        currency: Currency,
-        lookup: &VarLookup<'_>,
-    ) -> String {
+    pub fn render(&self, locale: Locale, currency: Currency, lookup: &VarLookup<'_>) -> String {
         let mut out = String::new();
         for seg in &self.segments {
             match seg {

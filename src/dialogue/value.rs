@@ -42,8 +42,12 @@ impl Value {
             expected,
         };
         match ty {
-            VarType::Amount => parse_amount(t).map(Value::Amount).ok_or(err("amount such as 3500.50")),
-            VarType::Date => parse_date(t).map(Value::Date).ok_or(err("date such as 2026-12-01")),
+            VarType::Amount => parse_amount(t)
+                .map(Value::Amount)
+                .ok_or(err("amount such as 3500.50")),
+            VarType::Date => parse_date(t)
+                .map(Value::Date)
+                .ok_or(err("date such as 2026-12-01")),
             VarType::Integer => t
                 .parse::<i64>()
                 .map(|n| Value::Number(n as f64))

@@ -106,7 +106,8 @@ impl IntentModel {
         let mut locales = HashMap::new();
         for (l, exs) in raw {
             let mut idx = LocaleIndex::default();
-            let feats: Vec<Vec<(u64, f32)>> = exs.iter().map(|(_, t)| tf(&features(t, l))).collect();
+            let feats: Vec<Vec<(u64, f32)>> =
+                exs.iter().map(|(_, t)| tf(&features(t, l))).collect();
             let mut df: HashMap<u64, u32> = HashMap::new();
             for f in &feats {
                 for (h, _) in f {
@@ -114,7 +115,10 @@ impl IntentModel {
                 }
             }
             let n = feats.len().max(1) as f32;
-            idx.idf = df.iter().map(|(h, d)| (*h, ((n + 1.0) / (*d as f32 + 1.0)).ln() + 1.0)).collect();
+            idx.idf = df
+                .iter()
+                .map(|(h, d)| (*h, ((n + 1.0) / (*d as f32 + 1.0)).ln() + 1.0))
+                .collect();
             idx.default_idf = (n + 1.0).ln() + 1.0;
             let mut centroids: HashMap<u32, HashMap<u64, f32>> = HashMap::new();
             for (i, ((intent, text), f)) in exs.into_iter().zip(feats).enumerate() {
@@ -129,7 +133,10 @@ impl IntentModel {
             for (intent, c) in centroids {
                 let norm = c.values().map(|w| w * w).sum::<f32>().sqrt().max(1e-6);
                 for (h, w) in c {
-                    idx.centroid_postings.entry(h).or_default().push((intent, w / norm));
+                    idx.centroid_postings
+                        .entry(h)
+                        .or_default()
+                        .push((intent, w / norm));
                 }
             }
             idx.keywords = kws.remove(&l).unwrap_or_default();
@@ -161,7 +168,9 @@ impl IntentModel {
             alternatives: Vec::new(),
             evidence: None,
         };
-        let Some(idx) = self.locales.get(&locale) else { return none };
+        let Some(idx) = self.locales.get(&locale) else {
+            return none;
+        };
         // Very long input is not a turn of conversation; bound the work.
         let text: String = text.chars().take(400).collect();
         let q = weigh(&tf(&features(&text, locale)), &idx.idf, idx.default_idf);
@@ -218,14 +227,21 @@ impl IntentModel {
         let mut scores: Vec<(usize, f32)> = (0..n_int)
             .map(|i| {
                 let t = top[i];
-                let s = W_TOP1 * t[0] + W_TOP3 * (t[0] + t[1] + t[2]) / 3.0 + W_CENTROID * centroid[i];
-                let bonus = if kw_hit[i].is_some() { KEYWORD_BONUS } else { 0.0 };
+                let s =
+                    W_TOP1 * t[0] + W_TOP3 * (t[0] + t[1] + t[2]) / 3.0 + W_CENTROID * centroid[i];
+                let bonus = if kw_hit[i].is_some() {
+                    KEYWORD_BONUS
+                } else {
+                    0.0
+                };
                 (i, (s + bonus).min(1.0))
             })
             .filter(|(_, s)| *s > 0.0)
             .collect();
         scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let Some(&(best, s1)) = scores.first() else { return none };
+        let Some(&(best, s1)) = scores.first() else {
+            return none;
+        };
         let s2 = scores.get(1).map(|x| x.1).unwrap_or(0.0);
         let conf = confidence(s1, s2);
         let alternatives = scores
@@ -263,12 +279,15 @@ fn negated_before(prefix: &str, locale: Locale) -> bool {
     match locale {
         Locale::ZhCn => {
             let tail: Vec<char> = prefix.chars().rev().take(2).collect();
-            tail.first().is_some_and(|c| matches!(c, '不' | '没' | '别' | '未' | '非'))
+            tail.first()
+                .is_some_and(|c| matches!(c, '不' | '没' | '别' | '未' | '非'))
         }
-        Locale::EnUs => prefix
-            .split_whitespace()
-            .next_back()
-            .is_some_and(|w| matches!(w, "not" | "no" | "never" | "dont" | "didnt" | "cant" | "wont")),
+        Locale::EnUs => prefix.split_whitespace().next_back().is_some_and(|w| {
+            matches!(
+                w,
+                "not" | "no" | "never" | "dont" | "didnt" | "cant" | "wont"
+            )
+        }),
     }
 }
 
@@ -278,7 +297,9 @@ fn tf(feats: &[(u64, f32)]) -> Vec<(u64, f32)> {
         let e = m.entry(*f).or_insert((0.0, *w));
         e.0 += 1.0;
     }
-    m.into_iter().map(|(h, (c, w))| (h, (1.0 + c.ln()) * w)).collect()
+    m.into_iter()
+        .map(|(h, (c, w))| (h, (1.0 + c.ln()) * w))
+        .collect()
 }
 
 fn weigh(tf: &[(u64, f32)], idf: &HashMap<u64, f32>, default_idf: f32) -> Vec<(u64, f32)> {
@@ -307,7 +328,11 @@ pub fn normalize(text: &str, _locale: Locale) -> String {
             0x3000 => ' ',
             _ => c,
         };
-        let c = if c == '\u{2019}' || c == '\u{2018}' { '\'' } else { c };
+        let c = if c == '\u{2019}' || c == '\u{2018}' {
+            '\''
+        } else {
+            c
+        };
         if c.is_alphanumeric() || c == '\'' {
             for l in c.to_lowercase() {
                 out.push(l);
@@ -389,7 +414,13 @@ fn expand_en(word: &str, out: &mut Vec<String>) {
         if from.starts_with('\'') || from.starts_with('n') && from.len() == 3 {
             if let Some(stem) = word.strip_suffix(from) {
                 if !stem.is_empty() {
-                    let stem = if *from == "n't" && stem == "ca" { "can" } else if *from == "n't" && stem == "wo" { "will" } else { stem };
+                    let stem = if *from == "n't" && stem == "ca" {
+                        "can"
+                    } else if *from == "n't" && stem == "wo" {
+                        "will"
+                    } else {
+                        stem
+                    };
                     out.push(stem.to_string());
                     out.extend(to.split_whitespace().map(str::to_string));
                     return;
@@ -455,7 +486,9 @@ fn features(text: &str, locale: Locale) -> Vec<(u64, f32)> {
         }
         for w in &marked {
             f.push((hash(&[w], 1), 1.0));
-            let chars: Vec<char> = format!("<{}>", w.trim_start_matches("neg_")).chars().collect();
+            let chars: Vec<char> = format!("<{}>", w.trim_start_matches("neg_"))
+                .chars()
+                .collect();
             if chars.len() >= 5 {
                 for tri in chars.windows(3) {
                     let t: String = tri.iter().collect();
@@ -480,29 +513,66 @@ mod tests {
 
     fn spec(zh: &[&str], en: &[&str]) -> IntentSpec {
         let mut s = IntentSpec::default();
-        s.examples.insert(Locale::ZhCn, zh.iter().map(|s| s.to_string()).collect());
-        s.examples.insert(Locale::EnUs, en.iter().map(|s| s.to_string()).collect());
+        s.examples
+            .insert(Locale::ZhCn, zh.iter().map(|s| s.to_string()).collect());
+        s.examples
+            .insert(Locale::EnUs, en.iter().map(|s| s.to_string()).collect());
         s
     }
 
     fn model() -> IntentModel {
-        let affirm = spec(&["是的", "是我", "对", "嗯 是我本人"], &["yes", "yeah that's me", "speaking"]);
-        let wrong = spec(&["不是我", "打错了", "我不是他"], &["wrong number", "that's not me", "he isn't here"]);
-        let paid = spec(&["我已经还了", "钱还过了"], &["I already paid", "paid it yesterday"]);
-        let cannot = spec(&["我还不了", "没钱还"], &["I can't pay", "I don't have the money"]);
-        let v = [("affirm", affirm), ("wrong_person", wrong), ("already_paid", paid), ("cannot_pay", cannot)];
-        let owned: Vec<(String, IntentSpec)> = v.into_iter().map(|(a, b)| (a.to_string(), b)).collect();
+        let affirm = spec(
+            &["是的", "是我", "对", "嗯 是我本人"],
+            &["yes", "yeah that's me", "speaking"],
+        );
+        let wrong = spec(
+            &["不是我", "打错了", "我不是他"],
+            &["wrong number", "that's not me", "he isn't here"],
+        );
+        let paid = spec(
+            &["我已经还了", "钱还过了"],
+            &["I already paid", "paid it yesterday"],
+        );
+        let cannot = spec(
+            &["我还不了", "没钱还"],
+            &["I can't pay", "I don't have the money"],
+        );
+        let v = [
+            ("affirm", affirm),
+            ("wrong_person", wrong),
+            ("already_paid", paid),
+            ("cannot_pay", cannot),
+        ];
+        let owned: Vec<(String, IntentSpec)> =
+            v.into_iter().map(|(a, b)| (a.to_string(), b)).collect();
         IntentModel::train(owned.iter().map(|(a, b)| (a.as_str(), b)))
     }
 
     #[test]
     fn negation_and_paraphrase() {
         let m = model();
-        assert_eq!(m.classify("嗯是我", Locale::ZhCn).intent.as_deref(), Some("affirm"));
-        assert_eq!(m.classify("不是我啊", Locale::ZhCn).intent.as_deref(), Some("wrong_person"));
-        assert_eq!(m.classify("我早就还了", Locale::ZhCn).intent.as_deref(), Some("already_paid"));
-        assert_eq!(m.classify("I cannot pay this", Locale::EnUs).intent.as_deref(), Some("cannot_pay"));
-        assert_eq!(m.classify("I paid already", Locale::EnUs).intent.as_deref(), Some("already_paid"));
+        assert_eq!(
+            m.classify("嗯是我", Locale::ZhCn).intent.as_deref(),
+            Some("affirm")
+        );
+        assert_eq!(
+            m.classify("不是我啊", Locale::ZhCn).intent.as_deref(),
+            Some("wrong_person")
+        );
+        assert_eq!(
+            m.classify("我早就还了", Locale::ZhCn).intent.as_deref(),
+            Some("already_paid")
+        );
+        assert_eq!(
+            m.classify("I cannot pay this", Locale::EnUs)
+                .intent
+                .as_deref(),
+            Some("cannot_pay")
+        );
+        assert_eq!(
+            m.classify("I paid already", Locale::EnUs).intent.as_deref(),
+            Some("already_paid")
+        );
     }
 
     #[test]

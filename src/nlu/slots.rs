@@ -39,16 +39,22 @@
 //!   not followed by a measure/date/time word (号, 天, 个, 点, 半, "days", "pm", ...). "3.5k",
 //!   "1.2w" and "$…" are amounts whatever follows. So "还一半" and "五号" are not amounts.
 //! - Phone tail: only after a tail cue (尾号, 后四位, "last four", "ending in", ...) with
-//!   3..=6 digits, or when the whole utterance is exactly 4 digits (spoken or written). In
+//!   3..=6 digits, after a weak cue (手机/号码/"phone"/"number") with exactly 4 digits
+//!   ("that's my work phone it's 3721"), or when the whole utterance is exactly 4 digits
+//!   (spoken or written, fillers like 那/是/吧/"it's" allowed). In
 //!   the latter case a written number like "3500" is also reported as an amount: the
 //!   dialogue captures whichever slot it asked for.
 //! - When several mentions of one kind occur, the first one wins, except that a mention
-//!   directly negated ("不是明天 是后天", "not tomorrow, Friday") is skipped.
+//!   directly negated ("不是明天 是后天", "not tomorrow, Friday") is skipped. Durations
+//!   are the exception: the first span right after a deferral cue (延, 宽限, "push it
+//!   back", "give me", ...) wins, else the last one (context tends to come first: "locked
+//!   down for three weeks, can I push it back two weeks" -> 14).
 //! - Yes/no: the first decisive cue wins ("不是 我是他老婆" -> false, "对 我没有钱" ->
 //!   true); question forms ("是不是", "对吗", "who is this", a clause ending in 吗 or ?)
 //!   give None; single-character cues (是/对/好/行) only count at the start of a clause;
 //!   "嗯" is yes only when the utterance is nothing but 嗯; "no" only counts at the start
-//!   or the end of the utterance ("I have no money" is not a no).
+//!   or the end of the utterance ("I have no money" is not a no); 不用/不要/没有 only at
+//!   the head of a clause ("那个号好久不用了" is not a no).
 //! - Input is capped at `MAX_CHARS` (1000) characters to bound the work per ASR turn.
 
 use crate::locale::Locale;
@@ -899,10 +905,45 @@ fn pick_amount(t: &[char], ms: &[Mention]) -> Option<i64> {
         .find_map(|m| m.amount)
 }
 
+/// Spans are often context before the request ("locked down for three weeks, can I push
+/// it back two weeks"): prefer the first span right after a deferral cue, else the last.
 fn pick_duration(t: &[char], ms: &[Mention]) -> Option<u32> {
-    ms.iter()
-        .filter(|m| !negated(t, m.start))
-        .find_map(|m| m.days)
+    let spans = || {
+        ms.iter()
+            .filter(|m| m.days.is_some() && !negated(t, m.start))
+    };
+    spans()
+        .find(|m| deferral_cue_before(t, m.start))
+        .or_else(|| spans().next_back())
+        .and_then(|m| m.days)
+}
+
+const DEFERRAL_CUES: &[&str] = &[
+    "延",
+    "宽限",
+    "缓",
+    "推迟",
+    "推后",
+    "给我",
+    "再给",
+    "需要",
+    "push it back",
+    "push back",
+    "push that back",
+    "extend",
+    "extension",
+    "defer",
+    "delay",
+    "give me",
+    "get",
+    "need",
+    "more time",
+];
+
+fn deferral_cue_before(t: &[char], start: usize) -> bool {
+    let from = start.saturating_sub(16);
+    let window: String = t.get(from..start).unwrap_or_default().iter().collect();
+    DEFERRAL_CUES.iter().any(|c| window.contains(c))
 }
 
 fn pick_tail(t: &[char], ms: &[Mention]) -> Option<String> {
@@ -1506,6 +1547,17 @@ const EN_WEEK_PREFIX: &[(&str, EnWeekRef)] = &[
 /// something else ("500 on friday", "the second payment" is rejected).
 const EN_FOLLOW_OK: &[&str] = &[
     "and",
+    "down",
+    "towards",
+    "toward",
+    "off",
+    "up",
+    "more",
+    "extra",
+    "maximum",
+    "like",
+    "from",
+    "as",
     "on",
     "by",
     "before",
@@ -2166,13 +2218,25 @@ fn tail_after_cue(t: &[char], i: usize, e: usize) -> Option<Mention> {
 }
 
 fn zh_tail_at(t: &[char], i: usize) -> Option<Mention> {
-    let (_, e) = zl_pick(t, i, ZH_TAIL_CUES)?;
-    tail_after_cue(t, i, e)
+    if let Some((_, e)) = zl_pick(t, i, ZH_TAIL_CUES) {
+        return tail_after_cue(t, i, e);
+    }
+    // Weak cue: "手机号是1234": a phone word then exactly four digits.
+    let (_, e) = zl_pick(
+        t,
+        i,
+        &[("手机号", ()), ("手机", ()), ("号码", ()), ("电话", ())],
+    )?;
+    tail_after_cue(t, i, e).filter(|m| m.tail.as_ref().is_some_and(|s| s.len() == 4))
 }
 
 fn en_tail_at(t: &[char], i: usize) -> Option<Mention> {
-    let (_, e) = el_pick(t, i, EN_TAIL_CUES)?;
-    tail_after_cue(t, i, e)
+    if let Some((_, e)) = el_pick(t, i, EN_TAIL_CUES) {
+        return tail_after_cue(t, i, e);
+    }
+    // Weak cue: "my work phone, it's 3721" - a phone word then exactly four digits.
+    let (_, e) = el_pick(t, i, &[("phone", ()), ("number", ()), ("digits", ())])?;
+    tail_after_cue(t, i, e).filter(|m| m.tail.as_ref().is_some_and(|s| s.len() == 4))
 }
 
 const EN_DIGIT_WORDS: &[(&str, char)] = &[
@@ -2253,13 +2317,35 @@ fn is_filler_char(c: char) -> bool {
     )
 }
 
+const WHOLE_FILLERS: &[(&str, ())] = &[
+    ("应该是", ()),
+    ("好像是", ()),
+    ("好像", ()),
+    ("就是", ()),
+    ("那个", ()),
+    ("是", ()),
+    ("那", ()),
+    ("呢", ()),
+];
+
 fn skip_fill(t: &[char], mut i: usize) -> usize {
     loop {
         if at(t, i).is_some_and(is_filler_char) {
             i += 1;
-        } else if let Some((_, e)) =
-            el_pick(t, i, &[("uh", ()), ("um", ()), ("umm", ()), ("it's", ())])
-        {
+        } else if let Some((_, e)) = zl_pick(t, i, WHOLE_FILLERS).or_else(|| {
+            el_pick(
+                t,
+                i,
+                &[
+                    ("uh", ()),
+                    ("um", ()),
+                    ("umm", ()),
+                    ("it's", ()),
+                    ("its", ()),
+                    ("it is", ()),
+                ],
+            )
+        }) {
             i = e;
         } else {
             return i;
@@ -2381,6 +2467,9 @@ const ZH_YN: &[(&str, Yn)] = &[
 
 /// English cues (word-bounded), same ordering rule as [`ZH_YN`].
 const EN_YN: &[(&str, Yn)] = &[
+    ("i don't really know", Yn::Skip),
+    ("i dont really know", Yn::Skip),
+    ("i really don't know", Yn::Skip),
     ("i don't know", Yn::Skip),
     ("i dont know", Yn::Skip),
     ("i do not know", Yn::Skip),
@@ -2534,6 +2623,8 @@ fn zh_single_yes(t: &[char], i: usize) -> Option<usize> {
 fn yes_no_scan(t: &[char]) -> Option<bool> {
     let mut i = 0;
     let mut clause_start = true;
+    // Where the current clause's first real word starts (after fillers).
+    let mut clause_pos = 0;
     while let Some(c) = at(t, i) {
         if c == ' ' && !clause_break_at(t, i) {
             i += 1;
@@ -2552,6 +2643,19 @@ fn yes_no_scan(t: &[char]) -> Option<bool> {
                 continue;
             }
         }
+        if clause_start {
+            clause_pos = i;
+        }
+        // 不用/不要/没有 are also ordinary verbs mid-sentence ("那个号好久不用了"): they
+        // only answer at the head of a clause, optionally after 我.
+        let head = clause_start || (i == clause_pos + 1 && at(t, clause_pos) == Some('我'));
+        let table_hit = table_hit.filter(|&(v, e)| {
+            v != Yn::No
+                || head
+                || !t
+                    .get(i..e)
+                    .is_some_and(|w| WEAK_NO.iter().any(|x| x.chars().eq(w.iter().copied())))
+        });
         let hit = table_hit
             .or_else(|| {
                 if clause_start {
@@ -2588,6 +2692,8 @@ fn yes_no_scan(t: &[char]) -> Option<bool> {
     }
     only_mm(t).then_some(true)
 }
+
+const WEAK_NO: &[&str] = &["不用", "不要", "没有", "不需要"];
 
 /// "no" is a determiner too ("I have no money"): it only counts at a clause start or as
 /// the last word.
@@ -3027,6 +3133,7 @@ mod tests {
         assert_eq!(ea("500"), Some(50_000));
         assert_eq!(ea("I can pay 500 on friday"), Some(50_000));
         assert_eq!(ea("I paid 500 last friday"), Some(50_000));
+        assert_eq!(ea("I can put 200 down by Wednesday"), Some(20_000));
         assert_eq!(ea("fifty cents"), Some(50));
         assert_eq!(ea("a hundred and twenty"), Some(12_000));
         assert_eq!(ea("twelve hundred"), Some(120_000));
@@ -3105,6 +3212,16 @@ mod tests {
         assert_eq!(zt("三千五"), None);
         assert_eq!(et("I owe 1234"), None);
         assert_eq!(zt("尾号"), None);
+        assert_eq!(zt("那 5502").as_deref(), Some("5502"));
+        assert_eq!(zt("1234吧好像").as_deref(), Some("1234"));
+        // Weak cue: a phone word, then exactly four digits.
+        assert_eq!(
+            et("oh sorry that's my work phone it's 3721").as_deref(),
+            Some("3721")
+        );
+        assert_eq!(zt("手机号是5502").as_deref(), Some("5502"));
+        assert_eq!(zt("手机号是13812345678"), None);
+        assert_eq!(ea("oh sorry that's my work phone it's 3721"), None);
     }
 
     // ---- Yes / no -----------------------------------------------------------------
@@ -3156,6 +3273,8 @@ mod tests {
             "我不是本人",
             "不是的",
             "不用了谢谢",
+            "我不要",
+            "我没有",
         ] {
             assert_eq!(zy(s), Some(false), "{s}");
         }
@@ -3177,6 +3296,7 @@ mod tests {
             "是你们公司吗",
             "",
             "我在开车呢",
+            "哎呀 那个号好久不用了 我想不起来了",
         ] {
             assert_eq!(zy(s), None, "{s}");
         }
@@ -3221,6 +3341,7 @@ mod tests {
             "right now I can't",
             "is this about my loan?",
             "not sure",
+            "hmm I mean I don't really know",
         ] {
             assert_eq!(ey(s), None, "{s}");
         }
@@ -3236,6 +3357,10 @@ mod tests {
         assert_eq!(dur("再给我一个星期", ZhCn), Some(7));
         assert_eq!(dur("半个月", ZhCn), Some(15));
         assert_eq!(dur("两三天吧", ZhCn), None);
+        let long = "yeah we were on lockdown for like three weeks can I push it back two weeks";
+        assert_eq!(dur(long, EnUs), Some(14));
+        assert_eq!(dur("厂子停了三个月了 能不能延两个月", ZhCn), Some(60));
+        assert_eq!(dur("封了两个礼拜 又停了三天", ZhCn), Some(3));
         assert_eq!(dur("三天后", ZhCn), Some(3));
         assert_eq!(dur("in a week", EnUs), Some(7));
         assert_eq!(dur("give me two more weeks", EnUs), Some(14));

@@ -283,7 +283,10 @@ impl<'a> Compiler<'a> {
             .nth(p.line.saturating_sub(1))
             .and_then(|l| l.chars().nth(p.col.saturating_sub(1)))
             .is_some_and(|c| c == '"' || c == '\'');
-        Pos { line: p.line, col: p.col + offset + usize::from(quoted) }
+        Pos {
+            line: p.line,
+            col: p.col + offset + usize::from(quoted),
+        }
     }
 
     fn known_intent(&self, name: &str) -> bool {
@@ -319,12 +322,19 @@ impl<'a> Compiler<'a> {
         let currency = self.currency();
         if spec.locales.is_empty() {
             let p = self.vpos(&["locales"]);
-            self.err(p, "no-locale", "list at least one locale, e.g. [zh-CN, en-US]".into());
+            self.err(
+                p,
+                "no-locale",
+                "list at least one locale, e.g. [zh-CN, en-US]".into(),
+            );
         }
         self.check_flow_metadata();
         let ids: Vec<&String> = spec.nodes.keys().collect();
-        let index: HashMap<String, NodeId> =
-            ids.iter().enumerate().map(|(i, id)| ((*id).clone(), i)).collect();
+        let index: HashMap<String, NodeId> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| ((*id).clone(), i))
+            .collect();
         let start = match index.get(&spec.start) {
             Some(s) => Some(*s),
             None => {
@@ -409,7 +419,14 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn edge(&mut self, from: Option<NodeId>, target: &str, label: EdgeLabel, path: &[&str], index: &HashMap<String, NodeId>) -> Option<EdgeId> {
+    fn edge(
+        &mut self,
+        from: Option<NodeId>,
+        target: &str,
+        label: EdgeLabel,
+        path: &[&str],
+        index: &HashMap<String, NodeId>,
+    ) -> Option<EdgeId> {
         match index.get(target) {
             Some(&to) => {
                 self.edges.push(Edge { from, to, label });
@@ -433,7 +450,12 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn prompts(&mut self, text: &BTreeMap<Locale, String>, path: &[&str], required: bool) -> BTreeMap<Locale, Template> {
+    fn prompts(
+        &mut self,
+        text: &BTreeMap<Locale, String>,
+        path: &[&str],
+        required: bool,
+    ) -> BTreeMap<Locale, Template> {
         let mut out = BTreeMap::new();
         for l in self.spec.locales.clone() {
             if required && !text.contains_key(&l) {
@@ -449,7 +471,14 @@ impl<'a> Compiler<'a> {
                 self.warn(
                     p,
                     "extra-locale",
-                    format!("{l} text is never used: the flow's locales are {:?}", self.spec.locales.iter().map(|l| l.tag()).collect::<Vec<_>>()),
+                    format!(
+                        "{l} text is never used: the flow's locales are {:?}",
+                        self.spec
+                            .locales
+                            .iter()
+                            .map(|l| l.tag())
+                            .collect::<Vec<_>>()
+                    ),
                 );
             }
             if t.trim().is_empty() {
@@ -461,7 +490,10 @@ impl<'a> Compiler<'a> {
                 Ok(tpl) => {
                     for v in tpl.variables() {
                         if !self.spec.variables.contains_key(v) {
-                            let offset = t.find(&format!("{{{v}")).map(|b| t[..b].chars().count()).unwrap_or(0);
+                            let offset = t
+                                .find(&format!("{{{v}"))
+                                .map(|b| t[..b].chars().count())
+                                .unwrap_or(0);
                             let p = self.at_offset(&lp, offset);
                             let hint = suggest(v, self.spec.variables.keys());
                             self.err(
@@ -475,11 +507,7 @@ impl<'a> Compiler<'a> {
                 }
                 Err(e) => {
                     let p = self.at_offset(&lp, e.offset);
-                    self.err(
-                        p,
-                        "bad-template",
-                        e.message,
-                    );
+                    self.err(p, "bad-template", e.message);
                 }
             }
         }
@@ -496,7 +524,9 @@ impl<'a> Compiler<'a> {
                         self.err(
                             p,
                             "unknown-variable",
-                            format!("the condition uses `{v}` but no such variable is declared{hint}"),
+                            format!(
+                                "the condition uses `{v}` but no such variable is declared{hint}"
+                            ),
                         );
                     }
                 }
@@ -514,7 +544,15 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn retry(&mut self, nid: NodeId, id: &str, spec: &Option<RetrySpec>, field: &str, label: EdgeLabel, index: &HashMap<String, NodeId>) -> Retry {
+    fn retry(
+        &mut self,
+        nid: NodeId,
+        id: &str,
+        spec: &Option<RetrySpec>,
+        field: &str,
+        label: EdgeLabel,
+        index: &HashMap<String, NodeId>,
+    ) -> Retry {
         let Some(r) = spec else {
             return Retry {
                 retries: 1,
@@ -525,9 +563,10 @@ impl<'a> Compiler<'a> {
             Some(p) => self.prompts(p, &["nodes", id, field, "prompt"], true),
             None => BTreeMap::new(),
         };
-        let then = r.then.as_ref().and_then(|t| {
-            self.edge(Some(nid), t, label, &["nodes", id, field, "then"], index)
-        });
+        let then = r
+            .then
+            .as_ref()
+            .and_then(|t| self.edge(Some(nid), t, label, &["nodes", id, field, "then"], index));
         Retry {
             retries: r.retries,
             prompt,
@@ -535,7 +574,13 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn node(&mut self, nid: NodeId, id: &str, ns: &NodeSpec, index: &HashMap<String, NodeId>) -> Node {
+    fn node(
+        &mut self,
+        nid: NodeId,
+        id: &str,
+        ns: &NodeSpec,
+        index: &HashMap<String, NodeId>,
+    ) -> Node {
         let np = self.kpos(&["nodes", id]);
         self.fields_for_type(id, ns);
         let ty = ns.ty;
@@ -544,7 +589,11 @@ impl<'a> Compiler<'a> {
             Some(p) => self.prompts(p, &["nodes", id, "prompt"], true),
             None => {
                 if prompt_required {
-                    self.err(np, "missing-field", format!("{} node `{id}` needs a `prompt:`", type_name(ty)));
+                    self.err(
+                        np,
+                        "missing-field",
+                        format!("{} node `{id}` needs a `prompt:`", type_name(ty)),
+                    );
                 }
                 BTreeMap::new()
             }
@@ -553,24 +602,43 @@ impl<'a> Compiler<'a> {
         for (var, e) in &ns.set {
             if !self.spec.variables.contains_key(var) && var != IDENTITY_VERIFIED {
                 let p = self.kpos(&["nodes", id, "set", var]);
-                self.err(p, "unknown-variable", format!("`set:` assigns `{var}`, which is not declared under `variables:`"));
+                self.err(
+                    p,
+                    "unknown-variable",
+                    format!("`set:` assigns `{var}`, which is not declared under `variables:`"),
+                );
             }
             if let Some(ex) = self.expr(&e.0, &["nodes", id, "set", var]) {
                 set.push((var.clone(), ex));
             }
         }
-        let next = ns.next.as_ref().and_then(|t| self.edge(Some(nid), t, EdgeLabel::Next, &["nodes", id, "next"], index));
+        let next = ns
+            .next
+            .as_ref()
+            .and_then(|t| self.edge(Some(nid), t, EdgeLabel::Next, &["nodes", id, "next"], index));
         let mut on = BTreeMap::new();
         for (intent, target) in &ns.on {
             if !self.known_intent(intent) {
                 let p = self.kpos(&["nodes", id, "on", intent]);
                 let all = self.all_intents();
                 let hint = suggest(intent, all.iter());
-                self.err(p, "unknown-intent", format!("`{intent}` is not an intent of the shared library or of this flow{hint}"));
+                self.err(
+                    p,
+                    "unknown-intent",
+                    format!(
+                        "`{intent}` is not an intent of the shared library or of this flow{hint}"
+                    ),
+                );
                 self.broken.insert(id.to_string());
                 continue;
             }
-            if let Some(e) = self.edge(Some(nid), target, EdgeLabel::Intent(intent.clone()), &["nodes", id, "on", intent], index) {
+            if let Some(e) = self.edge(
+                Some(nid),
+                target,
+                EdgeLabel::Intent(intent.clone()),
+                &["nodes", id, "on", intent],
+                index,
+            ) {
                 on.insert(intent.clone(), e);
             }
         }
@@ -592,7 +660,14 @@ impl<'a> Compiler<'a> {
                     );
                     if !fits {
                         let p = self.vpos(&["nodes", id, "capture", var]);
-                        self.err(p, "capture-type", format!("`{var}` is declared as {:?} but captures a {:?} slot", v.ty, kind));
+                        self.err(
+                            p,
+                            "capture-type",
+                            format!(
+                                "`{var}` is declared as {:?} but captures a {:?} slot",
+                                v.ty, kind
+                            ),
+                        );
                     }
                     capture.push((var.clone(), *kind));
                 }
@@ -602,10 +677,20 @@ impl<'a> Compiler<'a> {
         for (var, target) in &ns.on_slot {
             if !ns.capture.contains_key(var) {
                 let p = self.kpos(&["nodes", id, "on_slot", var]);
-                self.err(p, "unknown-variable", format!("`on_slot:` names `{var}`, which this node does not `capture:`"));
+                self.err(
+                    p,
+                    "unknown-variable",
+                    format!("`on_slot:` names `{var}`, which this node does not `capture:`"),
+                );
                 continue;
             }
-            if let Some(e) = self.edge(Some(nid), target, EdgeLabel::Slot(var.clone()), &["nodes", id, "on_slot", var], index) {
+            if let Some(e) = self.edge(
+                Some(nid),
+                target,
+                EdgeLabel::Slot(var.clone()),
+                &["nodes", id, "on_slot", var],
+                index,
+            ) {
                 on_slot.push((var.clone(), e));
             }
         }
@@ -615,19 +700,32 @@ impl<'a> Compiler<'a> {
         for (i, case) in ns.cases.iter().enumerate() {
             let is = i.to_string();
             let ex = self.expr(&case.when, &["nodes", id, "cases", &is, "when"]);
-            let e = self.edge(Some(nid), &case.goto, EdgeLabel::Case(i + 1, case.when.clone()), &["nodes", id, "cases", &is, "goto"], index);
+            let e = self.edge(
+                Some(nid),
+                &case.goto,
+                EdgeLabel::Case(i + 1, case.when.clone()),
+                &["nodes", id, "cases", &is, "goto"],
+                index,
+            );
             if let (Some(ex), Some(e)) = (ex, e) {
                 cases.push((ex, e));
             }
         }
-        let otherwise = ns.otherwise.as_ref().and_then(|t| self.edge(Some(nid), t, EdgeLabel::Else, &["nodes", id, "else"], index));
+        let otherwise = ns
+            .otherwise
+            .as_ref()
+            .and_then(|t| self.edge(Some(nid), t, EdgeLabel::Else, &["nodes", id, "else"], index));
         let mut returns = BTreeMap::new();
         if let Some(d) = &ns.dialog {
             match self.lib.dialogs.get(d) {
                 None => {
                     let p = self.vpos(&["nodes", id, "dialog"]);
                     let hint = suggest(d, self.lib.dialogs.keys());
-                    self.err(p, "unknown-dialog", format!("there is no dialog `{d}` in dialogs/{hint}"));
+                    self.err(
+                        p,
+                        "unknown-dialog",
+                        format!("there is no dialog `{d}` in dialogs/{hint}"),
+                    );
                 }
                 Some(dialog) => {
                     for v in &dialog.returns {
@@ -637,7 +735,10 @@ impl<'a> Compiler<'a> {
                         }
                     }
                     for (var, vs) in &dialog.variables {
-                        if vs.source == super::model::VarSource::Campaign && vs.required && !self.spec.variables.contains_key(var) {
+                        if vs.source == super::model::VarSource::Campaign
+                            && vs.required
+                            && !self.spec.variables.contains_key(var)
+                        {
                             let p = self.vpos(&["nodes", id, "dialog"]);
                             self.err(p, "missing-variable", format!("dialog `{d}` needs variable `{var}`; declare it under `variables:`"));
                         }
@@ -645,23 +746,50 @@ impl<'a> Compiler<'a> {
                     for v in ns.returns.keys() {
                         if !dialog.returns.contains(v) {
                             let p = self.kpos(&["nodes", id, "returns", v]);
-                            self.err(p, "unknown-return", format!("dialog `{d}` never returns `{v}` (it returns: {})", dialog.returns.join(", ")));
+                            self.err(
+                                p,
+                                "unknown-return",
+                                format!(
+                                    "dialog `{d}` never returns `{v}` (it returns: {})",
+                                    dialog.returns.join(", ")
+                                ),
+                            );
                         }
                     }
                 }
             }
         }
         for (v, target) in &ns.returns {
-            if let Some(e) = self.edge(Some(nid), target, EdgeLabel::Return(v.clone()), &["nodes", id, "returns", v], index) {
+            if let Some(e) = self.edge(
+                Some(nid),
+                target,
+                EdgeLabel::Return(v.clone()),
+                &["nodes", id, "returns", v],
+                index,
+            ) {
                 returns.insert(v.clone(), e);
             }
         }
-        let on_fail = ns.on_fail.as_ref().and_then(|t| self.edge(Some(nid), t, EdgeLabel::OnFail, &["nodes", id, "on_fail"], index));
+        let on_fail = ns.on_fail.as_ref().and_then(|t| {
+            self.edge(
+                Some(nid),
+                t,
+                EdgeLabel::OnFail,
+                &["nodes", id, "on_fail"],
+                index,
+            )
+        });
         if ty == NodeType::Hangup {
             if let Some(o) = &ns.outcome {
                 if self.spec.kind == FlowKind::Scenario && !self.spec.outcomes.contains(o) {
                     let p = self.vpos(&["nodes", id, "outcome"]);
-                    self.err(p, "unknown-outcome", format!("outcome `{o}` is not listed under `outcomes:` at the top of the file"));
+                    self.err(
+                        p,
+                        "unknown-outcome",
+                        format!(
+                            "outcome `{o}` is not listed under `outcomes:` at the top of the file"
+                        ),
+                    );
                 }
             }
         }
@@ -669,11 +797,19 @@ impl<'a> Compiler<'a> {
             if let Some(v) = &ns.value {
                 if !self.spec.returns.contains(v) {
                     let p = self.vpos(&["nodes", id, "value"]);
-                    self.err(p, "unknown-return", format!("`{v}` is not listed under `returns:` at the top of the file"));
+                    self.err(
+                        p,
+                        "unknown-return",
+                        format!("`{v}` is not listed under `returns:` at the top of the file"),
+                    );
                 }
             }
             if self.spec.kind == FlowKind::Scenario {
-                self.err(np, "unexpected-field", "a scenario cannot `return`; end it with `hangup` or `transfer`".into());
+                self.err(
+                    np,
+                    "unexpected-field",
+                    "a scenario cannot `return`; end it with `hangup` or `transfer`".into(),
+                );
             }
         }
         Node {
@@ -724,7 +860,11 @@ impl<'a> Compiler<'a> {
         for (field, is_there, allowed) in present {
             if is_there && !allowed.contains(&ty) {
                 let p = self.kpos(&["nodes", id, field]);
-                self.err(p, "unexpected-field", format!("`{field}:` does nothing on a {} node", type_name(ty)));
+                self.err(
+                    p,
+                    "unexpected-field",
+                    format!("`{field}:` does nothing on a {} node", type_name(ty)),
+                );
             }
         }
         let required: &[(&str, bool)] = match ty {
@@ -743,7 +883,11 @@ impl<'a> Compiler<'a> {
                 if matches!(*field, "next" | "on" | "else") {
                     self.err(p, "dead-end", format!("{} node `{id}` needs `{field}:`: without it the call has nowhere to go and would hang in silence", type_name(ty)));
                 } else {
-                    self.err(p, "missing-field", format!("{} node `{id}` needs `{field}:`", type_name(ty)));
+                    self.err(
+                        p,
+                        "missing-field",
+                        format!("{} node `{id}` needs `{field}:`", type_name(ty)),
+                    );
                 }
             }
         }
@@ -753,15 +897,26 @@ impl<'a> Compiler<'a> {
         }
         if ty == Branch && ns.cases.is_empty() {
             let p = self.kpos(&["nodes", id]);
-            self.warn(p, "empty-branch", format!("branch node `{id}` has no `cases:`; it always goes to `else`"));
+            self.warn(
+                p,
+                "empty-branch",
+                format!("branch node `{id}` has no `cases:`; it always goes to `else`"),
+            );
         }
         if ty == Say && ns.barge_in == Some(false) && ns.prompt.is_none() {
             let p = self.kpos(&["nodes", id, "barge_in"]);
-            self.warn(p, "useless-field", "`barge_in: false` without a prompt does nothing".into());
+            self.warn(
+                p,
+                "useless-field",
+                "`barge_in: false` without a prompt does nothing".into(),
+            );
         }
     }
 
-    fn global(&mut self, index: &HashMap<String, NodeId>) -> (BTreeMap<String, EdgeId>, BTreeMap<String, String>) {
+    fn global(
+        &mut self,
+        index: &HashMap<String, NodeId>,
+    ) -> (BTreeMap<String, EdgeId>, BTreeMap<String, String>) {
         let mut out = BTreeMap::new();
         let mut digressions = BTreeMap::new();
         for (intent, route) in &self.spec.global {
@@ -769,12 +924,24 @@ impl<'a> Compiler<'a> {
                 let p = self.kpos(&["global", intent]);
                 let all = self.all_intents();
                 let hint = suggest(intent, all.iter());
-                self.err(p, "unknown-intent", format!("`{intent}` is not an intent of the shared library or of this flow{hint}"));
+                self.err(
+                    p,
+                    "unknown-intent",
+                    format!(
+                        "`{intent}` is not an intent of the shared library or of this flow{hint}"
+                    ),
+                );
                 continue;
             }
             match route {
                 super::model::GlobalRoute::Node(target) => {
-                    if let Some(e) = self.edge(None, target, EdgeLabel::Global(intent.clone()), &["global", intent], index) {
+                    if let Some(e) = self.edge(
+                        None,
+                        target,
+                        EdgeLabel::Global(intent.clone()),
+                        &["global", intent],
+                        index,
+                    ) {
                         out.insert(intent.clone(), e);
                     }
                 }
@@ -784,7 +951,11 @@ impl<'a> Compiler<'a> {
                     } else {
                         let p = self.vpos(&["global", intent, "dialog"]);
                         let hint = suggest(dialog, self.lib.dialogs.keys());
-                        self.err(p, "unknown-dialog", format!("there is no dialog `{dialog}` in dialogs/{hint}"));
+                        self.err(
+                            p,
+                            "unknown-dialog",
+                            format!("there is no dialog `{dialog}` in dialogs/{hint}"),
+                        );
                     }
                 }
             }
@@ -798,7 +969,10 @@ impl<'a> Compiler<'a> {
                 let e = self.edge(None, t, EdgeLabel::Handoff, &["handoff", "node"], index)?;
                 let to = self.edges[e].to;
                 let ty = self.spec.nodes.values().nth(to).map(|n| n.ty);
-                if !matches!(ty, Some(NodeType::Transfer | NodeType::Say | NodeType::Call)) {
+                if !matches!(
+                    ty,
+                    Some(NodeType::Transfer | NodeType::Say | NodeType::Call)
+                ) {
                     let p = self.vpos(&["handoff", "node"]);
                     self.warn(p, "handoff-target", format!("the hand-off node `{t}` should be a transfer node (or a say or call node leading to one)"));
                 }
@@ -825,10 +999,22 @@ impl<'a> Compiler<'a> {
         }
         for (i, n) in flow.nodes.iter().enumerate() {
             if !seen[i] {
-                self.warn(n.pos, "unreachable", format!("node `{}` can never be reached from the start node `{}`", n.id, flow.nodes[flow.start].id));
+                self.warn(
+                    n.pos,
+                    "unreachable",
+                    format!(
+                        "node `{}` can never be reached from the start node `{}`",
+                        n.id, flow.nodes[flow.start].id
+                    ),
+                );
             }
         }
-        let terminal = |n: &Node| matches!(n.ty, NodeType::Hangup | NodeType::Transfer | NodeType::Return);
+        let terminal = |n: &Node| {
+            matches!(
+                n.ty,
+                NodeType::Hangup | NodeType::Transfer | NodeType::Return
+            )
+        };
         for n in &flow.nodes {
             let outgoing = g.neighbors(NodeIndex::new(flow.index[&n.id])).count();
             if outgoing == 0 && !terminal(n) && !self.broken.contains(&n.id) {
@@ -843,11 +1029,15 @@ impl<'a> Compiler<'a> {
             }
             let exits = scc.iter().any(|n| {
                 terminal(&flow.nodes[n.index()])
-                    || flow.nodes[n.index()].ty == NodeType::Ask && (flow.nodes[n.index()].no_match.then.is_none() || flow.handoff.is_some())
+                    || flow.nodes[n.index()].ty == NodeType::Ask
+                        && (flow.nodes[n.index()].no_match.then.is_none() || flow.handoff.is_some())
                     || g.neighbors(*n).any(|m| !members.contains(&m.index()))
             });
             if !exits {
-                let mut names: Vec<&str> = scc.iter().map(|n| flow.nodes[n.index()].id.as_str()).collect();
+                let mut names: Vec<&str> = scc
+                    .iter()
+                    .map(|n| flow.nodes[n.index()].id.as_str())
+                    .collect();
                 names.sort();
                 let first = flow.nodes[scc.iter().map(|n| n.index()).min().unwrap_or(0)].pos;
                 self.err(first, "loop-without-exit", format!("nodes {} form a loop with no way out: add a route that leaves the loop or ends the call", names.join(" → ")));
@@ -858,16 +1048,39 @@ impl<'a> Compiler<'a> {
     /// With the `identity_before_debt` tag, no prompt may speak a sensitive variable on a
     /// path from the start that has not passed identity verification.
     fn identity_before_debt(&mut self, flow: &Flow) {
-        if !self.spec.compliance.iter().any(|t| t == "identity_before_debt") {
+        if !self
+            .spec
+            .compliance
+            .iter()
+            .any(|t| t == "identity_before_debt")
+        {
             return;
         }
-        let sensitive: HashSet<&str> = self.spec.variables.iter().filter(|(_, v)| v.sensitive).map(|(k, _)| k.as_str()).collect();
-        let sets_verified = |n: &Node| n.set.iter().any(|(k, e)| k == IDENTITY_VERIFIED && matches!(e, Expr::Lit(crate::dialogue::value::Value::Bool(true))));
+        let sensitive: HashSet<&str> = self
+            .spec
+            .variables
+            .iter()
+            .filter(|(_, v)| v.sensitive)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let sets_verified = |n: &Node| {
+            n.set.iter().any(|(k, e)| {
+                k == IDENTITY_VERIFIED
+                    && matches!(e, Expr::Lit(crate::dialogue::value::Value::Bool(true)))
+            })
+        };
         let verifying_return = |n: &Node, label: &EdgeLabel| -> bool {
-            let (Some(d), EdgeLabel::Return(v)) = (&n.dialog, label) else { return false };
+            let (Some(d), EdgeLabel::Return(v)) = (&n.dialog, label) else {
+                return false;
+            };
             self.lib.dialogs.get(d).is_some_and(|dlg| {
                 dlg.nodes.values().any(|rn| {
-                    rn.ty == NodeType::Return && rn.value.as_deref() == Some(v) && rn.set.iter().any(|(k, e)| k == IDENTITY_VERIFIED && e.0.trim() == "true")
+                    rn.ty == NodeType::Return
+                        && rn.value.as_deref() == Some(v)
+                        && rn
+                            .set
+                            .iter()
+                            .any(|(k, e)| k == IDENTITY_VERIFIED && e.0.trim() == "true")
                 })
             })
         };
@@ -925,11 +1138,21 @@ impl<'a> Compiler<'a> {
         if self.spec.kind != FlowKind::Scenario {
             return;
         }
-        let handled_anywhere: HashSet<&str> = flow.nodes.iter().flat_map(|n| n.on.keys().map(|s| s.as_str())).chain(flow.global.keys().map(|s| s.as_str())).chain(flow.digressions.keys().map(|s| s.as_str())).collect();
+        let handled_anywhere: HashSet<&str> = flow
+            .nodes
+            .iter()
+            .flat_map(|n| n.on.keys().map(|s| s.as_str()))
+            .chain(flow.global.keys().map(|s| s.as_str()))
+            .chain(flow.digressions.keys().map(|s| s.as_str()))
+            .collect();
         for name in self.spec.intents.keys() {
             if !handled_anywhere.contains(name.as_str()) {
                 let p = self.kpos(&["intents", name]);
-                self.warn(p, "unused-intent", format!("intent `{name}` is declared but no node handles it"));
+                self.warn(
+                    p,
+                    "unused-intent",
+                    format!("intent `{name}` is declared but no node handles it"),
+                );
             }
         }
         for n in &flow.nodes {
@@ -940,7 +1163,11 @@ impl<'a> Compiler<'a> {
                 .iter()
                 .copied()
                 .filter(|i| self.known_intent(i))
-                .filter(|i| !n.on.contains_key(*i) && !flow.global.contains_key(*i) && !flow.digressions.contains_key(*i))
+                .filter(|i| {
+                    !n.on.contains_key(*i)
+                        && !flow.global.contains_key(*i)
+                        && !flow.digressions.contains_key(*i)
+                })
                 .filter(|i| !(flow.handoff.is_some() && HANDOFF_INTENTS.contains(i)))
                 .collect();
             if !missing.is_empty() {
@@ -972,7 +1199,8 @@ pub fn suggest<'s>(wrong: &str, known: impl Iterator<Item = &'s String>) -> Stri
             best = Some((d, k));
         }
     }
-    best.map(|(_, k)| format!(" (did you mean `{k}`?)")).unwrap_or_default()
+    best.map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -981,7 +1209,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -54,19 +54,42 @@ pub fn render(flow: &Flow, format: GraphFormat) -> String {
     match format {
         GraphFormat::Dot => {
             let _ = writeln!(out, "digraph \"{}\" {{", esc(flow.id()));
-            let _ = writeln!(out, "  rankdir=LR;\n  node [fontname=\"Noto Sans CJK SC,sans-serif\"];");
+            let _ = writeln!(
+                out,
+                "  rankdir=LR;\n  node [fontname=\"Noto Sans CJK SC,sans-serif\"];"
+            );
             let _ = writeln!(out, "  \"__start\" [shape=point];");
             for (i, n) in flow.nodes.iter().enumerate() {
-                let _ = writeln!(out, "  \"{}\" [shape={}, label=\"{}\"];", esc(&n.id), shape(n.ty).0, esc(&node_label(i)));
+                let _ = writeln!(
+                    out,
+                    "  \"{}\" [shape={}, label=\"{}\"];",
+                    esc(&n.id),
+                    shape(n.ty).0,
+                    esc(&node_label(i))
+                );
             }
             if any {
                 let _ = writeln!(out, "  \"*\" [shape=plaintext, label=\"any question\"];");
             }
-            let _ = writeln!(out, "  \"__start\" -> \"{}\";", esc(&flow.nodes[flow.start].id));
+            let _ = writeln!(
+                out,
+                "  \"__start\" -> \"{}\";",
+                esc(&flow.nodes[flow.start].id)
+            );
             for e in &flow.edges {
                 let from = e.from.map(|f| flow.nodes[f].id.as_str()).unwrap_or("*");
-                let style = if e.from.is_none() { ", style=dashed" } else { "" };
-                let _ = writeln!(out, "  \"{}\" -> \"{}\" [label=\"{}\"{style}];", esc(from), esc(&flow.nodes[e.to].id), esc(&label_text(&e.label)));
+                let style = if e.from.is_none() {
+                    ", style=dashed"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "  \"{}\" -> \"{}\" [label=\"{}\"{style}];",
+                    esc(from),
+                    esc(&flow.nodes[e.to].id),
+                    esc(&label_text(&e.label))
+                );
             }
             out.push_str("}\n");
         }
@@ -76,7 +99,12 @@ pub fn render(flow: &Flow, format: GraphFormat) -> String {
             let _ = writeln!(out, "  start((start)) --> {}", id(flow.start));
             for (i, n) in flow.nodes.iter().enumerate() {
                 let (_, o, c) = shape(n.ty);
-                let _ = writeln!(out, "  {}{o}\"{}\"{c}", id(i), node_label(i).replace('"', "'"));
+                let _ = writeln!(
+                    out,
+                    "  {}{o}\"{}\"{c}",
+                    id(i),
+                    node_label(i).replace('"', "'")
+                );
             }
             if any {
                 out.push_str("  any[\"any question\"]\n");

@@ -84,9 +84,15 @@ fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
 
 /// Decide what a file is from its top-level keys.
 pub fn sniff(src: &SourceFile) -> Result<FileKind, Diagnostic> {
-    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
+    let v: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
     let map = v.as_mapping().ok_or_else(|| {
-        Diagnostic::error(&src.path, Pos { line: 1, col: 1 }, "not-a-mapping", "the file must be a YAML mapping (key: value lines at the top level)".into())
+        Diagnostic::error(
+            &src.path,
+            Pos { line: 1, col: 1 },
+            "not-a-mapping",
+            "the file must be a YAML mapping (key: value lines at the top level)".into(),
+        )
     })?;
     let has = |k: &str| map.contains_key(serde_yaml_ng::Value::String(k.into()));
     Ok(if has("tests") {
@@ -104,7 +110,10 @@ pub fn sniff(src: &SourceFile) -> Result<FileKind, Diagnostic> {
 pub fn yaml_error(src: &SourceFile, e: &serde_yaml_ng::Error) -> Diagnostic {
     let pos = e
         .location()
-        .map(|l| Pos { line: l.line(), col: l.column() })
+        .map(|l| Pos {
+            line: l.line(),
+            col: l.column(),
+        })
         .unwrap_or(Pos { line: 1, col: 1 });
     let msg = e.to_string();
     // serde_yaml appends " at line X column Y"; the position is already in front.
@@ -116,7 +125,9 @@ pub fn yaml_error(src: &SourceFile, e: &serde_yaml_ng::Error) -> Diagnostic {
 }
 
 fn plain_serde_message(msg: &str) -> String {
-    let msg = msg.replace("unknown variant", "unknown value").replace("unknown field", "unknown key");
+    let msg = msg
+        .replace("unknown variant", "unknown value")
+        .replace("unknown field", "unknown key");
     if let Some(rest) = msg.strip_prefix("missing field ") {
         return format!("missing key {rest}");
     }
@@ -132,7 +143,12 @@ impl Library {
         let files = match yaml_files(paths) {
             Ok(f) => f,
             Err(e) => {
-                diags.push(Diagnostic::error(Path::new("."), Pos { line: 1, col: 1 }, "io", e.to_string()));
+                diags.push(Diagnostic::error(
+                    Path::new("."),
+                    Pos { line: 1, col: 1 },
+                    "io",
+                    e.to_string(),
+                ));
                 return (lib, diags);
             }
         };
@@ -141,25 +157,32 @@ impl Library {
             let src = match SourceFile::read(&path) {
                 Ok(s) => s,
                 Err(e) => {
-                    diags.push(Diagnostic::error(&path, Pos { line: 1, col: 1 }, "io", format!("cannot read the file: {e}")));
+                    diags.push(Diagnostic::error(
+                        &path,
+                        Pos { line: 1, col: 1 },
+                        "io",
+                        format!("cannot read the file: {e}"),
+                    ));
                     continue;
                 }
             };
             match sniff(&src) {
                 Err(d) => diags.push(d),
                 Ok(FileKind::Tests) => lib.test_files.push(path),
-                Ok(FileKind::Intents) => match serde_yaml_ng::from_str::<IntentLibraryFile>(&src.text) {
-                    Ok(f) => {
-                        for (name, spec) in f.intents {
-                            if lib.shared_intents.contains_key(&name) {
-                                let p = src.key_pos(&["intents", &name]);
-                                diags.push(Diagnostic::error(&path, p, "duplicate-intent", format!("intent `{name}` is defined twice in the shared library")));
+                Ok(FileKind::Intents) => {
+                    match serde_yaml_ng::from_str::<IntentLibraryFile>(&src.text) {
+                        Ok(f) => {
+                            for (name, spec) in f.intents {
+                                if lib.shared_intents.contains_key(&name) {
+                                    let p = src.key_pos(&["intents", &name]);
+                                    diags.push(Diagnostic::error(&path, p, "duplicate-intent", format!("intent `{name}` is defined twice in the shared library")));
+                                }
+                                lib.shared_intents.insert(name, spec);
                             }
-                            lib.shared_intents.insert(name, spec);
                         }
+                        Err(e) => diags.push(yaml_error(&src, &e)),
                     }
-                    Err(e) => diags.push(yaml_error(&src, &e)),
-                },
+                }
                 Ok(FileKind::Flow) => match serde_yaml_ng::from_str::<FlowFile>(&src.text) {
                     Ok(f) => flows.push((src, f)),
                     Err(e) => diags.push(yaml_error(&src, &e)),
@@ -169,7 +192,12 @@ impl Library {
         let mut seen: HashMap<String, PathBuf> = HashMap::new();
         flows.retain(|(src, f)| match seen.get(&f.id) {
             Some(first) => {
-                diags.push(Diagnostic::error(&src.path, src.value_pos(&["id"]), "duplicate-id", format!("id `{}` is already used by {}", f.id, first.display())));
+                diags.push(Diagnostic::error(
+                    &src.path,
+                    src.value_pos(&["id"]),
+                    "duplicate-id",
+                    format!("id `{}` is already used by {}", f.id, first.display()),
+                ));
                 false
             }
             None => {
@@ -183,7 +211,10 @@ impl Library {
             .filter(|(_, f)| f.kind == FlowKind::Dialog)
             .map(|(_, f)| (f.id.clone(), f))
             .collect();
-        let view = LibraryView { shared_intents: &shared, dialogs: &dialogs };
+        let view = LibraryView {
+            shared_intents: &shared,
+            dialogs: &dialogs,
+        };
         let mut compiled = Vec::new();
         for (src, spec) in &flows {
             let (flow, d) = compile(src, spec, &view);
@@ -209,7 +240,9 @@ impl Library {
 
     /// Scenarios (not dialogs), in id order.
     pub fn scenarios(&self) -> impl Iterator<Item = &Arc<Flow>> {
-        self.flows.values().filter(|f| f.spec.kind == FlowKind::Scenario)
+        self.flows
+            .values()
+            .filter(|f| f.spec.kind == FlowKind::Scenario)
     }
 
     /// The NLU for a flow: shared intents plus the flow's own, trained on first use.
@@ -222,10 +255,18 @@ impl Library {
                 for (name, spec) in &flow.spec.intents {
                     let merged = intents.entry(name.clone()).or_default();
                     for (l, ex) in &spec.examples {
-                        merged.examples.entry(*l).or_default().extend(ex.iter().cloned());
+                        merged
+                            .examples
+                            .entry(*l)
+                            .or_default()
+                            .extend(ex.iter().cloned());
                     }
                     for (l, kw) in &spec.keywords {
-                        merged.keywords.entry(*l).or_default().extend(kw.iter().cloned());
+                        merged
+                            .keywords
+                            .entry(*l)
+                            .or_default()
+                            .extend(kw.iter().cloned());
                     }
                 }
                 Arc::new(Nlu::train(&intents, flow.spec.settings.nlu_threshold))

@@ -189,7 +189,10 @@ mod tests {
             f.value_pos(&["nodes", "greet", "on", "affirm"]),
             Pos { line: 6, col: 15 }
         );
-        assert_eq!(f.value_pos(&["nodes", "list", "1"]), Pos { line: 9, col: 7 });
+        assert_eq!(
+            f.value_pos(&["nodes", "list", "1"]),
+            Pos { line: 9, col: 7 }
+        );
         assert_eq!(f.value_pos(&["nodes", "greet"]), Pos { line: 3, col: 3 });
         // Unknown path falls back to the nearest known parent.
         assert_eq!(
