@@ -1,6 +1,7 @@
 //! voxdial: an AI outbound voice bot with a predictive dialer for banks, lenders and
 //! collection agencies. See ARCHITECTURE.md for the map of modules.
 
+pub mod dialer;
 pub mod dialogue;
 pub mod locale;
 pub mod nlu;
