@@ -22,3 +22,9 @@ for script in demo/*.txt; do
 done
 echo "== NLU on held-out utterances"
 cargo run --locked --release --quiet --example nlu_eval -- tests/data/nlu_heldout.tsv
+echo "== campaign simulation: pacing strategies on the same seeded population (8 h, 50 agents)"
+$bin simulate --compare --agents 50 --answer-rate 0.2 --leads 100000 --hours 8 --seed 7
+echo "== bot-first: bots take every answer, 5 humans take escalations"
+$bin simulate --compare --bot-first --agents 5 --bot-channels 60 --transfer-rate 0.1 --answer-rate 0.3 --leads 100000 --hours 8 --seed 7
+echo "== Erlang C check (M/M/10, 8 Erlangs)"
+$bin simulate --validate-erlang --arrival-rate 0.04444 --agents 10 --mean-handle-s 180 --hours 400 --seed 1
