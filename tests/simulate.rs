@@ -53,27 +53,31 @@ fn predictive_keeps_abandons_under_three_percent_and_beats_the_vicidial_baseline
     }
 }
 
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args(args)
+        .output()
+        .expect("run voxdial")
+}
+
 #[test]
 fn quick_run_prints_the_json_contract() {
-    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .args([
-            "simulate",
-            "--strategy",
-            "predictive",
-            "--agents",
-            "50",
-            "--answer-rate",
-            "0.3",
-            "--leads",
-            "100000",
-            "--hours",
-            "8",
-            "--seed",
-            "3",
-            "--json",
-        ])
-        .output()
-        .expect("run");
+    let out = run(&[
+        "simulate",
+        "--strategy",
+        "predictive",
+        "--agents",
+        "50",
+        "--answer-rate",
+        "0.3",
+        "--leads",
+        "100000",
+        "--hours",
+        "8",
+        "--seed",
+        "3",
+        "--json",
+    ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     for k in [
@@ -87,79 +91,67 @@ fn quick_run_prints_the_json_contract() {
     ] {
         assert!(v.get(k).is_some(), "missing {k}: {v}");
     }
-    let again = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .args([
-            "simulate",
-            "--strategy",
-            "predictive",
-            "--agents",
-            "50",
-            "--answer-rate",
-            "0.3",
-            "--leads",
-            "100000",
-            "--hours",
-            "8",
-            "--seed",
-            "3",
-            "--json",
-        ])
-        .output()
-        .expect("run");
+    let again = run(&[
+        "simulate",
+        "--strategy",
+        "predictive",
+        "--agents",
+        "50",
+        "--answer-rate",
+        "0.3",
+        "--leads",
+        "100000",
+        "--hours",
+        "8",
+        "--seed",
+        "3",
+        "--json",
+    ]);
     assert_eq!(out.stdout, again.stdout, "same seed, same bytes");
-    let bot = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .args([
-            "simulate",
-            "--strategy",
-            "predictive",
-            "--agents",
-            "5",
-            "--answer-rate",
-            "0.3",
-            "--leads",
-            "50000",
-            "--hours",
-            "4",
-            "--seed",
-            "1",
-            "--bot-first",
-            "--bot-channels",
-            "60",
-            "--transfer-rate",
-            "0.1",
-            "--json",
-        ])
-        .output()
-        .expect("run");
+    let bot = run(&[
+        "simulate",
+        "--strategy",
+        "predictive",
+        "--agents",
+        "5",
+        "--answer-rate",
+        "0.3",
+        "--leads",
+        "50000",
+        "--hours",
+        "4",
+        "--seed",
+        "1",
+        "--bot-first",
+        "--bot-channels",
+        "60",
+        "--transfer-rate",
+        "0.1",
+        "--json",
+    ]);
     let b: serde_json::Value = serde_json::from_slice(&bot.stdout).expect("json");
     assert!(b["transfers"].as_u64().unwrap_or(0) > 0, "{b}");
-    let erl = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .args([
-            "simulate",
-            "--validate-erlang",
-            "--arrival-rate",
-            "0.05",
-            "--agents",
-            "10",
-            "--mean-handle-s",
-            "180",
-            "--hours",
-            "10",
-            "--seed",
-            "1",
-            "--json",
-        ])
-        .output()
-        .expect("run");
+    let erl = run(&[
+        "simulate",
+        "--validate-erlang",
+        "--arrival-rate",
+        "0.05",
+        "--agents",
+        "10",
+        "--mean-handle-s",
+        "180",
+        "--hours",
+        "10",
+        "--seed",
+        "1",
+        "--json",
+    ]);
     let e: serde_json::Value = serde_json::from_slice(&erl.stdout).expect("json");
     assert!(
         e["p_wait"].is_number() && e["mean_wait_s"].is_number(),
         "{e}"
     );
-    let bad = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .args(["simulate", "--agents", "0"])
-        .output()
-        .expect("run");
+    let bad = run(&["simulate", "--agents", "0"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--agents"));
 }
