@@ -5,6 +5,7 @@ pub mod dialer;
 pub mod dialogue;
 pub mod locale;
 pub mod nlu;
+pub mod policy;
 pub mod scenario;
 pub mod speak;
 pub mod testing;
