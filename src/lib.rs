@@ -1,6 +1,7 @@
 //! voxdial: an AI outbound voice bot with a predictive dialer for banks, lenders and
 //! collection agencies. See ARCHITECTURE.md for the map of modules.
 
+pub mod campaign;
 pub mod dialer;
 pub mod dialogue;
 pub mod locale;
@@ -8,6 +9,7 @@ pub mod nlu;
 pub mod policy;
 pub mod scenario;
 pub mod speak;
+pub mod store;
 pub mod testing;
 
 pub use locale::Locale;

@@ -1,6 +1,8 @@
 //! Command-line front end: argument parsing and printing; all logic lives in the library.
 
+mod campaign_cmd;
 mod chat;
+mod run_cmd;
 mod scenario_cmd;
 
 use anyhow::{Context, Result};
@@ -18,6 +20,14 @@ pub struct Cli {
     /// Project folder holding `scenarios/` and `dialogs/`.
     #[arg(long, global = true, default_value = ".", env = "VOXDIAL_ROOT")]
     pub root: PathBuf,
+    /// Campaign database (SQLite).
+    #[arg(
+        long,
+        global = true,
+        default_value = "data/voxdial.db",
+        env = "VOXDIAL_DB"
+    )]
+    pub db: PathBuf,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -42,6 +52,11 @@ pub enum Cmd {
         today: Option<NaiveDate>,
         /// The utterance.
         text: String,
+    },
+    /// Import lists, manage suppression, run and audit campaigns.
+    Campaign {
+        #[command(subcommand)]
+        cmd: campaign_cmd::CampaignCmd,
     },
     /// Simulate a campaign day (deterministic for a seed).
     Simulate(Box<SimulateArgs>),
@@ -181,7 +196,7 @@ pub enum ListFormat {
     Json,
 }
 
-fn parse_kv(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_kv(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .ok_or_else(|| format!("`{s}` is not name=value"))
@@ -214,6 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let root = cli.root.clone();
     match cli.cmd {
         Cmd::Scenario { cmd } => scenario_cmd::run(&root, cmd),
+        Cmd::Campaign { cmd } => campaign_cmd::run(&root, &cli.db, cmd),
         Cmd::Simulate(a) => simulate(*a),
         Cmd::Nlu {
             locale,

@@ -411,10 +411,9 @@ fn validate(cfg: &SimConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Run one simulated campaign.
-pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
-    validate(cfg)?;
-    let pacer: Box<dyn Pacer> = match cfg.strategy {
+/// The pacer a configuration asks for, with its priors.
+pub fn make_pacer(cfg: &SimConfig) -> Box<dyn Pacer> {
+    match cfg.strategy {
         Strategy::Progressive => Box::new(Progressive),
         Strategy::Ratio => Box::new(FixedRatio { ratio: cfg.ratio }),
         Strategy::Vicidial => Box::new(VicidialAdaptive::new(
@@ -433,7 +432,13 @@ pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
             p.human_handle_s = cfg.talk_mean_s + cfg.wrap_mean_s;
             Box::new(p)
         }
-    };
+    }
+}
+
+/// Run one simulated campaign.
+pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
+    validate(cfg)?;
+    let pacer = make_pacer(cfg);
     let takers = if cfg.bot_first {
         cfg.bot_channels
     } else {

@@ -1,0 +1,252 @@
+//! `voxdial campaign ...`: import lists, manage suppression, run and inspect campaigns.
+
+use super::scenario_cmd;
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use voxdial::campaign::import::{self, ImportOptions};
+use voxdial::campaign::phone;
+use voxdial::store::sqlite::SqliteStore;
+use voxdial::store::Store;
+
+/// Campaign subcommands.
+#[derive(Subcommand, Debug)]
+pub enum CampaignCmd {
+    /// Import a CSV or XLSX list into a campaign (created if new). Idempotent.
+    Import {
+        /// The list (.csv, .txt, .xlsx).
+        file: PathBuf,
+        /// Campaign name.
+        #[arg(long)]
+        campaign: String,
+        /// Scenario the campaign runs: its campaign variables become required columns.
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Contact policy: a preset (cn-collection, us-tcpa-regf, uk-ofcom) or a YAML file.
+        #[arg(long, default_value = "cn-collection")]
+        policy: String,
+        /// Map a variable to a column header: `--map amount_due=欠款` (repeatable).
+        #[arg(long = "map", value_parser = super::parse_kv)]
+        mapping: Vec<(String, String)>,
+        /// A variable with the same value on every row: `--set creditor=安心消费金融`.
+        #[arg(long = "set", value_parser = super::parse_kv)]
+        constants: Vec<(String, String)>,
+        /// Region for numbers without a country code (ISO code).
+        #[arg(long, default_value = "CN")]
+        region: String,
+        /// XLSX sheet (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Reject report path (default: FILE.rejects.csv).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add numbers to the do-not-call list (a file with one number per line or a phone column).
+    Suppress {
+        /// File of numbers.
+        file: Option<PathBuf>,
+        /// A number (repeatable).
+        #[arg(long = "phone")]
+        phones: Vec<String>,
+        /// Why (kept with each number).
+        #[arg(long, default_value = "dnc")]
+        reason: String,
+        /// Region for numbers without a country code.
+        #[arg(long, default_value = "CN")]
+        region: String,
+    },
+    /// Leads by status, attempts by outcome, policy blocks by rule.
+    Status {
+        /// Campaign name.
+        campaign: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dial a campaign's leads under its contact policy (simulated telephony for now).
+    Run(Box<super::run_cmd::RunArgs>),
+    /// Replay the attempt ledger against the policy; exits 1 on any violation.
+    Audit {
+        /// Campaign name.
+        campaign: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
+    match cmd {
+        CampaignCmd::Import {
+            file,
+            campaign,
+            scenario,
+            policy,
+            mapping,
+            constants,
+            region,
+            sheet,
+            rejects,
+            json,
+        } => {
+            voxdial::policy::Policy::load(&policy)?;
+            let default_region = phone::region(&region).with_context(|| {
+                format!("--region {region}: not an ISO country code like CN or US")
+            })?;
+            let variables = match &scenario {
+                Some(id) => {
+                    let (lib, _) = scenario_cmd::load_default(root, &[]);
+                    let flow = lib.flows.get(id).with_context(|| {
+                        format!(
+                            "no scenario `{id}` under {} (run `voxdial scenario list`)",
+                            root.display()
+                        )
+                    })?;
+                    flow.spec.variables.clone()
+                }
+                None => Default::default(),
+            };
+            let mut store =
+                SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
+            let c = store.ensure_campaign(&campaign, scenario.as_deref(), &policy)?;
+            let rejects_path = rejects.unwrap_or_else(|| {
+                let mut p = file.clone().into_os_string();
+                p.push(".rejects.csv");
+                PathBuf::from(p)
+            });
+            let opts = ImportOptions {
+                variables,
+                mapping,
+                constants,
+                default_region,
+                sheet,
+                rejects_path,
+                progress: std::io::stderr().is_terminal() && !json,
+                now: now_unix(),
+            };
+            let started = std::time::Instant::now();
+            let r = import::import_file(&mut store, c.id, &file, &opts)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                let secs = started.elapsed().as_secs_f64();
+                if r.already_imported {
+                    println!(
+                        "{}: imported before into `{campaign}` (same SHA-256); nothing changed",
+                        file.display()
+                    );
+                }
+                println!(
+                    "{} rows ({}) in {secs:.1}s: {} new leads, {} merged duplicates, {} rejected",
+                    r.counts.rows,
+                    r.encoding,
+                    r.counts.inserted,
+                    r.counts.merged,
+                    r.counts.rejected
+                );
+                for (k, v) in &r.columns {
+                    println!("  {k:<16} <- {v}");
+                }
+                if !r.ignored_columns.is_empty() {
+                    println!("  not used: {}", r.ignored_columns.join(", "));
+                }
+                for (k, v) in &r.reject_reasons {
+                    println!("  rejected {v:>7}  {k}");
+                }
+                for rj in &r.first_rejects {
+                    println!("  line {}: {}", rj.line, rj.reason);
+                }
+                if let Some(f) = &r.rejects_file {
+                    println!("reject report: {f}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCmd::Suppress {
+            file,
+            phones,
+            reason,
+            region,
+        } => {
+            let default_region = phone::region(&region)
+                .with_context(|| format!("--region {region}: not an ISO country code"))?;
+            let mut raw: Vec<(String, String)> = phones
+                .into_iter()
+                .map(|p| ("--phone".to_string(), p))
+                .collect();
+            if let Some(f) = &file {
+                let text = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+                let enc = import::detect_encoding(&text[..text.len().min(65_536)]);
+                let (text, _, _) = enc.decode(&text);
+                for (i, line) in text.lines().enumerate() {
+                    let cell = line.split([',', '\t', ';']).next().unwrap_or("").trim();
+                    if cell.is_empty() || (i == 0 && !cell.chars().any(|c| c.is_ascii_digit())) {
+                        continue;
+                    }
+                    raw.push((format!("{}:{}", f.display(), i + 1), cell.to_string()));
+                }
+            }
+            if raw.is_empty() {
+                bail!("give a file of numbers or --phone NUMBER");
+            }
+            let mut ok = Vec::new();
+            let mut bad = 0;
+            for (place, p) in raw {
+                match phone::normalize(&p, default_region) {
+                    Ok(n) => ok.push(n.e164),
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("{place}: {e}");
+                    }
+                }
+            }
+            let mut store = SqliteStore::open(db)?;
+            let n = store.suppress(&ok, &reason, now_unix())?;
+            println!(
+                "{n} numbers added to the suppression list ({} already there, {bad} unreadable)",
+                ok.len() as u64 - n
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCmd::Status { campaign, json } => {
+            let store = SqliteStore::open(db)?;
+            let c = store.campaign(&campaign)?;
+            let s = store.stats(c.id)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"campaign": c, "leads": s.leads, "attempts": s.attempts, "blocks": s.blocks})
+                );
+            } else {
+                println!(
+                    "campaign {} (scenario {}, policy {})",
+                    c.name,
+                    c.scenario.as_deref().unwrap_or("-"),
+                    c.policy
+                );
+                for (title, m) in [
+                    ("leads", &s.leads),
+                    ("attempts", &s.attempts),
+                    ("blocks", &s.blocks),
+                ] {
+                    println!("{title}:");
+                    for (k, v) in m {
+                        println!("  {k:<30} {v}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCmd::Run(a) => super::run_cmd::run(db, *a),
+        CampaignCmd::Audit { campaign, json } => super::run_cmd::audit(db, &campaign, json),
+    }
+}

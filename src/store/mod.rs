@@ -1,0 +1,263 @@
+//! Campaign storage: campaigns, leads, the attempt ledger, policy blocks, suppression
+//! lists and import records. [`Store`] is what the importer and the scheduler need, in
+//! domain terms, so a PostgreSQL backend (several dialer nodes leasing leads with
+//! `FOR UPDATE SKIP LOCKED`) can implement it later; [`sqlite::SqliteStore`] is the
+//! embedded default.
+//!
+//! The ledger invariant that makes a campaign survive `kill -9`: an attempt row is
+//! committed *before* the dial is handed to telephony, and the lead is marked in flight
+//! in the same transaction. After a crash every attempt still in flight is closed as
+//! `interrupted` (which the policy counts as a conversation, the strict reading), so no
+//! lead is lost and none is dialled again beyond what the policy allows.
+
+pub mod sqlite;
+
+use crate::policy::{CallOutcome, Next, PastAttempt, Rule};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused an operation.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// The database file was written by a newer voxdial.
+    #[error("database schema version {found} is newer than this voxdial understands ({known})")]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest version known here.
+        known: i64,
+    },
+    /// No such campaign.
+    #[error(
+        "no campaign `{0}` (import a list first: voxdial campaign import FILE --campaign NAME)"
+    )]
+    NoCampaign(String),
+    /// A stored value could not be read back.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A campaign's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Campaign {
+    /// Row id.
+    pub id: i64,
+    /// Unique name ops use.
+    pub name: String,
+    /// Scenario the bot runs on answered calls.
+    pub scenario: Option<String>,
+    /// Contact policy (preset name or file).
+    pub policy: String,
+    /// Virtual clock of simulated runs (unix seconds); survives restarts.
+    pub clock: Option<i64>,
+}
+
+/// A lead to insert.
+#[derive(Debug, Clone)]
+pub struct NewLead {
+    /// Debtor / customer id (several numbers may share one).
+    pub debtor_id: String,
+    /// E.164 number.
+    pub phone: String,
+    /// Comma-separated IANA zones the debtor may be in.
+    pub zones: String,
+    /// Campaign variables as a JSON object of strings.
+    pub vars_json: String,
+    /// Line of the source file, for support.
+    pub source_line: u64,
+}
+
+/// Where a lead is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    /// Waiting for its next due time.
+    Pending,
+    /// An attempt is in progress.
+    InFlight,
+    /// A conversation took place.
+    Done,
+    /// The retry schedule ran out.
+    Exhausted,
+    /// A permanent policy block (suppressed, refused, lifetime cap).
+    Stopped,
+}
+
+impl LeadStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::Pending => "pending",
+            LeadStatus::InFlight => "in_flight",
+            LeadStatus::Done => "done",
+            LeadStatus::Exhausted => "exhausted",
+            LeadStatus::Stopped => "stopped",
+        }
+    }
+    fn parse(s: &str) -> Option<LeadStatus> {
+        [
+            LeadStatus::Pending,
+            LeadStatus::InFlight,
+            LeadStatus::Done,
+            LeadStatus::Exhausted,
+            LeadStatus::Stopped,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A stored lead.
+#[derive(Debug, Clone)]
+pub struct Lead {
+    /// Row id.
+    pub id: i64,
+    /// Debtor id.
+    pub debtor_id: String,
+    /// E.164 number.
+    pub phone: String,
+    /// Comma-separated zones.
+    pub zones: String,
+    /// Variables (JSON).
+    pub vars_json: String,
+    /// Status.
+    pub status: LeadStatus,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Not before this unix second.
+    pub next_due_at: i64,
+}
+
+/// What a finished import did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// Data rows read.
+    pub rows: u64,
+    /// New leads stored.
+    pub inserted: u64,
+    /// Rows already stored (a re-import) or repeated in the file: merged into one lead.
+    pub merged: u64,
+    /// Rows refused (see the reject report).
+    pub rejected: u64,
+}
+
+/// Counters for a campaign, for progress and reports.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CampaignStats {
+    /// Leads by status.
+    pub leads: BTreeMap<String, u64>,
+    /// Attempts by outcome (`in_flight` for open ones).
+    pub attempts: BTreeMap<String, u64>,
+    /// Policy blocks by rule.
+    pub blocks: BTreeMap<String, u64>,
+}
+
+/// What the importer and the scheduler need from storage.
+pub trait Store {
+    /// Get or create a campaign.
+    fn ensure_campaign(
+        &mut self,
+        name: &str,
+        scenario: Option<&str>,
+        policy: &str,
+    ) -> Result<Campaign>;
+    /// A campaign by name.
+    fn campaign(&self, name: &str) -> Result<Campaign>;
+    /// Whether this exact file (by SHA-256) was imported into the campaign already.
+    fn import_seen(&self, campaign: i64, sha256: &str) -> Result<Option<ImportCounts>>;
+    /// Store leads and the import record atomically: all or nothing. Leads whose
+    /// number the campaign already has are merged (left as they are).
+    fn import_leads(
+        &mut self,
+        campaign: i64,
+        leads: &[NewLead],
+        file: &str,
+        sha256: &str,
+        counts: &ImportCounts,
+        now: i64,
+    ) -> Result<ImportCounts>;
+    /// Add numbers to the suppression (do-not-call) list.
+    fn suppress(&mut self, phones: &[String], reason: &str, now: i64) -> Result<u64>;
+    /// Whether a number is suppressed.
+    fn is_suppressed(&self, phone: &str) -> Result<bool>;
+    /// Pending leads due at `now`, oldest due first.
+    fn due_leads(&self, campaign: i64, now: i64, limit: usize) -> Result<Vec<Lead>>;
+    /// Earliest due time of any pending lead.
+    fn next_due(&self, campaign: i64) -> Result<Option<i64>>;
+    /// Every attempt to a debtor (all campaigns: one creditor's callers count together).
+    fn history(&self, debtor_id: &str) -> Result<Vec<PastAttempt>>;
+    /// The debtor's latest conversation disposition, if any.
+    fn disposition(&self, debtor_id: &str) -> Result<Option<String>>;
+    /// Commit an attempt as in flight before dialling; returns its id.
+    fn start_attempt(&mut self, lead: &Lead, campaign: i64, now: i64) -> Result<i64>;
+    /// Close an attempt and move its lead on.
+    fn finish_attempt(&mut self, attempt: i64, end: &AttemptEnd, now: i64) -> Result<()>;
+    /// Log a policy block and park (or stop) the lead.
+    fn block(
+        &mut self,
+        lead: &Lead,
+        campaign: i64,
+        rule: Rule,
+        detail: &str,
+        until: Option<i64>,
+        now: i64,
+    ) -> Result<()>;
+    /// After a restart: close in-flight attempts as interrupted and reschedule their
+    /// leads with `next`. Returns how many were closed.
+    fn recover_interrupted(
+        &mut self,
+        campaign: i64,
+        now: i64,
+        next: &dyn Fn(u32, i64) -> Next,
+    ) -> Result<u64>;
+    /// Persist a simulated run's virtual clock.
+    fn set_clock(&mut self, campaign: i64, now: i64) -> Result<()>;
+    /// Counters.
+    fn stats(&self, campaign: i64) -> Result<CampaignStats>;
+    /// Every attempt of a campaign in the order they were made.
+    fn ledger(&self, campaign: i64) -> Result<Vec<LedgerRow>>;
+    /// How many attempts with `outcome` the lead has had.
+    fn outcome_count(&self, lead: i64, outcome: CallOutcome) -> Result<u32>;
+}
+
+/// One attempt of the ledger, for audits.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerRow {
+    /// Attempt id.
+    pub attempt: i64,
+    /// Lead id.
+    pub lead: i64,
+    /// Debtor.
+    pub debtor_id: String,
+    /// Number dialled.
+    pub phone: String,
+    /// The lead's zones.
+    pub zones: String,
+    /// Unix second the dial started.
+    pub started_at: i64,
+    /// Outcome (open attempts read as interrupted).
+    pub outcome: CallOutcome,
+    /// Conversation disposition.
+    pub disposition: Option<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub struct AttemptEnd {
+    /// Outcome.
+    pub outcome: CallOutcome,
+    /// SIP final response code, when there was one.
+    pub sip_code: Option<u16>,
+    /// Conversation disposition (`promise_to_pay`, `refused`...).
+    pub disposition: Option<String>,
+    /// Seconds talked.
+    pub talk_s: f64,
+    /// Where the lead goes next.
+    pub next: Next,
+}

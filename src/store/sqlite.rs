@@ -1,0 +1,665 @@
+//! The embedded SQLite store: WAL journal, `synchronous=FULL` (a committed attempt
+//! survives power loss, not only a killed process), schema migrations numbered by
+//! `PRAGMA user_version` and applied in one transaction each.
+
+use super::{
+    AttemptEnd, Campaign, CampaignStats, ImportCounts, Lead, LeadStatus, LedgerRow, NewLead,
+    Result, Store, StoreError,
+};
+use crate::policy::{CallOutcome, Next, PastAttempt, Rule};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// Schema migrations, oldest first; never edit one that has shipped, add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE campaigns (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        scenario TEXT,
+        policy TEXT NOT NULL,
+        clock INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE leads (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+        debtor_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        zones TEXT NOT NULL,
+        vars TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_due_at INTEGER NOT NULL DEFAULT 0,
+        source_line INTEGER NOT NULL,
+        UNIQUE (campaign_id, phone)
+    );
+    CREATE INDEX leads_due ON leads (campaign_id, status, next_due_at);
+    CREATE INDEX leads_debtor ON leads (debtor_id);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        lead_id INTEGER NOT NULL REFERENCES leads(id),
+        campaign_id INTEGER NOT NULL,
+        debtor_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        outcome TEXT NOT NULL DEFAULT 'in_flight',
+        sip_code INTEGER,
+        disposition TEXT,
+        talk_s REAL
+    );
+    CREATE INDEX attempts_debtor ON attempts (debtor_id, started_at);
+    CREATE INDEX attempts_lead ON attempts (lead_id);
+    CREATE INDEX attempts_open ON attempts (campaign_id, outcome);
+    CREATE TABLE blocks (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL,
+        lead_id INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        until INTEGER
+    );
+    CREATE INDEX blocks_campaign ON blocks (campaign_id, rule);
+    CREATE TABLE suppression (
+        phone TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        added_at INTEGER NOT NULL
+    );
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        file TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        inserted INTEGER NOT NULL,
+        merged INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        UNIQUE (campaign_id, sha256)
+    );
+    "#,
+];
+
+/// SQLite-backed [`Store`].
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+        }
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database, for tests and benchmarks.
+    pub fn memory() -> Result<SqliteStore> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut s = SqliteStore { conn };
+        s.migrate()?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if v > known {
+            return Err(StoreError::TooNew { found: v, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Schema version in use.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Attempts of a lead, oldest first: (outcome, started_at), for reports and tests.
+    pub fn lead_attempts(&self, lead: i64) -> Result<Vec<(String, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT outcome, started_at FROM attempts WHERE lead_id=? ORDER BY id",
+        )?;
+        let rows = st.query_map([lead], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Every lead of a campaign (id, phone, status, attempts), for audits and tests.
+    pub fn all_leads(&self, campaign: i64) -> Result<Vec<Lead>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, debtor_id, phone, zones, vars, status, attempts, next_due_at
+             FROM leads WHERE campaign_id=? ORDER BY id",
+        )?;
+        let rows = st.query_map([campaign], lead_row)?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(|x| x))
+            .collect()
+    }
+}
+
+fn lead_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Lead>> {
+    let status: String = r.get(5)?;
+    let Some(status) = LeadStatus::parse(&status) else {
+        return Ok(Err(StoreError::Corrupt(format!("lead status `{status}`"))));
+    };
+    Ok(Ok(Lead {
+        id: r.get(0)?,
+        debtor_id: r.get(1)?,
+        phone: r.get(2)?,
+        zones: r.get(3)?,
+        vars_json: r.get(4)?,
+        status,
+        attempts: r.get(6)?,
+        next_due_at: r.get(7)?,
+    }))
+}
+
+fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
+    Ok(Campaign {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        scenario: r.get(2)?,
+        policy: r.get(3)?,
+        clock: r.get(4)?,
+    })
+}
+
+fn next_status(next: &Next) -> (LeadStatus, Option<i64>) {
+    match next {
+        Next::RetryAt(t) => (LeadStatus::Pending, Some(*t)),
+        Next::Done => (LeadStatus::Done, None),
+        Next::Exhausted => (LeadStatus::Exhausted, None),
+    }
+}
+
+impl Store for SqliteStore {
+    fn ensure_campaign(
+        &mut self,
+        name: &str,
+        scenario: Option<&str>,
+        policy: &str,
+    ) -> Result<Campaign> {
+        self.conn.execute(
+            "INSERT INTO campaigns (name, scenario, policy, created_at) VALUES (?1, ?2, ?3, strftime('%s','now'))
+             ON CONFLICT(name) DO UPDATE SET scenario = COALESCE(?2, scenario)",
+            params![name, scenario, policy],
+        )?;
+        self.campaign(name)
+    }
+
+    fn campaign(&self, name: &str) -> Result<Campaign> {
+        self.conn
+            .query_row(
+                "SELECT id, name, scenario, policy, clock FROM campaigns WHERE name=?",
+                [name],
+                campaign_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NoCampaign(name.to_string()))
+    }
+
+    fn import_seen(&self, campaign: i64, sha256: &str) -> Result<Option<ImportCounts>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT rows, inserted, merged, rejected FROM imports WHERE campaign_id=? AND sha256=?",
+                params![campaign, sha256],
+                |r| {
+                    Ok(ImportCounts {
+                        rows: r.get::<_, i64>(0)? as u64,
+                        inserted: r.get::<_, i64>(1)? as u64,
+                        merged: r.get::<_, i64>(2)? as u64,
+                        rejected: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn import_leads(
+        &mut self,
+        campaign: i64,
+        leads: &[NewLead],
+        file: &str,
+        sha256: &str,
+        counts: &ImportCounts,
+        now: i64,
+    ) -> Result<ImportCounts> {
+        let tx = self.conn.transaction()?;
+        let mut out = counts.clone();
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO leads (campaign_id, debtor_id, phone, zones, vars, next_due_at, source_line)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(campaign_id, phone) DO NOTHING",
+            )?;
+            for l in leads {
+                let n = ins.execute(params![
+                    campaign,
+                    l.debtor_id,
+                    l.phone,
+                    l.zones,
+                    l.vars_json,
+                    now,
+                    l.source_line as i64
+                ])?;
+                if n == 1 {
+                    out.inserted += 1;
+                } else {
+                    out.merged += 1;
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO imports (campaign_id, sha256, file, at, rows, inserted, merged, rejected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(campaign_id, sha256) DO UPDATE SET at=excluded.at",
+            params![
+                campaign,
+                sha256,
+                file,
+                now,
+                out.rows as i64,
+                out.inserted as i64,
+                out.merged as i64,
+                out.rejected as i64
+            ],
+        )?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn suppress(&mut self, phones: &[String], reason: &str, now: i64) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO suppression (phone, reason, added_at) VALUES (?, ?, ?) ON CONFLICT(phone) DO NOTHING",
+            )?;
+            for p in phones {
+                n += st.execute(params![p, reason, now])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn is_suppressed(&self, phone: &str) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM suppression WHERE phone=?")?;
+        Ok(st.exists([phone])?)
+    }
+
+    fn due_leads(&self, campaign: i64, now: i64, limit: usize) -> Result<Vec<Lead>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, debtor_id, phone, zones, vars, status, attempts, next_due_at FROM leads
+             WHERE campaign_id=? AND status='pending' AND next_due_at<=?
+             ORDER BY next_due_at, id LIMIT ?",
+        )?;
+        let rows = st.query_map(params![campaign, now, limit as i64], lead_row)?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(|x| x))
+            .collect()
+    }
+
+    fn next_due(&self, campaign: i64) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT MIN(next_due_at) FROM leads WHERE campaign_id=? AND status='pending'",
+            [campaign],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn history(&self, debtor_id: &str) -> Result<Vec<PastAttempt>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT started_at, phone, outcome FROM attempts WHERE debtor_id=? ORDER BY started_at, id",
+        )?;
+        let rows = st.query_map([debtor_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, phone, outcome) = row?;
+            // An attempt still open is, for the policy, a call that may have connected.
+            let outcome = if outcome == "in_flight" {
+                CallOutcome::Interrupted
+            } else {
+                CallOutcome::parse(&outcome)
+                    .ok_or_else(|| StoreError::Corrupt(format!("attempt outcome `{outcome}`")))?
+            };
+            out.push(PastAttempt { at, phone, outcome });
+        }
+        Ok(out)
+    }
+
+    fn disposition(&self, debtor_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT disposition FROM attempts WHERE debtor_id=? AND disposition IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                [debtor_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn start_attempt(&mut self, lead: &Lead, campaign: i64, now: i64) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE leads SET status='in_flight', attempts=attempts+1 WHERE id=? AND status='pending'",
+            [lead.id],
+        )?;
+        if changed != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "lead {} is not pending; refusing to dial it twice",
+                lead.id
+            )));
+        }
+        tx.execute(
+            "INSERT INTO attempts (lead_id, campaign_id, debtor_id, phone, started_at) VALUES (?, ?, ?, ?, ?)",
+            params![lead.id, campaign, lead.debtor_id, lead.phone, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE campaigns SET clock=MAX(COALESCE(clock,0), ?) WHERE id=?",
+            params![now, campaign],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn finish_attempt(&mut self, attempt: i64, end: &AttemptEnd, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let lead: i64 = tx.query_row(
+            "SELECT lead_id FROM attempts WHERE id=? AND outcome='in_flight'",
+            [attempt],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "UPDATE attempts SET ended_at=?, outcome=?, sip_code=?, disposition=?, talk_s=? WHERE id=?",
+            params![
+                now,
+                end.outcome.as_str(),
+                end.sip_code,
+                end.disposition,
+                end.talk_s,
+                attempt
+            ],
+        )?;
+        let (status, due) = next_status(&end.next);
+        tx.execute(
+            "UPDATE leads SET status=?, next_due_at=COALESCE(?, next_due_at) WHERE id=?",
+            params![status.as_str(), due, lead],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn block(
+        &mut self,
+        lead: &Lead,
+        campaign: i64,
+        rule: Rule,
+        detail: &str,
+        until: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO blocks (campaign_id, lead_id, at, rule, detail, until) VALUES (?, ?, ?, ?, ?, ?)",
+            params![campaign, lead.id, now, rule.as_str(), detail, until],
+        )?;
+        match until {
+            Some(t) => tx.execute(
+                "UPDATE leads SET next_due_at=? WHERE id=?",
+                params![t.max(now + 1), lead.id],
+            )?,
+            None => tx.execute("UPDATE leads SET status='stopped' WHERE id=?", [lead.id])?,
+        };
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn recover_interrupted(
+        &mut self,
+        campaign: i64,
+        now: i64,
+        next: &dyn Fn(u32, i64) -> Next,
+    ) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let open: Vec<(i64, i64)> = {
+            let mut st = tx.prepare(
+                "SELECT id, lead_id FROM attempts WHERE campaign_id=? AND outcome='in_flight'",
+            )?;
+            let rows = st.query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        for (attempt, lead) in &open {
+            tx.execute(
+                "UPDATE attempts SET outcome='interrupted', ended_at=? WHERE id=?",
+                params![now, attempt],
+            )?;
+            let tries: u32 = tx.query_row(
+                "SELECT COUNT(*) FROM attempts WHERE lead_id=? AND outcome='interrupted'",
+                [lead],
+                |r| r.get(0),
+            )?;
+            let (status, due) = next_status(&next(tries, now));
+            tx.execute(
+                "UPDATE leads SET status=?, next_due_at=COALESCE(?, next_due_at) WHERE id=?",
+                params![status.as_str(), due, lead],
+            )?;
+        }
+        // A lead marked in flight with no open attempt cannot happen (one transaction
+        // writes both), but a store edited by hand should not strand leads either.
+        tx.execute(
+            "UPDATE leads SET status='pending' WHERE campaign_id=? AND status='in_flight'
+             AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.lead_id=leads.id AND a.outcome='in_flight')",
+            [campaign],
+        )?;
+        tx.commit()?;
+        Ok(open.len() as u64)
+    }
+
+    fn set_clock(&mut self, campaign: i64, now: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE campaigns SET clock=MAX(COALESCE(clock,0), ?) WHERE id=?",
+            params![now, campaign],
+        )?;
+        Ok(())
+    }
+
+    fn stats(&self, campaign: i64) -> Result<CampaignStats> {
+        let mut s = CampaignStats::default();
+        let q = |sql: &str, into: &mut std::collections::BTreeMap<String, u64>| -> Result<()> {
+            let mut st = self.conn.prepare(sql)?;
+            let rows = st.query_map([campaign], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (k, v) = row?;
+                into.insert(k, v as u64);
+            }
+            Ok(())
+        };
+        q(
+            "SELECT status, COUNT(*) FROM leads WHERE campaign_id=? GROUP BY status",
+            &mut s.leads,
+        )?;
+        q(
+            "SELECT outcome, COUNT(*) FROM attempts WHERE campaign_id=? GROUP BY outcome",
+            &mut s.attempts,
+        )?;
+        q(
+            "SELECT rule, COUNT(*) FROM blocks WHERE campaign_id=? GROUP BY rule",
+            &mut s.blocks,
+        )?;
+        Ok(s)
+    }
+
+    fn ledger(&self, campaign: i64) -> Result<Vec<LedgerRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT a.id, a.lead_id, a.debtor_id, a.phone, l.zones, a.started_at, a.outcome, a.disposition
+             FROM attempts a JOIN leads l ON l.id = a.lead_id WHERE a.campaign_id=? ORDER BY a.id",
+        )?;
+        let rows = st.query_map([campaign], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (attempt, lead, debtor_id, phone, zones, started_at, outcome, disposition) = row?;
+            let outcome = if outcome == "in_flight" {
+                CallOutcome::Interrupted
+            } else {
+                CallOutcome::parse(&outcome)
+                    .ok_or_else(|| StoreError::Corrupt(format!("attempt outcome `{outcome}`")))?
+            };
+            out.push(LedgerRow {
+                attempt,
+                lead,
+                debtor_id,
+                phone,
+                zones,
+                started_at,
+                outcome,
+                disposition,
+            });
+        }
+        Ok(out)
+    }
+
+    fn outcome_count(&self, lead: i64, outcome: CallOutcome) -> Result<u32> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM attempts WHERE lead_id=? AND outcome=?")?;
+        Ok(st.query_row(params![lead, outcome.as_str()], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead(phone: &str) -> NewLead {
+        NewLead {
+            debtor_id: format!("D{phone}"),
+            phone: phone.into(),
+            zones: "Asia/Shanghai".into(),
+            vars_json: "{}".into(),
+            source_line: 2,
+        }
+    }
+
+    #[test]
+    fn ledger_round_trip_and_recovery() {
+        let mut s = SqliteStore::memory().expect("db");
+        assert_eq!(s.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        let c = s
+            .ensure_campaign("c1", None, "cn-collection")
+            .expect("campaign");
+        let counts = ImportCounts {
+            rows: 3,
+            ..Default::default()
+        };
+        let r = s
+            .import_leads(
+                c.id,
+                &[
+                    lead("+8613800000001"),
+                    lead("+8613800000002"),
+                    lead("+8613800000001"),
+                ],
+                "f.csv",
+                "abc",
+                &counts,
+                100,
+            )
+            .expect("import");
+        assert_eq!((r.inserted, r.merged), (2, 1));
+        let due = s.due_leads(c.id, 100, 10).expect("due");
+        assert_eq!(due.len(), 2);
+        let a = s.start_attempt(&due[0], c.id, 100).expect("start");
+        // The same lead cannot be started twice.
+        assert!(s.start_attempt(&due[0], c.id, 101).is_err());
+        assert_eq!(s.due_leads(c.id, 100, 10).expect("due").len(), 1);
+        assert_eq!(
+            s.history(&due[0].debtor_id).expect("h")[0].outcome,
+            CallOutcome::Interrupted
+        );
+        // Crash: recovery closes it as interrupted and reschedules.
+        let n = s
+            .recover_interrupted(c.id, 200, &|_, now| Next::RetryAt(now + 60))
+            .expect("recover");
+        assert_eq!(n, 1);
+        assert_eq!(s.lead_attempts(due[0].id).expect("a")[0].0, "interrupted");
+        let _ = a;
+        assert!(s
+            .due_leads(c.id, 259, 10)
+            .expect("due")
+            .iter()
+            .all(|l| l.id != due[0].id));
+        assert_eq!(s.due_leads(c.id, 260, 10).expect("due").len(), 2);
+        let b = s.start_attempt(&due[1], c.id, 300).expect("start");
+        s.finish_attempt(
+            b,
+            &AttemptEnd {
+                outcome: CallOutcome::Connected,
+                sip_code: Some(200),
+                disposition: Some("refused".into()),
+                talk_s: 30.0,
+                next: Next::Done,
+            },
+            330,
+        )
+        .expect("finish");
+        assert_eq!(
+            s.disposition(&due[1].debtor_id).expect("d").as_deref(),
+            Some("refused")
+        );
+        let st = s.stats(c.id).expect("stats");
+        assert_eq!(st.leads.get("done"), Some(&1));
+        assert_eq!(st.attempts.get("interrupted"), Some(&1));
+    }
+}
