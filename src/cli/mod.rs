@@ -4,6 +4,7 @@ mod campaign_cmd;
 mod chat;
 mod run_cmd;
 mod scenario_cmd;
+mod simulate_cmd;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -59,7 +60,7 @@ pub enum Cmd {
         cmd: campaign_cmd::CampaignCmd,
     },
     /// Simulate a campaign day (deterministic for a seed).
-    Simulate(Box<SimulateArgs>),
+    Simulate(Box<simulate_cmd::SimulateArgs>),
     /// Talk to a scenario in the terminal, or replay a script (one customer line per line).
     Chat {
         /// Scenario id.
@@ -80,71 +81,6 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// `voxdial simulate` flags (quick runs).
-#[derive(clap::Args, Debug)]
-pub struct SimulateArgs {
-    /// Pacing strategy.
-    #[arg(long, value_enum, default_value = "predictive")]
-    pub strategy: voxdial::dialer::sim::Strategy,
-    /// Human agents.
-    #[arg(long, default_value_t = 20)]
-    pub agents: u32,
-    /// Probability that a dial is answered by a person.
-    #[arg(long, default_value_t = 0.3)]
-    pub answer_rate: f64,
-    /// Leads in the list.
-    #[arg(long, default_value_t = 100_000)]
-    pub leads: u64,
-    /// Length of the dialing day, hours.
-    #[arg(long, default_value_t = 8.0)]
-    pub hours: f64,
-    /// RNG seed: the same seed gives the same result.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Mean talk time, seconds.
-    #[arg(long, default_value_t = 120.0)]
-    pub talk_s: f64,
-    /// Mean wrap-up time, seconds.
-    #[arg(long, default_value_t = 15.0)]
-    pub wrap_s: f64,
-    /// Lines per free agent for `ratio`.
-    #[arg(long, default_value_t = 2.0)]
-    pub ratio: f64,
-    /// Abandon-rate target.
-    #[arg(long, default_value_t = 0.03)]
-    pub target_abandon: f64,
-    /// VICIdial brake mode.
-    #[arg(long, value_enum, default_value = "average")]
-    pub brake: voxdial::dialer::pacing::Brake,
-    /// Bots take every answer; humans take escalations only.
-    #[arg(long)]
-    pub bot_first: bool,
-    /// Concurrent bot channels (bot-first).
-    #[arg(long, default_value_t = 100)]
-    pub bot_channels: u32,
-    /// Share of bot calls escalated to a human (bot-first).
-    #[arg(long, default_value_t = 0.1)]
-    pub transfer_rate: f64,
-    /// Trunk calls per second.
-    #[arg(long, default_value_t = 30.0)]
-    pub trunk_cps: f64,
-    /// Run every strategy on the same seeded population and print them side by side.
-    #[arg(long)]
-    pub compare: bool,
-    /// Erlang C validation: Poisson arrivals to c agents, exponential handle times.
-    #[arg(long)]
-    pub validate_erlang: bool,
-    /// Arrival rate per second (validation mode).
-    #[arg(long, default_value_t = 0.1)]
-    pub arrival_rate: f64,
-    /// Mean handle time, seconds (validation mode).
-    #[arg(long, default_value_t = 180.0)]
-    pub mean_handle_s: f64,
-    /// Print one JSON object.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,7 +166,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Scenario { cmd } => scenario_cmd::run(&root, cmd),
         Cmd::Campaign { cmd } => campaign_cmd::run(&root, &cli.db, cmd),
-        Cmd::Simulate(a) => simulate(*a),
+        Cmd::Simulate(a) => simulate_cmd::run(*a),
         Cmd::Nlu {
             locale,
             scenario,
@@ -271,91 +207,4 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         ),
     }
-}
-
-fn simulate(a: SimulateArgs) -> Result<ExitCode> {
-    use voxdial::dialer::sim::{self, SimConfig, Strategy};
-    if a.validate_erlang {
-        let r = sim::validate_erlang(a.arrival_rate, a.agents, a.mean_handle_s, a.hours, a.seed)?;
-        println!(
-            "{}",
-            if a.json {
-                serde_json::to_string(&r)?
-            } else {
-                serde_json::to_string_pretty(&r)?
-            }
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let cfg = SimConfig {
-        strategy: a.strategy,
-        agents: a.agents,
-        answer_rate: a.answer_rate,
-        leads: a.leads,
-        hours: a.hours,
-        seed: a.seed,
-        talk_mean_s: a.talk_s,
-        wrap_mean_s: a.wrap_s,
-        ratio: a.ratio,
-        target_abandon: a.target_abandon,
-        brake: a.brake,
-        bot_first: a.bot_first,
-        bot_channels: a.bot_channels,
-        transfer_rate: a.transfer_rate,
-        trunk_cps: a.trunk_cps,
-        ..SimConfig::default()
-    };
-    if a.compare {
-        let mut rows = Vec::new();
-        for s in [
-            Strategy::Progressive,
-            Strategy::Ratio,
-            Strategy::Vicidial,
-            Strategy::Predictive,
-        ] {
-            let mut r = sim::simulate(&SimConfig {
-                strategy: s,
-                ..cfg.clone()
-            })?;
-            r.dial_level_per_minute.clear();
-            rows.push(r);
-        }
-        if a.json {
-            println!("{}", serde_json::to_string(&rows)?);
-        } else {
-            println!(
-                "{:<12} {:>8} {:>8} {:>8} {:>9} {:>9} {:>12} {:>10}",
-                "strategy",
-                "placed",
-                "connects",
-                "aband.",
-                "aband.%",
-                "occup.%",
-                "talk min/ah",
-                "xfer p95 s"
-            );
-            for r in rows {
-                println!(
-                    "{:<12} {:>8} {:>8} {:>8} {:>8.2}% {:>8.1}% {:>12.1} {:>10.1}",
-                    format!("{:?}", r.strategy).to_lowercase(),
-                    r.calls_placed,
-                    r.connects,
-                    r.abandoned,
-                    r.abandon_rate * 100.0,
-                    r.agent_occupancy * 100.0,
-                    r.talk_minutes_per_agent_hour,
-                    r.transfer_wait_p95_s
-                );
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut r = sim::simulate(&cfg)?;
-    if a.json {
-        r.dial_level_per_minute.clear();
-        println!("{}", serde_json::to_string(&r)?);
-    } else {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    }
-    Ok(ExitCode::SUCCESS)
 }

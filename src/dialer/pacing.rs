@@ -112,7 +112,7 @@ impl Pacer for FixedRatio {
 }
 
 /// VICIdial's adaptive brakes when the drop rate exceeds the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Brake {
     /// Over target: fall straight back to 1.0.

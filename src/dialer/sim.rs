@@ -11,10 +11,13 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use crate::policy::{CallOutcome, Contact, Decision, Next, PastAttempt, Policy};
+use chrono_tz::Tz;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::Arc;
 
 /// Which pacing strategy a simulation runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// One line per free taker.
@@ -72,7 +75,19 @@ pub struct SimConfig {
     pub transfer_patience_s: f64,
     /// Trunk calls per second.
     pub trunk_cps: f64,
+    /// Contact policy checked before every dial; with one, unanswered and abandoned
+    /// leads come back on the policy's retry schedule.
+    #[serde(skip)]
+    pub policy: Option<Arc<Policy>>,
+    /// Virtual start of the day (unix seconds): calling windows are judged from it.
+    pub start_unix: i64,
+    /// Where the population lives: zones with weights (default: the policy's zone).
+    #[serde(skip)]
+    pub zones: Vec<(Tz, f64)>,
 }
+
+/// 2026-11-23 09:00 in Shanghai: a Monday morning, inside every preset's hours.
+pub const DEFAULT_START_UNIX: i64 = 1_795_395_600;
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -98,6 +113,9 @@ impl Default for SimConfig {
             bot_talk_mean_s: 90.0,
             transfer_patience_s: 120.0,
             trunk_cps: 30.0,
+            policy: None,
+            start_unix: DEFAULT_START_UNIX,
+            zones: Vec::new(),
         }
     }
 }
@@ -133,8 +151,44 @@ pub struct Summary {
     pub leads_left: u64,
     /// Simulated seconds.
     pub simulated_s: f64,
-    /// Dial level sampled every minute (for charts).
+    /// Dials the contact policy refused, by rule (empty without a policy).
+    pub blocks: BTreeMap<String, u64>,
+    /// Dials that were retries of an earlier attempt (with a policy).
+    pub retries: u64,
+    /// Lines ringing per taker, sampled every minute (for charts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dial_level_per_minute: Vec<f64>,
+    /// Abandon rate so far, sampled every minute (for charts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub abandon_rate_per_minute: Vec<f64>,
+    /// Share of agents busy, sampled every minute (for charts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub occupancy_per_minute: Vec<f64>,
+}
+
+impl Summary {
+    /// Drop the per-minute series (for compact JSON).
+    pub fn without_series(mut self) -> Summary {
+        self.dial_level_per_minute.clear();
+        self.abandon_rate_per_minute.clear();
+        self.occupancy_per_minute.clear();
+        self
+    }
+}
+
+/// A simulated debtor when a policy is in play.
+#[derive(Debug, Clone, Default)]
+struct SimLead {
+    zone: u16,
+    history: Vec<PastAttempt>,
+}
+
+/// Leads by due time, for runs under a policy.
+struct Pool {
+    leads: Vec<SimLead>,
+    due: BinaryHeap<Reverse<(i64, u32)>>,
+    zones: Vec<Tz>,
+    policy: Arc<Policy>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,6 +204,7 @@ enum Ev {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Call {
+    lead: u32,
     dialed_ms: u64,
     answered: bool,
     ring_ms: u64,
@@ -183,6 +238,7 @@ struct Sim {
     human_talk_ms: u64,
     waits_ms: Vec<u64>,
     s: Summary,
+    pool: Option<Pool>,
 }
 
 impl Sim {
@@ -220,24 +276,120 @@ impl Sim {
             transfers_waiting: self.transfer_queue.len() as u32,
         };
         let want = self.pacer.launch(&state);
-        let n = (want as u64)
-            .min(self.cfg.trunk_cps.max(1.0) as u64)
-            .min(self.leads_left);
+        let n = (want as u64).min(self.cfg.trunk_cps.max(1.0) as u64);
         for _ in 0..n {
-            self.dial();
+            if !self.dial() {
+                break;
+            }
         }
         if self.now % 60_000 == 0 {
+            // Lines ringing per taker: comparable across strategies, unlike each
+            // pacer's own control variable.
+            let takers = if self.cfg.bot_first {
+                self.cfg.bot_channels
+            } else {
+                self.cfg.agents
+            };
             self.s
                 .dial_level_per_minute
-                .push((self.pacer.dial_level() * 100.0).round() / 100.0);
+                .push((self.ringing as f64 / takers.max(1) as f64 * 100.0).round() / 100.0);
+            let rate = if self.s.answered == 0 {
+                0.0
+            } else {
+                self.s.abandoned as f64 / self.s.answered as f64
+            };
+            self.s
+                .abandon_rate_per_minute
+                .push((rate * 10_000.0).round() / 10_000.0);
+            let busy = if self.cfg.bot_first {
+                self.cfg.agents - self.humans_free
+            } else {
+                self.cfg.agents - self.takers_free
+            };
+            self.s
+                .occupancy_per_minute
+                .push((busy as f64 / self.cfg.agents as f64 * 1000.0).round() / 1000.0);
         }
-        if self.now + 1000 < self.end_ms() && self.leads_left > 0 {
+        let more = match &self.pool {
+            Some(p) => !p.due.is_empty(),
+            None => self.leads_left > 0,
+        };
+        if self.now + 1000 < self.end_ms() && more {
             self.at(self.now + 1000, Ev::Tick);
         }
     }
 
-    fn dial(&mut self) {
-        self.leads_left -= 1;
+    /// The next lead the policy lets us dial now, if any.
+    fn next_lead(&mut self) -> Option<u32> {
+        let now_s = self.cfg.start_unix + (self.now / 1000) as i64;
+        let pool = self.pool.as_mut()?;
+        while let Some(Reverse((due, id))) = pool.due.peek().copied() {
+            if due > now_s {
+                return None;
+            }
+            pool.due.pop();
+            let lead = &pool.leads[id as usize];
+            let zones = [pool.zones[lead.zone as usize]];
+            let c = Contact {
+                phone: "",
+                zones: &zones,
+                history: &lead.history,
+                disposition: None,
+                suppressed: false,
+            };
+            match pool.policy.check(&c, now_s) {
+                Decision::Allow => return Some(id),
+                Decision::Block { rule, until, .. } => {
+                    *self.s.blocks.entry(rule.as_str().to_string()).or_insert(0) += 1;
+                    if let Some(t) = until {
+                        pool.due.push(Reverse((t.max(now_s + 1), id)));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// After an attempt of a pooled lead: log it and put the lead back when the
+    /// retry schedule says.
+    fn settle(&mut self, call: u32, outcome: CallOutcome) {
+        let now_s = self.cfg.start_unix + (self.now / 1000) as i64;
+        let c = self.calls[call as usize];
+        let Some(pool) = self.pool.as_mut() else {
+            return;
+        };
+        let lead = &mut pool.leads[c.lead as usize];
+        lead.history.push(PastAttempt {
+            at: self.cfg.start_unix + (c.dialed_ms / 1000) as i64,
+            phone: String::new(),
+            outcome,
+        });
+        let tries = lead.history.iter().filter(|a| a.outcome == outcome).count() as u32;
+        if let Next::RetryAt(t) = pool.policy.next_after(outcome, tries, now_s) {
+            pool.due.push(Reverse((t, c.lead)));
+        }
+    }
+
+    fn dial(&mut self) -> bool {
+        let lead = if self.pool.is_some() {
+            match self.next_lead() {
+                Some(id) => {
+                    if self.pool.as_ref().is_some_and(|p| !p.leads[id as usize].history.is_empty()) {
+                        self.s.retries += 1;
+                    } else {
+                        self.leads_left -= 1;
+                    }
+                    id
+                }
+                None => return false,
+            }
+        } else {
+            if self.leads_left == 0 {
+                return false;
+            }
+            self.leads_left -= 1;
+            0
+        };
         self.s.calls_placed += 1;
         self.ringing += 1;
         let answered = self.rng.random::<f64>() < self.cfg.answer_rate;
@@ -246,10 +398,12 @@ impl Sim {
             let m = self.cfg.ring_mean_s;
             m * (0.4 + 1.2 * self.rng.random::<f64>())
         } else {
-            self.cfg.no_answer_s
+            let min_ring = self.pool.as_ref().map_or(0.0, |p| p.policy.min_ring_s);
+            self.cfg.no_answer_s.max(min_ring)
         };
         let id = self.calls.len() as u32;
         self.calls.push(Call {
+            lead,
             dialed_ms: self.now,
             answered,
             ring_ms: ms(ring_s),
@@ -257,10 +411,12 @@ impl Sim {
         });
         self.ringing_ids.push_back(id);
         self.at(self.now + ms(ring_s), Ev::DialResult { call: id });
+        true
     }
 
     fn take(&mut self, id: u32) {
         self.takers_free -= 1;
+        self.settle(id, CallOutcome::Connected);
         let c = &mut self.calls[id as usize];
         c.taken = true;
         let wait = self.now - c.answered_ms;
@@ -314,6 +470,9 @@ impl Sim {
                     answered: c.answered,
                     ring_s: c.ring_ms as f64 / 1000.0,
                 });
+                if !c.answered {
+                    self.settle(call, CallOutcome::NoAnswer);
+                }
                 if c.answered {
                     self.s.answered += 1;
                     self.calls[call as usize].answered_ms = self.now;
@@ -333,6 +492,7 @@ impl Sim {
                     self.s.abandoned += 1;
                     self.waiting.retain(|x| *x != call);
                     self.pacer.observe(Outcome::Abandoned);
+                    self.settle(call, CallOutcome::Abandoned);
                 }
             }
             Ev::TakerDone { call } => {
@@ -439,6 +599,45 @@ pub fn make_pacer(cfg: &SimConfig) -> Box<dyn Pacer> {
 pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
     validate(cfg)?;
     let pacer = make_pacer(cfg);
+    let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let pool = cfg.policy.as_ref().map(|policy| {
+        let zones: Vec<(Tz, f64)> = if cfg.zones.is_empty() {
+            vec![(policy.default_zone, 1.0)]
+        } else {
+            cfg.zones.clone()
+        };
+        let total: f64 = zones.iter().map(|z| z.1.max(0.0)).sum::<f64>().max(1e-9);
+        // A separate stream for the population keeps call draws identical across
+        // policies for the same seed.
+        let mut prng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_0f_1ead);
+        let leads = (0..cfg.leads)
+            .map(|_| {
+                let mut x = prng.random::<f64>() * total;
+                let mut zone = 0u16;
+                for (i, z) in zones.iter().enumerate() {
+                    x -= z.1.max(0.0);
+                    zone = i as u16;
+                    if x <= 0.0 {
+                        break;
+                    }
+                }
+                SimLead {
+                    zone,
+                    history: Vec::new(),
+                }
+            })
+            .collect::<Vec<_>>();
+        let due = (0..cfg.leads as u32)
+            .map(|i| Reverse((cfg.start_unix, i)))
+            .collect();
+        Pool {
+            leads,
+            due,
+            zones: zones.iter().map(|z| z.0).collect(),
+            policy: policy.clone(),
+        }
+    });
+
     let takers = if cfg.bot_first {
         cfg.bot_channels
     } else {
@@ -446,7 +645,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
     };
     let mut sim = Sim {
         cfg: cfg.clone(),
-        rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+        rng,
         queue: BinaryHeap::new(),
         seq: 0,
         now: 0,
@@ -477,8 +676,13 @@ pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
             transfer_wait_p95_s: 0.0,
             leads_left: 0,
             simulated_s: 0.0,
+            blocks: BTreeMap::new(),
+            retries: 0,
             dial_level_per_minute: Vec::new(),
+            abandon_rate_per_minute: Vec::new(),
+            occupancy_per_minute: Vec::new(),
         },
+        pool,
     };
     sim.at(0, Ev::Tick);
     while let Some(Reverse((t, _, ev))) = sim.queue.pop() {
