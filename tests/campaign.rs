@@ -367,7 +367,10 @@ fn a_campaign_killed_with_sigkill_loses_no_lead_and_breaks_no_rule() {
     let stats = store.stats(c.id).expect("stats");
     assert!(!stats.attempts.contains_key("in_flight"), "{stats:?}");
     // The kills hit calls in flight, and recovery closed them as interrupted.
-    assert!(stats.attempts.get("interrupted").copied().unwrap_or(0) >= 1, "{stats:?}");
+    assert!(
+        stats.attempts.get("interrupted").copied().unwrap_or(0) >= 1,
+        "{stats:?}"
+    );
     // Replaying the ledger through the policy finds no dial it should have refused,
     // interrupted calls counted as conversations.
     let audit = voxdial(&db, &["campaign", "audit", "k", "--json"]);

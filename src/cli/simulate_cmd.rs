@@ -134,7 +134,15 @@ fn config(a: &SimulateArgs) -> Result<(SimConfig, Vec<Strategy>)> {
 fn print_table(rows: &[Summary]) {
     println!(
         "{:<12} {:>8} {:>8} {:>8} {:>9} {:>9} {:>12} {:>10} {:>8}",
-        "strategy", "placed", "connects", "aband.", "aband.%", "occup.%", "talk min/ah", "xfer p95 s", "blocks"
+        "strategy",
+        "placed",
+        "connects",
+        "aband.",
+        "aband.%",
+        "occup.%",
+        "talk min/ah",
+        "xfer p95 s",
+        "blocks"
     );
     for r in rows {
         println!(

@@ -111,7 +111,12 @@ pub fn write_charts(
             "abandon_rate.svg",
             "Abandon rate so far (abandoned / answered)",
             "percent",
-            pick(&|r| r.abandon_rate_per_minute.iter().map(|x| x * 100.0).collect()),
+            pick(&|r| {
+                r.abandon_rate_per_minute
+                    .iter()
+                    .map(|x| x * 100.0)
+                    .collect()
+            }),
             Some((target_abandon * 100.0, "target")),
         ),
         (

@@ -148,7 +148,11 @@ impl SimFile {
         }
         if let Some(s) = &self.start {
             c.start_unix = chrono::DateTime::parse_from_rfc3339(s)
-                .map_err(|_| invalid(format!("start: `{s}` is not an RFC 3339 time like 2026-11-23T08:00:00+08:00")))?
+                .map_err(|_| {
+                    invalid(format!(
+                        "start: `{s}` is not an RFC 3339 time like 2026-11-23T08:00:00+08:00"
+                    ))
+                })?
                 .timestamp();
         }
         if let Some(z) = &self.timezones {

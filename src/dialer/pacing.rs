@@ -227,7 +227,15 @@ pub struct Predictive {
     /// Bot-first: mean human handle time of a transfer, seconds.
     pub human_handle_s: f64,
     answers_window: Vec<f64>,
+    /// Share of the target the overflow model plans for, learned from the measured rate.
+    trim: f64,
 }
+
+/// The measured abandon rate the trim steers to, as a share of the target: the margin
+/// keeps the day's total under the target despite the noise of small teams.
+const SETPOINT: f64 = 0.8;
+/// How fast the trim moves per answered call.
+const TRIM_GAIN: f64 = 0.01;
 
 impl Predictive {
     /// A pacer aiming at `target` abandoned/answered, with priors for the answer rate and
@@ -255,6 +263,7 @@ impl Predictive {
             service_miss: 0.2,
             human_handle_s: handle_prior_s,
             answers_window: Vec::new(),
+            trim: AIM_FRACTION,
         }
     }
 
@@ -305,19 +314,18 @@ impl Pacer for Predictive {
         } else {
             self.abandoned as f64 / self.answered as f64
         };
-        // The overflow model ignores that answers bunch up: plan for a fraction of the
-        // target, larger while the measured rate is well below it, smaller above it.
+        // The overflow model ignores that answers bunch up, so the share it plans for is
+        // trimmed by an integral controller on the measured rate (see `observe`); above
+        // target, brake hard.
         let r = if self.answered < 50 {
-            0.8
+            0.0
         } else {
             measured / self.target
         };
         let fraction = if r > 1.0 {
-            AIM_FRACTION / r.powi(4)
-        } else if r < 0.8 {
-            AIM_FRACTION + (0.9 - AIM_FRACTION) * (0.8 - r) / 0.8
+            self.trim / r.powi(4)
         } else {
-            AIM_FRACTION
+            self.trim
         };
         let aim = self.target * fraction;
         // Answers still to come from calls already ringing: a call that has rung for τ
@@ -385,6 +393,12 @@ impl Pacer for Predictive {
                     self.answered += 1;
                     self.ring_s.add(ring_s);
                     self.answers_window.clear();
+                    if self.answered >= 50 {
+                        let measured = self.abandoned as f64 / self.answered as f64;
+                        let set = SETPOINT * self.target;
+                        let err = ((set - measured) / set).clamp(-1.0, 1.0);
+                        self.trim = (self.trim * (TRIM_GAIN * err).exp()).clamp(0.05, 1.5);
+                    }
                 }
             }
             Outcome::Abandoned => self.abandoned += 1,

@@ -6,13 +6,13 @@ use super::erlang;
 use super::pacing::{
     Brake, FixedRatio, Outcome, Pacer, PacingState, Predictive, Progressive, VicidialAdaptive,
 };
+use crate::policy::{CallOutcome, Contact, Decision, Next, PastAttempt, Policy};
+use chrono_tz::Tz;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 use serde::Serialize;
 use std::cmp::Reverse;
-use crate::policy::{CallOutcome, Contact, Decision, Next, PastAttempt, Policy};
-use chrono_tz::Tz;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
@@ -374,7 +374,11 @@ impl Sim {
         let lead = if self.pool.is_some() {
             match self.next_lead() {
                 Some(id) => {
-                    if self.pool.as_ref().is_some_and(|p| !p.leads[id as usize].history.is_empty()) {
+                    if self
+                        .pool
+                        .as_ref()
+                        .is_some_and(|p| !p.leads[id as usize].history.is_empty())
+                    {
                         self.s.retries += 1;
                     } else {
                         self.leads_left -= 1;
@@ -609,7 +613,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
         let total: f64 = zones.iter().map(|z| z.1.max(0.0)).sum::<f64>().max(1e-9);
         // A separate stream for the population keeps call draws identical across
         // policies for the same seed.
-        let mut prng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_0f_1ead);
+        let mut prng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_1ead);
         let leads = (0..cfg.leads)
             .map(|_| {
                 let mut x = prng.random::<f64>() * total;
