@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The main job: the most complete end-to-end run voxdial can do so far.
 # Builds, lints the scenario library, runs every conversation test with coverage,
-# then plays scripted calls in both locales through the dialogue engine and NLU,
-# and measures NLU accuracy on the held-out set. Idempotent; needs only Rust.
+# plays scripted calls in both locales through the dialogue engine and NLU, measures
+# NLU accuracy on the held-out set, imports a messy GBK campaign list, dials it under
+# the cn-collection policy (simulated lines), audits the ledger, and simulates a day
+# per pacing strategy with charts. Idempotent (starts from a fresh demo database);
+# needs only Rust. Output files go to data/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
@@ -22,6 +25,24 @@ for script in demo/*.txt; do
 done
 echo "== NLU on held-out utterances"
 cargo run --locked --release --quiet --example nlu_eval -- tests/data/nlu_heldout.tsv
+out=data/demo
+rm -rf "$out" && mkdir -p "$out"
+db="$out/voxdial.db"
+echo "== campaign import: a GBK list with bad rows, duplicates and a shared number"
+$bin --db "$db" campaign suppress --phone "$(sed -n 30p demo/lists/collection_m1.csv | iconv -f GB18030 -t UTF-8 | cut -d, -f3)" --reason complaint
+$bin --db "$db" campaign import demo/lists/collection_m1.csv --campaign m1-demo \
+  --scenario collection_m1_overdue --policy cn-collection --set creditor=安心消费金融 \
+  --rejects "$out/collection_m1.rejects.csv"
+echo "== re-import (idempotent)"
+$bin --db "$db" campaign import demo/lists/collection_m1.csv --campaign m1-demo \
+  --scenario collection_m1_overdue --set creditor=安心消费金融 --rejects "$out/collection_m1.rejects.csv"
+echo "== campaign run: two virtual days under cn-collection, 8 agents (simulated lines)"
+$bin --db "$db" campaign run m1-demo --days 2 --agents 8 --answer-rate 0.35 --seed 7
+$bin --db "$db" campaign status m1-demo
+echo "== ledger audit: every dial replayed against the policy"
+$bin --db "$db" campaign audit m1-demo
+echo "== a compliance day: 07:00-23:00 Shanghai under cn-collection, charts in $out/charts"
+$bin simulate --config demo/sim/cn-collection-day.yaml --compare --charts "$out/charts"
 echo "== campaign simulation: pacing strategies on the same seeded population (8 h, 50 agents)"
 $bin simulate --compare --agents 50 --answer-rate 0.2 --leads 100000 --hours 8 --seed 7
 echo "== bot-first: bots take every answer, 5 humans take escalations"
