@@ -145,6 +145,34 @@ fn main() {
     // Scheduler: decisions against the 1M-lead store.
     let policy = Policy::load("cn-collection").expect("preset");
     let now = 1_795_395_600 + 3600; // 10:00 Shanghai
+                                    // The read side alone: next due leads, each debtor's history, disposition and
+                                    // suppression, and the policy's answer (what a node does before it commits).
+    let t = Instant::now();
+    let mut decided = 0usize;
+    let mut allowed_ro = 0usize;
+    let batch = store.due_leads(c.id, now, 100_000).expect("due");
+    for lead in &batch {
+        let history = store.history(&lead.debtor_id).expect("history");
+        let disp = store.disposition(&lead.debtor_id).expect("disp");
+        let zones = voxdial::policy::zones::parse_list(&lead.zones).unwrap_or_default();
+        let contact = Contact {
+            phone: &lead.phone,
+            zones: &zones,
+            history: &history,
+            disposition: disp.as_deref(),
+            suppressed: store.is_suppressed(&lead.phone).expect("dnc"),
+        };
+        if policy.check(&contact, now) == voxdial::policy::Decision::Allow {
+            allowed_ro += 1;
+        }
+        decided += 1;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "scheduler (read + policy, no commit): {decided} decisions over {} stored leads in {secs:.2}s = {:.0} decisions/s ({allowed_ro} allowed)",
+        r.counts.inserted,
+        decided as f64 / secs
+    );
     let n = 20_000usize;
     let t = Instant::now();
     let mut allowed = 0;
