@@ -149,3 +149,22 @@ fn scenario_test_runs_everything_and_reports_coverage() {
     assert!(out.contains("collection_m1_overdue"));
     assert!(out.lines().any(|l| l.ends_with(", 0 failed")), "{out}");
 }
+
+#[test]
+fn the_catalogue_in_docs_is_the_generated_one() {
+    let (code, out, err) = voxdial(&[
+        "--root",
+        env!("CARGO_MANIFEST_DIR"),
+        "scenario",
+        "list",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scenarios.md"))
+        .expect("docs/scenarios.md");
+    assert!(
+        docs == out,
+        "docs/scenarios.md is stale: run `voxdial scenario list --format markdown > docs/scenarios.md`"
+    );
+}
