@@ -45,3 +45,21 @@ fn held_out_accuracy_stays_above_ninety_percent_per_locale_and_chatter_is_mostly
         "only {rejected}/{n} out-of-domain utterances fell back"
     );
 }
+
+#[test]
+fn a_negated_yes_word_is_a_deny_and_the_yes_no_reading_agrees() {
+    let (lib, _) = Library::load(&[PathBuf::from("dialogs")]);
+    let nlu = lib.shared_nlu();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+    for (l, t, want) in [
+        (Locale::ZhCn, "不行啊", "deny"),
+        (Locale::ZhCn, "不行", "deny"),
+        (Locale::ZhCn, "行啊", "affirm"),
+        (Locale::ZhCn, "是的是我", "affirm"),
+        (Locale::EnUs, "no not really", "deny"),
+        (Locale::EnUs, "yeah that works", "affirm"),
+    ] {
+        let u = nlu.understand(t, l, today);
+        assert_eq!(u.intent, want, "{l} {t:?}: {u:?}");
+    }
+}

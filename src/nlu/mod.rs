@@ -62,14 +62,25 @@ impl Nlu {
     /// Understand one utterance. `today` anchors relative dates (明天, next Friday).
     pub fn understand(&self, text: &str, locale: Locale, today: NaiveDate) -> Understanding {
         let c = self.model.classify(text, locale);
-        let intent = match c.intent {
+        let slots = slots::extract_slots(text, locale, today);
+        let mut intent = match c.intent {
             Some(i) if i != OUT_OF_SCOPE => i,
             _ => FALLBACK_INTENT.to_string(),
         };
+        // The classifier can match "不行啊" on its "行啊" half; the rule-based yes/no reading
+        // of the first clause knows the negation, so a plain yes/no intent follows it.
+        let flipped = match (intent.as_str(), slots.yes_no) {
+            ("affirm", Some(false)) => Some("deny"),
+            ("deny", Some(true)) => Some("affirm"),
+            _ => None,
+        };
+        if let Some(f) = flipped.filter(|f| self.model.intents().any(|i| i == *f)) {
+            intent = f.to_string();
+        }
         Understanding {
             intent,
             confidence: c.confidence,
-            slots: slots::extract_slots(text, locale, today),
+            slots,
             alternatives: c.alternatives,
             evidence: c.evidence,
         }

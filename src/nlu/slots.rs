@@ -807,8 +807,20 @@ enum DateExpr {
     MonthDay(u32, u32),
     Ymd(i32, u32, u32),
     YearEnd,
+    /// A named month with a position in it ("二月底", "明年3月5号"): the year offset from
+    /// this year when said (明年 = 1), else the next time that month comes round.
+    NamedMonth(Option<i32>, u32, MonthPos),
     /// Said as a date but impossible ("13月1日"): consumes the words, resolves to None.
     Invalid,
+}
+
+/// Where in a named month a date falls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MonthPos {
+    Day(u32),
+    Start,
+    Mid,
+    End,
 }
 
 /// One recognised stretch of the utterance and what it means.
@@ -1013,6 +1025,24 @@ fn resolve(e: DateExpr, today: NaiveDate) -> Option<NaiveDate> {
         DateExpr::MonthDay(m, d) => nearest_month_day(m, d, today),
         DateExpr::Ymd(y, m, d) => NaiveDate::from_ymd_opt(y, m, d),
         DateExpr::YearEnd => NaiveDate::from_ymd_opt(today.year(), 12, 31),
+        DateExpr::NamedMonth(year, m, pos) => {
+            let on = |y: i32| -> Option<NaiveDate> {
+                let first = NaiveDate::from_ymd_opt(y, m, 1)?;
+                match pos {
+                    MonthPos::Day(d) => first.with_day(d),
+                    MonthPos::Start => Some(first),
+                    MonthPos::Mid => first.with_day(15),
+                    MonthPos::End => add_months(first, 1)?.pred_opt(),
+                }
+            };
+            match year {
+                Some(k) => on(today.year().checked_add(k)?),
+                // Unsaid year: this year's if it is still ahead, else next year's.
+                None => on(today.year())
+                    .filter(|x| *x >= today)
+                    .or_else(|| on(today.year().checked_add(1)?)),
+            }
+        }
         DateExpr::Invalid => None,
     }
 }
@@ -1179,6 +1209,18 @@ fn zh_date_at(t: &[char], i: usize) -> Option<Mention> {
     if let Some((n, e)) = zl_pick(t, i, ZH_REL_DAYS) {
         return Some(Mention::date(i, e, DateExpr::Offset(n)));
     }
+    if let Some((k, e)) = zl_pick(t, i, &[("今年", 0), ("明年", 1), ("后年", 2)]) {
+        // "明年二月底", "明年3月5号": the month words carry the date, the prefix the year.
+        let p = skip_sp(t, e);
+        let p = zl(t, p, "的").map_or(p, |x| skip_sp(t, x));
+        let m = zh_number_date_at(t, p)?;
+        let date = match m.date? {
+            DateExpr::MonthDay(mo, d) => DateExpr::NamedMonth(Some(k), mo, MonthPos::Day(d)),
+            DateExpr::NamedMonth(None, mo, pos) => DateExpr::NamedMonth(Some(k), mo, pos),
+            _ => return None,
+        };
+        return Some(Mention::date(i, m.end, date));
+    }
     if let Some((k, e)) = zl_pick(t, i, ZH_MONTH_PREFIX) {
         let p = skip_sp(t, e);
         let p = zl(t, p, "的").map_or(p, |x| skip_sp(t, x));
@@ -1291,6 +1333,25 @@ fn zh_number_date_at(t: &[char], i: usize) -> Option<Mention> {
         return None;
     }
     if let Some(e) = zl(t, p, "月") {
+        let month =
+            n.v.small_int()
+                .filter(|m| (1..=12).contains(m) && !n.has_point);
+        if let (Some(m), Some((pos, e2))) = (
+            month,
+            zl_pick(
+                t,
+                skip_sp(t, e),
+                &[
+                    ("底", MonthPos::End),
+                    ("末", MonthPos::End),
+                    ("初", MonthPos::Start),
+                    ("中旬", MonthPos::Mid),
+                    ("中", MonthPos::Mid),
+                ],
+            ),
+        ) {
+            return Some(Mention::date(i, e2, DateExpr::NamedMonth(None, m, pos)));
+        }
         let dn = num_at(t, skip_sp(t, e))?;
         if dn.zh_digit_string() {
             return None;
@@ -2843,6 +2904,13 @@ mod tests {
         assert_eq!(zd("下个月底吧"), Some(d(2026, 12, 31)));
         assert_eq!(zd("月初"), Some(d(2026, 12, 1)));
         assert_eq!(zd("年底"), Some(d(2026, 12, 31)));
+        assert_eq!(zd("明年二月底"), Some(d(2027, 2, 28)));
+        assert_eq!(zd("明年的3月5号吧"), Some(d(2027, 3, 5)));
+        assert_eq!(zd("二月初"), Some(d(2027, 2, 1)));
+        assert_eq!(zd("十二月中旬"), Some(d(2026, 12, 15)));
+        assert_eq!(zd("今年十二月底"), Some(d(2026, 12, 31)));
+        assert_eq!(zd("十一月底"), Some(d(2026, 11, 30)));
+        assert_eq!(zd("明年"), None);
         assert_eq!(
             parse_date("月底", ZhCn, d(2028, 2, 3)),
             Some(d(2028, 2, 29))
