@@ -5,6 +5,7 @@ pub mod campaign;
 pub mod dialer;
 pub mod dialogue;
 pub mod locale;
+pub mod media;
 pub mod nlu;
 pub mod policy;
 pub mod scenario;
