@@ -9,6 +9,7 @@ pub mod media;
 pub mod nlu;
 pub mod policy;
 pub mod scenario;
+pub mod sip;
 pub mod speak;
 pub mod store;
 pub mod testing;

@@ -1,0 +1,4 @@
+//! voxdial's phone line: SIP signalling (on rsipstack), SDP negotiation, call progress,
+//! and transfer by REFER.
+
+pub mod sdp;
