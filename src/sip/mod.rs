@@ -1,4 +1,6 @@
 //! voxdial's phone line: SIP signalling (on rsipstack), SDP negotiation, call progress,
 //! and transfer by REFER.
 
+pub mod progress;
 pub mod sdp;
+pub mod transfer;
