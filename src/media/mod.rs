@@ -5,4 +5,6 @@
 //! playout queue out.
 
 pub mod g711;
+pub mod resample;
 pub mod rtp;
+pub mod stream;

@@ -1,0 +1,369 @@
+//! The media driver for one call: owns the RTP socket and the 20 ms clock, runs the
+//! sans-IO [`RtpSession`], and gives the speech pipeline its API — 16 kHz frames in,
+//! a playout queue out that can be flushed at once for barge-in, DTMF both ways — and
+//! a stereo WAV recording (left: customer, right: bot).
+
+use super::g711::G711;
+use super::resample::{Downsampler, Upsampler};
+use super::rtp::{Inbound, Playout, RtpSession, RtpStats, FRAME, FRAME_SAMPLES};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Sent more than this after its due time, a packet counts as late.
+pub const LATE_AFTER: Duration = Duration::from_millis(10);
+
+/// What a call's media needs to start.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// The negotiated codec.
+    pub codec: G711,
+    /// The peer's telephone-event payload type, if any.
+    pub dtmf_pt: Option<u8>,
+    /// Where the SDP says to send RTP (symmetric RTP may correct it).
+    pub remote: SocketAddr,
+    /// Stereo WAV to record into.
+    pub record: Option<PathBuf>,
+    /// Our SSRC, first sequence number and timestamp (random per call).
+    pub ssrc: u32,
+    /// First sequence number.
+    pub seq: u16,
+    /// First timestamp.
+    pub ts: u32,
+}
+
+/// What the media did, reported when it stops.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MediaReport {
+    /// RTP counters.
+    pub rtp: RtpStats,
+    /// 20 ms ticks run.
+    pub ticks: u64,
+    /// Ticks whose packet left more than [`LATE_AFTER`] after its due time.
+    pub late_ticks: u64,
+    /// The worst lateness seen, in ms.
+    pub max_late_ms: f64,
+    /// DTMF keys received.
+    pub dtmf_received: String,
+    /// The address media was finally sent to (after latching).
+    pub remote: Option<SocketAddr>,
+    /// Seconds of customer audio that carried sound (not digital silence).
+    pub customer_audio_s: f64,
+}
+
+struct Queue {
+    pcm: VecDeque<i16>,
+    down: Downsampler,
+}
+
+/// Bot audio waiting to be sent, at 8 kHz. Cloneable; flushing drops everything queued
+/// so the next tick already sends silence (barge-in within one frame).
+#[derive(Clone)]
+pub struct PlayoutQueue(Arc<Mutex<Queue>>);
+
+impl PlayoutQueue {
+    fn new() -> Self {
+        PlayoutQueue(Arc::new(Mutex::new(Queue {
+            pcm: VecDeque::new(),
+            down: Downsampler::default(),
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding this lock cannot leave the queue inconsistent: recover it.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue 16 kHz speech (resampled to the line's 8 kHz here).
+    pub fn push_16k(&self, pcm: &[i16]) {
+        let mut q = self.lock();
+        let mut out = Vec::with_capacity(pcm.len() / 2 + 1);
+        q.down.process(pcm, &mut out);
+        q.pcm.extend(out);
+    }
+
+    /// Queue 8 kHz audio as is.
+    pub fn push_8k(&self, pcm: &[i16]) {
+        self.lock().pcm.extend(pcm);
+    }
+
+    /// Drop everything queued (barge-in).
+    pub fn flush(&self) {
+        let mut q = self.lock();
+        q.pcm.clear();
+        q.down = Downsampler::default();
+    }
+
+    /// Queued audio, in ms.
+    pub fn queued_ms(&self) -> u64 {
+        self.lock().pcm.len() as u64 / 8
+    }
+
+    fn take_frame(&self, out: &mut [i16; FRAME_SAMPLES]) {
+        let mut q = self.lock();
+        for s in out.iter_mut() {
+            *s = q.pcm.pop_front().unwrap_or(0);
+        }
+    }
+}
+
+enum Control {
+    Dtmf(String),
+    Remote(SocketAddr),
+    Stop,
+}
+
+/// The pipeline's side of a running call's media.
+pub struct MediaHandle {
+    /// The customer's audio: 20 ms frames of 16 kHz PCM (320 samples).
+    pub inbound: mpsc::Receiver<Vec<i16>>,
+    /// DTMF keys the customer pressed.
+    pub dtmf: mpsc::UnboundedReceiver<char>,
+    /// The bot's audio out.
+    pub playout: PlayoutQueue,
+    ctl: mpsc::UnboundedSender<Control>,
+    task: tokio::task::JoinHandle<MediaReport>,
+}
+
+impl MediaHandle {
+    /// Send DTMF keys (RFC 4733) to the peer.
+    pub fn send_dtmf(&self, digits: &str) {
+        let _ = self.ctl.send(Control::Dtmf(digits.to_string()));
+    }
+
+    /// Point media at a new address (a re-INVITE or the 200 after early media moved it).
+    pub fn set_remote(&self, addr: SocketAddr) {
+        let _ = self.ctl.send(Control::Remote(addr));
+    }
+
+    /// Stop the media and get its report (the recording is finalised first).
+    pub async fn stop(self) -> MediaReport {
+        let _ = self.ctl.send(Control::Stop);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// Start media on `socket` (already bound to the address in our SDP).
+pub fn start(socket: UdpSocket, cfg: MediaConfig) -> MediaHandle {
+    let (in_tx, in_rx) = mpsc::channel(50);
+    let (dtmf_tx, dtmf_rx) = mpsc::unbounded_channel();
+    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let playout = PlayoutQueue::new();
+    let task = tokio::spawn(run(socket, cfg, playout.clone(), in_tx, dtmf_tx, ctl_rx));
+    MediaHandle {
+        inbound: in_rx,
+        dtmf: dtmf_rx,
+        playout,
+        ctl: ctl_tx,
+        task,
+    }
+}
+
+struct Recorder {
+    w: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Recorder {
+    fn open(path: &PathBuf) -> Option<Recorder> {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        match hound::WavWriter::create(path, spec) {
+            Ok(w) => Some(Recorder { w }),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot record the call");
+                None
+            }
+        }
+    }
+
+    fn write(&mut self, customer: &[i16], bot: &[i16]) -> bool {
+        for (c, b) in customer.iter().zip(bot) {
+            if self.w.write_sample(*c).is_err() || self.w.write_sample(*b).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+async fn run(
+    socket: UdpSocket,
+    cfg: MediaConfig,
+    playout: PlayoutQueue,
+    inbound: mpsc::Sender<Vec<i16>>,
+    dtmf: mpsc::UnboundedSender<char>,
+    mut ctl: mpsc::UnboundedReceiver<Control>,
+) -> MediaReport {
+    let mut session = RtpSession::new(cfg.codec, cfg.dtmf_pt, cfg.ssrc, cfg.seq, cfg.ts);
+    let mut remote = cfg.remote;
+    let mut latched = false;
+    let mut rec = cfg.record.as_ref().and_then(Recorder::open);
+    let mut up = Upsampler::default();
+    let mut report = MediaReport::default();
+    let start = Instant::now();
+    let mut next_tick = start;
+    let mut buf = vec![0u8; 2048];
+    let mut bot = [0i16; FRAME_SAMPLES];
+    let mut last_frame: Option<Vec<i16>> = None;
+    let mut lost_run = 0u32;
+    loop {
+        tokio::select! {
+            biased;
+            c = ctl.recv() => match c {
+                Some(Control::Dtmf(d)) => { session.send_dtmf(&d); }
+                Some(Control::Remote(a)) => { remote = a; latched = false; }
+                Some(Control::Stop) | None => break,
+            },
+            _ = tokio::time::sleep_until(next_tick) => {
+                let now = Instant::now();
+                let late = now.saturating_duration_since(next_tick);
+                report.ticks += 1;
+                if late > LATE_AFTER {
+                    report.late_ticks += 1;
+                }
+                report.max_late_ms = report.max_late_ms.max(late.as_secs_f64() * 1000.0);
+                playout.take_frame(&mut bot);
+                let pkt = session.tick_out(&bot);
+                if let Err(e) = socket.send_to(&pkt, remote).await {
+                    tracing::debug!(error = %e, "RTP send failed");
+                }
+                let customer = match session.pop_frame() {
+                    Playout::Frame(f) => {
+                        lost_run = 0;
+                        last_frame = Some(f.clone());
+                        f
+                    }
+                    // Conceal: repeat the last frame once at half level, then silence.
+                    Playout::Lost => {
+                        lost_run += 1;
+                        match (&last_frame, lost_run) {
+                            (Some(f), 1) => f.iter().map(|s| s / 2).collect(),
+                            _ => vec![0; FRAME_SAMPLES],
+                        }
+                    }
+                    Playout::Silence => vec![0; FRAME_SAMPLES],
+                };
+                if customer.iter().any(|&s| s.unsigned_abs() > 64) {
+                    report.customer_audio_s += 0.02;
+                }
+                if let Some(r) = rec.as_mut() {
+                    if !r.write(&customer, &bot) {
+                        tracing::warn!("recording write failed; recording stopped");
+                        rec = None;
+                    }
+                }
+                let mut wide = Vec::with_capacity(FRAME_SAMPLES * 2);
+                up.process(&customer, &mut wide);
+                // A pipeline that falls behind loses frames, never stalls the line.
+                let _ = inbound.try_send(wide);
+                next_tick += FRAME;
+                // After a long stall (suspended process), do not burst to catch up.
+                if Instant::now() > next_tick + FRAME * 10 {
+                    next_tick = Instant::now();
+                }
+            }
+            r = socket.recv_from(&mut buf) => {
+                let Ok((n, from)) = r else { continue };
+                let now = start.elapsed();
+                match session.on_datagram(&buf[..n], now) {
+                    Inbound::Invalid(why) => {
+                        tracing::trace!(%from, why, "RTP datagram dropped");
+                    }
+                    ev => {
+                        // Symmetric RTP: answer where valid media comes from.
+                        if !latched || from != remote {
+                            if from != remote {
+                                tracing::debug!(sdp = %remote, actual = %from, "RTP latched to source address");
+                            }
+                            remote = from;
+                            latched = true;
+                        }
+                        if let Inbound::Dtmf(c) = ev {
+                            report.dtmf_received.push(c);
+                            let _ = dtmf.send(c);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(r) = rec {
+        if let Err(e) = r.w.finalize() {
+            tracing::warn!(error = %e, "recording could not be finalised");
+        }
+    }
+    report.rtp = session.stats();
+    report.remote = Some(remote);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtp_rs::RtpReader;
+
+    #[tokio::test]
+    async fn two_streams_on_loopback_exchange_audio_dtmf_and_record() {
+        let a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let (aa, ba) = (a.local_addr().expect("addr"), b.local_addr().expect("addr"));
+        let dir = tempfile::tempdir().expect("tmp");
+        let wav = dir.path().join("a.wav");
+        let cfg = |remote, ssrc, record| MediaConfig {
+            codec: G711::Alaw,
+            dtmf_pt: Some(101),
+            remote,
+            record,
+            ssrc,
+            seq: 1,
+            ts: 0,
+        };
+        let mut ha = start(a, cfg(ba, 1, Some(wav.clone())));
+        let hb = start(b, cfg(aa, 2, None));
+        // B plays a 1 kHz tone; A should hear sound on its inbound stream.
+        let tone: Vec<i16> = (0..8000)
+            .map(|i| (6000.0 * (i as f32 * 2.0 * std::f32::consts::PI / 8.0).sin()) as i16)
+            .collect();
+        hb.playout.push_8k(&tone);
+        hb.send_dtmf("5");
+        let mut heard = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while tokio::time::Instant::now() < deadline && heard < 10 {
+            if let Ok(Some(f)) =
+                tokio::time::timeout(Duration::from_millis(200), ha.inbound.recv()).await
+            {
+                assert_eq!(f.len(), 320);
+                if f.iter().any(|s| s.abs() > 1000) {
+                    heard += 1;
+                }
+            }
+        }
+        assert!(heard >= 10, "A heard {heard} loud frames");
+        let key = tokio::time::timeout(Duration::from_secs(2), ha.dtmf.recv()).await;
+        assert_eq!(key.ok().flatten(), Some('5'));
+        // Barge-in: flushing empties the queue at once.
+        hb.playout.push_8k(&tone);
+        assert!(hb.playout.queued_ms() > 500);
+        hb.playout.flush();
+        assert_eq!(hb.playout.queued_ms(), 0);
+        let ra = ha.stop().await;
+        let rb = hb.stop().await;
+        assert!(ra.rtp.received >= 10 && rb.rtp.sent >= 10, "{ra:?} {rb:?}");
+        assert_eq!(ra.dtmf_received, "5");
+        let r = hound::WavReader::open(&wav).expect("recording");
+        assert_eq!(r.spec().channels, 2);
+        assert!(r.len() >= 2 * 1600, "recording has {} samples", r.len());
+        // What A sent is valid RTP with A's SSRC (checked by B's counters).
+        assert_eq!(rb.rtp.invalid, 0);
+        let _ = RtpReader::new(&[0u8; 12]);
+    }
+}
