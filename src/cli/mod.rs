@@ -1,5 +1,6 @@
 //! Command-line front end: argument parsing and printing; all logic lives in the library.
 
+mod call_cmd;
 mod campaign_cmd;
 mod chat;
 mod run_cmd;
@@ -61,6 +62,8 @@ pub enum Cmd {
     },
     /// Simulate a campaign day (deterministic for a seed).
     Simulate(Box<simulate_cmd::SimulateArgs>),
+    /// Place one SIP call (trunk check, tests): prints its outcome.
+    Call(Box<call_cmd::CallArgs>),
     /// Talk to a scenario in the terminal, or replay a script (one customer line per line).
     Chat {
         /// Scenario id.
@@ -167,6 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Scenario { cmd } => scenario_cmd::run(&root, cmd),
         Cmd::Campaign { cmd } => campaign_cmd::run(&root, &cli.db, cmd),
         Cmd::Simulate(a) => simulate_cmd::run(*a),
+        Cmd::Call(a) => call_cmd::run(*a),
         Cmd::Nlu {
             locale,
             scenario,

@@ -72,14 +72,18 @@ struct DtmfOut {
     end_repeats: u32,
 }
 
-/// The adaptive jitter buffer: packets by extended sequence number, played in order
-/// at a depth that follows the measured jitter.
+/// The adaptive jitter buffer: decoded audio keyed by extended RTP timestamp, played
+/// 160 samples at a time from a timestamp cursor, so any packetisation (10, 20, 30 ms)
+/// plays at the right speed, at a depth that follows the measured jitter.
 struct JitterBuffer {
-    slots: BTreeMap<u64, Vec<u8>>,
-    /// Next extended sequence number to play; `None` until playout starts.
-    next: Option<u64>,
-    /// Highest extended sequence number seen.
-    max_ext: Option<u64>,
+    /// Start timestamp (extended) -> decoded samples.
+    slots: BTreeMap<u64, Vec<i16>>,
+    /// Next timestamp to play; `None` until playout starts.
+    cursor: Option<u64>,
+    /// Highest extended timestamp end seen.
+    max_end: Option<u64>,
+    /// Highest extended timestamp start seen (for extension).
+    max_ts: Option<u64>,
     /// Whether we are waiting for the buffer to fill to its target before playing.
     filling: bool,
     min_depth: usize,
@@ -90,26 +94,37 @@ impl JitterBuffer {
     fn new(min_depth: usize, max_depth: usize) -> Self {
         JitterBuffer {
             slots: BTreeMap::new(),
-            next: None,
-            max_ext: None,
+            cursor: None,
+            max_end: None,
+            max_ts: None,
             filling: true,
             min_depth,
             max_depth,
         }
     }
 
-    /// Extend a 16-bit sequence number to 64 bits relative to the highest seen.
-    fn extend(&self, seq: u16) -> u64 {
-        let Some(max) = self.max_ext else {
-            // Start high enough that the first packets can be preceded by reordered ones.
-            return (1u64 << 32) + u64::from(seq);
+    /// Extend a 32-bit timestamp to 64 bits relative to the highest seen.
+    fn extend(&self, ts: u32) -> u64 {
+        let Some(max) = self.max_ts else {
+            // Start high enough that reordered earlier packets stay positive.
+            return (1u64 << 33) + u64::from(ts);
         };
-        let cand = (max & !0xFFFF) | u64::from(seq);
-        let candidates = [cand.wrapping_sub(0x10000), cand, cand + 0x10000];
-        candidates
+        let cand = (max & !0xFFFF_FFFF) | u64::from(ts);
+        [cand.wrapping_sub(1 << 32), cand, cand + (1 << 32)]
             .into_iter()
             .min_by_key(|c| c.abs_diff(max))
             .unwrap_or(cand)
+    }
+
+    /// Buffered audio ahead of the cursor, in frames.
+    fn depth(&self) -> usize {
+        match (
+            self.max_end,
+            self.cursor.or_else(|| self.slots.keys().next().copied()),
+        ) {
+            (Some(end), Some(c)) if end > c => ((end - c) as usize) / FRAME_SAMPLES,
+            _ => 0,
+        }
     }
 
     fn target_depth(&self, jitter_ts: u32) -> usize {
@@ -179,7 +194,7 @@ impl RtpSession {
 
     /// Frames currently buffered for playout.
     pub fn buffered(&self) -> usize {
-        self.jb.slots.len()
+        self.jb.depth()
     }
 
     /// Queue RFC 4733 key presses (0-9, *, #, A-D); sent 100 ms each with 60 ms gaps.
@@ -315,14 +330,18 @@ impl RtpSession {
         }
         self.last_transit = Some(transit);
 
-        let ext = self.jb.extend(u16::from(r.sequence_number()));
-        if self.jb.next.is_some_and(|n| ext < n) {
+        let start_ts = self.jb.extend(r.timestamp());
+        let end_ts = start_ts + payload.len() as u64;
+        if self.jb.cursor.is_some_and(|c| end_ts <= c) {
             self.stats.late += 1;
             return Inbound::Late;
         }
-        self.jb.max_ext = Some(self.jb.max_ext.map_or(ext, |m| m.max(ext)));
+        self.jb.max_ts = Some(self.jb.max_ts.map_or(start_ts, |m| m.max(start_ts)));
+        self.jb.max_end = Some(self.jb.max_end.map_or(end_ts, |m| m.max(end_ts)));
         self.stats.received += 1;
-        self.jb.slots.insert(ext, payload.to_vec());
+        let mut pcm = Vec::with_capacity(payload.len());
+        self.codec.decode(payload, &mut pcm);
+        self.jb.slots.insert(start_ts, pcm);
         Inbound::Audio
     }
 
@@ -345,47 +364,59 @@ impl RtpSession {
     /// The inbound frame for this 20 ms tick, in order, after the adaptive delay.
     pub fn pop_frame(&mut self) -> Playout {
         let target = self.jb.target_depth(self.jitter as u32);
-        let depth = self.jb.slots.len();
         if self.jb.filling {
-            if depth < target {
+            if self.jb.depth() < target {
                 return Playout::Silence;
             }
             self.jb.filling = false;
-            if let Some((&first, _)) = self.jb.slots.first_key_value() {
-                self.jb.next = Some(first);
-            }
+            self.jb.cursor = self.jb.slots.keys().next().copied();
         }
-        let Some(next) = self.jb.next else {
+        let Some(mut cursor) = self.jb.cursor else {
             return Playout::Silence;
         };
         // Too deep (a burst after a stall): skip ahead so the delay comes back down.
-        while self.jb.slots.len() > target + 3 {
-            if let Some((k, _)) = self.jb.slots.pop_first() {
-                self.stats.dropped += 1;
-                self.jb.next = Some(k + 1);
+        let depth = self.jb.depth();
+        if depth > target + 3 {
+            let skip = ((depth - target) * FRAME_SAMPLES) as u64;
+            cursor += skip;
+            self.stats.dropped += (skip / FRAME_SAMPLES as u64).max(1);
+        }
+        let end = cursor + FRAME_SAMPLES as u64;
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        let mut covered = 0usize;
+        for (&start, pcm) in self.jb.slots.range(..end) {
+            let p_end = start + pcm.len() as u64;
+            if p_end <= cursor {
+                continue;
+            }
+            let from = start.max(cursor);
+            let to = p_end.min(end);
+            let src = (from - start) as usize..(to - start) as usize;
+            let dst = (from - cursor) as usize;
+            if let Some(chunk) = pcm.get(src) {
+                frame[dst..dst + chunk.len()].copy_from_slice(chunk);
+                covered += chunk.len();
             }
         }
-        let next = self.jb.next.unwrap_or(next);
-        if self.jb.slots.is_empty() && self.jb.max_ext.is_some_and(|m| next > m) {
-            // Underrun: nothing left at all. Refill before playing again.
-            self.jb.filling = true;
+        // Packets wholly played are done.
+        while let Some((&start, pcm)) = self.jb.slots.first_key_value() {
+            if start + pcm.len() as u64 <= end {
+                self.jb.slots.pop_first();
+            } else {
+                break;
+            }
+        }
+        self.jb.cursor = Some(end);
+        if covered == 0 {
             self.stats.concealed += 1;
-            self.jb.next = Some(next + 1);
+            if self.jb.max_end.is_some_and(|m| m <= end) {
+                // Underrun: nothing left at all. Refill before playing again.
+                self.jb.filling = true;
+            }
             return Playout::Lost;
         }
-        self.jb.next = Some(next + 1);
-        match self.jb.slots.remove(&next) {
-            Some(payload) => {
-                self.stats.played += 1;
-                let mut pcm = Vec::with_capacity(payload.len());
-                self.codec.decode(&payload, &mut pcm);
-                Playout::Frame(pcm)
-            }
-            None => {
-                self.stats.concealed += 1;
-                Playout::Lost
-            }
-        }
+        self.stats.played += 1;
+        Playout::Frame(frame)
     }
 }
 
@@ -503,6 +534,30 @@ mod tests {
             .collect();
         let want: Vec<i16> = (0..4u8).map(ulaw_to_linear_ref).collect();
         assert_eq!(firsts, want);
+    }
+
+    #[test]
+    fn thirty_ms_packets_across_a_timestamp_wrap_play_without_gaps() {
+        let mut s = RtpSession::new(G711::Alaw, None, 1, 0, 0);
+        let ts0 = u32::MAX - 1000;
+        let mut played = 0;
+        let mut t_ms = 0u64;
+        let mut next_pkt = 0u32;
+        // 3 s: a packet every 30 ms, a frame pulled every 20 ms.
+        while t_ms < 3000 {
+            if t_ms % 30 == 0 {
+                let ts = ts0.wrapping_add(next_pkt * 240);
+                let p = peer_packet(next_pkt as u16, ts, 8, &[0xD5 ^ 0x40; 240]);
+                assert_eq!(s.on_datagram(&p, ms(t_ms)), Inbound::Audio);
+                next_pkt += 1;
+            }
+            if t_ms % 20 == 0 && matches!(s.pop_frame(), Playout::Frame(_)) {
+                played += 1;
+            }
+            t_ms += 10;
+        }
+        assert_eq!(s.stats().concealed, 0, "{:?}", s.stats());
+        assert!(played >= 145, "played {played} of ~150 frames");
     }
 
     #[test]

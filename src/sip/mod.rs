@@ -4,3 +4,4 @@
 pub mod progress;
 pub mod sdp;
 pub mod transfer;
+pub mod ua;

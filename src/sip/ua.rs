@@ -1,0 +1,559 @@
+//! The SIP user agent: places one outbound call on rsipstack (transactions, dialogs,
+//! UDP transport), negotiates SDP, runs the call's media, and drives a blind transfer
+//! by REFER. The protocol decisions (progress, transfer) live in sans-IO modules; this
+//! file only wires sockets, timers and the stack together.
+
+use super::progress::DialResult;
+use super::sdp::{Direction, LocalMedia, SdpError};
+use super::transfer::{parse_sipfrag, BlindTransfer, TransferState};
+use crate::media::g711::G711;
+use crate::media::stream::{self, MediaConfig, MediaHandle, MediaReport};
+use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::transport::{udp::UdpConnection, TransportLayer};
+use rsipstack::EndpointBuilder;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Why a call could not even be attempted, or broke in a way the outcome cannot express.
+#[derive(Debug, thiserror::Error)]
+pub enum UaError {
+    /// A URI from the command line or the config does not parse.
+    #[error("invalid SIP URI {uri:?}: {why}")]
+    Uri {
+        /// The text given.
+        uri: String,
+        /// The parser's complaint.
+        why: String,
+    },
+    /// A socket could not be bound.
+    #[error("cannot bind {what} on {addr}: {why}")]
+    Bind {
+        /// SIP or RTP.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        why: String,
+    },
+    /// The audio file to play is unusable.
+    #[error("cannot play {path}: {why}")]
+    Play {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// The SIP stack refused an operation.
+    #[error("SIP stack: {0}")]
+    Stack(String),
+}
+
+/// One call to place, with what to do during it.
+#[derive(Clone, Debug)]
+pub struct CallRequest {
+    /// The callee (`sip:user@host:port`).
+    pub to: String,
+    /// Our identity (`sip:bot@host`); defaults to `sip:voxdial@<bind address>`.
+    pub from: Option<String>,
+    /// Where SIP listens (UDP); RTP binds the same IP on a free port.
+    pub bind: SocketAddr,
+    /// Cancel when nobody answers within this.
+    pub ring_timeout: Duration,
+    /// Audio to play after answer (WAV, mono or stereo, any rate).
+    pub play: Option<PathBuf>,
+    /// Stereo WAV to record into.
+    pub record: Option<PathBuf>,
+    /// Blind-transfer target.
+    pub refer_to: Option<String>,
+    /// Seconds after answer to send the REFER.
+    pub refer_after: Duration,
+    /// How long the transfer may take to reach a final NOTIFY.
+    pub transfer_timeout: Duration,
+    /// Hang up this long after answer (if the peer has not).
+    pub hangup_after: Option<Duration>,
+    /// DTMF to send after answer.
+    pub dtmf: Option<String>,
+    /// Transfer context for the agent console (`X-Voxdial-*` headers on the REFER).
+    pub context: Vec<(String, String)>,
+    /// Seed for SSRC, sequence and timestamp starts (None: random).
+    pub seed: Option<u64>,
+}
+
+/// What a transfer attempt came to.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TransferReport {
+    /// The target.
+    pub target: String,
+    /// The response code to the REFER, if one came.
+    pub refer_code: Option<u16>,
+    /// Sipfrag codes in the order the NOTIFYs carried them.
+    pub notifies: Vec<u16>,
+    /// Final state (completed or failed with the reason).
+    pub result: TransferState,
+    /// Whether the bot kept the call after a failure.
+    pub bot_resumed: bool,
+}
+
+/// The outcome of one call, printed by `voxdial call --json`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CallReport {
+    /// The final response code to the INVITE (None when nothing came back).
+    pub sip_code: Option<u16>,
+    /// Its reason phrase or our explanation.
+    pub reason: String,
+    /// The dialer outcome.
+    pub outcome: DialResult,
+    /// Whether the call was answered.
+    pub answered: bool,
+    /// Whether early media (183 with SDP) started before answer.
+    pub early_media: bool,
+    /// INVITE to final response, in ms.
+    pub setup_ms: u64,
+    /// Answer to hang-up, in seconds.
+    pub duration_s: f64,
+    /// Who ended the call: `us`, `peer`, or null when it never connected.
+    pub hangup_by: Option<&'static str>,
+    /// The codec used.
+    pub codec: Option<G711>,
+    /// The SDP problem, when the answer was unusable.
+    pub sdp_error: Option<String>,
+    /// The transfer, when one was requested.
+    pub transfer: Option<TransferReport>,
+    /// Media counters.
+    pub media: Option<MediaReport>,
+}
+
+fn uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
+    rsipstack::sip::Uri::try_from(text).map_err(|e| UaError::Uri {
+        uri: text.to_string(),
+        why: e.to_string(),
+    })
+}
+
+/// Read a WAV for playout as 8 kHz mono (first channel; linear interpolation for rates
+/// other than 8 and 16 kHz).
+pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
+    let err = |why: String| UaError::Play {
+        path: path.clone(),
+        why,
+    };
+    let mut r = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
+    let spec = r.spec();
+    if spec.sample_format != hound::SampleFormat::Int || spec.bits_per_sample != 16 {
+        return Err(err(format!(
+            "{}-bit {:?} samples; 16-bit PCM is needed",
+            spec.bits_per_sample, spec.sample_format
+        )));
+    }
+    let ch = usize::from(spec.channels.max(1));
+    let all: Vec<i16> = r
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    let mono: Vec<i16> = all.chunks(ch).map(|c| c[0]).collect();
+    Ok(match spec.sample_rate {
+        8000 => mono,
+        16000 => {
+            let mut d = crate::media::resample::Downsampler::default();
+            let mut out = Vec::with_capacity(mono.len() / 2);
+            d.process(&mono, &mut out);
+            out
+        }
+        rate if rate > 0 => {
+            let n = (mono.len() as u64 * 8000 / u64::from(rate)) as usize;
+            (0..n)
+                .map(|i| {
+                    let x = i as f64 * f64::from(rate) / 8000.0;
+                    let k = x as usize;
+                    let f = x - k as f64;
+                    let a = f64::from(mono.get(k).copied().unwrap_or(0));
+                    let b = f64::from(mono.get(k + 1).copied().unwrap_or(0));
+                    (a + (b - a) * f) as i16
+                })
+                .collect()
+        }
+        _ => return Err(err("sample rate 0".into())),
+    })
+}
+
+/// Place one call and follow it to its end.
+pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
+    let token = CancellationToken::new();
+    let guard = token.clone().drop_guard();
+    let transport = TransportLayer::new(token.child_token());
+    let udp = UdpConnection::create_connection(req.bind, None, Some(token.child_token()))
+        .await
+        .map_err(|e| UaError::Bind {
+            what: "SIP",
+            addr: req.bind,
+            why: e.to_string(),
+        })?;
+    let sip_addr = udp
+        .get_addr()
+        .get_socketaddr()
+        .map_err(|e| UaError::Stack(e.to_string()))?;
+    transport.add_transport(udp.into());
+    let endpoint = EndpointBuilder::new()
+        .with_user_agent(concat!("voxdial/", env!("CARGO_PKG_VERSION")))
+        .with_transport_layer(transport)
+        .with_cancel_token(token.child_token())
+        .build();
+    let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let mut incoming = endpoint
+        .incoming_transactions()
+        .map_err(|e| UaError::Stack(e.to_string()))?;
+    let ep = endpoint.inner.clone();
+    tokio::spawn(async move {
+        let _ = ep.serve().await;
+    });
+    // In-dialog requests go to their dialog; anything else gets an honest answer.
+    let l2 = layer.clone();
+    tokio::spawn(async move {
+        while let Some(mut tx) = incoming.recv().await {
+            match l2.match_dialog(&tx) {
+                Some(mut d) => {
+                    tokio::spawn(async move {
+                        let _ = d.handle(&mut tx).await;
+                    });
+                }
+                None => {
+                    let code = match tx.original.method {
+                        Method::Options => StatusCode::OK,
+                        Method::Ack => continue,
+                        Method::Invite | Method::Register | Method::Subscribe => {
+                            StatusCode::MethodNotAllowed
+                        }
+                        _ => StatusCode::CallTransactionDoesNotExist,
+                    };
+                    let _ = tx.reply(code).await;
+                }
+            }
+        }
+    });
+
+    let rtp = UdpSocket::bind(SocketAddr::new(req.bind.ip(), 0))
+        .await
+        .map_err(|e| UaError::Bind {
+            what: "RTP",
+            addr: req.bind,
+            why: e.to_string(),
+        })?;
+    let rtp_addr = rtp.local_addr().map_err(|e| UaError::Bind {
+        what: "RTP",
+        addr: req.bind,
+        why: e.to_string(),
+    })?;
+    let mut rtp = Some(rtp);
+    let mut rng: u64 = req.seed.unwrap_or_else(rand::random);
+    let mut next_rand = || {
+        // splitmix64: enough for SSRC/sequence starts, reproducible with a seed.
+        rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let local = LocalMedia {
+        addr: rtp_addr,
+        codecs: vec![G711::Ulaw, G711::Alaw],
+        dtmf_pt: 101,
+        session_id: next_rand() >> 1,
+        version: 1,
+    };
+    let from = req
+        .from
+        .clone()
+        .unwrap_or_else(|| format!("sip:voxdial@{sip_addr}"));
+    let contact = format!("sip:voxdial@{sip_addr}");
+    let opt = InviteOption {
+        caller: uri(&from)?,
+        callee: uri(&req.to)?,
+        contact: uri(&contact)?,
+        offer: Some(local.offer(Direction::SendRecv).into_bytes()),
+        content_type: Some("application/sdp".into()),
+        call_id: Some(format!("{:016x}@voxdial", next_rand())),
+        ..Default::default()
+    };
+    let (states_tx, mut states) = layer.new_dialog_state_channel();
+    let started = Instant::now();
+    let (dialog, mut invite) = layer
+        .do_invite_async(opt, states_tx)
+        .map_err(|e| UaError::Stack(e.to_string()))?;
+    let media_cfg = |codec, dtmf_pt, remote| MediaConfig {
+        codec,
+        dtmf_pt,
+        remote,
+        record: req.record.clone(),
+        ssrc: next_rand_u32(&local),
+        seq: (local.session_id >> 16) as u16,
+        ts: (local.session_id >> 32) as u32,
+    };
+
+    // --- ringing ---
+    let mut media: Option<MediaHandle> = None;
+    let mut early_media = false;
+    let mut cancelled = false;
+    let ring_deadline = tokio::time::sleep(req.ring_timeout);
+    tokio::pin!(ring_deadline);
+    let invite_result = loop {
+        tokio::select! {
+            r = &mut invite => break r,
+            s = states.recv() => {
+                if let Some(DialogState::Early(_, resp)) = s {
+                    if media.is_none() && !resp.body.is_empty() {
+                        if let Ok(p) = local.read_answer(&String::from_utf8_lossy(&resp.body)) {
+                            if let Some(sock) = rtp.take() {
+                                media = Some(stream::start(sock, media_cfg(p.codec, p.dtmf_pt, p.remote)));
+                                early_media = true;
+                            }
+                        }
+                    }
+                }
+            }
+            _ = &mut ring_deadline, if !cancelled => {
+                cancelled = true;
+                tracing::info!("ring timeout: sending CANCEL");
+                let _ = dialog.cancel().await;
+            }
+        }
+    };
+    let setup_ms = started.elapsed().as_millis() as u64;
+    let resp = match invite_result {
+        Ok(Ok((_, resp))) => resp,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "INVITE failed");
+            None
+        }
+        Err(e) => return Err(UaError::Stack(e.to_string())),
+    };
+    let code = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
+    let reason = resp
+        .as_ref()
+        .map(|r| r.status_code.to_string())
+        .unwrap_or_else(|| {
+            if cancelled {
+                "no answer before the ring timeout".into()
+            } else {
+                "no final response".into()
+            }
+        });
+    let mut report = CallReport {
+        sip_code: code,
+        reason,
+        outcome: match code {
+            Some(c) => DialResult::from_final(c, cancelled),
+            None if cancelled => DialResult::NoAnswer,
+            None => DialResult::Failed,
+        },
+        answered: false,
+        early_media,
+        setup_ms,
+        duration_s: 0.0,
+        hangup_by: None,
+        codec: None,
+        sdp_error: None,
+        transfer: None,
+        media: None,
+    };
+    let Some(resp) = resp.filter(|_| report.outcome == DialResult::Answered) else {
+        if let Some(m) = media {
+            report.media = Some(m.stop().await);
+        }
+        drop(guard);
+        return Ok(report);
+    };
+    // A 2xx after our CANCEL crossed it: the stack BYEs it; treat as no answer.
+    if cancelled {
+        report.outcome = DialResult::NoAnswer;
+        drop(guard);
+        return Ok(report);
+    }
+
+    // --- answered ---
+    report.answered = true;
+    let params = match local.read_answer(&String::from_utf8_lossy(&resp.body)) {
+        Ok(p) => p,
+        Err(e) => {
+            // RFC 3264: an unusable answer ends the call; say why.
+            report.sdp_error = Some(e.to_string());
+            let _ = dialog.hangup_with_reason(sdp_reason(&e)).await;
+            report.hangup_by = Some("us");
+            if let Some(m) = media {
+                report.media = Some(m.stop().await);
+            }
+            drop(guard);
+            return Ok(report);
+        }
+    };
+    report.codec = Some(params.codec);
+    let media = match media {
+        Some(m) => {
+            m.set_remote(params.remote);
+            m
+        }
+        None => match rtp.take() {
+            Some(sock) => {
+                stream::start(sock, media_cfg(params.codec, params.dtmf_pt, params.remote))
+            }
+            None => return Err(UaError::Stack("RTP socket already in use".into())),
+        },
+    };
+    if let Some(p) = &req.play {
+        media.playout.push_8k(&read_wav_8k(p)?);
+    }
+    if let Some(d) = &req.dtmf {
+        media.send_dtmf(d);
+    }
+    let answered_at = Instant::now();
+    let hangup_at = req.hangup_after.map(|d| answered_at + d);
+    let refer_at = req.refer_to.as_ref().map(|_| answered_at + req.refer_after);
+    let mut transfer: Option<(BlindTransfer, TransferReport)> = None;
+    let (refer_tx, mut refer_rx) = tokio::sync::mpsc::unbounded_channel::<Option<u16>>();
+    let far_future = answered_at + Duration::from_secs(86_400);
+    loop {
+        let t_deadline = transfer
+            .as_ref()
+            .filter(|(t, _)| !t.is_done())
+            .map(|(t, _)| answered_at + t.deadline())
+            .unwrap_or(far_future);
+        let refer_due = if transfer.is_none() { refer_at } else { None };
+        tokio::select! {
+            s = states.recv() => match s {
+                Some(DialogState::Terminated(_, why)) => {
+                    report.hangup_by = Some(match why {
+                        TerminatedReason::UacBye | TerminatedReason::UacCancel => "us",
+                        _ => "peer",
+                    });
+                    break;
+                }
+                Some(DialogState::Notify(_, r, handle)) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                    let sub_state = r.headers.iter().find_map(|h| match h {
+                        Header::SubscriptionState(v) => Some(v.to_string()),
+                        Header::Other(n, v) if n.eq_ignore_ascii_case("subscription-state") => Some(v.clone()),
+                        _ => None,
+                    }).unwrap_or_default();
+                    if let (Some((t, rep)), Some(c)) = (transfer.as_mut(), parse_sipfrag(&r.body)) {
+                        rep.notifies.push(c);
+                        t.on_notify(c, sub_state.to_ascii_lowercase().starts_with("terminated"));
+                    }
+                }
+                Some(DialogState::Updated(_, r, handle)) if r.method == Method::Invite => {
+                    // re-INVITE (hold/resume, session refresh): answer from the offer.
+                    match local.answer(&String::from_utf8_lossy(&r.body)) {
+                        Ok((sdp, p)) => {
+                            media.set_remote(p.remote);
+                            let _ = handle.respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(sdp.into_bytes())).await;
+                        }
+                        Err(e) => {
+                            tracing::info!(error = %e, "re-INVITE offer refused");
+                            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+                        }
+                    }
+                }
+                Some(DialogState::Updated(_, _, handle) | DialogState::Options(_, _, handle) | DialogState::Info(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(DialogState::Refer(_, _, handle)) | Some(DialogState::Message(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::MethodNotAllowed).await;
+                }
+                Some(_) => {}
+                None => break,
+            },
+            c = refer_rx.recv() => {
+                if let (Some((t, rep)), Some(c)) = (transfer.as_mut(), c) {
+                    rep.refer_code = c;
+                    match c {
+                        Some(code) => t.on_refer_response(code),
+                        None => t.on_refer_response(408),
+                    }
+                }
+            }
+            _ = sleep_until_opt(refer_due) => {
+                let target = req.refer_to.clone().unwrap_or_default();
+                let mut headers = vec![Header::ReferredBy(format!("<{from}>").into())];
+                for (k, v) in &req.context {
+                    headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
+                }
+                let d = dialog.clone();
+                let to = uri(&target)?;
+                let tx = refer_tx.clone();
+                tokio::spawn(async move {
+                    let r = d.refer(to, Some(headers), None).await;
+                    let code = r.ok().flatten().map(|r| u16::from(r.status_code));
+                    let _ = tx.send(code);
+                });
+                let now = answered_at.elapsed();
+                transfer = Some((BlindTransfer::new(now, req.transfer_timeout), TransferReport {
+                    target,
+                    refer_code: None,
+                    notifies: vec![],
+                    result: TransferState::Requested,
+                    bot_resumed: false,
+                }));
+            }
+            _ = tokio::time::sleep_until(t_deadline) => {
+                if let Some((t, _)) = transfer.as_mut() {
+                    t.on_time(answered_at.elapsed());
+                }
+            }
+            _ = sleep_until_opt(hangup_at) => {
+                let _ = dialog.bye().await;
+                report.hangup_by = Some("us");
+                break;
+            }
+        }
+        if let Some((t, rep)) = transfer.as_mut() {
+            if t.is_done() && rep.result != *t.state() {
+                rep.result = t.state().clone();
+                match t.state() {
+                    TransferState::Completed { .. } => {
+                        // The customer is with the agent now: our leg ends.
+                        let _ = dialog.bye().await;
+                        report.hangup_by = Some("us");
+                        break;
+                    }
+                    TransferState::Failed(why) => {
+                        tracing::info!(?why, "transfer failed; the bot keeps the call");
+                        rep.bot_resumed = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    report.duration_s = answered_at.elapsed().as_secs_f64();
+    if let Some((mut t, mut rep)) = transfer {
+        if !t.is_done() {
+            t.on_call_ended();
+        }
+        rep.result = t.state().clone();
+        report.transfer = Some(rep);
+    }
+    report.media = Some(media.stop().await);
+    drop(guard);
+    Ok(report)
+}
+
+fn next_rand_u32(local: &LocalMedia) -> u32 {
+    (local.session_id as u32) ^ 0x5EED_0000
+}
+
+fn sdp_reason(e: &SdpError) -> String {
+    format!("SIP ;cause=488 ;text=\"{e}\"")
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
