@@ -88,6 +88,8 @@ struct JitterBuffer {
     filling: bool,
     min_depth: usize,
     max_depth: usize,
+    /// Frames per packet as last received (30 ms packets need a deeper floor).
+    pkt_frames: usize,
 }
 
 impl JitterBuffer {
@@ -100,6 +102,7 @@ impl JitterBuffer {
             filling: true,
             min_depth,
             max_depth,
+            pkt_frames: 1,
         }
     }
 
@@ -130,7 +133,8 @@ impl JitterBuffer {
     fn target_depth(&self, jitter_ts: u32) -> usize {
         // Two jitters plus one frame of margin, in frames.
         let frames = (2 * jitter_ts as usize).div_ceil(FRAME_SAMPLES) + 1;
-        frames.clamp(self.min_depth, self.max_depth)
+        let floor = self.min_depth.max(self.pkt_frames + 1);
+        frames.clamp(floor, self.max_depth.max(floor))
     }
 }
 
@@ -341,6 +345,7 @@ impl RtpSession {
         self.stats.received += 1;
         let mut pcm = Vec::with_capacity(payload.len());
         self.codec.decode(payload, &mut pcm);
+        self.jb.pkt_frames = pcm.len().div_ceil(FRAME_SAMPLES);
         self.jb.slots.insert(start_ts, pcm);
         Inbound::Audio
     }

@@ -132,10 +132,25 @@ pub struct CallReport {
 }
 
 fn uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
-    rsipstack::sip::Uri::try_from(text).map_err(|e| UaError::Uri {
+    let bad = |why: &str| UaError::Uri {
         uri: text.to_string(),
-        why: e.to_string(),
-    })
+        why: why.to_string(),
+    };
+    // The stack's parser is lenient; a dialer must not send an INVITE to garbage.
+    let lower = text.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("sip:")
+        .or_else(|| lower.strip_prefix("sips:"))
+        .ok_or_else(|| bad("must start with sip: or sips:"))?;
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains spaces or control characters"));
+    }
+    let host = rest.rsplit('@').next().unwrap_or("");
+    let host = host.split([';', '?']).next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(bad("no host"));
+    }
+    rsipstack::sip::Uri::try_from(text).map_err(|e| bad(&e.to_string()))
 }
 
 /// Read a WAV for playout as 8 kHz mono (first channel; linear interpolation for rates
@@ -303,6 +318,11 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
     let mut cancelled = false;
     let ring_deadline = tokio::time::sleep(req.ring_timeout);
     tokio::pin!(ring_deadline);
+    // A CANCEL waits for a provisional response (RFC 3261 §9.1); a peer that never
+    // answers at all is given up a few seconds after the ring timeout.
+    let give_up = tokio::time::sleep(req.ring_timeout + Duration::from_secs(4));
+    tokio::pin!(give_up);
+    let mut gave_up = false;
     let invite_result = loop {
         tokio::select! {
             r = &mut invite => break r,
@@ -321,7 +341,15 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
             _ = &mut ring_deadline, if !cancelled => {
                 cancelled = true;
                 tracing::info!("ring timeout: sending CANCEL");
-                let _ = dialog.cancel().await;
+                let d = dialog.clone();
+                tokio::spawn(async move {
+                    let _ = d.cancel().await;
+                });
+            }
+            _ = &mut give_up => {
+                gave_up = true;
+                invite.abort();
+                break Ok(Ok((dialog.id(), None)));
             }
         }
     };
@@ -339,7 +367,9 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
         .as_ref()
         .map(|r| r.status_code.to_string())
         .unwrap_or_else(|| {
-            if cancelled {
+            if gave_up {
+                "no response from the callee".into()
+            } else if cancelled {
                 "no answer before the ring timeout".into()
             } else {
                 "no final response".into()
@@ -350,6 +380,7 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
         reason,
         outcome: match code {
             Some(c) => DialResult::from_final(c, cancelled),
+            None if gave_up => DialResult::Failed,
             None if cancelled => DialResult::NoAnswer,
             None => DialResult::Failed,
         },

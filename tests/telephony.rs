@@ -1,0 +1,279 @@
+//! `voxdial call` against real SIP peers (sipp) on 127.0.0.1: call outcomes, media,
+//! early media, BYE from the callee, and blind transfer by REFER with the NOTIFY
+//! sipfrags. sipp is installed by `scripts/test.sh` (Debian package sip-tester).
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn sip_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sip")
+}
+
+fn require_sipp() {
+    let ok = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        ok,
+        "sipp is not installed: run scripts/test.sh (it installs the Debian package sip-tester)"
+    );
+}
+
+/// Start one sipp peer from tests/sip on loopback.
+fn sipp(args: &[&str]) -> Child {
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(sip_dir())
+        .args(args)
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30",
+            "-timeout_error",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.spawn().expect("start sipp")
+}
+
+/// Wait for a sipp peer; its exit code (0 = its scenario passed).
+fn finish(mut c: Child) -> i32 {
+    let end = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Ok(Some(s)) = c.try_wait() {
+            return s.code().unwrap_or(-1);
+        }
+        if Instant::now() > end {
+            let _ = c.kill();
+            return -2;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn call(args: &[&str]) -> (Value, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .arg("call")
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run voxdial call");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (v, out.status.code().unwrap_or(-1))
+}
+
+fn settle() {
+    std::thread::sleep(Duration::from_millis(400));
+}
+
+#[test]
+fn pcma_only_answer_plays_media_both_ways_and_records_stereo() {
+    require_sipp();
+    let peer = sipp(&["-sf", "uas_answer_rtp.xml", "-p", "5180", "-mp", "24000"]);
+    settle();
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = dir.path().join("call.wav");
+    let (r, code) = call(&[
+        "sip:customer@127.0.0.1:5180",
+        "--hangup-after-s",
+        "2.5",
+        "--record",
+        wav.to_str().expect("path"),
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(finish(peer), 0, "sipp's side of the call failed");
+    assert_eq!(r["sip_code"], 200);
+    assert_eq!(r["outcome"], "answered");
+    assert_eq!(r["codec"], "Alaw", "the callee only offered PCMA");
+    assert_eq!(r["hangup_by"], "us");
+    let m = &r["media"];
+    assert!(m["rtp"]["received"].as_u64().unwrap_or(0) > 40, "{m}");
+    assert!(m["rtp"]["sent"].as_u64().unwrap_or(0) >= 120, "{m}");
+    assert_eq!(
+        m["rtp"]["concealed"], 0,
+        "30 ms packets play without gaps: {m}"
+    );
+    assert_eq!(m["late_ticks"], 0, "{m}");
+    let mut rd = hound::WavReader::open(&wav).expect("recording");
+    assert_eq!(rd.spec().channels, 2);
+    assert_eq!(rd.spec().sample_rate, 8000);
+    let samples: Vec<i16> = rd.samples::<i16>().map(|s| s.expect("sample")).collect();
+    let customer_loud = samples.chunks(2).filter(|c| c[0].abs() > 500).count();
+    assert!(
+        customer_loud > 2000,
+        "the customer channel carries the callee's audio"
+    );
+}
+
+#[test]
+fn final_responses_map_to_dialer_outcomes_with_the_sip_code() {
+    require_sipp();
+    for (file, port, code, outcome) in [
+        ("uas_busy.xml", "5181", 486, "busy"),
+        ("uas_decline.xml", "5182", 603, "rejected"),
+        ("uas_notfound.xml", "5183", 404, "invalid_number"),
+        ("uas_congestion.xml", "5184", 503, "congestion"),
+    ] {
+        let peer = sipp(&["-sf", file, "-p", port]);
+        settle();
+        let (r, exit) = call(&[&format!("sip:c@127.0.0.1:{port}")]);
+        assert_eq!(exit, 1, "unanswered calls exit 1: {r}");
+        assert_eq!(finish(peer), 0, "{file}: sipp saw a wrong exchange (ACK?)");
+        assert_eq!(r["sip_code"], code, "{file}: {r}");
+        assert_eq!(r["outcome"], outcome, "{file}: {r}");
+        assert_eq!(r["answered"], false);
+    }
+}
+
+#[test]
+fn ring_timeout_sends_cancel_and_counts_as_no_answer() {
+    require_sipp();
+    let peer = sipp(&["-sf", "uas_noanswer.xml", "-p", "5185"]);
+    settle();
+    let t = Instant::now();
+    let (r, _) = call(&["sip:c@127.0.0.1:5185", "--ring-timeout-s", "1"]);
+    assert!(t.elapsed() < Duration::from_secs(8), "CANCEL came late");
+    assert_eq!(
+        finish(peer),
+        0,
+        "the callee must see CANCEL and ACK its 487"
+    );
+    assert_eq!(r["sip_code"], 487);
+    assert_eq!(r["outcome"], "no_answer");
+}
+
+#[test]
+fn early_media_plays_before_answer_and_the_callee_can_hang_up() {
+    require_sipp();
+    let peer = sipp(&["-sf", "uas_early_bye.xml", "-p", "5186", "-mp", "23000"]);
+    settle();
+    let (r, code) = call(&["sip:c@127.0.0.1:5186", "--hangup-after-s", "15"]);
+    assert_eq!(code, 0);
+    assert_eq!(finish(peer), 0, "our 200 to the callee's BYE");
+    assert_eq!(r["early_media"], true, "{r}");
+    assert_eq!(r["hangup_by"], "peer", "{r}");
+    assert!(r["duration_s"].as_f64().unwrap_or(99.0) < 5.0);
+    assert!(
+        r["media"]["customer_audio_s"].as_f64().unwrap_or(0.0) > 1.0,
+        "{r}"
+    );
+}
+
+/// The customer's phone honouring REFER is two sipp processes joined by a twin socket.
+fn transfer(agent_xml: &str, base: u16, mp: u16) -> (Value, Vec<i32>) {
+    let (cust, twin, agent, ctl) = (base, base + 2, base + 10, base + 20);
+    let agent_uri = format!("sip:agent@127.0.0.1:{agent}");
+    let xferleg = sipp(&[
+        &format!("127.0.0.1:{agent}"),
+        "-sf",
+        "customer_xfer_uac.xml",
+        "-3pcc",
+        &format!("127.0.0.1:{ctl}"),
+        "-p",
+        &twin.to_string(),
+        "-mp",
+        &(mp + 100).to_string(),
+    ]);
+    settle();
+    let customer = sipp(&[
+        "-sf",
+        "customer_uas_refer.xml",
+        "-3pcc",
+        &format!("127.0.0.1:{ctl}"),
+        "-p",
+        &cust.to_string(),
+        "-mp",
+        &(mp + 200).to_string(),
+    ]);
+    let agent_p = sipp(&[
+        "-sf",
+        agent_xml,
+        "-p",
+        &agent.to_string(),
+        "-mp",
+        &(mp + 300).to_string(),
+    ]);
+    settle();
+    let (r, _) = call(&[
+        &format!("sip:customer@127.0.0.1:{cust}"),
+        "--refer-to",
+        &agent_uri,
+        "--refer-after-s",
+        "1",
+        "--hangup-after-s",
+        "5",
+        "--context",
+        "reason=debt_dispute",
+    ]);
+    let codes = vec![finish(customer), finish(agent_p), finish(xferleg)];
+    (r, codes)
+}
+
+#[test]
+fn blind_transfer_completes_on_the_final_notify_and_we_leave_the_call() {
+    require_sipp();
+    let (r, codes) = transfer("agent_uas.xml", 5200, 21000);
+    assert_eq!(codes, vec![0, 0, 0], "customer, agent, transfer leg: {r}");
+    let t = &r["transfer"];
+    assert_eq!(t["refer_code"], 202, "{t}");
+    assert_eq!(t["result"]["state"], "completed", "{t}");
+    assert_eq!(
+        t["notifies"].as_array().and_then(|a| a.last()).cloned(),
+        Some(200.into())
+    );
+    assert_eq!(r["hangup_by"], "us");
+    assert!(
+        r["duration_s"].as_f64().unwrap_or(99.0) < 4.0,
+        "BYE right after the 200 sipfrag"
+    );
+}
+
+#[test]
+fn a_busy_agent_fails_the_transfer_and_the_bot_keeps_the_call() {
+    require_sipp();
+    let (r, codes) = transfer("agent_busy_uas.xml", 5300, 22000);
+    assert_eq!(codes, vec![0, 0, 0], "{r}");
+    let t = &r["transfer"];
+    assert_eq!(t["result"]["state"], "failed", "{t}");
+    assert_eq!(t["result"]["reason"], "target_failed", "{t}");
+    assert_eq!(t["result"]["code"], 486, "{t}");
+    assert_eq!(t["bot_resumed"], true);
+    assert!(
+        r["duration_s"].as_f64().unwrap_or(0.0) >= 4.5,
+        "the call went on: {r}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_refused_with_the_reason() {
+    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args(["call", "not a uri", "--ring-timeout-s", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid SIP URI"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args(["call", "sip:a@127.0.0.1:5999", "--context", "bad key=x"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
