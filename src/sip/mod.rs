@@ -2,6 +2,7 @@
 //! and transfer by REFER.
 
 pub mod progress;
+pub mod ratelimit;
 pub mod sdp;
 pub mod transfer;
 pub mod ua;

@@ -199,61 +199,122 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
     })
 }
 
-/// Place one call and follow it to its end.
-pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
-    let token = CancellationToken::new();
-    let guard = token.clone().drop_guard();
-    let transport = TransportLayer::new(token.child_token());
-    let udp = UdpConnection::create_connection(req.bind, None, Some(token.child_token()))
-        .await
-        .map_err(|e| UaError::Bind {
-            what: "SIP",
-            addr: req.bind,
-            why: e.to_string(),
-        })?;
-    let sip_addr = udp
-        .get_addr()
-        .get_socketaddr()
-        .map_err(|e| UaError::Stack(e.to_string()))?;
-    transport.add_transport(udp.into());
-    let endpoint = EndpointBuilder::new()
-        .with_user_agent(concat!("voxdial/", env!("CARGO_PKG_VERSION")))
-        .with_transport_layer(transport)
-        .with_cancel_token(token.child_token())
-        .build();
-    let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
-    let mut incoming = endpoint
-        .incoming_transactions()
-        .map_err(|e| UaError::Stack(e.to_string()))?;
-    let ep = endpoint.inner.clone();
-    tokio::spawn(async move {
-        let _ = ep.serve().await;
-    });
-    // In-dialog requests go to their dialog; anything else gets an honest answer.
-    let l2 = layer.clone();
-    tokio::spawn(async move {
-        while let Some(mut tx) = incoming.recv().await {
-            match l2.match_dialog(&tx) {
-                Some(mut d) => {
-                    tokio::spawn(async move {
-                        let _ = d.handle(&mut tx).await;
-                    });
-                }
-                None => {
-                    let code = match tx.original.method {
-                        Method::Options => StatusCode::OK,
-                        Method::Ack => continue,
-                        Method::Invite | Method::Register | Method::Subscribe => {
-                            StatusCode::MethodNotAllowed
+/// A running SIP user agent: one UDP transport, the transaction and dialog layers, and
+/// the loop that routes incoming requests. Many calls share it.
+pub struct SipUa {
+    layer: Arc<DialogLayer>,
+    sip_addr: SocketAddr,
+    token: CancellationToken,
+}
+
+impl Drop for SipUa {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// Unsolicited requests allowed per source IP: 20/s on average, bursts of 50.
+const UNSOLICITED_RATE: f64 = 20.0;
+const UNSOLICITED_BURST: f64 = 50.0;
+
+impl SipUa {
+    /// Start a user agent listening on `bind` (UDP).
+    pub async fn bind(bind: SocketAddr) -> Result<SipUa, UaError> {
+        let token = CancellationToken::new();
+        let transport = TransportLayer::new(token.child_token());
+        let udp = UdpConnection::create_connection(bind, None, Some(token.child_token()))
+            .await
+            .map_err(|e| UaError::Bind {
+                what: "SIP",
+                addr: bind,
+                why: e.to_string(),
+            })?;
+        let sip_addr = udp
+            .get_addr()
+            .get_socketaddr()
+            .map_err(|e| UaError::Stack(e.to_string()))?;
+        transport.add_transport(udp.into());
+        let endpoint = EndpointBuilder::new()
+            .with_user_agent(concat!("voxdial/", env!("CARGO_PKG_VERSION")))
+            .with_transport_layer(transport)
+            .with_cancel_token(token.child_token())
+            .build();
+        let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let mut incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let ep = endpoint.inner.clone();
+        tokio::spawn(async move {
+            let _ = ep.serve().await;
+        });
+        // In-dialog requests go to their dialog; anything else gets an honest answer,
+        // unless its source is flooding us.
+        let l2 = layer.clone();
+        tokio::spawn(async move {
+            let mut limiter =
+                super::ratelimit::SourceLimiter::new(UNSOLICITED_RATE, UNSOLICITED_BURST);
+            let t0 = Instant::now();
+            while let Some(mut tx) = incoming.recv().await {
+                match l2.match_dialog(&tx) {
+                    Some(mut d) => {
+                        tokio::spawn(async move {
+                            let _ = d.handle(&mut tx).await;
+                        });
+                    }
+                    None => {
+                        let src = tx
+                            .connection
+                            .as_ref()
+                            .and_then(|c| c.get_addr().get_socketaddr().ok())
+                            .map(|a| a.ip());
+                        if let Some(ip) = src {
+                            if !limiter.allow(ip, t0.elapsed()) {
+                                tracing::debug!(%ip, method = %tx.original.method, "unsolicited request dropped (rate limit)");
+                                continue;
+                            }
                         }
-                        _ => StatusCode::CallTransactionDoesNotExist,
-                    };
-                    let _ = tx.reply(code).await;
+                        let code = match tx.original.method {
+                            Method::Options => StatusCode::OK,
+                            Method::Ack => continue,
+                            Method::Invite | Method::Register | Method::Subscribe => {
+                                StatusCode::MethodNotAllowed
+                            }
+                            _ => StatusCode::CallTransactionDoesNotExist,
+                        };
+                        let _ = tx.reply(code).await;
+                    }
                 }
             }
-        }
-    });
+        });
+        Ok(SipUa {
+            layer,
+            sip_addr,
+            token,
+        })
+    }
 
+    /// The address SIP listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    /// Place one call on this user agent and follow it to its end.
+    pub async fn call(&self, req: CallRequest) -> Result<CallReport, UaError> {
+        call_on(&self.layer, self.sip_addr, req).await
+    }
+}
+
+/// Place one call on a user agent of its own (the `voxdial call` path).
+pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
+    let ua = SipUa::bind(req.bind).await?;
+    ua.call(req).await
+}
+
+async fn call_on(
+    layer: &Arc<DialogLayer>,
+    sip_addr: SocketAddr,
+    req: CallRequest,
+) -> Result<CallReport, UaError> {
     let rtp = UdpSocket::bind(SocketAddr::new(req.bind.ip(), 0))
         .await
         .map_err(|e| UaError::Bind {
@@ -398,13 +459,11 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
         if let Some(m) = media {
             report.media = Some(m.stop().await);
         }
-        drop(guard);
         return Ok(report);
     };
     // A 2xx after our CANCEL crossed it: the stack BYEs it; treat as no answer.
     if cancelled {
         report.outcome = DialResult::NoAnswer;
-        drop(guard);
         return Ok(report);
     }
 
@@ -417,10 +476,10 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
             report.sdp_error = Some(e.to_string());
             let _ = dialog.hangup_with_reason(sdp_reason(&e)).await;
             report.hangup_by = Some("us");
+            layer.remove_dialog(&dialog.id());
             if let Some(m) = media {
                 report.media = Some(m.stop().await);
             }
-            drop(guard);
             return Ok(report);
         }
     };
@@ -570,7 +629,7 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
         report.transfer = Some(rep);
     }
     report.media = Some(media.stop().await);
-    drop(guard);
+    layer.remove_dialog(&dialog.id());
     Ok(report)
 }
 
