@@ -106,9 +106,11 @@ impl PlayoutQueue {
 
     fn take_frame(&self, out: &mut [i16; FRAME_SAMPLES]) {
         let mut q = self.lock();
-        for s in out.iter_mut() {
-            *s = q.pcm.pop_front().unwrap_or(0);
+        let n = q.pcm.len().min(out.len());
+        for (dst, src) in out.iter_mut().zip(q.pcm.drain(..n)) {
+            *dst = src;
         }
+        out[n..].fill(0);
     }
 }
 
@@ -210,7 +212,12 @@ async fn run(
     let mut up = Upsampler::default();
     let mut report = MediaReport::default();
     let start = Instant::now();
-    let mut next_tick = start;
+    // One timer entry for the whole call (re-arming a new sleep per tick costs more);
+    // `tick()` returns the scheduled instant, which lateness is measured against.
+    let mut clock = tokio::time::interval_at(start, FRAME);
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut customer = vec![0i16; FRAME_SAMPLES];
+    let mut wide = Vec::with_capacity(FRAME_SAMPLES * 2);
     let mut buf = vec![0u8; 2048];
     let mut bot = [0i16; FRAME_SAMPLES];
     let mut last_frame: Option<Vec<i16>> = None;
@@ -223,9 +230,9 @@ async fn run(
                 Some(Control::Remote(a)) => { remote = a; latched = false; }
                 Some(Control::Stop) | None => break,
             },
-            _ = tokio::time::sleep_until(next_tick) => {
+            due = clock.tick() => {
                 let now = Instant::now();
-                let late = now.saturating_duration_since(next_tick);
+                let late = now.saturating_duration_since(due);
                 report.ticks += 1;
                 if late > LATE_AFTER {
                     report.late_ticks += 1;
@@ -236,22 +243,26 @@ async fn run(
                 if let Err(e) = socket.send_to(&pkt, remote).await {
                     tracing::debug!(error = %e, "RTP send failed");
                 }
-                let customer = match session.pop_frame() {
+                match session.pop_frame() {
                     Playout::Frame(f) => {
                         lost_run = 0;
-                        last_frame = Some(f.clone());
-                        f
+                        customer.copy_from_slice(&f[..FRAME_SAMPLES]);
+                        last_frame.get_or_insert_with(|| vec![0; FRAME_SAMPLES]).copy_from_slice(&customer);
                     }
                     // Conceal: repeat the last frame once at half level, then silence.
                     Playout::Lost => {
                         lost_run += 1;
                         match (&last_frame, lost_run) {
-                            (Some(f), 1) => f.iter().map(|s| s / 2).collect(),
-                            _ => vec![0; FRAME_SAMPLES],
+                            (Some(f), 1) => {
+                                for (c, s) in customer.iter_mut().zip(f) {
+                                    *c = s / 2;
+                                }
+                            }
+                            _ => customer.fill(0),
                         }
                     }
-                    Playout::Silence => vec![0; FRAME_SAMPLES],
-                };
+                    Playout::Silence => customer.fill(0),
+                }
                 if customer.iter().any(|&s| s.unsigned_abs() > 64) {
                     report.customer_audio_s += 0.02;
                 }
@@ -261,15 +272,10 @@ async fn run(
                         rec = None;
                     }
                 }
-                let mut wide = Vec::with_capacity(FRAME_SAMPLES * 2);
+                wide.clear();
                 up.process(&customer, &mut wide);
                 // A pipeline that falls behind loses frames, never stalls the line.
-                let _ = inbound.try_send(wide);
-                next_tick += FRAME;
-                // After a long stall (suspended process), do not burst to catch up.
-                if Instant::now() > next_tick + FRAME * 10 {
-                    next_tick = Instant::now();
-                }
+                let _ = inbound.try_send(wide.clone());
             }
             r = socket.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
