@@ -185,8 +185,13 @@ impl LocalMedia {
 
 fn parse_audio(text: &str) -> Result<(SessionDescription, usize), SdpError> {
     // The crate wants CRLF or LF line ends and no trailing junk; trim what peers add.
-    let sd = SessionDescription::unmarshal(&mut Cursor::new(text.trim_start().as_bytes()))
-        .map_err(|e| SdpError::Malformed(e.to_string()))?;
+    // SDP comes from outside; a panic inside the third-party parser must become an
+    // error for this call, not take the process down.
+    let parsed = std::panic::catch_unwind(|| {
+        SessionDescription::unmarshal(&mut Cursor::new(text.trim_start().as_bytes()))
+    })
+    .map_err(|_| SdpError::Malformed("the SDP parser could not read it".into()))?;
+    let sd = parsed.map_err(|e| SdpError::Malformed(e.to_string()))?;
     let idx = sd
         .media_descriptions
         .iter()

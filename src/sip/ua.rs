@@ -131,6 +131,11 @@ pub struct CallReport {
     pub media: Option<MediaReport>,
 }
 
+/// Validate and parse a SIP URI (the stack's parser alone accepts garbage).
+pub fn check_uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
+    uri(text)
+}
+
 fn uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
     let bad = |why: &str| UaError::Uri {
         uri: text.to_string(),
