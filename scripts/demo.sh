@@ -4,11 +4,19 @@
 # plays scripted calls in both locales through the dialogue engine and NLU, measures
 # NLU accuracy on the held-out set, imports a messy GBK campaign list, dials it under
 # the cn-collection policy (simulated lines), audits the ledger, and simulates a day
-# per pacing strategy with charts. Idempotent (starts from a fresh demo database);
-# needs only Rust. Output files go to data/demo/.
+# per pacing strategy with charts, and places real SIP calls on 127.0.0.1 against sipp
+# peers (a customer phone with audio, and a blind transfer to an agent).
+# Idempotent (starts from a fresh demo database); needs Rust, and apt for sipp when it is
+# missing. Output files go to data/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+if ! command -v sipp >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y sip-tester >/dev/null 2>&1 || {
+    $SUDO apt-get update >/dev/null && $SUDO apt-get install -y sip-tester >/dev/null
+  }
+fi
 cargo build --locked --release --quiet
 bin=target/release/voxdial
 echo "== scenario check"
@@ -49,3 +57,18 @@ echo "== bot-first: bots take every answer, 5 humans take escalations"
 $bin simulate --compare --bot-first --agents 5 --bot-channels 60 --transfer-rate 0.1 --answer-rate 0.3 --leads 100000 --hours 8 --seed 7
 echo "== Erlang C check (M/M/10, 8 Erlangs)"
 $bin simulate --validate-erlang --arrival-rate 0.04444 --agents 10 --mean-handle-s 180 --hours 400 --seed 1
+echo "== SIP call on 127.0.0.1: a customer phone (sipp) answers PCMA and talks; recorded to $out/call.wav"
+sipp_opts="-i 127.0.0.1 -mi 127.0.0.1 -m 1 -nostdin -timeout 30 -timeout_error"
+(cd tests/sip && sipp -sf uas_answer_rtp.xml -p 5480 -mp 26000 $sipp_opts >/dev/null 2>&1) &
+sleep 0.5
+$bin call sip:customer@127.0.0.1:5480 --hangup-after-s 3 --record "$out/call.wav" --json
+wait
+echo "== blind transfer by REFER: customer phone honours it, agent answers"
+(cd tests/sip && sipp 127.0.0.1:5490 -sf customer_xfer_uac.xml -3pcc 127.0.0.1:5495 -p 5482 -mp 26100 $sipp_opts >/dev/null 2>&1) &
+sleep 0.5
+(cd tests/sip && sipp -sf customer_uas_refer.xml -3pcc 127.0.0.1:5495 -p 5481 -mp 26200 $sipp_opts >/dev/null 2>&1) &
+(cd tests/sip && sipp -sf agent_uas.xml -p 5490 -mp 26300 $sipp_opts >/dev/null 2>&1) &
+sleep 0.5
+$bin call sip:customer@127.0.0.1:5481 --refer-to sip:agent@127.0.0.1:5490 --refer-after-s 1 \
+  --hangup-after-s 10 --context reason=debt_dispute --json
+wait
