@@ -27,15 +27,19 @@ fn require_sipp() {
 /// Start one sipp peer from tests/sip on loopback.
 fn sipp(args: &[&str]) -> Child {
     let mut cmd = Command::new("sipp");
+    let calls = if args.contains(&"-m") {
+        None
+    } else {
+        Some(["-m", "1"])
+    };
     cmd.current_dir(sip_dir())
         .args(args)
+        .args(calls.iter().flatten())
         .args([
             "-i",
             "127.0.0.1",
             "-mi",
             "127.0.0.1",
-            "-m",
-            "1",
             "-nostdin",
             "-timeout",
             "30",
@@ -276,4 +280,49 @@ fn bad_arguments_are_refused_with_the_reason() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn trunk_check_pings_and_registers_with_digest() {
+    require_sipp();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("trunks.yaml");
+    std::fs::write(
+        &cfg,
+        "trunks:\n  - name: t1\n    proxy: 127.0.0.1:5193\n    username: voxbot\n    password_env: TRUNK_PW_T\n    register: true\n    channels: 30\n    cps: 10\n",
+    )
+    .expect("write");
+    for (pw, reg, exit) in [("s3cret", 200, 0), ("wrong", 403, 1)] {
+        let peer = sipp(&["-sf", "registrar_auth.xml", "-p", "5193", "-m", "2"]);
+        settle();
+        let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+            .args(["trunk", "check"])
+            .arg(&cfg)
+            .env("TRUNK_PW_T", pw)
+            .output()
+            .expect("run");
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json line");
+        assert_eq!(finish(peer), 0, "registrar saw a wrong exchange");
+        assert_eq!(v["options"], 200, "{v}");
+        assert_eq!(v["register"], reg, "{v}");
+        assert_eq!(out.status.code(), Some(exit));
+    }
+}
+
+#[test]
+fn an_invite_challenged_by_the_trunk_is_resent_with_digest() {
+    require_sipp();
+    for (pw, code) in [("s3cret", 200), ("wrong", 403)] {
+        let peer = sipp(&["-sf", "uas_invite_auth.xml", "-p", "5194", "-mp", "25000"]);
+        settle();
+        let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+            .args(["call", "sip:13800138000@127.0.0.1:5194", "--user", "voxbot"])
+            .args(["--hangup-after-s", "0.5", "--json"])
+            .env("VOXDIAL_SIP_PASSWORD", pw)
+            .output()
+            .expect("run");
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(finish(peer), 0, "{v}");
+        assert_eq!(v["sip_code"], code, "{v}");
+    }
 }

@@ -48,6 +48,12 @@ pub struct CallArgs {
     /// Seed for RTP SSRC/sequence starts (reproducible captures).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Digest user, for a trunk that challenges INVITEs.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Environment variable holding the digest password (kept out of the command line).
+    #[arg(long, default_value = "VOXDIAL_SIP_PASSWORD")]
+    pub password_env: String,
     /// Print the outcome as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -86,6 +92,15 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
         dtmf: a.dtmf,
         context: a.context,
         seed: a.seed,
+        auth: match a.user {
+            Some(u) => {
+                let p = std::env::var(&a.password_env).with_context(|| {
+                    format!("--user {u} needs the password in ${}", a.password_env)
+                })?;
+                Some((u, p))
+            }
+            None => None,
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,6 +6,7 @@ mod chat;
 mod run_cmd;
 mod scenario_cmd;
 mod simulate_cmd;
+mod trunk_cmd;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -64,6 +65,11 @@ pub enum Cmd {
     Simulate(Box<simulate_cmd::SimulateArgs>),
     /// Place one SIP call (trunk check, tests): prints its outcome.
     Call(Box<call_cmd::CallArgs>),
+    /// Check SIP trunks: OPTIONS reachability and REGISTER with digest.
+    Trunk {
+        #[command(subcommand)]
+        cmd: trunk_cmd::TrunkCmd,
+    },
     /// Talk to a scenario in the terminal, or replay a script (one customer line per line).
     Chat {
         /// Scenario id.
@@ -171,6 +177,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Campaign { cmd } => campaign_cmd::run(&root, &cli.db, cmd),
         Cmd::Simulate(a) => simulate_cmd::run(*a),
         Cmd::Call(a) => call_cmd::run(*a),
+        Cmd::Trunk { cmd } => trunk_cmd::run(cmd),
         Cmd::Nlu {
             locale,
             scenario,

@@ -6,4 +6,5 @@ pub mod progress;
 pub mod ratelimit;
 pub mod sdp;
 pub mod transfer;
+pub mod trunk;
 pub mod ua;

@@ -8,9 +8,11 @@ use super::sdp::{Direction, LocalMedia, SdpError};
 use super::transfer::{parse_sipfrag, BlindTransfer, TransferState};
 use crate::media::g711::G711;
 use crate::media::stream::{self, MediaConfig, MediaHandle, MediaReport};
+use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::registration::Registration;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transport::{udp::UdpConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
@@ -85,6 +87,8 @@ pub struct CallRequest {
     pub context: Vec<(String, String)>,
     /// Seed for SSRC, sequence and timestamp starts (None: random).
     pub seed: Option<u64>,
+    /// Digest credentials (user, password) for a trunk that challenges INVITEs.
+    pub auth: Option<(String, String)>,
 }
 
 /// What a transfer attempt came to.
@@ -208,6 +212,7 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
 /// the loop that routes incoming requests. Many calls share it.
 pub struct SipUa {
     layer: Arc<DialogLayer>,
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     sip_addr: SocketAddr,
     token: CancellationToken,
 }
@@ -243,6 +248,11 @@ impl SipUa {
             .with_user_agent(concat!("voxdial/", env!("CARGO_PKG_VERSION")))
             .with_transport_layer(transport)
             .with_cancel_token(token.child_token())
+            .with_option(rsipstack::transaction::endpoint::EndpointOption {
+                // The stack's default Call-ID suffix names its vendor; ours names us.
+                callid_suffix: Some("voxdial".into()),
+                ..Default::default()
+            })
             .build();
         let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let mut incoming = endpoint
@@ -293,6 +303,7 @@ impl SipUa {
         });
         Ok(SipUa {
             layer,
+            endpoint: endpoint.inner.clone(),
             sip_addr,
             token,
         })
@@ -301,6 +312,67 @@ impl SipUa {
     /// The address SIP listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.sip_addr
+    }
+
+    /// REGISTER with digest authentication; returns the registrar's final code.
+    pub async fn register(
+        &self,
+        registrar: &str,
+        username: &str,
+        password: &str,
+        expires_s: u32,
+    ) -> Result<u16, UaError> {
+        let cred = Credential {
+            username: username.to_string(),
+            password: password.to_string(),
+            realm: None,
+            auth_username: None,
+        };
+        let mut reg = Registration::new(self.endpoint.clone(), Some(cred));
+        let resp = reg
+            .register(uri(registrar)?, Some(expires_s))
+            .await
+            .map_err(|e| UaError::Stack(e.to_string()))?;
+        Ok(u16::from(resp.status_code))
+    }
+
+    /// An out-of-dialog OPTIONS (trunk keepalive): the final code, or None on timeout.
+    pub async fn options(&self, target: &str) -> Result<Option<u16>, UaError> {
+        use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+        use rsipstack::transaction::transaction::Transaction;
+        let to_uri = uri(target)?;
+        let via = self
+            .endpoint
+            .get_via(None, None)
+            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let me = uri(&format!("sip:voxdial@{}", self.sip_addr))?;
+        let from = rsipstack::sip::typed::From {
+            display_name: None,
+            uri: me,
+            params: vec![],
+        }
+        .with_tag(rsipstack::transaction::make_tag());
+        let to = rsipstack::sip::typed::To {
+            display_name: None,
+            uri: to_uri.clone(),
+            params: vec![],
+        };
+        let req = self
+            .endpoint
+            .make_request(Method::Options, to_uri, via, from, to, 1, None);
+        let key = TransactionKey::from_request(&req, TransactionRole::Client)
+            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let mut tx = Transaction::new_client(key, req, self.endpoint.clone(), None);
+        tx.send().await.map_err(|e| UaError::Stack(e.to_string()))?;
+        while let Some(msg) = tx.receive().await {
+            if let rsipstack::sip::SipMessage::Response(r) = msg {
+                let code = u16::from(r.status_code);
+                if code >= 200 {
+                    return Ok(Some(code));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Place one call on this user agent and follow it to its end.
@@ -361,6 +433,12 @@ async fn call_on(
         offer: Some(local.offer(Direction::SendRecv).into_bytes()),
         content_type: Some("application/sdp".into()),
         call_id: Some(format!("{:016x}@voxdial", next_rand())),
+        credential: req.auth.as_ref().map(|(u, p)| Credential {
+            username: u.clone(),
+            password: p.clone(),
+            realm: None,
+            auth_username: None,
+        }),
         ..Default::default()
     };
     let (states_tx, mut states) = layer.new_dialog_state_channel();
