@@ -42,6 +42,7 @@ fn request(to: &str) -> CallRequest {
         dtmf: None,
         context: vec![],
         seed: None,
+        auth: None,
     }
 }
 
