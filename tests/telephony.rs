@@ -326,3 +326,61 @@ fn an_invite_challenged_by_the_trunk_is_resent_with_digest() {
         assert_eq!(v["sip_code"], code, "{v}");
     }
 }
+
+#[test]
+fn baresip_as_a_real_customer_phone_honours_our_refer() {
+    require_sipp();
+    assert!(
+        Command::new("baresip").arg("-h").output().is_ok(),
+        "baresip is not installed: run scripts/test.sh"
+    );
+    // A private copy of the headless baresip profile, on this test's ports.
+    let dir = tempfile::tempdir().expect("tmp");
+    for f in ["config", "accounts"] {
+        let text = std::fs::read_to_string(sip_dir().join("baresip").join(f)).expect("profile");
+        let text = text
+            .replace("5080", "5280")
+            .replace("16200-16298", "27200-27298");
+        std::fs::write(dir.path().join(f), text).expect("write");
+    }
+    let agent = sipp(&[
+        "-sf",
+        "agent_uas_hangup.xml",
+        "-p",
+        "5290",
+        "-mp",
+        "27400",
+        "-rtp_echo",
+    ]);
+    let mut phone = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start baresip");
+    std::thread::sleep(Duration::from_secs(2));
+    let (r, _) = call(&[
+        "sip:customer@127.0.0.1:5280",
+        "--refer-to",
+        "sip:agent@127.0.0.1:5290",
+        "--refer-after-s",
+        "1.5",
+        "--hangup-after-s",
+        "10",
+    ]);
+    let agent_rc = finish(agent);
+    let _ = phone.kill();
+    let _ = phone.wait();
+    assert_eq!(r["answered"], true, "{r}");
+    assert!(
+        r["media"]["rtp"]["received"].as_u64().unwrap_or(0) > 30,
+        "baresip's audio reached us: {r}"
+    );
+    assert_eq!(r["transfer"]["result"]["state"], "completed", "{r}");
+    assert_eq!(
+        agent_rc, 0,
+        "the agent got the customer's INVITE and the call"
+    );
+}
