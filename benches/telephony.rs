@@ -43,6 +43,7 @@ fn request(to: &str) -> CallRequest {
         context: vec![],
         seed: None,
         auth: None,
+        consult: None,
     }
 }
 

@@ -384,3 +384,82 @@ fn baresip_as_a_real_customer_phone_honours_our_refer() {
         "the agent got the customer's INVITE and the call"
     );
 }
+
+#[test]
+fn attended_transfer_consults_the_agent_then_refers_with_replaces() {
+    require_sipp();
+    // Customer phone (two sipp twins), agent phone (consultation dialog + the twin that
+    // accepts the Replaces INVITE and checks RFC 3891 tag orientation).
+    let xferleg = sipp(&[
+        "127.0.0.1:5391",
+        "-sf",
+        "customer_xfer_uac.xml",
+        "-3pcc",
+        "127.0.0.1:5395",
+        "-p",
+        "5382",
+        "-mp",
+        "28000",
+    ]);
+    settle();
+    let customer = sipp(&[
+        "-sf",
+        "customer_uas_refer.xml",
+        "-3pcc",
+        "127.0.0.1:5395",
+        "-p",
+        "5380",
+        "-mp",
+        "28100",
+    ]);
+    // The consultation side answers to the fixed address our UA binds (5372).
+    let consult = sipp(&[
+        "127.0.0.1:5372",
+        "-sf",
+        "agent_att_consult.xml",
+        "-3pcc",
+        "127.0.0.1:5396",
+        "-p",
+        "5390",
+        "-mp",
+        "28200",
+    ]);
+    settle();
+    let replaces = sipp(&[
+        "-sf",
+        "agent_att_replaces.xml",
+        "-3pcc",
+        "127.0.0.1:5396",
+        "-p",
+        "5391",
+        "-mp",
+        "28300",
+    ]);
+    settle();
+    let (r, _) = call(&[
+        "sip:customer@127.0.0.1:5380",
+        "--bind",
+        "127.0.0.1:5372",
+        "--consult",
+        "sip:agent@127.0.0.1:5390",
+        "--refer-to",
+        "sip:agent@127.0.0.1:5391",
+        "--refer-after-s",
+        "1",
+        "--hangup-after-s",
+        "15",
+    ]);
+    let codes = vec![
+        finish(customer),
+        finish(consult),
+        finish(replaces),
+        finish(xferleg),
+    ];
+    assert_eq!(
+        codes,
+        vec![0, 0, 0, 0],
+        "customer, agent consult, agent replaces, xfer leg: {r}"
+    );
+    assert_eq!(r["transfer"]["result"]["state"], "completed", "{r}");
+    assert_eq!(r["hangup_by"], "us");
+}

@@ -30,6 +30,10 @@ pub struct CallArgs {
     /// Blind-transfer the call (REFER) to this URI.
     #[arg(long)]
     pub refer_to: Option<String>,
+    /// Attended transfer: call this agent first, then REFER the customer with Replaces
+    /// (to --refer-to if given, else to the agent's Contact).
+    #[arg(long)]
+    pub consult: Option<String>,
     /// Seconds after answer to send the REFER.
     #[arg(long, default_value_t = 1.0)]
     pub refer_after_s: f64,
@@ -92,6 +96,7 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
         dtmf: a.dtmf,
         context: a.context,
         seed: a.seed,
+        consult: a.consult,
         auth: match a.user {
             Some(u) => {
                 let p = std::env::var(&a.password_env).with_context(|| {

@@ -25,6 +25,11 @@ pub enum TransferFailure {
     Timeout,
     /// The customer hung up while the transfer was pending.
     CallEnded,
+    /// Attended transfer: the consultation call to the agent did not connect.
+    ConsultFailed {
+        /// The consultation INVITE's final code (None: no answer in time).
+        code: Option<u16>,
+    },
 }
 
 /// Where a transfer stands.
@@ -112,6 +117,13 @@ impl BlindTransfer {
             // A terminated subscription with only a provisional status: it gave up.
             code => TransferState::Failed(TransferFailure::TargetFailed { code }),
         };
+    }
+
+    /// Attended transfer: the consultation call failed before any REFER was sent.
+    pub fn on_consult_failed(&mut self, code: Option<u16>) {
+        if !self.is_done() {
+            self.state = TransferState::Failed(TransferFailure::ConsultFailed { code });
+        }
     }
 
     /// The customer's leg ended.

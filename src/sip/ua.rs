@@ -89,6 +89,9 @@ pub struct CallRequest {
     pub seed: Option<u64>,
     /// Digest credentials (user, password) for a trunk that challenges INVITEs.
     pub auth: Option<(String, String)>,
+    /// Attended transfer: call this agent first, then REFER the customer to it with
+    /// Replaces (`refer_to` overrides the agent's Contact as the Refer-To target).
+    pub consult: Option<String>,
 }
 
 /// What a transfer attempt came to.
@@ -589,6 +592,7 @@ async fn call_on(
     let hangup_at = req.hangup_after.map(|d| answered_at + d);
     let refer_at = req.refer_to.as_ref().map(|_| answered_at + req.refer_after);
     let mut transfer: Option<(BlindTransfer, TransferReport)> = None;
+    let mut consult: Option<ConsultLeg> = None;
     let (refer_tx, mut refer_rx) = tokio::sync::mpsc::unbounded_channel::<Option<u16>>();
     let far_future = answered_at + Duration::from_secs(86_400);
     loop {
@@ -651,21 +655,45 @@ async fn call_on(
                 }
             }
             _ = sleep_until_opt(refer_due) => {
-                let target = req.refer_to.clone().unwrap_or_default();
-                let mut headers = vec![Header::ReferredBy(format!("<{from}>").into())];
-                for (k, v) in &req.context {
-                    headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
-                }
-                let d = dialog.clone();
-                let to = uri(&target)?;
-                let tx = refer_tx.clone();
-                tokio::spawn(async move {
-                    let r = d.refer(to, Some(headers), None).await;
-                    let code = r.ok().flatten().map(|r| u16::from(r.status_code));
-                    let _ = tx.send(code);
-                });
                 let now = answered_at.elapsed();
-                transfer = Some((BlindTransfer::new(now, req.transfer_timeout), TransferReport {
+                let mut t = BlindTransfer::new(now, req.transfer_timeout);
+                let mut target = req.refer_to.clone().unwrap_or_default();
+                let mut refer_to_value = format!("<{target}>");
+                if let Some(agent) = &req.consult {
+                    match consult_call(layer, sip_addr, &from, agent, req.transfer_timeout).await {
+                        Ok(leg) => {
+                            let id = leg.dialog.id();
+                            if req.refer_to.is_none() {
+                                target = leg.contact.clone().unwrap_or_else(|| agent.clone());
+                            }
+                            // RFC 3891: to-tag is the agent's tag, from-tag ours, escaped
+                            // inside the Refer-To URI's header part.
+                            let replaces = format!(
+                                "{};to-tag={};from-tag={}",
+                                id.call_id, id.remote_tag, id.local_tag
+                            );
+                            refer_to_value = format!("<{target}?Replaces={}>", escape_uri_header(&replaces));
+                            consult = Some(leg);
+                        }
+                        Err(code) => t.on_consult_failed(code),
+                    }
+                }
+                if !t.is_done() {
+                    let mut headers = vec![Header::ReferredBy(format!("<{from}>").into())];
+                    for (k, v) in &req.context {
+                        headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
+                    }
+                    let d = dialog.clone();
+                    uri(&target)?;
+                    let refer_to: rsipstack::sip::headers::ReferTo = refer_to_value.into();
+                    let tx = refer_tx.clone();
+                    tokio::spawn(async move {
+                        let r = d.refer(refer_to, Some(headers), None).await;
+                        let code = r.ok().flatten().map(|r| u16::from(r.status_code));
+                        let _ = tx.send(code);
+                    });
+                }
+                transfer = Some((t, TransferReport {
                     target,
                     refer_code: None,
                     notifies: vec![],
@@ -711,9 +739,132 @@ async fn call_on(
         rep.result = t.state().clone();
         report.transfer = Some(rep);
     }
+    if let Some(leg) = consult.take() {
+        leg.end(layer).await;
+    }
     report.media = Some(media.stop().await);
     layer.remove_dialog(&dialog.id());
     Ok(report)
+}
+
+/// The consultation leg of an attended transfer.
+struct ConsultLeg {
+    dialog: rsipstack::dialog::invite_dialog::InviteDialog,
+    media: Option<MediaHandle>,
+    contact: Option<String>,
+}
+
+impl ConsultLeg {
+    /// Hang up the leg unless the agent already did (it BYEs it when the Replaces lands).
+    async fn end(self, layer: &DialogLayer) {
+        for _ in 0..20 {
+            if self.dialog.inner_terminated() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !self.dialog.inner_terminated() {
+            let _ = self.dialog.bye().await;
+        }
+        if let Some(m) = self.media {
+            let _ = m.stop().await;
+        }
+        layer.remove_dialog(&self.dialog.id());
+    }
+}
+
+trait Terminated {
+    fn inner_terminated(&self) -> bool;
+}
+
+impl Terminated for rsipstack::dialog::invite_dialog::InviteDialog {
+    fn inner_terminated(&self) -> bool {
+        matches!(self.state(), DialogState::Terminated(..))
+    }
+}
+
+/// Escape a header value for the `?name=value` part of a SIP URI (RFC 3261 §19.1.1).
+fn escape_uri_header(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() * 2);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/:+$".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Place the consultation call to the agent; the agent's final failure code on error.
+async fn consult_call(
+    layer: &Arc<DialogLayer>,
+    sip_addr: SocketAddr,
+    from: &str,
+    agent: &str,
+    limit: Duration,
+) -> Result<ConsultLeg, Option<u16>> {
+    let rtp = UdpSocket::bind(SocketAddr::new(sip_addr.ip(), 0))
+        .await
+        .map_err(|_| None)?;
+    let rtp_addr = rtp.local_addr().map_err(|_| None)?;
+    let local = LocalMedia {
+        addr: rtp_addr,
+        codecs: vec![G711::Ulaw, G711::Alaw],
+        dtmf_pt: 101,
+        session_id: rand::random::<u64>() >> 1,
+        version: 1,
+    };
+    let opt = InviteOption {
+        caller: uri(from).map_err(|_| None)?,
+        callee: uri(agent).map_err(|_| None)?,
+        contact: uri(&format!("sip:voxdial@{sip_addr}")).map_err(|_| None)?,
+        offer: Some(local.offer(Direction::SendRecv).into_bytes()),
+        content_type: Some("application/sdp".into()),
+        ..Default::default()
+    };
+    let (states_tx, _states) = layer.new_dialog_state_channel();
+    let r = tokio::time::timeout(limit, layer.do_invite(opt, states_tx)).await;
+    let (dialog, resp) = match r {
+        Ok(Ok((d, Some(resp)))) => (d, resp),
+        Ok(Ok((_, None))) | Ok(Err(_)) => return Err(None),
+        Err(_) => return Err(None),
+    };
+    let code = u16::from(resp.status_code.clone());
+    if !(200..300).contains(&code) {
+        return Err(Some(code));
+    }
+    let contact = resp.headers.iter().find_map(|h| match h {
+        Header::Contact(c) => {
+            let v = c.to_string();
+            let start = v.find('<').map(|i| i + 1).unwrap_or(0);
+            let end = v[start..].find('>').map(|i| start + i).unwrap_or(v.len());
+            Some(v[start..end].to_string())
+        }
+        _ => None,
+    });
+    let media = local
+        .read_answer(&String::from_utf8_lossy(&resp.body))
+        .ok()
+        .map(|p| {
+            stream::start(
+                rtp,
+                MediaConfig {
+                    codec: p.codec,
+                    dtmf_pt: p.dtmf_pt,
+                    remote: p.remote,
+                    record: None,
+                    ssrc: rand::random(),
+                    seq: rand::random(),
+                    ts: rand::random(),
+                },
+            )
+        });
+    Ok(ConsultLeg {
+        dialog,
+        media,
+        contact,
+    })
 }
 
 fn next_rand_u32(local: &LocalMedia) -> u32 {
