@@ -44,6 +44,7 @@ fn request(to: &str) -> CallRequest {
         seed: None,
         auth: None,
         consult: None,
+        bridge_fallback: false,
     }
 }
 

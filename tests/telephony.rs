@@ -463,3 +463,42 @@ fn attended_transfer_consults_the_agent_then_refers_with_replaces() {
     assert_eq!(r["transfer"]["result"]["state"], "completed", "{r}");
     assert_eq!(r["hangup_by"], "us");
 }
+
+#[test]
+fn when_the_customer_refuses_refer_we_bridge_the_agent_and_relay_media() {
+    require_sipp();
+    let customer = sipp(&["-sf", "customer_no_refer.xml", "-p", "5480", "-mp", "29000"]);
+    // The agent echoes whatever audio reaches it, so relayed customer audio comes back.
+    let agent = sipp(&[
+        "-sf",
+        "agent_uas.xml",
+        "-p",
+        "5490",
+        "-mp",
+        "29100",
+        "-rtp_echo",
+    ]);
+    settle();
+    let (r, _) = call(&[
+        "sip:customer@127.0.0.1:5480",
+        "--refer-to",
+        "sip:agent@127.0.0.1:5490",
+        "--refer-after-s",
+        "1",
+        "--hangup-after-s",
+        "5",
+    ]);
+    assert_eq!(
+        vec![finish(customer), finish(agent)],
+        vec![0, 0],
+        "both legs BYE'd: {r}"
+    );
+    let t = &r["transfer"];
+    assert_eq!(t["refer_code"], 405, "{t}");
+    assert_eq!(t["bridged"], true, "{t}");
+    let agent_leg = &t["agent_media"];
+    assert!(
+        agent_leg["customer_audio_s"].as_f64().unwrap_or(0.0) > 1.0,
+        "the customer's audio was relayed to the agent (and echoed back): {agent_leg}"
+    );
+}

@@ -34,6 +34,9 @@ pub struct CallArgs {
     /// (to --refer-to if given, else to the agent's Contact).
     #[arg(long)]
     pub consult: Option<String>,
+    /// Do not bridge (call the target and relay media) when the customer refuses REFER.
+    #[arg(long)]
+    pub no_bridge: bool,
     /// Seconds after answer to send the REFER.
     #[arg(long, default_value_t = 1.0)]
     pub refer_after_s: f64,
@@ -97,6 +100,7 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
         context: a.context,
         seed: a.seed,
         consult: a.consult,
+        bridge_fallback: !a.no_bridge,
         auth: match a.user {
             Some(u) => {
                 let p = std::env::var(&a.password_env).with_context(|| {

@@ -133,6 +133,13 @@ pub struct MediaHandle {
 }
 
 impl MediaHandle {
+    /// Take the inbound frame stream (e.g. to relay it to another leg); later frames go
+    /// to the taker, and `inbound` is left closed.
+    pub fn take_inbound(&mut self) -> mpsc::Receiver<Vec<i16>> {
+        let (_tx, closed) = mpsc::channel(1);
+        std::mem::replace(&mut self.inbound, closed)
+    }
+
     /// Send DTMF keys (RFC 4733) to the peer.
     pub fn send_dtmf(&self, digits: &str) {
         let _ = self.ctl.send(Control::Dtmf(digits.to_string()));

@@ -5,7 +5,7 @@
 
 use super::progress::DialResult;
 use super::sdp::{Direction, LocalMedia, SdpError};
-use super::transfer::{parse_sipfrag, BlindTransfer, TransferState};
+use super::transfer::{parse_sipfrag, BlindTransfer, TransferFailure, TransferState};
 use crate::media::g711::G711;
 use crate::media::stream::{self, MediaConfig, MediaHandle, MediaReport};
 use rsipstack::dialog::authenticate::Credential;
@@ -92,6 +92,8 @@ pub struct CallRequest {
     /// Attended transfer: call this agent first, then REFER the customer to it with
     /// Replaces (`refer_to` overrides the agent's Contact as the Refer-To target).
     pub consult: Option<String>,
+    /// When the customer's side refuses REFER, call the target and relay media instead.
+    pub bridge_fallback: bool,
 }
 
 /// What a transfer attempt came to.
@@ -107,6 +109,11 @@ pub struct TransferReport {
     pub result: TransferState,
     /// Whether the bot kept the call after a failure.
     pub bot_resumed: bool,
+    /// Whether we bridged the customer to the agent ourselves (both legs kept, media
+    /// relayed) because the customer's side refused REFER.
+    pub bridged: bool,
+    /// Media of our leg to the agent (consultation or bridge), when there was one.
+    pub agent_media: Option<MediaReport>,
 }
 
 /// The outcome of one call, printed by `voxdial call --json`.
@@ -570,7 +577,7 @@ async fn call_on(
         }
     };
     report.codec = Some(params.codec);
-    let media = match media {
+    let mut media = match media {
         Some(m) => {
             m.set_remote(params.remote);
             m
@@ -699,6 +706,8 @@ async fn call_on(
                     notifies: vec![],
                     result: TransferState::Requested,
                     bot_resumed: false,
+                    bridged: false,
+                    agent_media: None,
                 }));
             }
             _ = tokio::time::sleep_until(t_deadline) => {
@@ -722,6 +731,34 @@ async fn call_on(
                         report.hangup_by = Some("us");
                         break;
                     }
+                    TransferState::Failed(TransferFailure::ReferRejected { code })
+                        if req.bridge_fallback && consult.is_none() =>
+                    {
+                        // The customer's phone cannot transfer: call the agent ourselves
+                        // and relay media between the two legs.
+                        tracing::info!(code, "REFER refused; bridging to the agent");
+                        match consult_call(
+                            layer,
+                            sip_addr,
+                            &from,
+                            &rep.target,
+                            req.transfer_timeout,
+                        )
+                        .await
+                        {
+                            Ok(mut leg) => {
+                                if let Some(agent_media) = leg.media.as_mut() {
+                                    bridge(&mut media, agent_media);
+                                }
+                                rep.bridged = true;
+                                consult = Some(leg);
+                            }
+                            Err(code) => {
+                                tracing::info!(?code, "bridge call failed; the bot keeps the call");
+                                rep.bot_resumed = true;
+                            }
+                        }
+                    }
                     TransferState::Failed(why) => {
                         tracing::info!(?why, "transfer failed; the bot keeps the call");
                         rep.bot_resumed = true;
@@ -740,11 +777,29 @@ async fn call_on(
         report.transfer = Some(rep);
     }
     if let Some(leg) = consult.take() {
-        leg.end(layer).await;
+        let m = leg.end(layer).await;
+        if let Some(t) = report.transfer.as_mut() {
+            t.agent_media = m;
+        }
     }
     report.media = Some(media.stop().await);
     layer.remove_dialog(&dialog.id());
     Ok(report)
+}
+
+/// Relay media between two legs (the bridge fallback): each side's 16 kHz frames are
+/// queued on the other side's playout.
+fn bridge(a: &mut MediaHandle, b: &mut MediaHandle) {
+    let (mut a_in, mut b_in) = (a.take_inbound(), b.take_inbound());
+    let (a_out, b_out) = (a.playout.clone(), b.playout.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                f = a_in.recv() => match f { Some(f) => b_out.push_16k(&f), None => break },
+                f = b_in.recv() => match f { Some(f) => a_out.push_16k(&f), None => break },
+            }
+        }
+    });
 }
 
 /// The consultation leg of an attended transfer.
@@ -756,7 +811,7 @@ struct ConsultLeg {
 
 impl ConsultLeg {
     /// Hang up the leg unless the agent already did (it BYEs it when the Replaces lands).
-    async fn end(self, layer: &DialogLayer) {
+    async fn end(self, layer: &DialogLayer) -> Option<MediaReport> {
         for _ in 0..20 {
             if self.dialog.inner_terminated() {
                 break;
@@ -766,10 +821,12 @@ impl ConsultLeg {
         if !self.dialog.inner_terminated() {
             let _ = self.dialog.bye().await;
         }
-        if let Some(m) = self.media {
-            let _ = m.stop().await;
-        }
+        let report = match self.media {
+            Some(m) => Some(m.stop().await),
+            None => None,
+        };
         layer.remove_dialog(&self.dialog.id());
+        report
     }
 }
 
