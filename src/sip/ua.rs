@@ -665,7 +665,26 @@ async fn call_on(
                 let now = answered_at.elapsed();
                 let mut t = BlindTransfer::new(now, req.transfer_timeout);
                 let mut target = req.refer_to.clone().unwrap_or_default();
-                let mut refer_to_value = format!("<{target}>");
+                // Transfer context rides in the Refer-To URI's headers too: RFC 3515 has
+                // the customer's phone copy them into its INVITE to the agent, which is
+                // where the agent console reads them.
+                let context_params: String = req
+                    .context
+                    .iter()
+                    .map(|(k, v)| format!("X-Voxdial-{k}={}", escape_uri_header(v)))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                let join = |base: String, extra: &str| -> String {
+                    match (base.is_empty(), extra.is_empty()) {
+                        (_, true) => base,
+                        (true, false) => extra.to_string(),
+                        (false, false) => format!("{base}&{extra}"),
+                    }
+                };
+                let mut refer_to_value = match context_params.as_str() {
+                    "" => format!("<{target}>"),
+                    p => format!("<{target}?{p}>"),
+                };
                 if let Some(agent) = &req.consult {
                     match consult_call(layer, sip_addr, &from, agent, req.transfer_timeout).await {
                         Ok(leg) => {
@@ -679,7 +698,8 @@ async fn call_on(
                                 "{};to-tag={};from-tag={}",
                                 id.call_id, id.remote_tag, id.local_tag
                             );
-                            refer_to_value = format!("<{target}?Replaces={}>", escape_uri_header(&replaces));
+                            let hdrs = join(format!("Replaces={}", escape_uri_header(&replaces)), &context_params);
+                            refer_to_value = format!("<{target}?{hdrs}>");
                             consult = Some(leg);
                         }
                         Err(code) => t.on_consult_failed(code),
