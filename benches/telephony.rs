@@ -45,6 +45,7 @@ fn request(to: &str) -> CallRequest {
         auth: None,
         consult: None,
         bridge_fallback: false,
+        hold: None,
     }
 }
 

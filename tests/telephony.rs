@@ -502,3 +502,40 @@ fn when_the_customer_refuses_refer_we_bridge_the_agent_and_relay_media() {
         "the customer's audio was relayed to the agent (and echoed back): {agent_leg}"
     );
 }
+
+#[test]
+fn hold_resume_and_session_refresh_by_re_invite() {
+    require_sipp();
+    // The callee asks for a 4 s session timer with us as refresher and checks each
+    // re-INVITE's direction and Session-Expires.
+    let peer = sipp(&["-sf", "uas_timer_hold.xml", "-p", "5197", "-mp", "25100"]);
+    settle();
+    let (r, _) = call(&[
+        "sip:c@127.0.0.1:5197",
+        "--hold-after-s",
+        "0.5",
+        "--hold-for-s",
+        "0.5",
+        "--hangup-after-s",
+        "3.5",
+    ]);
+    assert_eq!(finish(peer), 0, "hold, resume, refresh in that order: {r}");
+    assert_eq!(r["session_expires_s"], 4);
+    assert_eq!(r["reinvites"], serde_json::json!([200, 200, 200]), "{r}");
+    assert_eq!(r["session_expired"], false);
+}
+
+#[test]
+fn a_session_the_peer_stops_refreshing_is_ended() {
+    require_sipp();
+    let peer = sipp(&["-sf", "uas_timer_silent.xml", "-p", "5198", "-mp", "25200"]);
+    settle();
+    let (r, _) = call(&["sip:c@127.0.0.1:5198", "--hangup-after-s", "20"]);
+    assert_eq!(finish(peer), 0, "{r}");
+    assert_eq!(r["session_expired"], true, "{r}");
+    let d = r["duration_s"].as_f64().unwrap_or(99.0);
+    assert!(
+        (1.5..3.0).contains(&d),
+        "BYE before the 3 s interval ran out: {d}"
+    );
+}

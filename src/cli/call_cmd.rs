@@ -43,6 +43,12 @@ pub struct CallArgs {
     /// Seconds to wait for the transfer's final NOTIFY.
     #[arg(long, default_value_t = 30.0)]
     pub transfer_timeout_s: f64,
+    /// Put the customer on hold (re-INVITE a=sendonly) this long after answer.
+    #[arg(long)]
+    pub hold_after_s: Option<f64>,
+    /// How long the hold lasts before the resuming re-INVITE.
+    #[arg(long, default_value_t = 2.0)]
+    pub hold_for_s: f64,
     /// Hang up this long after answer.
     #[arg(long)]
     pub hangup_after_s: Option<f64>,
@@ -101,6 +107,10 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
         seed: a.seed,
         consult: a.consult,
         bridge_fallback: !a.no_bridge,
+        hold: match a.hold_after_s {
+            Some(h) => Some((secs(h, "hold-after-s")?, secs(a.hold_for_s, "hold-for-s")?)),
+            None => None,
+        },
         auth: match a.user {
             Some(u) => {
                 let p = std::env::var(&a.password_env).with_context(|| {

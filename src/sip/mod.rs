@@ -5,6 +5,7 @@ pub mod fuzzing;
 pub mod progress;
 pub mod ratelimit;
 pub mod sdp;
+pub mod timer;
 pub mod transfer;
 pub mod trunk;
 pub mod ua;

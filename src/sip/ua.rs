@@ -5,6 +5,7 @@
 
 use super::progress::DialResult;
 use super::sdp::{Direction, LocalMedia, SdpError};
+use super::timer::SessionTimer;
 use super::transfer::{parse_sipfrag, BlindTransfer, TransferFailure, TransferState};
 use crate::media::g711::G711;
 use crate::media::stream::{self, MediaConfig, MediaHandle, MediaReport};
@@ -94,6 +95,8 @@ pub struct CallRequest {
     pub consult: Option<String>,
     /// When the customer's side refuses REFER, call the target and relay media instead.
     pub bridge_fallback: bool,
+    /// Put the customer on hold (re-INVITE sendonly) this long after answer, for this long.
+    pub hold: Option<(Duration, Duration)>,
 }
 
 /// What a transfer attempt came to.
@@ -143,6 +146,12 @@ pub struct CallReport {
     pub transfer: Option<TransferReport>,
     /// Media counters.
     pub media: Option<MediaReport>,
+    /// Final codes of the re-INVITEs we sent (hold, resume, session refreshes), in order.
+    pub reinvites: Vec<Option<u16>>,
+    /// The negotiated session-timer interval in seconds, when the peer asked for one.
+    pub session_expires_s: Option<u64>,
+    /// Whether the call ended because the peer stopped refreshing the session.
+    pub session_expired: bool,
 }
 
 /// Validate and parse a SIP URI (the stack's parser alone accepts garbage).
@@ -547,6 +556,9 @@ async fn call_on(
         sdp_error: None,
         transfer: None,
         media: None,
+        reinvites: vec![],
+        session_expires_s: None,
+        session_expired: false,
     };
     let Some(resp) = resp.filter(|_| report.outcome == DialResult::Answered) else {
         if let Some(m) = media {
@@ -596,6 +608,16 @@ async fn call_on(
         media.send_dtmf(d);
     }
     let answered_at = Instant::now();
+    let timer = resp.headers.iter().find_map(|h| match h {
+        Header::SessionExpires(v) => SessionTimer::from_answer(v.value()),
+        _ => None,
+    });
+    report.session_expires_s = timer.map(|t| t.interval.as_secs());
+    let mut last_refresh = Duration::ZERO;
+    let mut sdp_version = local.version;
+    let hold_at = req.hold.map(|(after, _)| answered_at + after);
+    let resume_at = req.hold.map(|(after, len)| answered_at + after + len);
+    let mut holding = 0u8; // 0 not yet, 1 on hold, 2 resumed
     let hangup_at = req.hangup_after.map(|d| answered_at + d);
     let refer_at = req.refer_to.as_ref().map(|_| answered_at + req.refer_after);
     let mut transfer: Option<(BlindTransfer, TransferReport)> = None;
@@ -632,6 +654,7 @@ async fn call_on(
                 }
                 Some(DialogState::Updated(_, r, handle)) if r.method == Method::Invite => {
                     // re-INVITE (hold/resume, session refresh): answer from the offer.
+                    last_refresh = answered_at.elapsed();
                     match local.answer(&String::from_utf8_lossy(&r.body)) {
                         Ok((sdp, p)) => {
                             media.set_remote(p.remote);
@@ -735,6 +758,35 @@ async fn call_on(
                     t.on_time(answered_at.elapsed());
                 }
             }
+            _ = sleep_until_opt(timer.and_then(|t| t.refresh_due(last_refresh)).map(|d| answered_at + d)) => {
+                sdp_version += 1;
+                let offer = LocalMedia { version: sdp_version, ..local.clone() }.offer(Direction::SendRecv);
+                let t = timer.map(|t| t.header_value()).unwrap_or_default();
+                let code = reinvite(&dialog, offer, Some(t)).await;
+                report.reinvites.push(code);
+                last_refresh = answered_at.elapsed();
+                if matches!(code, Some(408 | 481) | None) {
+                    // RFC 4028 §10: a refresh that cannot reach the dialog ends the session.
+                    let _ = dialog.bye().await;
+                    report.hangup_by = Some("us");
+                    report.session_expired = true;
+                    break;
+                }
+            }
+            _ = sleep_until_opt(timer.and_then(|t| t.expiry(last_refresh)).map(|d| answered_at + d)) => {
+                tracing::info!("the peer stopped refreshing the session; ending it");
+                let _ = dialog.bye().await;
+                report.hangup_by = Some("us");
+                report.session_expired = true;
+                break;
+            }
+            _ = sleep_until_opt(if holding == 0 { hold_at } else if holding == 1 { resume_at } else { None }) => {
+                sdp_version += 1;
+                let dir = if holding == 0 { Direction::SendOnly } else { Direction::SendRecv };
+                let offer = LocalMedia { version: sdp_version, ..local.clone() }.offer(dir);
+                report.reinvites.push(reinvite(&dialog, offer, timer.map(|t| t.header_value())).await);
+                holding += 1;
+            }
             _ = sleep_until_opt(hangup_at) => {
                 let _ = dialog.bye().await;
                 report.hangup_by = Some("us");
@@ -805,6 +857,29 @@ async fn call_on(
     report.media = Some(media.stop().await);
     layer.remove_dialog(&dialog.id());
     Ok(report)
+}
+
+/// Send a re-INVITE with a new offer; its final code (None when nothing came back).
+async fn reinvite(
+    dialog: &rsipstack::dialog::invite_dialog::InviteDialog,
+    offer: String,
+    session_expires: Option<String>,
+) -> Option<u16> {
+    let mut headers = vec![Header::ContentType("application/sdp".into())];
+    if let Some(v) = session_expires {
+        headers.push(Header::SessionExpires(v.into()));
+    }
+    match dialog
+        .reinvite(Some(headers), Some(offer.into_bytes()))
+        .await
+    {
+        Ok(Some(r)) => Some(u16::from(r.status_code)),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::info!(error = %e, "re-INVITE failed");
+            None
+        }
+    }
 }
 
 /// Relay media between two legs (the bridge fallback): each side's 16 kHz frames are
