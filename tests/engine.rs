@@ -204,3 +204,21 @@ fn prompts_speak_amounts_and_dates_in_each_locale() {
     let t = c.handle(Event::Utterance("欠多少钱".into()));
     assert!(t.text().contains("11月15日"), "{}", t.text());
 }
+
+#[test]
+fn recognised_intents_with_no_route_count_towards_the_not_understood_streak() {
+    let mut c = conv("collection_m1_overdue", Locale::ZhCn);
+    c.handle(Event::Start);
+    c.handle(Event::Utterance("嗯是我".into()));
+    // "你好" is understood (greeting) but nothing at the disclosure question handles it.
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(c.handle(Event::Utterance("你好".into())));
+    }
+    let t = last.expect("turn");
+    assert!(
+        matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "repeated_no_match"),
+        "{:?}",
+        t.actions
+    );
+}

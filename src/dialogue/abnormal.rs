@@ -88,7 +88,8 @@ impl AbnormalDetector {
                 Verdict::Continue
             };
         };
-        self.no_match = 0;
+        // The streak is reset by the engine once the turn is routed (`note_understood`):
+        // a recognised intent that the question has no route for is still not understood.
         match intent {
             "request_human" => Verdict::Handoff(HandoffReason::RequestHuman),
             "complaint" => Verdict::Handoff(HandoffReason::Complaint),
@@ -119,6 +120,17 @@ impl AbnormalDetector {
         self.no_match = 0;
     }
 
+    /// The turn had an intent but nothing at this point handles it: it extends the
+    /// not-understood streak like an unrecognised one.
+    pub fn note_unrouted(&mut self) -> Verdict {
+        self.no_match += 1;
+        if self.no_match >= self.cfg.max_no_match {
+            Verdict::Handoff(HandoffReason::RepeatedNoMatch)
+        } else {
+            Verdict::Continue
+        }
+    }
+
     /// Observe a silence (no-input timer fired).
     pub fn on_no_input(&mut self) -> Verdict {
         self.no_input += 1;
@@ -143,10 +155,20 @@ mod tests {
             ..HandoffSpec::default()
         });
         assert_eq!(d.on_utterance(None, false), Verdict::Continue);
+        // A routed intent resets the streak...
         assert_eq!(d.on_utterance(Some("affirm"), false), Verdict::Continue);
+        d.note_understood();
         assert_eq!(d.on_utterance(None, false), Verdict::Continue);
         assert_eq!(
             d.on_utterance(None, false),
+            Verdict::Handoff(HandoffReason::RepeatedNoMatch)
+        );
+        // ...an intent nothing handles extends it.
+        d.note_understood();
+        assert_eq!(d.on_utterance(None, false), Verdict::Continue);
+        assert_eq!(d.on_utterance(Some("ask_amount"), false), Verdict::Continue);
+        assert_eq!(
+            d.note_unrouted(),
             Verdict::Handoff(HandoffReason::RepeatedNoMatch)
         );
         assert_eq!(d.on_no_input(), Verdict::Continue);

@@ -383,6 +383,7 @@ impl Conversation {
         }
         if let Some(intent) = intent.as_deref() {
             if let Some(&e) = node.on.get(intent) {
+                self.detector.note_understood();
                 self.node_no_match = 0;
                 self.follow(&frame.flow, e, turn);
                 return;
@@ -398,6 +399,7 @@ impl Conversation {
             for depth in (0..self.stack.len()).rev() {
                 let flow = self.stack[depth].flow.clone();
                 if let Some(&e) = flow.global.get(intent) {
+                    self.detector.note_understood();
                     self.stack.truncate(depth + 1);
                     self.node_no_match = 0;
                     self.follow(&flow, e, turn);
@@ -405,6 +407,7 @@ impl Conversation {
                 }
                 if let Some(d) = flow.digressions.get(intent) {
                     if let Some(dialog) = self.lib.flow(d).cloned() {
+                        self.detector.note_understood();
                         self.node_no_match = 0;
                         let start = dialog.start;
                         self.stack.push(Frame {
@@ -420,6 +423,7 @@ impl Conversation {
             match verdict {
                 Verdict::Handoff(reason) => return self.handoff(reason, turn),
                 Verdict::CalmDown => {
+                    self.detector.note_understood();
                     self.builtin_say(Builtin::CalmDown, turn);
                     self.reprompt(&frame, None, turn);
                     return;
@@ -427,8 +431,13 @@ impl Conversation {
                 Verdict::Continue => {}
             }
             if intent == "ask_repeat" {
+                self.detector.note_understood();
                 self.reprompt(&frame, None, turn);
                 return;
+            }
+            // Recognised, but nothing here handles it: part of the not-understood streak.
+            if let Verdict::Handoff(reason) = self.detector.note_unrouted() {
+                return self.handoff(reason, turn);
             }
         }
         if let Verdict::Handoff(reason) = verdict {
