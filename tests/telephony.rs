@@ -539,3 +539,20 @@ fn a_session_the_peer_stops_refreshing_is_ended() {
         "BYE before the 3 s interval ran out: {d}"
     );
 }
+
+#[test]
+fn dtmf_from_the_customer_is_reported_once_per_key() {
+    require_sipp();
+    // sipp replays an RFC 4733 capture of the key 1 (several packets, one press).
+    let peer = sipp(&["-sf", "uas_dtmf.xml", "-p", "5199", "-mp", "25300"]);
+    settle();
+    let (r, _) = call(&[
+        "sip:c@127.0.0.1:5199",
+        "--hangup-after-s",
+        "2",
+        "--dtmf",
+        "42#",
+    ]);
+    assert_eq!(finish(peer), 0, "{r}");
+    assert_eq!(r["media"]["dtmf_received"], "1", "{r}");
+}
