@@ -556,3 +556,28 @@ fn dtmf_from_the_customer_is_reported_once_per_key() {
     assert_eq!(finish(peer), 0, "{r}");
     assert_eq!(r["media"]["dtmf_received"], "1", "{r}");
 }
+
+#[test]
+fn a_call_over_tcp_with_early_media_and_callee_bye() {
+    require_sipp();
+    let peer = sipp(&[
+        "-sf",
+        "uas_early_bye.xml",
+        "-t",
+        "t1",
+        "-p",
+        "5196",
+        "-mp",
+        "25400",
+    ]);
+    settle();
+    let (r, code) = call(&[
+        "sip:c@127.0.0.1:5196;transport=tcp",
+        "--hangup-after-s",
+        "10",
+    ]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(finish(peer), 0, "{r}");
+    assert_eq!(r["early_media"], true);
+    assert_eq!(r["hangup_by"], "peer");
+}

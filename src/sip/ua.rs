@@ -263,6 +263,16 @@ impl SipUa {
             .get_socketaddr()
             .map_err(|e| UaError::Stack(e.to_string()))?;
         transport.add_transport(udp.into());
+        // TCP on the same address, for trunks that want it (`;transport=tcp` in the URI)
+        // and messages too large for UDP.
+        let tcp = rsipstack::transport::TcpListenerConnection::new(sip_addr, None)
+            .await
+            .map_err(|e| UaError::Bind {
+                what: "SIP over TCP",
+                addr: sip_addr,
+                why: e.to_string(),
+            })?;
+        transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()
             .with_user_agent(concat!("voxdial/", env!("CARGO_PKG_VERSION")))
             .with_transport_layer(transport)
