@@ -1,10 +1,11 @@
 //! Call media: G.711, the RTP session (sans-IO), and the UDP driver that paces it.
 //!
-//! `g711` and `rtp` are pure and take time as an argument; `stream` owns the socket and
-//! the 20 ms clock and hands the speech pipeline 16 kHz frames in and a flushable
-//! playout queue out.
+//! `g711` and `rtp` are pure and take time as an argument; `stream` is one call's media
+//! (socket, session, recording, and the speech pipeline's API: 16 kHz frames in, a
+//! flushable playout queue out); `worker` runs many streams per core from one clock.
 
 pub mod g711;
 pub mod resample;
 pub mod rtp;
 pub mod stream;
+pub mod worker;

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 /// Sent more than this after its due time, a packet counts as late.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
@@ -117,7 +116,7 @@ impl PlayoutQueue {
 enum Control {
     Dtmf(String),
     Remote(SocketAddr),
-    Stop,
+    Stop(tokio::sync::oneshot::Sender<MediaReport>),
 }
 
 /// The pipeline's side of a running call's media.
@@ -128,8 +127,7 @@ pub struct MediaHandle {
     pub dtmf: mpsc::UnboundedReceiver<char>,
     /// The bot's audio out.
     pub playout: PlayoutQueue,
-    ctl: mpsc::UnboundedSender<Control>,
-    task: tokio::task::JoinHandle<MediaReport>,
+    ctl: std::sync::mpsc::Sender<Control>,
 }
 
 impl MediaHandle {
@@ -152,24 +150,33 @@ impl MediaHandle {
 
     /// Stop the media and get its report (the recording is finalised first).
     pub async fn stop(self) -> MediaReport {
-        let _ = self.ctl.send(Control::Stop);
-        self.task.await.unwrap_or_default()
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.ctl.send(Control::Stop(tx)).is_err() {
+            return MediaReport::default();
+        }
+        rx.await.unwrap_or_default()
     }
 }
 
-/// Start media on `socket` (already bound to the address in our SDP).
+/// Start media on `socket` (already bound to the address in our SDP). The stream is
+/// driven by one of the process's media workers (see [`worker`]), not by a task of its own.
 pub fn start(socket: UdpSocket, cfg: MediaConfig) -> MediaHandle {
     let (in_tx, in_rx) = mpsc::channel(50);
     let (dtmf_tx, dtmf_rx) = mpsc::unbounded_channel();
-    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
     let playout = PlayoutQueue::new();
-    let task = tokio::spawn(run(socket, cfg, playout.clone(), in_tx, dtmf_tx, ctl_rx));
+    let stream = socket
+        .into_std()
+        .map(|sock| Stream::new(sock, cfg, playout.clone(), in_tx, dtmf_tx, ctl_rx));
+    match stream {
+        Ok(st) => super::worker::submit(st),
+        Err(e) => tracing::warn!(error = %e, "RTP socket unusable; the call has no media"),
+    }
     MediaHandle {
         inbound: in_rx,
         dtmf: dtmf_rx,
         playout,
         ctl: ctl_tx,
-        task,
     }
 }
 
@@ -204,119 +211,204 @@ impl Recorder {
     }
 }
 
-async fn run(
-    socket: UdpSocket,
-    cfg: MediaConfig,
+/// One call's media state, ticked by a media worker every 20 ms.
+pub(crate) struct Stream {
+    sock: std::net::UdpSocket,
+    session: RtpSession,
+    remote: SocketAddr,
+    latched: bool,
+    rec: Option<Recorder>,
+    up: Upsampler,
+    report: MediaReport,
+    started: std::time::Instant,
+    /// When this stream's next packet is due.
+    next_tick: std::time::Instant,
     playout: PlayoutQueue,
     inbound: mpsc::Sender<Vec<i16>>,
     dtmf: mpsc::UnboundedSender<char>,
-    mut ctl: mpsc::UnboundedReceiver<Control>,
-) -> MediaReport {
-    let mut session = RtpSession::new(cfg.codec, cfg.dtmf_pt, cfg.ssrc, cfg.seq, cfg.ts);
-    let mut remote = cfg.remote;
-    let mut latched = false;
-    let mut rec = cfg.record.as_ref().and_then(Recorder::open);
-    let mut up = Upsampler::default();
-    let mut report = MediaReport::default();
-    let start = Instant::now();
-    // One timer entry for the whole call (re-arming a new sleep per tick costs more);
-    // `tick()` returns the scheduled instant, which lateness is measured against.
-    let mut clock = tokio::time::interval_at(start, FRAME);
-    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut customer = vec![0i16; FRAME_SAMPLES];
-    let mut wide = Vec::with_capacity(FRAME_SAMPLES * 2);
-    let mut buf = vec![0u8; 2048];
-    let mut bot = [0i16; FRAME_SAMPLES];
-    let mut last_frame: Option<Vec<i16>> = None;
-    let mut lost_run = 0u32;
-    loop {
-        tokio::select! {
-            biased;
-            c = ctl.recv() => match c {
-                Some(Control::Dtmf(d)) => { session.send_dtmf(&d); }
-                Some(Control::Remote(a)) => { remote = a; latched = false; }
-                Some(Control::Stop) | None => break,
-            },
-            due = clock.tick() => {
-                let now = Instant::now();
-                let late = now.saturating_duration_since(due);
-                report.ticks += 1;
-                if late > LATE_AFTER {
-                    report.late_ticks += 1;
+    ctl: std::sync::mpsc::Receiver<Control>,
+    buf: Vec<u8>,
+    bot: [i16; FRAME_SAMPLES],
+    customer: [i16; FRAME_SAMPLES],
+    last_frame: [i16; FRAME_SAMPLES],
+    have_last: bool,
+    lost_run: u32,
+    wide: Vec<i16>,
+}
+
+/// What a worker does with a stream after servicing it.
+pub(crate) enum Service {
+    Keep,
+    Done,
+}
+
+impl Stream {
+    fn new(
+        sock: std::net::UdpSocket,
+        cfg: MediaConfig,
+        playout: PlayoutQueue,
+        inbound: mpsc::Sender<Vec<i16>>,
+        dtmf: mpsc::UnboundedSender<char>,
+        ctl: std::sync::mpsc::Receiver<Control>,
+    ) -> Stream {
+        let now = std::time::Instant::now();
+        Stream {
+            sock,
+            session: RtpSession::new(cfg.codec, cfg.dtmf_pt, cfg.ssrc, cfg.seq, cfg.ts),
+            remote: cfg.remote,
+            latched: false,
+            rec: cfg.record.as_ref().and_then(Recorder::open),
+            up: Upsampler::default(),
+            report: MediaReport::default(),
+            started: now,
+            next_tick: now,
+            playout,
+            inbound,
+            dtmf,
+            ctl,
+            buf: vec![0u8; 2048],
+            bot: [0; FRAME_SAMPLES],
+            customer: [0; FRAME_SAMPLES],
+            last_frame: [0; FRAME_SAMPLES],
+            have_last: false,
+            lost_run: 0,
+            wide: Vec::with_capacity(FRAME_SAMPLES * 2),
+        }
+    }
+
+    /// Spread the first tick so that streams started together do not all tick at once.
+    pub(crate) fn set_phase(&mut self, offset: Duration) {
+        self.next_tick = self.started + offset;
+    }
+
+    pub(crate) fn next_tick(&self) -> std::time::Instant {
+        self.next_tick
+    }
+
+    /// Apply commands, read what arrived, and send this tick's packet when it is due.
+    pub(crate) fn service(&mut self, now: std::time::Instant) -> Service {
+        loop {
+            match self.ctl.try_recv() {
+                Ok(Control::Dtmf(d)) => {
+                    self.session.send_dtmf(&d);
                 }
-                report.max_late_ms = report.max_late_ms.max(late.as_secs_f64() * 1000.0);
-                playout.take_frame(&mut bot);
-                let pkt = session.tick_out(&bot);
-                if let Err(e) = socket.send_to(&pkt, remote).await {
-                    tracing::debug!(error = %e, "RTP send failed");
+                Ok(Control::Remote(a)) => {
+                    self.remote = a;
+                    self.latched = false;
                 }
-                match session.pop_frame() {
-                    Playout::Frame(f) => {
-                        lost_run = 0;
-                        customer.copy_from_slice(&f[..FRAME_SAMPLES]);
-                        last_frame.get_or_insert_with(|| vec![0; FRAME_SAMPLES]).copy_from_slice(&customer);
-                    }
-                    // Conceal: repeat the last frame once at half level, then silence.
-                    Playout::Lost => {
-                        lost_run += 1;
-                        match (&last_frame, lost_run) {
-                            (Some(f), 1) => {
-                                for (c, s) in customer.iter_mut().zip(f) {
-                                    *c = s / 2;
-                                }
-                            }
-                            _ => customer.fill(0),
-                        }
-                    }
-                    Playout::Silence => customer.fill(0),
+                Ok(Control::Stop(reply)) => {
+                    let _ = reply.send(self.finish());
+                    return Service::Done;
                 }
-                if customer.iter().any(|&s| s.unsigned_abs() > 64) {
-                    report.customer_audio_s += 0.02;
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.finish();
+                    return Service::Done;
                 }
-                if let Some(r) = rec.as_mut() {
-                    if !r.write(&customer, &bot) {
-                        tracing::warn!("recording write failed; recording stopped");
-                        rec = None;
-                    }
-                }
-                wide.clear();
-                up.process(&customer, &mut wide);
-                // A pipeline that falls behind loses frames, never stalls the line.
-                let _ = inbound.try_send(wide.clone());
             }
-            r = socket.recv_from(&mut buf) => {
-                let Ok((n, from)) = r else { continue };
-                let now = start.elapsed();
-                match session.on_datagram(&buf[..n], now) {
-                    Inbound::Invalid(why) => {
-                        tracing::trace!(%from, why, "RTP datagram dropped");
+        }
+        if now < self.next_tick {
+            return Service::Keep;
+        }
+        self.receive(now);
+        self.tick(now);
+        self.next_tick += FRAME;
+        // After a long stall (suspended process), do not burst to catch up.
+        if now > self.next_tick + FRAME * 10 {
+            self.next_tick = now + FRAME;
+        }
+        Service::Keep
+    }
+
+    fn receive(&mut self, now: std::time::Instant) {
+        loop {
+            let (n, from) = match self.sock.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                // ICMP errors surface here on Linux; they do not end the call.
+                Err(_) => return,
+            };
+            let at = now.saturating_duration_since(self.started);
+            match self.session.on_datagram(&self.buf[..n], at) {
+                Inbound::Invalid(why) => {
+                    tracing::trace!(%from, why, "RTP datagram dropped");
+                }
+                ev => {
+                    // Symmetric RTP: answer where valid media comes from.
+                    if !self.latched || from != self.remote {
+                        if from != self.remote {
+                            tracing::debug!(sdp = %self.remote, actual = %from, "RTP latched to source address");
+                        }
+                        self.remote = from;
+                        self.latched = true;
                     }
-                    ev => {
-                        // Symmetric RTP: answer where valid media comes from.
-                        if !latched || from != remote {
-                            if from != remote {
-                                tracing::debug!(sdp = %remote, actual = %from, "RTP latched to source address");
-                            }
-                            remote = from;
-                            latched = true;
-                        }
-                        if let Inbound::Dtmf(c) = ev {
-                            report.dtmf_received.push(c);
-                            let _ = dtmf.send(c);
-                        }
+                    if let Inbound::Dtmf(c) = ev {
+                        self.report.dtmf_received.push(c);
+                        let _ = self.dtmf.send(c);
                     }
                 }
             }
         }
     }
-    if let Some(r) = rec {
-        if let Err(e) = r.w.finalize() {
-            tracing::warn!(error = %e, "recording could not be finalised");
+
+    fn tick(&mut self, now: std::time::Instant) {
+        let late = now.saturating_duration_since(self.next_tick);
+        self.report.ticks += 1;
+        if late > LATE_AFTER {
+            self.report.late_ticks += 1;
         }
+        self.report.max_late_ms = self.report.max_late_ms.max(late.as_secs_f64() * 1000.0);
+        self.playout.take_frame(&mut self.bot);
+        let pkt = self.session.tick_out(&self.bot);
+        if let Err(e) = self.sock.send_to(&pkt, self.remote) {
+            tracing::trace!(error = %e, "RTP send failed");
+        }
+        match self.session.pop_frame() {
+            Playout::Frame(f) => {
+                self.lost_run = 0;
+                self.customer.copy_from_slice(&f[..FRAME_SAMPLES]);
+                self.last_frame.copy_from_slice(&self.customer);
+                self.have_last = true;
+            }
+            // Conceal: repeat the last frame once at half level, then silence.
+            Playout::Lost => {
+                self.lost_run += 1;
+                if self.have_last && self.lost_run == 1 {
+                    for (c, s) in self.customer.iter_mut().zip(&self.last_frame) {
+                        *c = s / 2;
+                    }
+                } else {
+                    self.customer.fill(0);
+                }
+            }
+            Playout::Silence => self.customer.fill(0),
+        }
+        if self.customer.iter().any(|&s| s.unsigned_abs() > 64) {
+            self.report.customer_audio_s += 0.02;
+        }
+        if let Some(r) = self.rec.as_mut() {
+            if !r.write(&self.customer, &self.bot) {
+                tracing::warn!("recording write failed; recording stopped");
+                self.rec = None;
+            }
+        }
+        self.wide.clear();
+        self.up.process(&self.customer, &mut self.wide);
+        // A pipeline that falls behind loses frames, never stalls the line.
+        let _ = self.inbound.try_send(self.wide.clone());
     }
-    report.rtp = session.stats();
-    report.remote = Some(remote);
-    report
+
+    fn finish(&mut self) -> MediaReport {
+        if let Some(r) = self.rec.take() {
+            if let Err(e) = r.w.finalize() {
+                tracing::warn!(error = %e, "recording could not be finalised");
+            }
+        }
+        let mut report = std::mem::take(&mut self.report);
+        report.rtp = self.session.stats();
+        report.remote = Some(self.remote);
+        report
+    }
 }
 
 #[cfg(test)]
