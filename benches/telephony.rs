@@ -66,6 +66,7 @@ fn request(to: &str) -> CallRequest {
         consult: None,
         bridge_fallback: false,
         hold: None,
+        on_transfer_fail: None,
     }
 }
 

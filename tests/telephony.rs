@@ -183,6 +183,10 @@ fn early_media_plays_before_answer_and_the_callee_can_hang_up() {
 
 /// The customer's phone honouring REFER is two sipp processes joined by a twin socket.
 fn transfer(agent_xml: &str, base: u16, mp: u16) -> (Value, Vec<i32>) {
+    transfer_with(agent_xml, base, mp, &[])
+}
+
+fn transfer_with(agent_xml: &str, base: u16, mp: u16, extra: &[&str]) -> (Value, Vec<i32>) {
     let (cust, twin, agent, ctl) = (base, base + 2, base + 10, base + 20);
     let agent_uri = format!("sip:agent@127.0.0.1:{agent}");
     let xferleg = sipp(&[
@@ -216,8 +220,9 @@ fn transfer(agent_xml: &str, base: u16, mp: u16) -> (Value, Vec<i32>) {
         &(mp + 300).to_string(),
     ]);
     settle();
-    let (r, _) = call(&[
-        &format!("sip:customer@127.0.0.1:{cust}"),
+    let uri = format!("sip:customer@127.0.0.1:{cust}");
+    let mut args = vec![
+        uri.as_str(),
         "--refer-to",
         &agent_uri,
         "--refer-after-s",
@@ -226,7 +231,9 @@ fn transfer(agent_xml: &str, base: u16, mp: u16) -> (Value, Vec<i32>) {
         "5",
         "--context",
         "reason=debt_dispute",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (r, _) = call(&args);
     let codes = vec![finish(customer), finish(agent_p), finish(xferleg)];
     (r, codes)
 }
@@ -253,7 +260,29 @@ fn blind_transfer_completes_on_the_final_notify_and_we_leave_the_call() {
 #[test]
 fn a_busy_agent_fails_the_transfer_and_the_bot_keeps_the_call() {
     require_sipp();
-    let (r, codes) = transfer("agent_busy_uas.xml", 5300, 22000);
+    // The bot's "sorry, nobody is free" announcement: one second of tone.
+    let dir = tempfile::tempdir().expect("tmp");
+    let sorry = dir.path().join("sorry.wav");
+    let rec = dir.path().join("call.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&sorry, spec).expect("wav");
+    for i in 0..16000 {
+        w.write_sample((8000.0 * (i as f32 * 0.2).sin()) as i16)
+            .expect("sample");
+    }
+    w.finalize().expect("wav");
+    let extra = [
+        "--on-transfer-fail",
+        sorry.to_str().expect("path"),
+        "--record",
+        rec.to_str().expect("path"),
+    ];
+    let (r, codes) = transfer_with("agent_busy_uas.xml", 5300, 22000, &extra);
     assert_eq!(codes, vec![0, 0, 0], "{r}");
     let t = &r["transfer"];
     assert_eq!(t["result"]["state"], "failed", "{t}");

@@ -34,6 +34,9 @@ pub struct CallArgs {
     /// (to --refer-to if given, else to the agent's Contact).
     #[arg(long)]
     pub consult: Option<String>,
+    /// WAV the bot plays to the customer when a transfer fails and it takes the call back.
+    #[arg(long)]
+    pub on_transfer_fail: Option<PathBuf>,
     /// Do not bridge (call the target and relay media) when the customer refuses REFER.
     #[arg(long)]
     pub no_bridge: bool,
@@ -107,6 +110,7 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
         seed: a.seed,
         consult: a.consult,
         bridge_fallback: !a.no_bridge,
+        on_transfer_fail: a.on_transfer_fail,
         hold: match a.hold_after_s {
             Some(h) => Some((secs(h, "hold-after-s")?, secs(a.hold_for_s, "hold-for-s")?)),
             None => None,

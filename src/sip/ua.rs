@@ -97,6 +97,9 @@ pub struct CallRequest {
     pub bridge_fallback: bool,
     /// Put the customer on hold (re-INVITE sendonly) this long after answer, for this long.
     pub hold: Option<(Duration, Duration)>,
+    /// Audio the bot plays when it takes the call back after a failed transfer ("sorry,
+    /// nobody is free right now..."); the dialogue engine supplies this on live calls.
+    pub on_transfer_fail: Option<PathBuf>,
 }
 
 /// What a transfer attempt came to.
@@ -117,6 +120,8 @@ pub struct TransferReport {
     pub bridged: bool,
     /// Media of our leg to the agent (consultation or bridge), when there was one.
     pub agent_media: Option<MediaReport>,
+    /// Whether the bot told the customer the transfer failed (played `on_transfer_fail`).
+    pub announced: bool,
 }
 
 /// The outcome of one call, printed by `voxdial call --json`.
@@ -761,6 +766,7 @@ async fn call_on(
                     bot_resumed: false,
                     bridged: false,
                     agent_media: None,
+                    announced: false,
                 }));
             }
             _ = tokio::time::sleep_until(t_deadline) => {
@@ -844,6 +850,11 @@ async fn call_on(
                     TransferState::Failed(why) => {
                         tracing::info!(?why, "transfer failed; the bot keeps the call");
                         rep.bot_resumed = true;
+                        if let Some(p) = &req.on_transfer_fail {
+                            media.playout.flush();
+                            media.playout.push_8k(&read_wav_8k(p)?);
+                            rep.announced = true;
+                        }
                     }
                     _ => {}
                 }
