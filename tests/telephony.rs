@@ -610,3 +610,31 @@ fn a_call_over_tcp_with_early_media_and_callee_bye() {
     assert_eq!(r["early_media"], true);
     assert_eq!(r["hangup_by"], "peer");
 }
+
+#[test]
+fn trunk_watch_keeps_pinging_with_options() {
+    require_sipp();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("trunks.yaml");
+    std::fs::write(
+        &cfg,
+        "trunks:\n  - name: t2\n    proxy: 127.0.0.1:5195\n    channels: 10\n    cps: 5\n    options_interval_s: 1\n",
+    )
+    .expect("write");
+    // The registrar fixture answers each OPTIONS as its own call: expect three.
+    let peer = sipp(&["-sf", "registrar_auth.xml", "-p", "5195", "-m", "3"]);
+    settle();
+    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args(["trunk", "watch"])
+        .arg(&cfg)
+        .args(["--for-s", "2.5"])
+        .output()
+        .expect("run");
+    assert_eq!(finish(peer), 0);
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l["options"] == 200), "{lines:?}");
+}
