@@ -638,3 +638,13 @@ fn trunk_watch_keeps_pinging_with_options() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines.iter().all(|l| l["options"] == 200), "{lines:?}");
 }
+
+#[test]
+fn the_shipped_trunks_example_parses() {
+    std::env::set_var("PBX_B_PASSWORD", "x");
+    let f = voxdial::sip::trunk::load(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/trunks.yaml"),
+    )
+    .expect("demo/trunks.yaml is valid");
+    assert_eq!(f.trunks.len(), 2);
+}
