@@ -269,6 +269,18 @@ pub fn run(lib: &Arc<Library>, files: &[PathBuf], today_default: NaiveDate) -> R
     report
 }
 
+/// A variable check in a test: `null` means unset, numbers compare by value
+/// (`1000` = `1000.00`), anything else by text.
+fn same_value(got: &str, want: &str) -> bool {
+    if want == "null" {
+        return got.is_empty() || got == "null";
+    }
+    match (got.parse::<f64>(), want.parse::<f64>()) {
+        (Ok(a), Ok(b)) => (a - b).abs() < 1e-9,
+        _ => got == want,
+    }
+}
+
 fn vars_of(tf: &TestFile, case: &TestCase) -> BTreeMap<String, String> {
     let mut v: BTreeMap<String, String> = tf
         .variables
@@ -305,7 +317,7 @@ fn run_case(
         &tf.scenario,
         case.locale,
         today,
-        &vars_of(tf, case),
+        &crate::dialogue::engine::with_examples(lib, &tf.scenario, &vars_of(tf, case)),
     ) {
         Ok(c) => c,
         Err(e) => {
@@ -450,7 +462,7 @@ fn check_step(
             .get(k)
             .map(|v| v.to_string())
             .unwrap_or_default();
-        if got != want.0 {
+        if !same_value(&got, &want.0) {
             failures.push(format!(
                 "{here}: expected variable `{k}` = `{}`, got `{got}`",
                 want.0
@@ -506,4 +518,20 @@ pub fn test_files(lib: &Library, paths: &[PathBuf]) -> Vec<PathBuf> {
         })
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod value_check_tests {
+    use super::same_value;
+
+    #[test]
+    fn variable_checks_compare_numbers_by_value_and_null_as_unset() {
+        assert!(same_value("1000.00", "1000"));
+        assert!(same_value("3500.5", "3500.50"));
+        assert!(!same_value("1000.01", "1000"));
+        assert!(same_value("", "null"));
+        assert!(!same_value("2026-11-27", "null"));
+        assert!(same_value("2026-11-27", "2026-11-27"));
+        assert!(!same_value("2026-11-27", "2026-11-28"));
+    }
 }

@@ -31,7 +31,8 @@ fn today() -> chrono::NaiveDate {
 }
 
 fn conv(id: &str, locale: Locale) -> Conversation {
-    Conversation::new(lib(), id, locale, today(), &BTreeMap::new()).expect("starts")
+    let vars = voxdial::dialogue::engine::with_examples(&lib(), id, &BTreeMap::new());
+    Conversation::new(lib(), id, locale, today(), &vars).expect("starts")
 }
 
 fn run(id: &str, locale: Locale, events: &[Event]) -> Vec<Action> {
@@ -220,5 +221,29 @@ fn recognised_intents_with_no_route_count_towards_the_not_understood_streak() {
         matches!(t.control(), Some(Action::Transfer { reason, .. }) if reason == "repeated_no_match"),
         "{:?}",
         t.actions
+    );
+}
+
+#[test]
+fn a_live_call_never_falls_back_to_example_values() {
+    // Examples are for tests and the chat tool; a campaign row missing a required
+    // variable is an error, not a call that speaks the example amount.
+    let err = Conversation::new(
+        lib(),
+        "collection_m1_overdue",
+        Locale::ZhCn,
+        today(),
+        &BTreeMap::new(),
+    )
+    .err()
+    .expect("missing campaign variables refused");
+    assert!(err.to_string().contains("required"), "{err}");
+    // With the examples filled in, variables the call fills itself start empty.
+    let vars =
+        voxdial::dialogue::engine::with_examples(&lib(), "collection_m1_overdue", &BTreeMap::new());
+    assert!(vars.contains_key("amount_due"));
+    assert!(
+        !vars.contains_key("ptp_date"),
+        "call-filled variables are not pre-set"
     );
 }

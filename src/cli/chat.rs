@@ -73,6 +73,7 @@ pub fn run(
     }
     let lib = Arc::new(lib);
     let vars: BTreeMap<String, String> = vars.into_iter().collect();
+    let vars = voxdial::dialogue::engine::with_examples(&lib, scenario, &vars);
     let mut conv = Conversation::new(lib, scenario, locale, today, &vars)?;
     let interactive = script.is_none() && std::io::stdin().is_terminal() && !force_json;
     let reader: Box<dyn BufRead> = match &script {

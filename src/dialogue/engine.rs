@@ -200,6 +200,28 @@ pub struct Conversation {
     trace: Vec<Taken>,
 }
 
+/// The campaign variables a test or a chat session starts with: the given values, plus
+/// each campaign variable's declared `example` where none was given. Variables the call
+/// itself fills (`source: call`) start empty, as on a live call.
+pub fn with_examples(
+    lib: &Library,
+    scenario: &str,
+    given: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut vars = given.clone();
+    if let Some(flow) = lib.flow(scenario) {
+        for (name, spec) in &flow.spec.variables {
+            if spec.source != crate::scenario::model::VarSource::Campaign {
+                continue;
+            }
+            if let (false, Some(ex)) = (vars.contains_key(name), spec.example.as_ref()) {
+                vars.insert(name.clone(), ex.clone());
+            }
+        }
+    }
+    vars
+}
+
 impl Conversation {
     /// Prepare a conversation. `variables` are campaign values as text (CSV cells); each
     /// is parsed by its declared type, and missing required ones are an error.
@@ -219,7 +241,9 @@ impl Conversation {
         }
         let mut vars = BTreeMap::new();
         for (name, spec) in &flow.spec.variables {
-            let raw = variables.get(name).or(spec.example.as_ref());
+            // Only what the campaign gave: a declared `example` is for tests and the chat
+            // tool (see `with_examples`), never a silent stand-in for a live call's data.
+            let raw = variables.get(name);
             match raw {
                 Some(text) => {
                     let v =

@@ -372,8 +372,11 @@ impl<'de> Deserialize<'de> for ScalarText {
             Int(i64),
             Float(f64),
             Text(String),
+            Null(()),
         }
         Ok(ScalarText(match Any::deserialize(d)? {
+            // YAML `null` / `~` is the null value, as the quoted "null" already is.
+            Any::Null(()) => "null".to_string(),
             Any::Bool(b) => b.to_string(),
             Any::Int(i) => i.to_string(),
             Any::Float(f) => f.to_string(),
