@@ -6,6 +6,7 @@ pub mod dialer;
 pub mod dialogue;
 pub mod locale;
 pub mod media;
+pub mod models;
 pub mod nlu;
 pub mod policy;
 pub mod scenario;

