@@ -4,6 +4,7 @@
 pub mod campaign;
 pub mod dialer;
 pub mod dialogue;
+pub mod digest;
 pub mod locale;
 pub mod media;
 pub mod models;

@@ -309,6 +309,29 @@ fn bad_arguments_are_refused_with_the_reason() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
+    // Bad inputs that would only matter after answer are refused before dialling.
+    let t = Instant::now();
+    for extra in [
+        ["--play", "/nonexistent/prompt.wav"],
+        ["--refer-to", "agent at desk 4"],
+        ["--on-transfer-fail", "/nonexistent/sorry.wav"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+            .args(["call", "sip:a@127.0.0.1:5999"])
+            .args(extra)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cannot play") || err.contains("invalid SIP URI"),
+            "{err}"
+        );
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "refused without placing a call"
+    );
 }
 
 #[test]

@@ -13,7 +13,6 @@ use crate::store::{ImportCounts, NewLead, Store, StoreError};
 use phonenumber::country::Id;
 use rayon::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Read;
@@ -479,17 +478,7 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ImportError> {
 }
 
 fn sha256_file(path: &Path) -> Result<String, ImportError> {
-    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    crate::digest::sha256_file(path).map_err(io_err(path))
 }
 
 fn is_xlsx(path: &Path) -> bool {

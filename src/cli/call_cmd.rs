@@ -125,10 +125,7 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
             None => None,
         },
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     let report = rt.block_on(place_call(req))?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -172,6 +172,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The async runtime for the commands that talk SIP.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 fn today_or_now(d: Option<NaiveDate>) -> NaiveDate {
     d.unwrap_or_else(|| chrono::Local::now().date_naive())
 }

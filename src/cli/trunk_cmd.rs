@@ -1,7 +1,7 @@
 //! `voxdial trunk check`: is each configured trunk reachable (OPTIONS) and, when it is a
 //! registration trunk, does it accept our credentials (REGISTER with digest)?
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,10 +44,7 @@ pub fn run(cmd: TrunkCmd) -> Result<ExitCode> {
         TrunkCmd::Watch { file, bind, for_s } => return watch(file, bind, for_s),
     };
     let f = trunk::load(&file)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let ua = SipUa::bind(bind).await?;
         let mut all_ok = true;
@@ -86,10 +83,7 @@ pub fn run(cmd: TrunkCmd) -> Result<ExitCode> {
 
 fn watch(file: PathBuf, bind: SocketAddr, for_s: Option<f64>) -> Result<ExitCode> {
     let f = trunk::load(&file)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let ua = std::sync::Arc::new(SipUa::bind(bind).await?);
         let mut tasks = vec![];

@@ -426,6 +426,13 @@ async fn call_on(
     sip_addr: SocketAddr,
     req: CallRequest,
 ) -> Result<CallReport, UaError> {
+    // Everything that can be wrong with the request is checked before dialling: an
+    // error once the customer has answered would leave a live call without a BYE.
+    for target in req.refer_to.iter().chain(req.consult.iter()) {
+        uri(target)?;
+    }
+    let play = req.play.as_ref().map(read_wav_8k).transpose()?;
+    let take_back = req.on_transfer_fail.as_ref().map(read_wav_8k).transpose()?;
     let rtp = UdpSocket::bind(SocketAddr::new(req.bind.ip(), 0))
         .await
         .map_err(|e| UaError::Bind {
@@ -616,8 +623,8 @@ async fn call_on(
             None => return Err(UaError::Stack("RTP socket already in use".into())),
         },
     };
-    if let Some(p) = &req.play {
-        media.playout.push_8k(&read_wav_8k(p)?);
+    if let Some(pcm) = &play {
+        media.playout.push_8k(pcm);
     }
     if let Some(d) = &req.dtmf {
         media.send_dtmf(d);
@@ -634,7 +641,8 @@ async fn call_on(
     let resume_at = req.hold.map(|(after, len)| answered_at + after + len);
     let mut holding = 0u8; // 0 not yet, 1 on hold, 2 resumed
     let hangup_at = req.hangup_after.map(|d| answered_at + d);
-    let refer_at = req.refer_to.as_ref().map(|_| answered_at + req.refer_after);
+    let refer_at =
+        (req.refer_to.is_some() || req.consult.is_some()).then(|| answered_at + req.refer_after);
     let mut transfer: Option<(BlindTransfer, TransferReport)> = None;
     let mut consult: Option<ConsultLeg> = None;
     let (refer_tx, mut refer_rx) = tokio::sync::mpsc::unbounded_channel::<Option<u16>>();
@@ -749,7 +757,6 @@ async fn call_on(
                         headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
                     }
                     let d = dialog.clone();
-                    uri(&target)?;
                     let refer_to: rsipstack::sip::headers::ReferTo = refer_to_value.into();
                     let tx = refer_tx.clone();
                     tokio::spawn(async move {
@@ -850,9 +857,9 @@ async fn call_on(
                     TransferState::Failed(why) => {
                         tracing::info!(?why, "transfer failed; the bot keeps the call");
                         rep.bot_resumed = true;
-                        if let Some(p) = &req.on_transfer_fail {
+                        if let Some(pcm) = &take_back {
                             media.playout.flush();
-                            media.playout.push_8k(&read_wav_8k(p)?);
+                            media.playout.push_8k(pcm);
                             rep.announced = true;
                         }
                     }
