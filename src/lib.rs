@@ -13,6 +13,7 @@ pub mod policy;
 pub mod scenario;
 pub mod sip;
 pub mod speak;
+pub mod speech;
 pub mod store;
 pub mod testing;
 

@@ -7,6 +7,8 @@ mod models_cmd;
 mod run_cmd;
 mod scenario_cmd;
 mod simulate_cmd;
+#[cfg(feature = "speech")]
+mod speech_cmd;
 mod trunk_cmd;
 
 use anyhow::{Context, Result};
@@ -71,6 +73,12 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: models_cmd::ModelsCmd,
     },
+    /// Transcribe a WAV recording with the locale's recognizer.
+    #[cfg(feature = "speech")]
+    Asr(Box<speech_cmd::AsrArgs>),
+    /// Synthesize text to a WAV file with the locale's voice.
+    #[cfg(feature = "speech")]
+    Tts(Box<speech_cmd::TtsArgs>),
     /// Check SIP trunks: OPTIONS reachability and REGISTER with digest.
     Trunk {
         #[command(subcommand)]
@@ -193,6 +201,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Call(a) => call_cmd::run(*a),
         Cmd::Trunk { cmd } => trunk_cmd::run(cmd),
         Cmd::Models { cmd } => models_cmd::run(cmd),
+        #[cfg(feature = "speech")]
+        Cmd::Asr(a) => speech_cmd::asr(*a),
+        #[cfg(feature = "speech")]
+        Cmd::Tts(a) => speech_cmd::tts(*a),
         Cmd::Nlu {
             locale,
             scenario,

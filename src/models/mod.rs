@@ -204,6 +204,11 @@ pub fn install(dirs: &Dirs, p: &Package) -> Result<Installed, ModelError> {
             std::fs::write(&path, text).map_err(io_err(&path))?;
         }
         Some("whisper_join") => join_whisper(&dirs.models.join("asr/whisper-base"))?,
+        Some("piper_sherpa") => {
+            for f in p.files.iter().filter(|f| f.to.ends_with(".onnx")) {
+                prepare_piper(&dirs.models.join(&f.to))?;
+            }
+        }
         Some(other) => return Err(ModelError::Catalogue(format!("unknown step {other}"))),
         None => {}
     }
@@ -271,6 +276,81 @@ fn join_whisper(dir: &Path) -> Result<(), ModelError> {
     let _ = std::fs::remove_file(a);
     let _ = std::fs::remove_file(b);
     Ok(())
+}
+
+/// sherpa-onnx runs a Piper voice as a VITS model once the ONNX file carries the metadata
+/// Piper keeps in its `.onnx.json` (sample rate, espeak voice, speakers) and the phoneme
+/// table is a `tokens.txt`. ONNX is protobuf, and a repeated field may be appended to a
+/// serialized message, so the metadata entries (`ModelProto.metadata_props`, field 14) are
+/// appended to the freshly unpacked file: no protobuf library, no second copy of the voice.
+fn prepare_piper(onnx: &Path) -> Result<(), ModelError> {
+    let json_path = onnx.with_extension("onnx.json");
+    let text = std::fs::read_to_string(&json_path).map_err(io_err(&json_path))?;
+    let bad = |why: String| ModelError::Io {
+        path: json_path.display().to_string(),
+        why,
+    };
+    let cfg: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let map = cfg["phoneme_id_map"]
+        .as_object()
+        .ok_or_else(|| bad("no phoneme_id_map".into()))?;
+    let mut tokens = String::new();
+    for (sym, ids) in map {
+        let id = ids
+            .get(0)
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| bad(format!("phoneme {sym:?} has no id")))?;
+        tokens.push_str(&format!("{sym} {id}\n"));
+    }
+    let tokens_path = onnx.with_file_name("tokens.txt");
+    std::fs::write(&tokens_path, tokens).map_err(io_err(&tokens_path))?;
+    let rate = cfg["audio"]["sample_rate"].as_u64().unwrap_or(22050);
+    let voice = cfg["espeak"]["voice"]
+        .as_str()
+        .unwrap_or("en-us")
+        .to_string();
+    let speakers = cfg["num_speakers"].as_u64().unwrap_or(1);
+    let meta = [
+        ("model_type", "vits".to_string()),
+        ("comment", "piper".to_string()),
+        ("language", voice.clone()),
+        ("voice", voice),
+        ("has_espeak", "1".to_string()),
+        ("n_speakers", speakers.to_string()),
+        ("sample_rate", rate.to_string()),
+    ];
+    let mut tail = Vec::new();
+    for (k, v) in meta {
+        tail.extend(onnx_metadata_entry(k, &v));
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(onnx)
+        .map_err(io_err(onnx))?;
+    f.write_all(&tail).map_err(io_err(onnx))?;
+    f.flush().map_err(io_err(onnx))
+}
+
+/// One serialized `metadata_props` entry (field 14, a `StringStringEntryProto` of key = 1,
+/// value = 2), ready to append to an ONNX `ModelProto`.
+pub fn onnx_metadata_entry(key: &str, value: &str) -> Vec<u8> {
+    fn varint(mut n: usize, out: &mut Vec<u8>) {
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    let mut inner = vec![0x0a];
+    varint(key.len(), &mut inner);
+    inner.extend_from_slice(key.as_bytes());
+    inner.push(0x12);
+    varint(value.len(), &mut inner);
+    inner.extend_from_slice(value.as_bytes());
+    let mut out = vec![0x72];
+    varint(inner.len(), &mut out);
+    out.extend(inner);
+    out
 }
 
 /// sherpa-onnx wants Moonshine's vocabulary as `tokens.txt`: one `<base64 bytes> <id>`
@@ -384,6 +464,19 @@ mod tests {
         assert_eq!(std::fs::read(d.join("model.bin")).expect("joined"), b"abcd");
         assert!(present(tmp.path(), "asr/whisper-base/model.bin.part1"));
         assert!(present(tmp.path(), "asr/whisper-base/model.bin.part2"));
+    }
+
+    #[test]
+    fn onnx_metadata_entries_are_protobuf_field_14() {
+        let e = onnx_metadata_entry("voice", "en-us");
+        assert_eq!(e[0], 0x72);
+        assert_eq!(usize::from(e[1]), e.len() - 2);
+        assert_eq!(&e[2..4], &[0x0a, 5]);
+        assert_eq!(&e[4..9], b"voice");
+        assert_eq!(&e[9..11], &[0x12, 5]);
+        // A value longer than 127 bytes takes a two-byte length.
+        let long = onnx_metadata_entry("k", &"x".repeat(200));
+        assert_eq!(&long[..3], &[0x72, 0xce, 0x01]);
     }
 
     #[test]

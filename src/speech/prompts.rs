@@ -1,0 +1,280 @@
+//! The prompt cache: what the bot says is synthesized once and replayed from then on.
+//!
+//! The unit is one TTS sentence, keyed by sha256 of (voice identity, sentence text), on
+//! disk as 8 kHz 16-bit WAV (the call's rate) and in memory once used. Static sentences
+//! of every loaded scenario are rendered ahead (`warm`), so on a call only sentences that
+//! carry a campaign variable are synthesized live. A recorded prompt pack
+//! (`<pack>/<locale>/<prompt_id>.wav`) replaces a whole static prompt when present:
+//! Chinese deployments often record their fixed prompts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::audio::{self, Pcm};
+use super::tts::Voice;
+use super::{text, SpeechError};
+use crate::dialogue::prompt::{Segment, Template};
+use crate::scenario::library::Library;
+use crate::Locale;
+
+/// The rate everything in the cache is stored at: the call's.
+pub const CACHE_RATE: u32 = 8_000;
+
+/// Where a piece of audio came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A recorded prompt pack.
+    Pack,
+    /// Already in memory.
+    Memory,
+    /// Read from the disk cache.
+    Disk,
+    /// Synthesized now (and stored).
+    Synthesized,
+}
+
+/// One sentence ready to play.
+#[derive(Clone, Debug)]
+pub struct Piece {
+    /// Its text (or the prompt id for a pack recording).
+    pub text: String,
+    /// 8 kHz audio.
+    pub pcm: Arc<Vec<i16>>,
+    /// Where it came from.
+    pub source: Source,
+    /// Wall time to get it.
+    pub ms: f64,
+}
+
+/// The cache.
+pub struct PromptCache {
+    dir: PathBuf,
+    packs: Vec<PathBuf>,
+    mem: Mutex<HashMap<String, Arc<Vec<i16>>>>,
+}
+
+impl PromptCache {
+    /// A cache in `dir` with recorded packs searched in order.
+    pub fn new(dir: &Path, packs: Vec<PathBuf>) -> PromptCache {
+        PromptCache {
+            dir: dir.to_path_buf(),
+            packs,
+            mem: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key of a sentence for a voice.
+    pub fn key(voice_id: &str, sentence: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(b"voxdial-prompt-v1\0");
+        h.update(voice_id.as_bytes());
+        h.update([0]);
+        h.update(CACHE_RATE.to_le_bytes());
+        h.update(sentence.as_bytes());
+        let d = h.finalize();
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A recorded prompt for this id, if a pack has one.
+    pub fn pack_recording(
+        &self,
+        locale: Locale,
+        prompt_id: &str,
+    ) -> Result<Option<Piece>, SpeechError> {
+        // Prompt ids are `flow.node[.suffix]`; anything else never names a file.
+        if prompt_id.is_empty()
+            || !prompt_id
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '-')
+            || prompt_id.contains("..")
+        {
+            return Ok(None);
+        }
+        for pack in &self.packs {
+            let path = pack
+                .join(locale.to_string())
+                .join(format!("{prompt_id}.wav"));
+            if !path.is_file() {
+                continue;
+            }
+            let t0 = Instant::now();
+            let key = format!("pack:{}", path.display());
+            if let Some(p) = self.mem_get(&key) {
+                return Ok(Some(piece(prompt_id, p, Source::Memory, t0)));
+            }
+            let pcm = audio::load_wav(&path)?.at_rate(CACHE_RATE)?;
+            let pcm = Arc::new(audio::to_i16(&pcm.samples));
+            self.mem_put(&key, pcm.clone());
+            return Ok(Some(piece(prompt_id, pcm, Source::Pack, t0)));
+        }
+        Ok(None)
+    }
+
+    /// One sentence (already normalised) in this voice: memory, disk, or synthesized
+    /// and stored.
+    pub fn sentence(
+        &self,
+        voice: &Voice,
+        locale: Locale,
+        sentence: &str,
+    ) -> Result<Piece, SpeechError> {
+        let t0 = Instant::now();
+        let key = PromptCache::key(voice.id(), sentence);
+        if let Some(p) = self.mem_get(&key) {
+            return Ok(piece(sentence, p, Source::Memory, t0));
+        }
+        let path = self.dir.join(&key[..2]).join(format!("{key}.wav"));
+        if path.is_file() {
+            if let Ok(pcm) = audio::load_wav(&path) {
+                if pcm.rate == CACHE_RATE {
+                    let pcm = Arc::new(audio::to_i16(&pcm.samples));
+                    self.mem_put(&key, pcm.clone());
+                    return Ok(piece(sentence, pcm, Source::Disk, t0));
+                }
+            }
+            // A damaged entry is replaced below.
+        }
+        let raw = voice.synthesize(sentence, locale)?;
+        let pcm = raw.at_rate(CACHE_RATE)?;
+        self.store(&path, &pcm)?;
+        let pcm = Arc::new(audio::to_i16(&pcm.samples));
+        self.mem_put(&key, pcm.clone());
+        Ok(piece(sentence, pcm, Source::Synthesized, t0))
+    }
+
+    /// Everything a prompt says, sentence by sentence, handed to `sink` as each is ready
+    /// so playout starts with the first. A static prompt with a recording plays that.
+    pub fn speak(
+        &self,
+        voice: &Voice,
+        locale: Locale,
+        prompt_id: &str,
+        is_static: bool,
+        text_in: &str,
+        mut sink: impl FnMut(&Piece),
+    ) -> Result<Vec<Source>, SpeechError> {
+        if is_static {
+            if let Some(p) = self.pack_recording(locale, prompt_id)? {
+                sink(&p);
+                return Ok(vec![p.source]);
+            }
+        }
+        let mut sources = Vec::new();
+        for s in text::sentences(&text::normalize(text_in, locale), locale) {
+            let p = self.sentence(voice, locale, &s)?;
+            sources.push(p.source);
+            sink(&p);
+        }
+        Ok(sources)
+    }
+
+    /// Renders every static sentence of every loaded scenario's prompts for `locale`
+    /// into the disk cache (sentences that carry a variable are left for the call).
+    pub fn warm(
+        &self,
+        lib: &Library,
+        voice: &Voice,
+        locale: Locale,
+    ) -> Result<WarmReport, SpeechError> {
+        let t0 = Instant::now();
+        let mut r = WarmReport::default();
+        let mut seen = std::collections::HashSet::new();
+        for flow in lib.flows.values() {
+            for node in &flow.nodes {
+                let Some(tpl) = node.prompt.get(&locale) else {
+                    continue;
+                };
+                r.prompts += 1;
+                if tpl.is_static()
+                    && self
+                        .pack_recording(locale, &format!("{}.{}", flow.id(), node.id))?
+                        .is_some()
+                {
+                    r.from_pack += 1;
+                    continue;
+                }
+                for s in static_sentences(tpl, locale) {
+                    if !seen.insert(s.clone()) {
+                        continue;
+                    }
+                    match self.sentence(voice, locale, &s)?.source {
+                        Source::Synthesized => r.synthesized += 1,
+                        _ => r.cached += 1,
+                    }
+                }
+            }
+        }
+        r.ms = t0.elapsed().as_millis() as u64;
+        Ok(r)
+    }
+
+    fn store(&self, path: &Path, pcm: &Pcm) -> Result<(), SpeechError> {
+        let err = |why: String| SpeechError::Cache {
+            path: path.display().to_string(),
+            why,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        // Another process may be warming the same cache: write aside, then rename.
+        let tmp = path.with_extension(format!("{}.partial", std::process::id()));
+        audio::write_wav(&tmp, pcm)?;
+        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+    }
+
+    fn mem_get(&self, key: &str) -> Option<Arc<Vec<i16>>> {
+        self.mem.lock().ok()?.get(key).cloned()
+    }
+
+    fn mem_put(&self, key: &str, pcm: Arc<Vec<i16>>) {
+        if let Ok(mut m) = self.mem.lock() {
+            m.insert(key.to_string(), pcm);
+        }
+    }
+}
+
+fn piece(text: &str, pcm: Arc<Vec<i16>>, source: Source, t0: Instant) -> Piece {
+    Piece {
+        text: text.to_string(),
+        pcm,
+        source,
+        ms: t0.elapsed().as_secs_f64() * 1e3,
+    }
+}
+
+/// What `warm` did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct WarmReport {
+    /// Prompts looked at.
+    pub prompts: usize,
+    /// Prompts a recorded pack covers.
+    pub from_pack: usize,
+    /// Sentences synthesized now.
+    pub synthesized: usize,
+    /// Sentences already cached.
+    pub cached: usize,
+    /// Wall time.
+    pub ms: u64,
+}
+
+/// The sentences of a template that read the same whatever the variables hold: a
+/// variable is replaced by a private-use mark, and sentences carrying it are dropped.
+pub fn static_sentences(tpl: &Template, locale: Locale) -> Vec<String> {
+    const MARK: char = '\u{E000}';
+    let mut src = String::new();
+    for seg in &tpl.segments {
+        match seg {
+            Segment::Text(t) => src.push_str(t),
+            Segment::Var(_) => src.push(MARK),
+        }
+    }
+    text::sentences(&text::normalize(&src, locale), locale)
+        .into_iter()
+        .filter(|s| !s.contains(MARK))
+        .collect()
+}
