@@ -9,7 +9,9 @@
 pub mod audio;
 pub mod config;
 pub mod pinyin;
+pub mod progress;
 pub mod text;
+pub mod turn;
 
 #[cfg(feature = "speech")]
 pub mod asr;
