@@ -56,7 +56,11 @@ fn piper_speech_is_heard_back_by_the_recognizer_through_the_call_rate() {
         .at_rate(8000)
         .and_then(|p| p.at_rate(16000))
         .expect("rates");
-    assert!(pcm.seconds() > 1.5 && pcm.seconds() < 6.0, "{}", pcm.seconds());
+    assert!(
+        pcm.seconds() > 1.5 && pcm.seconds() < 6.0,
+        "{}",
+        pcm.seconds()
+    );
     let segs = voxdial::speech::vad::segment(&c.vad, &m, &pcm.samples).expect("vad");
     assert!(!segs.is_empty(), "VAD found no speech");
     let rec = Recognizer::load(c.asr_for(Locale::EnUs).expect("asr"), &m).expect("moonshine");
@@ -69,7 +73,9 @@ fn piper_speech_is_heard_back_by_the_recognizer_through_the_call_rate() {
     assert!(hits * 10 >= want.len() * 8, "heard {heard:?} for {want:?}");
     // Silence is not speech.
     let quiet = vec![0.0f32; 16000 * 2];
-    assert!(voxdial::speech::vad::segment(&c.vad, &m, &quiet).expect("vad").is_empty());
+    assert!(voxdial::speech::vad::segment(&c.vad, &m, &quiet)
+        .expect("vad")
+        .is_empty());
 }
 
 #[test]
@@ -77,8 +83,12 @@ fn shared_service_answers_concurrent_utterances_in_order_of_submission() {
     let m = models();
     let c = cfg();
     let voice = Voice::load(c.tts_for(Locale::EnUs).expect("tts"), &m).expect("piper");
-    let a = say(&voice, "I already paid.", Locale::EnUs).at_rate(16000).expect("a");
-    let b = say(&voice, "Who is calling?", Locale::EnUs).at_rate(16000).expect("b");
+    let a = say(&voice, "I already paid.", Locale::EnUs)
+        .at_rate(16000)
+        .expect("a");
+    let b = say(&voice, "Who is calling?", Locale::EnUs)
+        .at_rate(16000)
+        .expect("b");
     let rec = Recognizer::load(c.asr_for(Locale::EnUs).expect("asr"), &m).expect("asr");
     let svc = AsrService::start(rec, 2, 4);
     let rx: Vec<_> = [&a, &b, &a, &b]
@@ -87,7 +97,13 @@ fn shared_service_answers_concurrent_utterances_in_order_of_submission() {
         .collect();
     let texts: Vec<String> = rx
         .into_iter()
-        .map(|r| r.blocking_recv().expect("reply").expect("asr").text.to_lowercase())
+        .map(|r| {
+            r.blocking_recv()
+                .expect("reply")
+                .expect("asr")
+                .text
+                .to_lowercase()
+        })
         .collect();
     for (i, t) in texts.iter().enumerate() {
         let want = if i % 2 == 0 { "paid" } else { "calling" };
@@ -101,7 +117,11 @@ fn mandarin_prompts_reach_espeak_as_pinyin_and_come_out_at_the_call_rate() {
     let voice = Voice::load(cfg().tts_for(Locale::ZhCn).expect("tts"), &m).expect("espeak");
     let pcm = say(&voice, "您好，您本期应还3,500.50元。", Locale::ZhCn);
     // Two clauses of Mandarin at espeak's rate: a few seconds, not a misread blip.
-    assert!(pcm.seconds() > 2.0 && pcm.seconds() < 12.0, "{}", pcm.seconds());
+    assert!(
+        pcm.seconds() > 2.0 && pcm.seconds() < 12.0,
+        "{}",
+        pcm.seconds()
+    );
     let call = pcm.at_rate(8000).expect("8k");
     assert_eq!(call.rate, 8000);
     assert!(call.samples.iter().any(|s| s.abs() > 0.1));
@@ -138,7 +158,9 @@ fn bad_models_are_refused_with_their_file_named() {
         tokens.display()
     );
     let c = SpeechConfig::parse(&yaml, "speech.yaml").expect("parses");
-    let e = Recognizer::load(c.asr_for(Locale::ZhCn).expect("zh"), &m).err().expect("missing");
+    let e = Recognizer::load(c.asr_for(Locale::ZhCn).expect("zh"), &m)
+        .err()
+        .expect("missing");
     assert!(e.to_string().contains("asr/zh/enc.onnx"), "{e}");
     // A Piper voice that is not a model.
     let e = Voice::load(
@@ -150,7 +172,10 @@ fn bad_models_are_refused_with_their_file_named() {
     )
     .err()
     .expect("voice refused");
-    assert!(e.to_string().contains("tokens.txt") || e.to_string().contains("encoder.onnx"), "{e}");
+    assert!(
+        e.to_string().contains("tokens.txt") || e.to_string().contains("encoder.onnx"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -173,7 +198,9 @@ fn prompt_cache_renders_once_then_replays_and_recorded_packs_win() {
     let cold = PromptCache::new(&dir.path().join("cache"), vec![packs.clone()]);
     let mut got = Vec::new();
     let disk = cold
-        .speak(&voice, Locale::ZhCn, "demo.greet", true, text, |p| got.push(p.pcm.clone()))
+        .speak(&voice, Locale::ZhCn, "demo.greet", true, text, |p| {
+            got.push(p.pcm.clone())
+        })
         .expect("disk");
     assert_eq!(disk, vec![Source::Disk, Source::Disk]);
     assert!(got.iter().all(|p| !p.is_empty()));
@@ -186,12 +213,17 @@ fn prompt_cache_renders_once_then_replays_and_recorded_packs_win() {
     audio::write_wav(&packs.join("zh-CN/demo.greet.wav"), &rec).expect("wav");
     let mut pcm = Arc::new(Vec::new());
     let src = cold
-        .speak(&voice, Locale::ZhCn, "demo.greet", true, text, |p| pcm = p.pcm.clone())
+        .speak(&voice, Locale::ZhCn, "demo.greet", true, text, |p| {
+            pcm = p.pcm.clone()
+        })
         .expect("pack");
     assert_eq!(src, vec![Source::Pack]);
     assert_eq!(pcm.len(), 8000);
     // Ids never escape the pack folder.
-    assert!(cold.pack_recording(Locale::ZhCn, "../zh-CN/demo.greet").expect("id").is_none());
+    assert!(cold
+        .pack_recording(Locale::ZhCn, "../zh-CN/demo.greet")
+        .expect("id")
+        .is_none());
 }
 
 #[test]

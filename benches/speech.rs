@@ -1,0 +1,279 @@
+//! Speech benchmarks (bench binary): ASR real-time factor for one stream and for N
+//! concurrent streams sharing one model, TTS real-time factor and time to first audio,
+//! prompt-cache hit latency, and the speech path's turn latency (last voiced sample of
+//! the customer to the first sample of the reply, NLU and dialogue engine included).
+//!
+//! `cargo bench --bench speech` (models from `voxdial models install`). Customer speech
+//! is synthesized by our own voices and passed through the call's 8 kHz, so the run is
+//! reproducible on any machine.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use voxdial::dialogue::engine::{with_examples, Conversation};
+use voxdial::scenario::library::Library;
+use voxdial::speech::asr::{AsrService, Recognizer};
+use voxdial::speech::audio::Pcm;
+use voxdial::speech::config::SpeechConfig;
+use voxdial::speech::pipeline::{BotPipeline, TurnLatency};
+use voxdial::speech::prompts::PromptCache;
+use voxdial::speech::tts::{self, Voice};
+use voxdial::speech::turn::TurnConfig;
+use voxdial::speech::vad::Vad;
+use voxdial::Locale;
+
+const EN: &[&str] = &[
+    "Yes, speaking.",
+    "Yes, this is me.",
+    "I can pay tomorrow.",
+    "I already paid last week.",
+    "Who is calling, please?",
+    "I lost my job and I cannot pay right now.",
+    "Can you call me back later?",
+    "I want to talk to a real person.",
+    "How much do I owe?",
+    "I will pay three hundred dollars on Friday.",
+    "No, that is not me.",
+    "Please stop calling me.",
+];
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn synth(voice: &Voice, text: &str, locale: Locale) -> Pcm {
+    let mut all = Vec::new();
+    let mut rate = 16000;
+    tts::speak(voice, text, locale, |c| {
+        rate = c.pcm.rate;
+        all.extend_from_slice(&c.pcm.samples);
+    })
+    .expect("speak");
+    // Through the call's 8 kHz, as a customer's voice arrives.
+    Pcm { samples: all, rate }
+        .at_rate(8000)
+        .and_then(|p| p.at_rate(16000))
+        .expect("rates")
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let models = root.join("data/models");
+    let cfg = SpeechConfig::default_config().expect("config");
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
+
+    let t = Instant::now();
+    let piper =
+        Arc::new(Voice::load(cfg.tts_for(Locale::EnUs).expect("tts"), &models).expect("piper"));
+    println!(
+        "piper voice load: {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let espeak =
+        Arc::new(Voice::load(cfg.tts_for(Locale::ZhCn).expect("tts"), &models).expect("espeak"));
+    let en: Vec<Pcm> = EN.iter().map(|s| synth(&piper, s, Locale::EnUs)).collect();
+    let en_audio_s: f64 = en.iter().map(Pcm::seconds).sum();
+
+    let t = Instant::now();
+    let rec = Recognizer::load(cfg.asr_for(Locale::EnUs).expect("asr"), &models).expect("asr");
+    println!(
+        "en-US recognizer ({}) load: {:.0} ms",
+        rec.engine(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let _ = rec.transcribe(&en[0].samples); // warm-up
+
+    if want("asr") {
+        let mut ms = Vec::new();
+        let t = Instant::now();
+        for p in &en {
+            let t0 = Instant::now();
+            let _ = rec.transcribe(&p.samples).expect("asr");
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        let wall = t.elapsed().as_secs_f64();
+        println!(
+            "asr en-US one stream: {} utterances, {:.1} s audio, RTF {:.3}, per utterance p50 {:.0} ms p95 {:.0} ms",
+            en.len(),
+            en_audio_s,
+            wall / en_audio_s,
+            pct(&mut ms.clone(), 0.5),
+            pct(&mut ms, 0.95)
+        );
+    }
+    let svc = AsrService::start(
+        Recognizer::load(cfg.asr_for(Locale::EnUs).expect("asr"), &models).expect("asr"),
+        2,
+        16,
+    );
+    if want("concurrent") {
+        for n in [1usize, 2, 4, 8, 10, 16] {
+            let clips: Vec<&Pcm> = (0..n).map(|i| &en[i % en.len()]).collect();
+            let audio: f64 = clips.iter().map(|p| p.seconds()).sum::<f64>() / n as f64;
+            let t = Instant::now();
+            let rx: Vec<_> = clips
+                .iter()
+                .map(|p| svc.submit(p.samples.clone()))
+                .collect();
+            for r in rx {
+                let _ = r.blocking_recv();
+            }
+            let wall = t.elapsed().as_secs_f64();
+            println!(
+                "asr en-US {n:>2} concurrent utterances (mean {audio:.2} s each): all decoded in {wall:.2} s -> {} (aggregate RTF {:.3})",
+                if wall <= audio { "real time" } else { "behind real time" },
+                wall / (audio * n as f64)
+            );
+        }
+    }
+    if want("tts") {
+        for (name, voice, locale, texts) in [
+            ("piper en-US", &piper, Locale::EnUs, &["Hello, this is Anxin Bank calling about your credit card.", "Your payment of three hundred dollars was due on December first. Can you pay it today?"][..]),
+            ("espeak zh-CN", &espeak, Locale::ZhCn, &["您好，这里是安心消费金融。", "您本期应还三千五百元，已逾期五天，请问今天能还上吗？"][..]),
+        ] {
+            let (mut first, mut rtf) = (Vec::new(), Vec::new());
+            for _ in 0..3 {
+                for text in texts {
+                    let t0 = Instant::now();
+                    let mut f = None;
+                    let mut audio = 0.0;
+                    tts::speak(voice, text, locale, |c| {
+                        f.get_or_insert(t0.elapsed().as_secs_f64() * 1e3);
+                        audio += c.pcm.seconds();
+                    })
+                    .expect("tts");
+                    first.push(f.unwrap_or(f64::NAN));
+                    rtf.push(t0.elapsed().as_secs_f64() / audio);
+                }
+            }
+            println!(
+                "tts {name}: first audio p50 {:.0} ms p95 {:.0} ms, RTF p50 {:.3}",
+                pct(&mut first.clone(), 0.5),
+                pct(&mut first, 0.95),
+                pct(&mut rtf, 0.5)
+            );
+        }
+    }
+    let cache_dir = tempfile_dir();
+    let cache = Arc::new(PromptCache::new(&cache_dir, vec![]));
+    if want("cache") {
+        let text = "Hello, this is Anxin Bank calling about your credit card.";
+        let _ = cache.sentence(&piper, Locale::EnUs, text).expect("fill");
+        let mut mem = Vec::new();
+        for _ in 0..1000 {
+            mem.push(cache.sentence(&piper, Locale::EnUs, text).expect("hit").ms);
+        }
+        let cold = PromptCache::new(&cache_dir, vec![]);
+        let disk = cold.sentence(&piper, Locale::EnUs, text).expect("disk").ms;
+        println!(
+            "prompt cache hit: memory p50 {:.3} ms p95 {:.3} ms; disk (first use in a new process) {:.2} ms; live synthesis of the same sentence ~{:.0} ms",
+            pct(&mut mem.clone(), 0.5),
+            pct(&mut mem, 0.95),
+            disk,
+            {
+                let t0 = Instant::now();
+                let _ = piper.synthesize(text, Locale::EnUs);
+                t0.elapsed().as_secs_f64() * 1e3
+            }
+        );
+    }
+    if want("turn") {
+        let (lib, _) = Library::load(&[root.join("scenarios"), root.join("dialogs")]);
+        let lib = Arc::new(lib);
+        let scenario = "collection_m1_overdue";
+        let t = Instant::now();
+        let flows = lib
+            .flows
+            .values()
+            .filter(|f| {
+                f.id() == scenario || f.spec.kind == voxdial::scenario::model::FlowKind::Dialog
+            })
+            .map(|f| f.as_ref());
+        let w = cache.warm_flows(flows, &piper, Locale::EnUs).expect("warm");
+        println!(
+            "prompt cache warm-up en-US: {} prompts, {} sentences synthesized, {} already cached, {:.1} s",
+            w.prompts,
+            w.synthesized,
+            w.cached,
+            t.elapsed().as_secs_f64()
+        );
+        let vars = with_examples(&lib, scenario, &BTreeMap::new());
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let mut lat: Vec<TurnLatency> = Vec::new();
+        for trailing in [300u32, 500] {
+            let mut this = Vec::new();
+            for (i, p) in en.iter().enumerate() {
+                let conv = Conversation::new(lib.clone(), scenario, Locale::EnUs, today, &vars)
+                    .expect("conv");
+                let mut tc = TurnConfig::for_locale(Locale::EnUs.into());
+                tc.trailing_silence_ms = trailing;
+                tc.complete_trailing_silence_ms = trailing.min(tc.complete_trailing_silence_ms);
+                let vad = Vad::new(&cfg.vad, &models).expect("vad");
+                let mut bot = BotPipeline::new(
+                    vad,
+                    tc,
+                    conv,
+                    svc.clone(),
+                    cache.clone(),
+                    piper.clone(),
+                    Locale::EnUs,
+                )
+                .expect("bot");
+                let mut now = 0u64;
+                let _ = bot.start(now).expect("start");
+                let _ = bot.playback_finished(now);
+                let silence = vec![0i16; 320];
+                let pcm = voxdial::speech::audio::to_i16(&p.samples);
+                let frames = std::iter::repeat_n(&silence[..], 15)
+                    .chain(pcm.chunks(320))
+                    .chain(std::iter::repeat_n(&silence[..], 100));
+                for f in frames {
+                    now += 20;
+                    let _ = bot.push_inbound(now, f).expect("push");
+                }
+                match bot.latencies().first() {
+                    Some(l) => this.push(l.clone()),
+                    None => println!("  utterance {i} ({:?}) produced no turn", EN[i]),
+                }
+            }
+            let mut total: Vec<f64> = this.iter().map(|l| l.total_ms).collect();
+            let mut asr: Vec<f64> = this.iter().map(|l| l.asr_ms).collect();
+            let mut tts_ms: Vec<f64> = this.iter().map(|l| l.tts_first_ms).collect();
+            let ep: Vec<f64> = this.iter().map(|l| l.endpoint_ms as f64).collect();
+            println!(
+                "turn latency en-US, trailing silence {trailing} ms, {} turns: total p50 {:.0} ms p95 {:.0} ms (endpoint mean {:.0} ms, ASR p50 {:.0} ms p95 {:.0} ms, first reply audio p50 {:.1} ms)",
+                this.len(),
+                pct(&mut total.clone(), 0.5),
+                pct(&mut total, 0.95),
+                ep.iter().sum::<f64>() / ep.len().max(1) as f64,
+                pct(&mut asr.clone(), 0.5),
+                pct(&mut asr, 0.95),
+                pct(&mut tts_ms, 0.5),
+            );
+            lat.extend(this);
+        }
+        if std::env::args().any(|a| a == "--json") {
+            for l in &lat {
+                println!("{}", serde_json::to_string(l).unwrap_or_default());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cache_dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("voxdial-speech-bench-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&d);
+    d
+}

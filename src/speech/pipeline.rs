@@ -1,0 +1,297 @@
+//! One answered call's speech loop: customer frames in, bot audio out.
+//!
+//! Inbound 16 kHz frames go to the Silero VAD and the turn controller (`turn`); when the
+//! controller ends an utterance, the audio from its first voiced frame to its last is
+//! decoded by the shared recognizer, the text goes to the dialogue engine, and each
+//! `Say` is fetched sentence by sentence from the prompt cache (synthesized live only
+//! when a sentence carries a variable). Time is an argument (`now_ms`, the inbound
+//! frame clock), so a recorded or synthesized customer can be replayed faster than real
+//! time; each turn's latency is the audio time from the last voiced sample to the
+//! endpoint, plus the measured compute from the endpoint to the reply's first sample.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::asr::AsrService;
+use super::prompts::{PromptCache, Source};
+use super::tts::Voice;
+use super::turn::{self, Action as TurnAction, Event as TurnEvent, TurnController};
+use super::vad::Vad;
+use super::SpeechError;
+use crate::dialogue::engine::{Action, Conversation, Event};
+use crate::Locale;
+
+/// What the call should do.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Queue this audio (8 kHz) for playout.
+    Play {
+        /// Prompt it belongs to.
+        prompt_id: String,
+        /// The audio.
+        pcm: Arc<Vec<i16>>,
+        /// Where it came from.
+        source: Source,
+    },
+    /// Drop queued audio now (barge-in).
+    Flush,
+    /// The customer said this (final ASR text).
+    Heard(String),
+    /// Transfer to a human.
+    Transfer {
+        /// Hand-off reason code.
+        reason: String,
+    },
+    /// End the call.
+    Hangup {
+        /// Outcome code.
+        outcome: String,
+    },
+}
+
+/// Where one turn's time went.
+#[derive(Clone, Debug, Serialize)]
+pub struct TurnLatency {
+    /// What was heard.
+    pub text: String,
+    /// Customer audio in the utterance.
+    pub speech_ms: u64,
+    /// Endpoint silence: last voiced sample to the end-of-utterance decision.
+    pub endpoint_ms: u64,
+    /// Final ASR decode.
+    pub asr_ms: f64,
+    /// NLU + dialogue engine.
+    pub nlu_ms: f64,
+    /// First sentence of the reply (cache or live TTS).
+    pub tts_first_ms: f64,
+    /// Where the first sentence came from.
+    pub tts_source: Option<Source>,
+    /// Last voiced sample to the first reply sample.
+    pub total_ms: f64,
+}
+
+/// The speech loop of one call.
+pub struct BotPipeline {
+    vad: Vad,
+    turn: TurnController,
+    conv: Conversation,
+    asr: AsrService,
+    cache: Arc<PromptCache>,
+    voice: Arc<Voice>,
+    locale: Locale,
+    // Inbound audio since `audio_start_ms`, bounded to the longest utterance plus margin.
+    audio: Vec<f32>,
+    audio_start_ms: u64,
+    keep_ms: u64,
+    latencies: Vec<TurnLatency>,
+}
+
+impl BotPipeline {
+    /// A pipeline for one call.
+    pub fn new(
+        vad: Vad,
+        turn_cfg: turn::TurnConfig,
+        conv: Conversation,
+        asr: AsrService,
+        cache: Arc<PromptCache>,
+        voice: Arc<Voice>,
+        locale: Locale,
+    ) -> Result<BotPipeline, SpeechError> {
+        let keep_ms = u64::from(turn_cfg.max_utterance_ms) + 2_000;
+        let turn = TurnController::new(turn_cfg).map_err(|e| SpeechError::Config {
+            at: "turn".into(),
+            why: e.to_string(),
+        })?;
+        Ok(BotPipeline {
+            vad,
+            turn,
+            conv,
+            asr,
+            cache,
+            voice,
+            locale,
+            audio: Vec::new(),
+            audio_start_ms: 0,
+            keep_ms,
+            latencies: Vec::new(),
+        })
+    }
+
+    /// The call was answered: the bot speaks first.
+    pub fn start(&mut self, now_ms: u64) -> Result<Vec<Output>, SpeechError> {
+        let actions = self.conv.handle(Event::Start).actions;
+        let mut out = Vec::new();
+        self.act(now_ms, actions, &mut out, None)?;
+        Ok(out)
+    }
+
+    /// Playout ran dry after the last queued prompt.
+    pub fn playback_finished(&mut self, now_ms: u64) -> Result<Vec<Output>, SpeechError> {
+        let acts = self.turn.push(now_ms, TurnEvent::PlaybackFinished);
+        let mut out = Vec::new();
+        self.turn_actions(now_ms, acts, &mut out)?;
+        Ok(out)
+    }
+
+    /// The loudness of a frame we just played (for the echo gate).
+    pub fn played(&mut self, now_ms: u64, energy_db: f32) {
+        let _ = self
+            .turn
+            .push(now_ms, TurnEvent::OutboundFrame { energy_db });
+    }
+
+    /// One inbound 20 ms frame (16 kHz); `now_ms` is the time of its last sample.
+    pub fn push_inbound(&mut self, now_ms: u64, pcm: &[i16]) -> Result<Vec<Output>, SpeechError> {
+        let samples = super::audio::from_i16(pcm);
+        if self.audio.is_empty() {
+            self.audio_start_ms = now_ms.saturating_sub(pcm.len() as u64 / 16);
+        }
+        self.audio.extend_from_slice(&samples);
+        let excess = (self.audio.len() as u64 / 16).saturating_sub(self.keep_ms);
+        if excess > 0 {
+            self.audio.drain(..(excess * 16) as usize);
+            self.audio_start_ms += excess;
+        }
+        let step = self.vad.push(&samples);
+        let ev = TurnEvent::inbound(step.speaking, turn::frame_energy_db(pcm));
+        let acts = self.turn.push(now_ms, ev);
+        let mut out = Vec::new();
+        self.turn_actions(now_ms, acts, &mut out)?;
+        Ok(out)
+    }
+
+    /// Every turn's latency so far.
+    pub fn latencies(&self) -> &[TurnLatency] {
+        &self.latencies
+    }
+
+    fn slice(&self, from_ms: u64, to_ms: u64) -> Vec<f32> {
+        let a = (from_ms.saturating_sub(self.audio_start_ms) * 16) as usize;
+        let b = ((to_ms.saturating_sub(self.audio_start_ms)) * 16) as usize;
+        let b = b.min(self.audio.len());
+        self.audio
+            .get(a.min(b)..b)
+            .map(<[f32]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    fn turn_actions(
+        &mut self,
+        now_ms: u64,
+        acts: Vec<TurnAction>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), SpeechError> {
+        let mut queue: std::collections::VecDeque<TurnAction> = acts.into();
+        while let Some(a) = queue.pop_front() {
+            match a {
+                TurnAction::FlushPlayout { .. } => out.push(Output::Flush),
+                TurnAction::EndOfUtterance {
+                    utterance, timing, ..
+                } => {
+                    // A little audio before the first voiced frame keeps the onset.
+                    let pcm = self.slice(
+                        timing.first_voiced_ms.saturating_sub(150),
+                        timing.last_voiced_ms + 100,
+                    );
+                    let t0 = Instant::now();
+                    let t = self.asr.transcribe_blocking(pcm)?;
+                    let asr_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    let endpoint_ms = timing.endpoint_ms.saturating_sub(timing.last_voiced_ms);
+                    let speech_ms = timing.last_voiced_ms.saturating_sub(timing.first_voiced_ms);
+                    let more = self.turn.push(
+                        now_ms,
+                        TurnEvent::AsrFinal {
+                            utterance,
+                            text: t.text.clone(),
+                        },
+                    );
+                    for m in more {
+                        if let TurnAction::UserTurn { text, .. } = &m {
+                            out.push(Output::Heard(text.clone()));
+                            let t1 = Instant::now();
+                            let actions = self.conv.handle(Event::Utterance(text.clone())).actions;
+                            let nlu_ms = t1.elapsed().as_secs_f64() * 1e3;
+                            let mut first = None;
+                            self.act(now_ms, actions, out, Some(&mut first))?;
+                            let (tts_first_ms, tts_source) =
+                                first.map_or((0.0, None), |(ms, s)| (ms, Some(s)));
+                            self.latencies.push(TurnLatency {
+                                text: text.clone(),
+                                speech_ms,
+                                endpoint_ms,
+                                asr_ms,
+                                nlu_ms,
+                                tts_first_ms,
+                                tts_source,
+                                total_ms: endpoint_ms as f64 + asr_ms + nlu_ms + tts_first_ms,
+                            });
+                        } else {
+                            queue.push_back(m);
+                        }
+                    }
+                }
+                TurnAction::NoInput => {
+                    let actions = self.conv.handle(Event::NoInput).actions;
+                    self.act(now_ms, actions, out, None)?;
+                }
+                TurnAction::StartUtterance { .. }
+                | TurnAction::UserTurn { .. }
+                | TurnAction::DropUtterance { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn act(
+        &mut self,
+        now_ms: u64,
+        actions: Vec<Action>,
+        out: &mut Vec<Output>,
+        mut first: Option<&mut Option<(f64, Source)>>,
+    ) -> Result<(), SpeechError> {
+        let t0 = Instant::now();
+        for a in actions {
+            match a {
+                Action::Say {
+                    text,
+                    prompt_id,
+                    barge_in,
+                    is_static,
+                    ..
+                } => {
+                    let _ = self.turn.push(
+                        now_ms,
+                        TurnEvent::PlaybackStarted {
+                            prompt_id: prompt_id.clone(),
+                            barge_in,
+                            text: text.clone(),
+                        },
+                    );
+                    let (voice, cache) = (self.voice.clone(), self.cache.clone());
+                    cache.speak(&voice, self.locale, &prompt_id, is_static, &text, |p| {
+                        if let Some(f) = first.as_deref_mut() {
+                            if f.is_none() {
+                                *f = Some((t0.elapsed().as_secs_f64() * 1e3, p.source));
+                            }
+                        }
+                        out.push(Output::Play {
+                            prompt_id: prompt_id.clone(),
+                            pcm: p.pcm.clone(),
+                            source: p.source,
+                        });
+                    })?;
+                }
+                Action::Listen { timeout_ms, .. } => {
+                    let acts = self.turn.push(now_ms, TurnEvent::Listen { timeout_ms });
+                    self.turn_actions(now_ms, acts, out)?;
+                }
+                Action::Transfer { reason, .. } => out.push(Output::Transfer { reason }),
+                Action::Hangup { outcome } => out.push(Output::Hangup { outcome }),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
