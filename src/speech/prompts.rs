@@ -181,10 +181,20 @@ impl PromptCache {
         voice: &Voice,
         locale: Locale,
     ) -> Result<WarmReport, SpeechError> {
+        self.warm_flows(lib.flows.values().map(|f| f.as_ref()), voice, locale)
+    }
+
+    /// `warm` for some flows only (one campaign's scenario and the dialogs it calls).
+    pub fn warm_flows<'a>(
+        &self,
+        flows: impl Iterator<Item = &'a crate::scenario::compile::Flow>,
+        voice: &Voice,
+        locale: Locale,
+    ) -> Result<WarmReport, SpeechError> {
         let t0 = Instant::now();
         let mut r = WarmReport::default();
         let mut seen = std::collections::HashSet::new();
-        for flow in lib.flows.values() {
+        for flow in flows {
             for node in &flow.nodes {
                 let Some(tpl) = node.prompt.get(&locale) else {
                     continue;
