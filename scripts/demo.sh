@@ -11,14 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
-if ! command -v sipp >/dev/null || ! command -v baresip >/dev/null; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get install -y sip-tester baresip >/dev/null 2>&1 || {
-    $SUDO apt-get update >/dev/null && $SUDO apt-get install -y sip-tester baresip >/dev/null
-  }
-fi
+bash scripts/setup.sh
 cargo build --locked --release --quiet
 bin=target/release/voxdial
+$bin models install
 echo "== scenario check"
 $bin scenario check scenarios dialogs
 echo "== scenario test (conversation tests + transition coverage)"
