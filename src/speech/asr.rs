@@ -119,19 +119,36 @@ impl Recognizer {
             }
             AsrConfig::Whisper {
                 model,
+                convert_from,
                 language,
                 prompt,
                 threads,
             } => {
+                let out = if model.is_absolute() {
+                    model.clone()
+                } else {
+                    models.join(model)
+                };
+                // The registry ships CTranslate2 weights; whisper.cpp reads ggml. Convert
+                // once (a few seconds), then this is a timestamp check.
+                if let Some(src) = convert_from {
+                    let src = models.join(src);
+                    super::ct2ggml::ensure_ggml_with(&src, &out, super::ct2ggml::GgmlWeights::Q8_0)
+                        .map_err(whisper_err)?;
+                }
                 let path = model_file(models, model, ModelKind::Ggml)?;
-                super::whisper::WhisperRecognizer::load(super::whisper::WhisperConfig {
-                    model: path,
-                    language: language.clone(),
-                    threads: (*threads).max(1) as usize,
-                    initial_prompt: prompt.clone(),
-                    ..Default::default()
-                })
-                .map(Recognizer::Whisper)
+                let mut wc = match language.as_deref() {
+                    Some("en") => super::whisper::WhisperConfig::english(path),
+                    _ => super::whisper::WhisperConfig::mandarin(path),
+                };
+                wc.language = language.clone();
+                wc.threads = (*threads).max(1) as usize;
+                if prompt.is_some() {
+                    wc.initial_prompt = prompt.clone();
+                }
+                super::whisper::WhisperRecognizer::load(wc)
+                    .map(Recognizer::Whisper)
+                    .map_err(whisper_err)
             }
         }
     }
@@ -216,11 +233,11 @@ impl Recognizer {
             Recognizer::Whisper(w) => {
                 let mut v = Vec::with_capacity(clips.len());
                 for c in clips {
-                    let t = w.transcribe(c)?;
+                    let t = w.transcribe(c).map_err(whisper_err)?;
                     v.push(Transcript {
                         text: t.text,
                         audio_ms: audio_ms(c),
-                        rejected: t.rejected,
+                        rejected: t.rejected.map(|r| r.to_string()),
                         ..Default::default()
                     });
                 }
@@ -232,6 +249,27 @@ impl Recognizer {
             t.decode_ms = ms;
         }
         Ok(out)
+    }
+}
+
+fn whisper_err(e: super::whisper::WhisperError) -> SpeechError {
+    use super::whisper::WhisperError as W;
+    match e {
+        W::ModelNotFound(p) => SpeechError::Model {
+            path: p.display().to_string(),
+            why: "not found (run `voxdial models install`)".into(),
+        },
+        W::BadModel { path, reason } => SpeechError::Model {
+            path: path.display().to_string(),
+            why: reason,
+        },
+        W::Io { path, source } => SpeechError::Model {
+            path: path.display().to_string(),
+            why: source.to_string(),
+        },
+        other => SpeechError::Recognition {
+            why: other.to_string(),
+        },
     }
 }
 

@@ -118,6 +118,9 @@ pub enum AsrConfig {
     Whisper {
         /// ggml model file.
         model: PathBuf,
+        /// CTranslate2 model folder to convert `model` from when it is missing or older.
+        #[serde(default)]
+        convert_from: Option<PathBuf>,
         /// Language code (`zh`, `en`); auto-detect when absent.
         #[serde(default)]
         language: Option<String>,

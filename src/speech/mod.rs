@@ -16,6 +16,8 @@ pub mod turn;
 #[cfg(feature = "speech")]
 pub mod asr;
 #[cfg(feature = "speech")]
+pub mod ct2ggml;
+#[cfg(feature = "speech")]
 pub mod pipeline;
 #[cfg(feature = "speech")]
 pub mod prompts;
