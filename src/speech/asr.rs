@@ -36,7 +36,7 @@ pub enum Recognizer {
     /// sherpa-onnx streaming model.
     Online(sherpa_onnx::OnlineRecognizer),
     /// whisper.cpp.
-    Whisper(super::whisper::WhisperRecognizer),
+    Whisper(Box<super::whisper::WhisperRecognizer>),
 }
 
 fn path_str(p: &Path) -> Option<String> {
@@ -147,7 +147,7 @@ impl Recognizer {
                     wc.initial_prompt = prompt.clone();
                 }
                 super::whisper::WhisperRecognizer::load(wc)
-                    .map(Recognizer::Whisper)
+                    .map(|w| Recognizer::Whisper(Box::new(w)))
                     .map_err(whisper_err)
             }
         }
