@@ -5,7 +5,8 @@
 # NLU accuracy on the held-out set, imports a messy GBK campaign list, dials it under
 # the cn-collection policy (simulated lines), audits the ledger, and simulates a day
 # per pacing strategy with charts, and places real SIP calls on 127.0.0.1 against sipp
-# peers (a customer phone with audio, and a blind transfer to an agent).
+# peers (a customer phone with audio, and a blind transfer to an agent), then speech: TTS in
+# both locales heard back by ASR, and call-progress detection on its labelled set.
 # Idempotent (starts from a fresh demo database); needs Rust, and apt for sipp when it is
 # missing. Output files go to data/demo/.
 set -euo pipefail
@@ -68,3 +69,10 @@ sleep 0.5
 $bin call sip:customer@127.0.0.1:5481 --refer-to sip:agent@127.0.0.1:5490 --refer-after-s 1 \
   --hangup-after-s 10 --context reason=debt_dispute --json
 wait
+echo "== speech: prompts synthesized at the call's 8 kHz in both locales, heard back by the recognizers"
+$bin tts "Hello, this is Anxin Bank calling about your card. Is now a good time?" --locale en-US -o "$out/tts_en.wav" --json
+$bin asr "$out/tts_en.wav" --locale en-US --json
+$bin tts "您好，这里是安心消费金融。您本期应还3,500.50元，请问今天方便还款吗？" --locale zh-CN -o "$out/tts_zh.wav" --json
+$bin asr tests/data/whisper_clips/zh16.wav --locale zh-CN --json
+echo "== call-progress detection on the labelled set (held-out half)"
+cargo run --locked --release --quiet --example cpd_eval -- tests/data/cpd heldout
