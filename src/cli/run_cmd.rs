@@ -28,9 +28,11 @@ pub struct RunArgs {
     /// RNG seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Virtual start (RFC 3339) when the campaign has not run before.
-    #[arg(long, default_value = "2026-11-23T08:00:00+08:00")]
-    pub start: String,
+    /// Virtual start (RFC 3339) when the campaign has not run before (default: when its
+    /// first lead became due, i.e. the import; a fixed default went stale as the real
+    /// clock passed it and left every lead due after the run's end).
+    #[arg(long)]
+    pub start: Option<String>,
     /// Virtual days to run from the campaign's clock.
     #[arg(long, default_value_t = 1.0)]
     pub days: f64,
@@ -52,9 +54,14 @@ pub fn run(db: &Path, a: RunArgs) -> Result<ExitCode> {
     let mut store = SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
     let c = store.campaign(&a.campaign)?;
     let policy = Policy::load(&c.policy)?;
-    let start = chrono::DateTime::parse_from_rfc3339(&a.start)
-        .with_context(|| format!("--start {}: not an RFC 3339 time", a.start))?
-        .timestamp();
+    let start = match &a.start {
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .with_context(|| format!("--start {s}: not an RFC 3339 time"))?
+            .timestamp(),
+        None => store
+            .next_due(c.id)?
+            .unwrap_or_else(|| chrono::Utc::now().timestamp()),
+    };
     let from = c.clock.map_or(start, |t| t.max(start));
     let cfg = RunConfig {
         strategy: a.strategy,
