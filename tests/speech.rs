@@ -244,3 +244,69 @@ fn warming_a_scenario_caches_its_static_sentences_only() {
     assert_eq!(again.synthesized, 0, "{again:?}");
     assert_eq!(again.cached, r.synthesized + r.cached);
 }
+
+#[test]
+fn a_call_pipeline_hears_the_customer_and_replies_from_the_prompt_cache() {
+    use voxdial::speech::pipeline::{BotPipeline, Output};
+    let m = models();
+    let c = cfg();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (lib, _) = voxdial::scenario::library::Library::load(&[
+        root.join("scenarios/collection/m1_overdue.yaml"),
+        root.join("dialogs"),
+    ]);
+    let lib = Arc::new(lib);
+    let scenario = "collection_m1_overdue";
+    let vars = voxdial::dialogue::engine::with_examples(&lib, scenario, &Default::default());
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+    let conv =
+        voxdial::dialogue::engine::Conversation::new(lib, scenario, Locale::EnUs, today, &vars)
+            .expect("conversation");
+    let voice = Arc::new(Voice::load(c.tts_for(Locale::EnUs).expect("tts"), &m).expect("piper"));
+    let asr = AsrService::start(
+        Recognizer::load(c.asr_for(Locale::EnUs).expect("asr"), &m).expect("asr"),
+        1,
+        4,
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let cache = Arc::new(PromptCache::new(dir.path(), vec![]));
+    let vad = voxdial::speech::vad::Vad::for_frames(&c.vad, &m).expect("vad");
+    let turn = voxdial::speech::turn::TurnConfig::for_locale(Locale::EnUs.into());
+    let mut bot =
+        BotPipeline::new(vad, turn, conv, asr, cache, voice.clone(), Locale::EnUs).expect("bot");
+    let greeting = bot.start(0).expect("start");
+    assert!(
+        greeting.iter().any(|o| matches!(o, Output::Play { .. })),
+        "the bot speaks first"
+    );
+    let _ = bot.playback_finished(0).expect("played");
+    let said = say(&voice, "Yes, this is me.", Locale::EnUs)
+        .at_rate(16000)
+        .expect("16k");
+    let pcm = audio::to_i16(&said.samples);
+    let silence = vec![0i16; 320];
+    let mut outs = Vec::new();
+    let frames = std::iter::repeat_n(&silence[..], 10)
+        .chain(pcm.chunks(320))
+        .chain(std::iter::repeat_n(&silence[..], 75));
+    for (k, f) in frames.enumerate() {
+        outs.extend(bot.push_inbound(20 * (k as u64 + 1), f).expect("push"));
+    }
+    let heard: Vec<&String> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Heard(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heard.len(), 1, "{outs:?}");
+    assert!(heard[0].to_lowercase().contains("me"), "{heard:?}");
+    assert!(
+        outs.iter().any(|o| matches!(o, Output::Play { .. })),
+        "the bot answers"
+    );
+    let l = &bot.latencies()[0];
+    // The decode started at the pause and was used at the endpoint.
+    assert!(l.speculative, "{l:?}");
+    assert!(l.endpoint_ms >= 300 && l.endpoint_ms <= 1000, "{l:?}");
+}

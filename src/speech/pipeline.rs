@@ -60,8 +60,11 @@ pub struct TurnLatency {
     pub speech_ms: u64,
     /// Endpoint silence: last voiced sample to the end-of-utterance decision.
     pub endpoint_ms: u64,
-    /// Final ASR decode.
+    /// Waiting for the final ASR text at the endpoint.
     pub asr_ms: f64,
+    /// The text came from the decode started when the pause began (the customer did not
+    /// resume), so most of the ASR time overlapped the endpoint silence.
+    pub speculative: bool,
     /// NLU + dialogue engine.
     pub nlu_ms: f64,
     /// First sentence of the reply (cache or live TTS).
@@ -86,7 +89,21 @@ pub struct BotPipeline {
     audio_start_ms: u64,
     keep_ms: u64,
     latencies: Vec<TurnLatency>,
+    // Speculative decoding: the VAD's speech flag last frame, the live utterance's first
+    // voiced time, and the decode started when its latest pause began.
+    speaking: bool,
+    live_from_ms: Option<u64>,
+    spec: Option<Speculation>,
 }
+
+struct Speculation {
+    from_ms: u64,
+    to_ms: u64,
+    rx: tokio::sync::oneshot::Receiver<Result<super::asr::Transcript, SpeechError>>,
+}
+
+/// Audio kept before an utterance's first voiced frame, so the onset is not clipped.
+const ONSET_MS: u64 = 150;
 
 impl BotPipeline {
     /// A pipeline for one call.
@@ -116,6 +133,9 @@ impl BotPipeline {
             audio_start_ms: 0,
             keep_ms,
             latencies: Vec::new(),
+            speaking: false,
+            live_from_ms: None,
+            spec: None,
         })
     }
 
@@ -155,6 +175,23 @@ impl BotPipeline {
             self.audio_start_ms += excess;
         }
         let step = self.vad.push(&samples);
+        if step.speaking {
+            // The customer goes on: whatever was decoded at the pause is stale.
+            self.spec = None;
+        } else if self.speaking {
+            // A pause began inside a live utterance: decode what was said so far now, so
+            // the decode runs during the endpoint silence instead of after it.
+            if let Some(first) = self.live_from_ms {
+                let from_ms = first.saturating_sub(ONSET_MS);
+                let rx = self.asr.submit(self.slice(from_ms, now_ms));
+                self.spec = Some(Speculation {
+                    from_ms,
+                    to_ms: now_ms,
+                    rx,
+                });
+            }
+        }
+        self.speaking = step.speaking;
         let ev = TurnEvent::inbound(step.speaking, turn::frame_energy_db(pcm));
         let acts = self.turn.push(now_ms, ev);
         let mut out = Vec::new();
@@ -187,16 +224,31 @@ impl BotPipeline {
         while let Some(a) = queue.pop_front() {
             match a {
                 TurnAction::FlushPlayout { .. } => out.push(Output::Flush),
+                TurnAction::StartUtterance {
+                    first_voiced_ms, ..
+                } => {
+                    self.live_from_ms = Some(first_voiced_ms);
+                    self.spec = None;
+                }
                 TurnAction::EndOfUtterance {
                     utterance, timing, ..
                 } => {
-                    // A little audio before the first voiced frame keeps the onset.
-                    let pcm = self.slice(
-                        timing.first_voiced_ms.saturating_sub(150),
-                        timing.last_voiced_ms + 100,
-                    );
+                    self.live_from_ms = None;
+                    let from_ms = timing.first_voiced_ms.saturating_sub(ONSET_MS);
                     let t0 = Instant::now();
-                    let t = self.asr.transcribe_blocking(pcm)?;
+                    // The speculative decode is good when it covers the same utterance up
+                    // to (at least) its last voiced frame.
+                    let spec = self
+                        .spec
+                        .take()
+                        .filter(|s| s.from_ms == from_ms && s.to_ms >= timing.last_voiced_ms);
+                    let speculative = spec.is_some();
+                    let t = match spec {
+                        Some(s) => s.rx.blocking_recv().map_err(|_| SpeechError::Stopped)??,
+                        None => self.asr.transcribe_blocking(
+                            self.slice(from_ms, timing.last_voiced_ms + 100),
+                        )?,
+                    };
                     let asr_ms = t0.elapsed().as_secs_f64() * 1e3;
                     let endpoint_ms = timing.endpoint_ms.saturating_sub(timing.last_voiced_ms);
                     let speech_ms = timing.last_voiced_ms.saturating_sub(timing.first_voiced_ms);
@@ -222,6 +274,7 @@ impl BotPipeline {
                                 speech_ms,
                                 endpoint_ms,
                                 asr_ms,
+                                speculative,
                                 nlu_ms,
                                 tts_first_ms,
                                 tts_source,
@@ -236,9 +289,11 @@ impl BotPipeline {
                     let actions = self.conv.handle(Event::NoInput).actions;
                     self.act(now_ms, actions, out, None)?;
                 }
-                TurnAction::StartUtterance { .. }
-                | TurnAction::UserTurn { .. }
-                | TurnAction::DropUtterance { .. } => {}
+                TurnAction::DropUtterance { .. } => {
+                    self.live_from_ms = None;
+                    self.spec = None;
+                }
+                TurnAction::UserTurn { .. } => {}
             }
         }
         Ok(())

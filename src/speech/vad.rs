@@ -40,16 +40,33 @@ pub struct Vad {
 }
 
 impl Vad {
-    /// Loads the Silero model with the configured thresholds.
+    /// Loads the Silero model with the configured thresholds: segments end after the
+    /// configured trailing silence (whole recordings, `voxdial asr`).
     pub fn new(cfg: &VadConfig, models: &Path) -> Result<Vad, SpeechError> {
+        Vad::with_hangover(cfg, models, cfg.trailing_silence_ms, cfg.min_speech_ms)
+    }
+
+    /// A per-frame speech detector for a live call: sherpa-onnx's speech flag drops after
+    /// one Silero window of silence instead of the trailing silence, because the turn
+    /// controller does the endpointing (a second hang-over here would add to its own).
+    pub fn for_frames(cfg: &VadConfig, models: &Path) -> Result<Vad, SpeechError> {
+        Vad::with_hangover(cfg, models, 40, 40)
+    }
+
+    fn with_hangover(
+        cfg: &VadConfig,
+        models: &Path,
+        min_silence_ms: u32,
+        min_speech_ms: u32,
+    ) -> Result<Vad, SpeechError> {
         let path = model_file(models, &cfg.model, ModelKind::Onnx)?;
         let window = 512;
         let c = sherpa_onnx::VadModelConfig {
             silero_vad: sherpa_onnx::SileroVadModelConfig {
                 model: Some(path.display().to_string()),
                 threshold: cfg.threshold,
-                min_silence_duration: cfg.trailing_silence_ms as f32 / 1000.0,
-                min_speech_duration: cfg.min_speech_ms as f32 / 1000.0,
+                min_silence_duration: min_silence_ms as f32 / 1000.0,
+                min_speech_duration: min_speech_ms as f32 / 1000.0,
                 window_size: window as i32,
                 max_speech_duration: cfg.max_utterance_ms as f32 / 1000.0,
             },
