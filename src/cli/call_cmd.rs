@@ -73,6 +73,37 @@ pub struct CallArgs {
     /// Print the outcome as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Let the speech bot hold this scenario's conversation once the call is answered
+    /// (ASR, NLU, TTS over the call's RTP); `--refer-to`/`--consult` is then the human
+    /// queue it transfers to.
+    #[cfg(feature = "speech")]
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Conversation locale (with --scenario).
+    #[cfg(feature = "speech")]
+    #[arg(long, default_value = "en-US")]
+    pub locale: voxdial::Locale,
+    /// Campaign variable `name=value` (repeatable; with --scenario): defaults to the
+    /// scenario's examples.
+    #[cfg(feature = "speech")]
+    #[arg(long = "var", value_parser = super::parse_kv)]
+    pub vars: Vec<(String, String)>,
+    /// Date of the call for the conversation (YYYY-MM-DD; default today).
+    #[cfg(feature = "speech")]
+    #[arg(long)]
+    pub today: Option<chrono::NaiveDate>,
+    /// No call-progress detection (answering machines, carrier announcements, fax) after
+    /// the answer.
+    #[cfg(feature = "speech")]
+    #[arg(long)]
+    pub no_cpd: bool,
+    /// How long after the answer call-progress detection listens.
+    #[cfg(feature = "speech")]
+    #[arg(long, default_value_t = 6.0)]
+    pub cpd_window_s: f64,
+    #[cfg(feature = "speech")]
+    #[command(flatten)]
+    pub speech: super::speech_cmd::SpeechOpts,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -90,7 +121,14 @@ fn secs(s: f64, what: &str) -> Result<Duration> {
 }
 
 /// Run the command; exit 0 when the call was answered, 1 otherwise.
-pub fn run(a: CallArgs) -> Result<ExitCode> {
+pub fn run(root: &std::path::Path, a: CallArgs) -> Result<ExitCode> {
+    #[cfg(feature = "speech")]
+    let bot = match &a.scenario {
+        Some(id) => Some(bot_for(root, id, &a)?),
+        None => None,
+    };
+    #[cfg(not(feature = "speech"))]
+    let _ = root;
     let req = CallRequest {
         to: a.uri,
         from: a.from,
@@ -126,6 +164,12 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
         },
     };
     let rt = super::runtime()?;
+    #[cfg(feature = "speech")]
+    let report = match bot {
+        Some(b) => rt.block_on(voxdial::sip::ua::place_call_with(req, Box::new(b)))?,
+        None => rt.block_on(place_call(req))?,
+    };
+    #[cfg(not(feature = "speech"))]
     let report = rt.block_on(place_call(req))?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -138,6 +182,9 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
             report.answered,
             report.duration_s
         );
+        if let Some(agent) = &report.agent {
+            print_agent(agent);
+        }
         if let Some(t) = &report.transfer {
             println!(
                 "transfer to {}: {}",
@@ -151,4 +198,78 @@ pub fn run(a: CallArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Load the locale's models and the scenario, warm its prompts, and make the call's bot:
+/// all before dialling, so the customer never waits on a model load.
+#[cfg(feature = "speech")]
+fn bot_for(
+    root: &std::path::Path,
+    scenario: &str,
+    a: &CallArgs,
+) -> Result<voxdial::speech::live::BotAgent> {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use voxdial::dialogue::engine::Conversation;
+    use voxdial::speech::live::BotResources;
+    let (lib, diags) = super::scenario_cmd::load_default(root, &[]);
+    if lib.flow(scenario).is_none() {
+        for d in diags.iter().filter(|d| d.is_error()) {
+            eprintln!("{d}");
+        }
+        anyhow::bail!(
+            "no scenario `{scenario}` under {} (run `voxdial scenario check`)",
+            root.display()
+        );
+    }
+    let lib = Arc::new(lib);
+    let (cfg, models) = a.speech.load()?;
+    let t0 = std::time::Instant::now();
+    let res = BotResources::load(
+        cfg,
+        &models,
+        root,
+        &a.speech.data.join("cache/prompts"),
+        a.locale,
+    )?;
+    let w = res.warm(&lib, scenario)?;
+    tracing::info!(
+        load_ms = t0.elapsed().as_millis() as u64,
+        prompts = w.prompts,
+        synthesized = w.synthesized,
+        cached = w.cached,
+        "bot ready"
+    );
+    let vars: BTreeMap<String, String> = a.vars.iter().cloned().collect();
+    let vars = voxdial::dialogue::engine::with_examples(&lib, scenario, &vars);
+    let today = super::today_or_now(a.today);
+    let conv = Conversation::new(lib, scenario, a.locale, today, &vars)?;
+    let window_ms = (secs(a.cpd_window_s, "cpd-window-s")?.as_millis()) as u64;
+    let cpd = (!a.no_cpd).then(voxdial::speech::progress::CpdConfig::default);
+    Ok(res.agent(conv, cpd, window_ms)?)
+}
+
+/// The bot's side of the call, for people (the JSON report has all of it).
+fn print_agent(agent: &serde_json::Value) {
+    if let Some(lines) = agent.get("transcript").and_then(|t| t.as_array()) {
+        for l in lines {
+            let at = l.get("at_ms").and_then(|v| v.as_u64()).unwrap_or(0) as f64 / 1e3;
+            match l.get("who").and_then(|v| v.as_str()) {
+                Some("bot") => println!(
+                    "{at:6.1} s  bot       {}",
+                    l.get("prompt_id").and_then(|v| v.as_str()).unwrap_or("")
+                ),
+                _ => println!(
+                    "{at:6.1} s  customer  {}",
+                    l.get("text").and_then(|v| v.as_str()).unwrap_or("")
+                ),
+            }
+        }
+    }
+    if let Some(o) = agent.get("cpd_outcome").and_then(|v| v.as_str()) {
+        println!("call progress: {o}");
+    }
+    if let Some(o) = agent.get("outcome").and_then(|v| v.as_str()) {
+        println!("conversation outcome: {o}");
+    }
 }

@@ -198,7 +198,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Scenario { cmd } => scenario_cmd::run(&root, cmd),
         Cmd::Campaign { cmd } => campaign_cmd::run(&root, &cli.db, cmd),
         Cmd::Simulate(a) => simulate_cmd::run(*a),
-        Cmd::Call(a) => call_cmd::run(*a),
+        Cmd::Call(a) => call_cmd::run(&root, *a),
         Cmd::Trunk { cmd } => trunk_cmd::run(cmd),
         Cmd::Models { cmd } => models_cmd::run(cmd),
         #[cfg(feature = "speech")]

@@ -1,6 +1,7 @@
 //! voxdial's phone line: SIP signalling (on rsipstack), SDP negotiation, call progress,
 //! and transfer by REFER.
 
+pub mod agent;
 pub mod fuzzing;
 pub mod progress;
 pub mod ratelimit;

@@ -3,12 +3,14 @@
 //! by REFER. The protocol decisions (progress, transfer) live in sans-IO modules; this
 //! file only wires sockets, timers and the stack together.
 
+use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
 use super::progress::DialResult;
 use super::sdp::{Direction, LocalMedia, SdpError};
 use super::timer::SessionTimer;
 use super::transfer::{parse_sipfrag, BlindTransfer, TransferFailure, TransferState};
 use crate::media::g711::G711;
 use crate::media::stream::{self, MediaConfig, MediaHandle, MediaReport};
+use crate::policy::CallOutcome;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -157,6 +159,12 @@ pub struct CallReport {
     pub session_expires_s: Option<u64>,
     /// Whether the call ended because the peer stopped refreshing the session.
     pub session_expired: bool,
+    /// What the contact policy counts: the SIP outcome, unless the call's agent found the
+    /// answer was a machine or an announcement (call-progress detection).
+    pub policy_outcome: CallOutcome,
+    /// The agent's account of the call (transcript, turn latencies, call progress), when an
+    /// agent held the conversation.
+    pub agent: Option<serde_json::Value>,
 }
 
 /// Validate and parse a SIP URI (the stack's parser alone accepts garbage).
@@ -411,7 +419,17 @@ impl SipUa {
 
     /// Place one call on this user agent and follow it to its end.
     pub async fn call(&self, req: CallRequest) -> Result<CallReport, UaError> {
-        call_on(&self.layer, self.sip_addr, req).await
+        call_on(&self.layer, self.sip_addr, req, None).await
+    }
+
+    /// Place a call whose conversation `agent` holds once it is answered: the agent
+    /// decides when to transfer (to `req.refer_to` / `req.consult`) and when to hang up.
+    pub async fn call_with(
+        &self,
+        req: CallRequest,
+        agent: Box<dyn CallAgent>,
+    ) -> Result<CallReport, UaError> {
+        call_on(&self.layer, self.sip_addr, req, Some(agent)).await
     }
 }
 
@@ -421,10 +439,20 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
     ua.call(req).await
 }
 
+/// Place one call with an agent holding the conversation (`voxdial call --scenario`).
+pub async fn place_call_with(
+    req: CallRequest,
+    agent: Box<dyn CallAgent>,
+) -> Result<CallReport, UaError> {
+    let ua = SipUa::bind(req.bind).await?;
+    ua.call_with(req, agent).await
+}
+
 async fn call_on(
     layer: &Arc<DialogLayer>,
     sip_addr: SocketAddr,
     req: CallRequest,
+    agent: Option<Box<dyn CallAgent>>,
 ) -> Result<CallReport, UaError> {
     // Everything that can be wrong with the request is checked before dialling: an
     // error once the customer has answered would leave a live call without a BYE.
@@ -581,7 +609,10 @@ async fn call_on(
         reinvites: vec![],
         session_expires_s: None,
         session_expired: false,
+        policy_outcome: CallOutcome::Failed,
+        agent: None,
     };
+    report.policy_outcome = report.outcome.to_policy();
     let Some(resp) = resp.filter(|_| report.outcome == DialResult::Answered) else {
         if let Some(m) = media {
             report.media = Some(m.stop().await);
@@ -591,6 +622,7 @@ async fn call_on(
     // A 2xx after our CANCEL crossed it: the stack BYEs it; treat as no answer.
     if cancelled {
         report.outcome = DialResult::NoAnswer;
+        report.policy_outcome = report.outcome.to_policy();
         return Ok(report);
     }
 
@@ -630,6 +662,23 @@ async fn call_on(
         media.send_dtmf(d);
     }
     let answered_at = Instant::now();
+    // The agent gets the customer's audio and the playout; the call keeps the dialog.
+    let (agent_tx, mut agent_rx) = tokio::sync::mpsc::unbounded_channel::<AgentCommand>();
+    let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
+    let agent_thread = agent.map(|a| {
+        a.start(
+            AgentMedia {
+                inbound: media.take_inbound(),
+                playout: media.playout.clone(),
+                events: events_rx,
+            },
+            agent_tx.clone(),
+        )
+    });
+    let has_agent = agent_thread.is_some();
+    drop(agent_tx);
+    let mut agent_open = has_agent;
+    let mut context = req.context.clone();
     let timer = resp.headers.iter().find_map(|h| match h {
         Header::SessionExpires(v) => SessionTimer::from_answer(v.value()),
         _ => None,
@@ -640,9 +689,10 @@ async fn call_on(
     let hold_at = req.hold.map(|(after, _)| answered_at + after);
     let resume_at = req.hold.map(|(after, len)| answered_at + after + len);
     let mut holding = 0u8; // 0 not yet, 1 on hold, 2 resumed
-    let hangup_at = req.hangup_after.map(|d| answered_at + d);
-    let refer_at =
-        (req.refer_to.is_some() || req.consult.is_some()).then(|| answered_at + req.refer_after);
+    let mut hangup_at = req.hangup_after.map(|d| answered_at + d);
+    let has_target = req.refer_to.is_some() || req.consult.is_some();
+    // With an agent, the conversation decides when to transfer; without, the timer does.
+    let mut refer_at = (has_target && !has_agent).then(|| answered_at + req.refer_after);
     let mut transfer: Option<(BlindTransfer, TransferReport)> = None;
     let mut consult: Option<ConsultLeg> = None;
     let (refer_tx, mut refer_rx) = tokio::sync::mpsc::unbounded_channel::<Option<u16>>();
@@ -714,8 +764,7 @@ async fn call_on(
                 // Transfer context rides in the Refer-To URI's headers too: RFC 3515 has
                 // the customer's phone copy them into its INVITE to the agent, which is
                 // where the agent console reads them.
-                let context_params: String = req
-                    .context
+                let context_params: String = context
                     .iter()
                     .map(|(k, v)| format!("X-Voxdial-{k}={}", escape_uri_header(v)))
                     .collect::<Vec<_>>()
@@ -753,7 +802,7 @@ async fn call_on(
                 }
                 if !t.is_done() {
                     let mut headers = vec![Header::ReferredBy(format!("<{from}>").into())];
-                    for (k, v) in &req.context {
+                    for (k, v) in &context {
                         headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
                     }
                     let d = dialog.clone();
@@ -815,19 +864,41 @@ async fn call_on(
                 report.hangup_by = Some("us");
                 break;
             }
+            c = agent_rx.recv(), if agent_open => match c {
+                Some(AgentCommand::Transfer { reason }) => {
+                    if transfer.is_some() || refer_at.is_some() {
+                        tracing::info!("transfer already under way; request ignored");
+                    } else if has_target {
+                        context.push(("Reason".into(), reason));
+                        refer_at = Some(Instant::now());
+                    } else {
+                        tracing::info!(%reason, "transfer requested but no queue is configured");
+                        let _ = events_tx.send(CallEvent::TransferFailed("no_queue".into()));
+                    }
+                }
+                Some(AgentCommand::Hangup { outcome }) => {
+                    // Let the goodbye play out first (bounded, in case the queue is huge).
+                    let tail = Duration::from_millis(media.playout.queued_ms().min(30_000) + 300);
+                    tracing::info!(%outcome, "the agent ends the call");
+                    let at = Instant::now() + tail;
+                    hangup_at = Some(hangup_at.map_or(at, |h| h.min(at)));
+                }
+                None => agent_open = false,
+            },
         }
         if let Some((t, rep)) = transfer.as_mut() {
             if t.is_done() && rep.result != *t.state() {
                 rep.result = t.state().clone();
                 match t.state() {
                     TransferState::Completed { .. } => {
+                        let _ = events_tx.send(CallEvent::TransferCompleted);
                         // The customer is with the agent now: our leg ends.
                         let _ = dialog.bye().await;
                         report.hangup_by = Some("us");
                         break;
                     }
                     TransferState::Failed(TransferFailure::ReferRejected { code })
-                        if req.bridge_fallback && consult.is_none() =>
+                        if req.bridge_fallback && consult.is_none() && !has_agent =>
                     {
                         // The customer's phone cannot transfer: call the agent ourselves
                         // and relay media between the two legs.
@@ -857,7 +928,8 @@ async fn call_on(
                     TransferState::Failed(why) => {
                         tracing::info!(?why, "transfer failed; the bot keeps the call");
                         rep.bot_resumed = true;
-                        if let Some(pcm) = &take_back {
+                        let _ = events_tx.send(CallEvent::TransferFailed(format!("{why:?}")));
+                        if let (Some(pcm), false) = (&take_back, has_agent) {
                             media.playout.flush();
                             media.playout.push_8k(pcm);
                             rep.announced = true;
@@ -884,6 +956,18 @@ async fn call_on(
     }
     report.media = Some(media.stop().await);
     layer.remove_dialog(&dialog.id());
+    // Stopping the media closed the agent's inbound stream, so its thread is ending.
+    if let Some(h) = agent_thread {
+        match tokio::task::spawn_blocking(move || h.join()).await {
+            Ok(Ok(a)) => {
+                if let Some(o) = a.policy_outcome {
+                    report.policy_outcome = o;
+                }
+                report.agent = Some(a.detail);
+            }
+            _ => tracing::warn!("the call's agent thread panicked"),
+        }
+    }
     Ok(report)
 }
 

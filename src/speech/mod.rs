@@ -18,6 +18,8 @@ pub mod asr;
 #[cfg(feature = "speech")]
 pub mod ct2ggml;
 #[cfg(feature = "speech")]
+pub mod live;
+#[cfg(feature = "speech")]
 pub mod pipeline;
 #[cfg(feature = "speech")]
 pub mod prompts;

@@ -147,6 +147,15 @@ impl BotPipeline {
         Ok(out)
     }
 
+    /// Something the call did that the conversation must hear: a transfer failed (the bot
+    /// has the customer again) or completed, or the customer hung up.
+    pub fn call_event(&mut self, now_ms: u64, event: Event) -> Result<Vec<Output>, SpeechError> {
+        let actions = self.conv.handle(event).actions;
+        let mut out = Vec::new();
+        self.act(now_ms, actions, &mut out, None)?;
+        Ok(out)
+    }
+
     /// Playout ran dry after the last queued prompt.
     pub fn playback_finished(&mut self, now_ms: u64) -> Result<Vec<Output>, SpeechError> {
         let acts = self.turn.push(now_ms, TurnEvent::PlaybackFinished);

@@ -434,6 +434,23 @@ impl Class {
     }
 }
 
+impl CpdOutcome {
+    /// The outcome the contact policy counts and retries by (each variant's doc names it):
+    /// a voicemail is not a conversation, a dead number or a fax is never dialled again as
+    /// voice, a handset that is off is retried like no answer.
+    pub fn to_policy(self) -> crate::policy::CallOutcome {
+        use crate::policy::CallOutcome as C;
+        match self {
+            CpdOutcome::Live => C::Connected,
+            CpdOutcome::Voicemail => C::Voicemail,
+            CpdOutcome::BadNumber | CpdOutcome::Fax => C::InvalidNumber,
+            CpdOutcome::PoweredOff | CpdOutcome::NoAnswer => C::NoAnswer,
+            CpdOutcome::Unreachable => C::Failed,
+            CpdOutcome::Busy => C::Busy,
+        }
+    }
+}
+
 impl Verdict {
     /// Shortcut for `self.class.outcome()`.
     pub fn outcome(&self) -> CpdOutcome {
@@ -1771,6 +1788,33 @@ fn sit_code(segs: &[Seg]) -> SitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outcomes_reach_the_retry_policy_by_their_own_rules() {
+        use crate::policy::{CallOutcome, Next, Policy};
+        let p = Policy::load("cn-collection").expect("preset");
+        let now = 1_800_000_000;
+        // A voicemail is retried later; a dead number or a fax is never dialled again;
+        // a live answer is a conversation.
+        assert!(matches!(
+            p.next_after(CpdOutcome::Voicemail.to_policy(), 1, now),
+            Next::RetryAt(t) if t > now
+        ));
+        for o in [CpdOutcome::BadNumber, CpdOutcome::Fax] {
+            assert_eq!(o.to_policy(), CallOutcome::InvalidNumber);
+            assert_eq!(
+                p.next_after(o.to_policy(), 1, now),
+                Next::Exhausted,
+                "{o:?}"
+            );
+        }
+        assert_eq!(
+            p.next_after(CpdOutcome::Live.to_policy(), 1, now),
+            Next::Done
+        );
+        assert_eq!(CpdOutcome::PoweredOff.to_policy(), CallOutcome::NoAnswer);
+        assert_eq!(CpdOutcome::Busy.to_policy(), CallOutcome::Busy);
+    }
 
     const SR: u32 = 8000;
 

@@ -1,0 +1,70 @@
+//! What talks on an answered call: the seam between the SIP user agent, which owns the
+//! dialog, and whatever holds the conversation (the speech bot, or a test double).
+//!
+//! The agent gets the call's media and runs on its own thread (speech work blocks on
+//! models; the call's async loop must not). It asks the call for a transfer or a hang-up
+//! through [`AgentCommand`]s, and hears what became of a transfer through [`CallEvent`]s.
+
+use crate::media::stream::PlayoutQueue;
+use crate::policy::CallOutcome;
+use tokio::sync::mpsc;
+
+/// The answered call's media, as the agent sees it.
+pub struct AgentMedia {
+    /// The customer's audio: 20 ms frames of 16 kHz PCM, one per media tick (concealed or
+    /// silent when RTP is missing), so counting frames is the call's audio clock. Closes
+    /// when the call ends.
+    pub inbound: mpsc::Receiver<Vec<i16>>,
+    /// The bot's audio out (8 kHz); `flush` is barge-in.
+    pub playout: PlayoutQueue,
+    /// What the call did about the agent's commands.
+    pub events: std::sync::mpsc::Receiver<CallEvent>,
+}
+
+/// What the agent asks of the call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AgentCommand {
+    /// Hand the customer to a human (REFER to the configured queue).
+    Transfer {
+        /// The hand-off reason code, carried to the agent console.
+        reason: String,
+    },
+    /// End the call once the queued audio has played.
+    Hangup {
+        /// The conversation's outcome code.
+        outcome: String,
+    },
+}
+
+/// What the call tells the agent.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallEvent {
+    /// The transfer failed (no queue configured, REFER refused, agent busy, timeout): the
+    /// bot has the customer again.
+    TransferFailed(String),
+    /// The customer is with a human now.
+    TransferCompleted,
+}
+
+/// What the agent reports when the call is over.
+#[derive(Clone, Debug, Default)]
+pub struct AgentReport {
+    /// Its account of the call (transcript, turn latencies, call-progress verdict), put in
+    /// the call report as is.
+    pub detail: serde_json::Value,
+    /// An outcome for the contact policy that overrides the SIP one: an answered call that
+    /// call-progress detection found to be a voicemail or a carrier announcement is not a
+    /// conversation, and must be retried (or not) by its own rule.
+    pub policy_outcome: Option<CallOutcome>,
+}
+
+/// Something that holds the conversation of an answered call.
+pub trait CallAgent: Send + 'static {
+    /// Called once, when the call is answered. Returns the thread that runs the
+    /// conversation; it must end when `media.inbound` closes.
+    fn start(
+        self: Box<Self>,
+        media: AgentMedia,
+        commands: mpsc::UnboundedSender<AgentCommand>,
+    ) -> std::thread::JoinHandle<AgentReport>;
+}

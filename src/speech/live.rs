@@ -1,0 +1,433 @@
+//! The speech bot on a live call: [`BotPipeline`] driven by a call's RTP media, with
+//! call-progress detection over the first seconds after the answer.
+//!
+//! The media worker hands over one 16 kHz frame per 20 ms tick; the frame count is the
+//! bot's clock, so the pipeline sees the same times a replayed recording would. Frames are
+//! moved off the bounded media channel at once by a forwarding thread, because the
+//! pipeline blocks while it waits for the recognizer and the media worker drops frames
+//! that find the channel full. Bot audio goes to the call's playout queue; what went onto
+//! the wire is metered back for the echo gate, and the queue running dry is the end of a
+//! prompt.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::asr::{AsrService, Recognizer};
+use super::config::SpeechConfig;
+use super::pipeline::{BotPipeline, Output, TurnLatency};
+use super::progress::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
+use super::prompts::{PromptCache, Source, WarmReport};
+use super::tts::Voice;
+use super::turn::{PlayoutMeter, TurnConfig};
+use super::vad::Vad;
+use super::SpeechError;
+use crate::dialogue::engine::{Conversation, Event};
+use crate::media::stream::PlayoutQueue;
+use crate::scenario::library::Library;
+use crate::sip::agent::{AgentCommand, AgentMedia, AgentReport, CallAgent, CallEvent};
+use crate::Locale;
+
+/// What one locale's bot needs loaded before the first call: the recognizer, the voice
+/// and the prompt cache. Loaded once per process and shared by every call.
+pub struct BotResources {
+    cfg: SpeechConfig,
+    models: PathBuf,
+    locale: Locale,
+    asr: AsrService,
+    voice: Arc<Voice>,
+    cache: Arc<PromptCache>,
+}
+
+impl BotResources {
+    /// Load the locale's recognizer and voice; prompts are cached in `cache_dir` (shared
+    /// between processes: entries are keyed by voice and text), recorded packs are read
+    /// from the config's `prompt_packs`, relative to `root`.
+    pub fn load(
+        cfg: SpeechConfig,
+        models: &Path,
+        root: &Path,
+        cache_dir: &Path,
+        locale: Locale,
+    ) -> Result<BotResources, SpeechError> {
+        let rec = Recognizer::load(cfg.asr_for(locale)?, models)?;
+        // Two workers on two cores: one call's decode never waits behind another's.
+        let asr = AsrService::start(rec, 2, 4);
+        let voice = Arc::new(Voice::load(cfg.tts_for(locale)?, models)?);
+        let packs = cfg.prompt_packs.iter().map(|p| root.join(p)).collect();
+        let cache = Arc::new(PromptCache::new(cache_dir, packs));
+        Ok(BotResources {
+            cfg,
+            models: models.to_path_buf(),
+            locale,
+            asr,
+            voice,
+            cache,
+        })
+    }
+
+    /// Render every static sentence of `scenario` and the shared dialogs, so a call only
+    /// synthesizes the sentences that carry a variable.
+    pub fn warm(&self, lib: &Library, scenario: &str) -> Result<WarmReport, SpeechError> {
+        let flows = lib
+            .flows
+            .values()
+            .filter(|f| {
+                f.id() == scenario || f.spec.kind == crate::scenario::model::FlowKind::Dialog
+            })
+            .map(|f| f.as_ref());
+        self.cache.warm_flows(flows, &self.voice, self.locale)
+    }
+
+    /// A bot for one call. `cpd` turns on call-progress detection for the first
+    /// `cpd_window_ms` after the answer.
+    pub fn agent(
+        &self,
+        conv: Conversation,
+        cpd: Option<CpdConfig>,
+        cpd_window_ms: u64,
+    ) -> Result<BotAgent, SpeechError> {
+        let vad = Vad::for_frames(&self.cfg.vad, &self.models)?;
+        let turn = TurnConfig::for_locale(self.locale.into());
+        let pipeline = BotPipeline::new(
+            vad,
+            turn,
+            conv,
+            self.asr.clone(),
+            self.cache.clone(),
+            self.voice.clone(),
+            self.locale,
+        )?;
+        let cpd = match cpd {
+            Some(c) => {
+                let c = CpdConfig {
+                    sample_rate_hz: 16_000,
+                    ..c
+                };
+                Some(
+                    Detector::new(c, Stage::Answered).map_err(|e| SpeechError::Config {
+                        at: "cpd".into(),
+                        why: e.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(BotAgent {
+            pipeline,
+            locale: self.locale,
+            cpd,
+            cpd_window_ms,
+        })
+    }
+}
+
+/// One call's bot: a [`CallAgent`] that holds the scenario's conversation over the call's
+/// media.
+pub struct BotAgent {
+    pipeline: BotPipeline,
+    locale: Locale,
+    cpd: Option<Detector>,
+    cpd_window_ms: u64,
+}
+
+/// One line of the call as the bot saw it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TranscriptLine {
+    /// Audio clock (ms since the answer).
+    pub at_ms: u64,
+    /// `bot` or `customer`.
+    pub who: &'static str,
+    /// What the customer said (ASR text); empty for the bot.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// The bot's prompt id (`flow.node`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_id: Option<String>,
+    /// Where the bot's audio came from (pack, cache, live synthesis), first sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// The bot's account of a call, in the call report's `agent` field.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BotReport {
+    /// Bot prompts and customer utterances in order.
+    pub transcript: Vec<TranscriptLine>,
+    /// Each answered turn's latency (last voiced sample to the reply's first sample).
+    pub turns: Vec<TurnLatency>,
+    /// Times the customer's speech stopped the bot's playback.
+    pub barge_ins: u32,
+    /// The call-progress verdict, when detection ran.
+    pub cpd: Option<Verdict>,
+    /// Its outcome for the dialer.
+    pub cpd_outcome: Option<CpdOutcome>,
+    /// Whether the bot hung up because of that verdict.
+    pub cpd_hangup: bool,
+    /// The conversation's outcome code, when it ended with a hang-up.
+    pub outcome: Option<String>,
+    /// The hand-off reason, when the bot asked for a human.
+    pub transfer_reason: Option<String>,
+    /// What became of the transfer, as the call told the bot.
+    pub transfer_result: Option<String>,
+    /// Audio the bot heard (s).
+    pub audio_s: f64,
+    /// A speech error that ended the bot's part of the call.
+    pub error: Option<String>,
+}
+
+/// Verdicts that end the call at once: nobody is there to talk to. Silence, a human, or
+/// an undecided line keep the bot talking (it spoke first; a listening person is silent).
+fn ends_call(v: &Verdict) -> bool {
+    match v.class {
+        Class::Machine | Class::Announcement(_) | Class::Fax => true,
+        Class::Tone(k) => !matches!(k, ToneKind::Ringback),
+        Class::Human | Class::Silence | Class::Undecided => false,
+    }
+}
+
+struct Driver {
+    playout: PlayoutQueue,
+    meter: PlayoutMeter,
+    playing: bool,
+    commands: mpsc::UnboundedSender<AgentCommand>,
+    report: BotReport,
+    last_prompt: Option<String>,
+    ended: bool,
+    transferring: bool,
+}
+
+impl Driver {
+    fn apply(
+        &mut self,
+        now_ms: u64,
+        outs: Vec<Output>,
+        cpd: Option<&mut Detector>,
+        locale: Locale,
+    ) {
+        let mut cpd = cpd;
+        for o in outs {
+            match o {
+                Output::Play {
+                    prompt_id,
+                    pcm,
+                    source,
+                } => {
+                    self.meter.queued(&pcm);
+                    self.playout.push_8k(&pcm);
+                    self.playing = true;
+                    if self.last_prompt.as_deref() != Some(prompt_id.as_str()) {
+                        self.last_prompt = Some(prompt_id.clone());
+                        self.report.transcript.push(TranscriptLine {
+                            at_ms: now_ms,
+                            who: "bot",
+                            text: String::new(),
+                            prompt_id: Some(prompt_id),
+                            source: Some(source),
+                        });
+                    }
+                }
+                Output::Flush => {
+                    if self.playout.queued_ms() > 0 {
+                        self.report.barge_ins += 1;
+                    }
+                    self.playout.flush();
+                    self.meter.flushed();
+                }
+                Output::Heard(text) => {
+                    // A new utterance: the next prompt starts a new bot line.
+                    self.last_prompt = None;
+                    if let Some(d) = cpd.as_deref_mut() {
+                        if let Some(v) = d.push_transcript(&text, locale, now_ms) {
+                            self.report.cpd = Some(v);
+                        }
+                    }
+                    self.report.transcript.push(TranscriptLine {
+                        at_ms: now_ms,
+                        who: "customer",
+                        text,
+                        prompt_id: None,
+                        source: None,
+                    });
+                }
+                Output::Transfer { reason } => {
+                    self.transferring = true;
+                    self.report.transfer_reason = Some(reason.clone());
+                    let _ = self.commands.send(AgentCommand::Transfer { reason });
+                }
+                Output::Hangup { outcome } => {
+                    self.ended = true;
+                    self.report.outcome = Some(outcome.clone());
+                    let _ = self.commands.send(AgentCommand::Hangup { outcome });
+                }
+            }
+        }
+    }
+}
+
+impl BotAgent {
+    fn run(
+        mut self,
+        media: AgentMedia,
+        commands: mpsc::UnboundedSender<AgentCommand>,
+    ) -> AgentReport {
+        let AgentMedia {
+            mut inbound,
+            playout,
+            events,
+        } = media;
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
+        let forward = std::thread::Builder::new()
+            .name("bot-inbound".into())
+            .spawn(move || {
+                while let Some(f) = inbound.blocking_recv() {
+                    if tx.send(f).is_err() {
+                        break;
+                    }
+                }
+            });
+        let mut d = Driver {
+            playout,
+            meter: PlayoutMeter::new(8000, 20),
+            playing: false,
+            commands,
+            report: BotReport::default(),
+            last_prompt: None,
+            ended: false,
+            transferring: false,
+        };
+        let mut policy_outcome = None;
+        let locale = self.locale;
+        let mut now: u64 = 0;
+        let step = |me: &mut BotAgent, d: &mut Driver, now: u64, frame: Option<&[i16]>| {
+            if d.ended {
+                return Ok(());
+            }
+            while let Ok(ev) = events.try_recv() {
+                let ev = match ev {
+                    CallEvent::TransferFailed(why) => {
+                        d.transferring = false;
+                        d.report.transfer_result = Some(format!("failed: {why}"));
+                        Event::TransferFailed(why)
+                    }
+                    CallEvent::TransferCompleted => {
+                        d.report.transfer_result = Some("completed".into());
+                        Event::TransferCompleted
+                    }
+                };
+                let outs = me.pipeline.call_event(now, ev)?;
+                d.apply(now, outs, me.cpd.as_mut(), locale);
+            }
+            for e in d.meter.take_played(d.playout.queued_ms()) {
+                me.pipeline.played(now, e);
+            }
+            if d.playing && d.playout.queued_ms() == 0 {
+                d.playing = false;
+                let outs = me.pipeline.playback_finished(now)?;
+                d.apply(now, outs, me.cpd.as_mut(), locale);
+            }
+            let Some(frame) = frame else {
+                let outs = me.pipeline.start(now)?;
+                d.apply(now, outs, me.cpd.as_mut(), locale);
+                return Ok(());
+            };
+            if !d.transferring && !d.ended {
+                let outs = me.pipeline.push_inbound(now, frame)?;
+                d.apply(now, outs, me.cpd.as_mut(), locale);
+            }
+            Ok::<(), SpeechError>(())
+        };
+        if let Err(e) = step(&mut self, &mut d, 0, None) {
+            d.report.error = Some(e.to_string());
+        }
+        while let Ok(frame) = rx.recv() {
+            now += 20;
+            d.report.audio_s += 0.02;
+            // Call progress first: a verdict that ends the call also silences the bot.
+            let window = self.cpd_window_ms;
+            if let Some(det) = self.cpd.as_mut() {
+                let v = if now <= window {
+                    det.push(&frame, now)
+                } else {
+                    Some(det.finish(now))
+                };
+                if let Some(v) = v {
+                    d.report.cpd = Some(v);
+                }
+                let decided = d.report.cpd.clone();
+                if let Some(v) = decided.filter(ends_call) {
+                    let o = v.outcome();
+                    d.report.cpd_outcome = Some(o);
+                    d.report.cpd_hangup = true;
+                    policy_outcome = Some(o.to_policy());
+                    d.playout.flush();
+                    d.meter.flushed();
+                    if !d.ended {
+                        d.ended = true;
+                        let outcome = format!("cpd_{}", serde_plain(&o));
+                        d.report.outcome = Some(outcome.clone());
+                        let _ = d.commands.send(AgentCommand::Hangup { outcome });
+                    }
+                    self.cpd = None;
+                } else if now > window {
+                    // Silence or a person: the bot went on talking, so the dialer has a
+                    // live call whatever the verdict's class says (the class is kept).
+                    d.report.cpd_outcome = Some(CpdOutcome::Live);
+                    self.cpd = None;
+                }
+            }
+            if let Err(e) = step(&mut self, &mut d, now, Some(&frame)) {
+                // The bot cannot go on (a model failed): say so and leave the line to
+                // the call, which hangs up, rather than keep a customer in silence.
+                tracing::warn!(error = %e, "speech pipeline failed; ending the call");
+                d.report.error = Some(e.to_string());
+                if !d.ended {
+                    d.ended = true;
+                    let _ = d.commands.send(AgentCommand::Hangup {
+                        outcome: "bot_error".into(),
+                    });
+                }
+            }
+        }
+        if let Ok(h) = forward {
+            let _ = h.join();
+        }
+        d.report.turns = self.pipeline.latencies().to_vec();
+        AgentReport {
+            detail: serde_json::to_value(&d.report).unwrap_or_default(),
+            policy_outcome,
+        }
+    }
+}
+
+/// The snake_case name serde gives a unit variant.
+fn serde_plain(o: &CpdOutcome) -> String {
+    serde_json::to_string(o)
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string()
+}
+
+impl CallAgent for BotAgent {
+    fn start(
+        self: Box<Self>,
+        media: AgentMedia,
+        commands: mpsc::UnboundedSender<AgentCommand>,
+    ) -> std::thread::JoinHandle<AgentReport> {
+        let me = *self;
+        match std::thread::Builder::new()
+            .name("bot".into())
+            .spawn(move || me.run(media, commands))
+        {
+            Ok(h) => h,
+            // Without a thread there is no bot: return a report that says so (the
+            // commands sender is dropped, so the call's loop sees the agent gone).
+            Err(e) => std::thread::spawn(move || AgentReport {
+                detail: serde_json::json!({ "error": format!("cannot start the bot: {e}") }),
+                policy_outcome: None,
+            }),
+        }
+    }
+}
