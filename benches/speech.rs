@@ -63,6 +63,30 @@ fn synth(voice: &Voice, text: &str, locale: Locale) -> Pcm {
         .expect("rates")
 }
 
+/// Moonshine base-en in sherpa-onnx (the design's first choice for en-US).
+const MOONSHINE_EN: &str = "vad: {model: vad/silero_vad.onnx}
+tts: {}
+asr:
+  en-US:
+    engine: sherpa_offline
+    moonshine:
+      encoder: asr/moonshine-base-en/encoder_model.ort
+      merged_decoder: asr/moonshine-base-en/decoder_model_merged.ort
+    tokens: asr/moonshine-base-en/tokens.txt
+";
+
+/// Whisper base (multilingual weights) fixed to English, one thread per decode.
+const WHISPER_EN: &str = "vad: {model: vad/silero_vad.onnx}
+tts: {}
+asr:
+  en-US:
+    engine: whisper
+    model: asr/whisper-base/ggml-base-q8_0.bin
+    convert_from: asr/whisper-base
+    language: en
+    threads: 1
+";
+
 fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: nothing to do then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -92,57 +116,75 @@ fn main() {
     let en: Vec<Pcm> = EN.iter().map(|s| synth(&piper, s, Locale::EnUs)).collect();
     let en_audio_s: f64 = en.iter().map(Pcm::seconds).sum();
 
-    let t = Instant::now();
-    let rec = Recognizer::load(cfg.asr_for(Locale::EnUs).expect("asr"), &models).expect("asr");
-    println!(
-        "en-US recognizer ({}) load: {:.0} ms",
-        rec.engine(),
-        t.elapsed().as_secs_f64() * 1e3
-    );
-    let _ = rec.transcribe(&en[0].samples); // warm-up
-
-    if want("asr") {
-        let mut ms = Vec::new();
+    // The shipped en-US recognizer and the other one a config line away, side by side.
+    let moonshine_cfg = SpeechConfig::parse(MOONSHINE_EN, "bench").expect("moonshine config");
+    let whisper_cfg = SpeechConfig::parse(WHISPER_EN, "bench").expect("whisper config");
+    let asr_engines: Vec<(&str, &voxdial::speech::config::AsrConfig)> = vec![
+        ("shipped", cfg.asr_for(Locale::EnUs).expect("asr")),
+        (
+            "whisper-base-en",
+            whisper_cfg.asr_for(Locale::EnUs).expect("asr"),
+        ),
+        (
+            "moonshine-base-en",
+            moonshine_cfg.asr_for(Locale::EnUs).expect("asr"),
+        ),
+    ];
+    let mut services = Vec::new();
+    for (label, acfg) in &asr_engines {
         let t = Instant::now();
-        for p in &en {
-            let t0 = Instant::now();
-            let _ = rec.transcribe(&p.samples).expect("asr");
-            ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        }
-        let wall = t.elapsed().as_secs_f64();
+        let rec = Recognizer::load(acfg, &models).expect("asr");
         println!(
-            "asr en-US one stream: {} utterances, {:.1} s audio, RTF {:.3}, per utterance p50 {:.0} ms p95 {:.0} ms",
-            en.len(),
-            en_audio_s,
-            wall / en_audio_s,
-            pct(&mut ms.clone(), 0.5),
-            pct(&mut ms, 0.95)
+            "en-US recognizer {label} ({}) load: {:.0} ms",
+            rec.engine(),
+            t.elapsed().as_secs_f64() * 1e3
         );
-    }
-    let svc = AsrService::start(
-        Recognizer::load(cfg.asr_for(Locale::EnUs).expect("asr"), &models).expect("asr"),
-        2,
-        16,
-    );
-    if want("concurrent") {
-        for n in [1usize, 2, 4, 8, 10, 16] {
-            let clips: Vec<&Pcm> = (0..n).map(|i| &en[i % en.len()]).collect();
-            let audio: f64 = clips.iter().map(|p| p.seconds()).sum::<f64>() / n as f64;
+        let _ = rec.transcribe(&en[0].samples); // warm-up
+        if *label == "shipped" {
+            // The shipped one is measured under its own name below.
+            services.push((*label, AsrService::start(rec, 2, 16)));
+            continue;
+        }
+        if want("asr") {
+            let mut ms = Vec::new();
             let t = Instant::now();
-            let rx: Vec<_> = clips
-                .iter()
-                .map(|p| svc.submit(p.samples.clone()))
-                .collect();
-            for r in rx {
-                let _ = r.blocking_recv();
+            for p in &en {
+                let t0 = Instant::now();
+                let _ = rec.transcribe(&p.samples).expect("asr");
+                ms.push(t0.elapsed().as_secs_f64() * 1e3);
             }
             let wall = t.elapsed().as_secs_f64();
             println!(
-                "asr en-US {n:>2} concurrent utterances (mean {audio:.2} s each): all decoded in {wall:.2} s -> {} (aggregate RTF {:.3})",
-                if wall <= audio { "real time" } else { "behind real time" },
-                wall / (audio * n as f64)
+                "asr en-US {label}, one stream: {} utterances, {:.1} s audio, RTF {:.3}, per utterance p50 {:.0} ms p95 {:.0} ms",
+                en.len(),
+                en_audio_s,
+                wall / en_audio_s,
+                pct(&mut ms.clone(), 0.5),
+                pct(&mut ms, 0.95)
             );
         }
+        let svc = AsrService::start(rec, 2, 16);
+        if want("concurrent") {
+            for n in [1usize, 2, 4, 8, 10, 16] {
+                let clips: Vec<&Pcm> = (0..n).map(|i| &en[i % en.len()]).collect();
+                let audio: f64 = clips.iter().map(|p| p.seconds()).sum::<f64>() / n as f64;
+                let t = Instant::now();
+                let rx: Vec<_> = clips
+                    .iter()
+                    .map(|p| svc.submit(p.samples.clone()))
+                    .collect();
+                for r in rx {
+                    let _ = r.blocking_recv();
+                }
+                let wall = t.elapsed().as_secs_f64();
+                println!(
+                    "asr en-US {label}, {n:>2} concurrent utterances (mean {audio:.2} s each): all decoded in {wall:.2} s -> {} (aggregate RTF {:.3})",
+                    if wall <= audio { "real time" } else { "behind real time" },
+                    wall / (audio * n as f64)
+                );
+            }
+        }
+        services.push((*label, svc));
     }
     if want("tts") {
         for (name, voice, locale, texts) in [
@@ -218,37 +260,28 @@ fn main() {
         let vars = with_examples(&lib, scenario, &BTreeMap::new());
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
         let mut lat: Vec<TurnLatency> = Vec::new();
-        // The shipped en-US recognizer (Moonshine), and Whisper base for English: one line
-        // of voices/speech.yaml.
-        let whisper_en = voxdial::speech::config::AsrConfig::Whisper {
-            model: "asr/whisper-base/ggml-base-q8_0.bin".into(),
-            convert_from: Some("asr/whisper-base".into()),
-            language: Some("en".into()),
-            prompt: None,
-            threads: 1,
-        };
-        let engines = [
-            ("moonshine", svc.clone()),
-            (
-                "whisper",
-                AsrService::start(
-                    Recognizer::load(&whisper_en, &models).expect("whisper"),
-                    2,
-                    16,
-                ),
-            ),
-        ];
+        let engines: Vec<(&str, AsrService)> = services
+            .iter()
+            .filter(|(l, _)| *l != "shipped")
+            .map(|(l, s)| (*l, s.clone()))
+            .collect();
         for ((engine, svc), trailing) in engines
             .iter()
-            .flat_map(|e| [300u32, 500].map(|t| (e.clone(), t)))
+            .flat_map(|e| [None, Some(500u32)].map(|t| (e.clone(), t)))
         {
             let mut this = Vec::new();
             for (i, p) in en.iter().enumerate() {
                 let conv = Conversation::new(lib.clone(), scenario, Locale::EnUs, today, &vars)
                     .expect("conv");
+                // None: the shipped endpointing (600 ms, 300 ms once the decode started at
+                // the pause reads as a finished sentence, 1000 ms after a hesitation);
+                // Some(t): one fixed trailing silence.
                 let mut tc = TurnConfig::for_locale(Locale::EnUs.into());
-                tc.trailing_silence_ms = trailing;
-                tc.complete_trailing_silence_ms = trailing.min(tc.complete_trailing_silence_ms);
+                if let Some(t) = trailing {
+                    tc.trailing_silence_ms = t;
+                    tc.complete_trailing_silence_ms = t;
+                    tc.unfinished_trailing_silence_ms = t;
+                }
                 let vad = Vad::for_frames(&cfg.vad, &models).expect("vad");
                 let mut bot = BotPipeline::new(
                     vad,
@@ -305,7 +338,8 @@ fn main() {
             let spec = this.iter().filter(|(l, _)| l.speculative).count();
             let this: Vec<TurnLatency> = this.into_iter().map(|(l, _)| l).collect();
             println!(
-                "turn latency en-US, {engine} (real-time feed), trailing silence {trailing} ms: last voiced sample -> first reply sample p50 {:.0} ms p95 {:.0} ms; speculative decode used on {spec} of {} turns",
+                "turn latency en-US, {engine} (real-time feed), endpointing {}: last voiced sample -> first reply sample p50 {:.0} ms p95 {:.0} ms; speculative decode used on {spec} of {} turns",
+                trailing.map_or("shipped (600/300/1000 ms)".to_string(), |t| format!("fixed {t} ms")),
                 pct(&mut wall.clone(), 0.5),
                 pct(&mut wall, 0.95),
                 this.len()

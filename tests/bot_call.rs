@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use voxdial::media::g711::G711;
+use voxdial::media::pcap::{timeline, write_rtp_pcap};
 use voxdial::speech::audio::{self, Pcm};
 use voxdial::speech::config::SpeechConfig;
 use voxdial::speech::tts::{self, Voice};
@@ -41,160 +42,14 @@ fn require_sipp() {
     );
 }
 
-/// The customer's side of the line as 8 kHz PCM: each clip placed at its start second.
-fn timeline(clips: &[(f64, Vec<i16>)], total_s: f64) -> Vec<i16> {
-    let mut pcm = vec![0i16; (total_s * 8000.0) as usize];
-    for (at, clip) in clips {
-        let start = (at * 8000.0) as usize;
-        for (k, s) in clip.iter().enumerate() {
-            if let Some(d) = pcm.get_mut(start + k) {
-                *d = *s;
-            }
-        }
-    }
-    pcm
-}
-
-/// A libpcap file of PCMU RTP packets (Ethernet/IPv4/UDP), one per 20 ms, which sipp's
-/// `play_pcap_audio` replays with the capture's timing.
-fn write_rtp_pcap(path: &Path, pcm: &[i16]) {
-    let mut f = Vec::new();
-    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    f.extend_from_slice(&2u16.to_le_bytes());
-    f.extend_from_slice(&4u16.to_le_bytes());
-    f.extend_from_slice(&0i32.to_le_bytes());
-    f.extend_from_slice(&0u32.to_le_bytes());
-    f.extend_from_slice(&65535u32.to_le_bytes());
-    f.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
-    for (k, frame) in pcm.chunks(160).enumerate() {
-        let mut payload = Vec::with_capacity(160);
-        G711::Ulaw.encode(frame, &mut payload);
-        payload.resize(160, 0xff);
-        let mut rtp = vec![0x80, 0x00];
-        rtp.extend_from_slice(&(k as u16).to_be_bytes());
-        rtp.extend_from_slice(&((k as u32) * 160).to_be_bytes());
-        rtp.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-        rtp.extend_from_slice(&payload);
-        let udp_len = 8 + rtp.len();
-        let ip_len = 20 + udp_len;
-        let mut ip = vec![
-            0x45,
-            0,
-            (ip_len >> 8) as u8,
-            ip_len as u8,
-            0,
-            0,
-            0,
-            0,
-            64,
-            17,
-            0,
-            0,
-        ];
-        ip.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
-        let sum: u32 = ip
-            .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum();
-        let sum = (sum & 0xffff) + (sum >> 16);
-        let ck = !((sum & 0xffff) + (sum >> 16)) as u16;
-        ip[10..12].copy_from_slice(&ck.to_be_bytes());
-        let mut pkt = vec![0u8; 12];
-        pkt.extend_from_slice(&[0x08, 0x00]);
-        pkt.extend_from_slice(&ip);
-        pkt.extend_from_slice(&6000u16.to_be_bytes());
-        pkt.extend_from_slice(&6002u16.to_be_bytes());
-        pkt.extend_from_slice(&(udp_len as u16).to_be_bytes());
-        pkt.extend_from_slice(&[0, 0]);
-        pkt.extend_from_slice(&rtp);
-        let us = k as u64 * 20_000;
-        f.extend_from_slice(&((us / 1_000_000) as u32).to_le_bytes());
-        f.extend_from_slice(&((us % 1_000_000) as u32).to_le_bytes());
-        f.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
-        f.extend_from_slice(&pkt);
-    }
-    std::fs::write(path, f).expect("write pcap");
-}
-
-/// A sipp customer phone: answers with PCMU, plays `pcap`, and waits for our BYE.
-fn customer_xml(dir: &Path, pcap: &Path) -> PathBuf {
-    let xml = format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="customer speaking to the bot">
-  <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTagB[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:customer@[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <send retrans="500">
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTagB[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:customer@[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=customer 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=sendrecv
-
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>
-  <nop>
-    <action>
-      <exec play_pcap_audio="{}"/>
-    </action>
-  </nop>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"#,
-        pcap.display()
-    );
-    let p = dir.join("customer.xml");
-    std::fs::write(&p, xml).expect("write scenario");
-    p
-}
-
-fn sipp(xml: &Path, port: u16, media_port: u16) -> Child {
+/// A sipp customer phone (tests/sip/customer_speaks.xml) that plays `line` (8 kHz) once
+/// the call is answered, from its own folder `dir`.
+fn customer(dir: &Path, line: &[i16], port: u16, media_port: u16) -> Child {
+    write_rtp_pcap(&dir.join("customer.pcap"), line, G711::Ulaw).expect("pcap");
     Command::new("sipp")
+        .current_dir(dir)
         .args(["-sf"])
-        .arg(xml)
+        .arg(root().join("tests/sip/customer_speaks.xml"))
         .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
         .args(["-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
         .args(["-timeout", "150", "-timeout_error"])
@@ -289,11 +144,8 @@ fn the_bot_holds_a_conversation_over_rtp_and_hangs_up_when_it_ends() {
         ],
         60.0,
     );
-    let pcap = dir.path().join("customer.pcap");
-    write_rtp_pcap(&pcap, &line);
-    let xml = customer_xml(dir.path(), &pcap);
     let rec = dir.path().join("call.wav");
-    let peer = sipp(&xml, 5290, 26000);
+    let peer = customer(dir.path(), &line, 5290, 26000);
     std::thread::sleep(Duration::from_millis(300));
     let r = bot_call(5290, &["--record", rec.to_str().expect("path")]);
     assert_eq!(finish(peer), 0, "sipp's side of the call failed: {r}");
@@ -314,6 +166,7 @@ fn the_bot_holds_a_conversation_over_rtp_and_hangs_up_when_it_ends() {
     assert!(r["agent"]["outcome"].is_string(), "{r}");
     assert_eq!(r["agent"]["cpd_hangup"], false, "{r}");
     assert_eq!(r["policy_outcome"], "connected", "{r}");
+    eprintln!("turn latencies: {}", r["agent"]["turns"]);
     let turns = r["agent"]["turns"].as_array().expect("turns");
     assert!(turns.len() >= 2, "{r}");
     for t in turns {
@@ -356,11 +209,8 @@ fn call_progress_hangs_up_on_machines_and_announcements_with_the_retry_outcome()
         let line = timeline(&[(0.3, audio::to_i16(&pcm.samples))], 12.0);
         let sub = dir.path().join(k.to_string());
         std::fs::create_dir_all(&sub).expect("dir");
-        let pcap = sub.join("customer.pcap");
-        write_rtp_pcap(&pcap, &line);
-        let xml = customer_xml(&sub, &pcap);
         let port = 5291 + k as u16;
-        let peer = sipp(&xml, port, 26100 + 100 * k as u16);
+        let peer = customer(&sub, &line, port, 26100 + 100 * k as u16);
         std::thread::sleep(Duration::from_millis(300));
         let r = bot_call(port, &[]);
         assert_eq!(finish(peer), 0, "{clip}: sipp's side failed: {r}");

@@ -5,6 +5,7 @@
 //! flushable playout queue out); `worker` runs many streams per core from one clock.
 
 pub mod g711;
+pub mod pcap;
 pub mod resample;
 pub mod rtp;
 pub mod stream;

@@ -348,6 +348,12 @@ fn worker(rec: &Recognizer, rx: &Mutex<mpsc::Receiver<Job>>, max_batch: usize) {
                 }
             }
         }
+        // A caller that stopped waiting (the customer resumed after a pause, so the
+        // decode started there is stale) costs nothing: its job is skipped.
+        jobs.retain(|j| !j.reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
         let clips: Vec<&[f32]> = jobs.iter().map(|j| j.pcm.as_slice()).collect();
         match rec.transcribe_batch(&clips) {
             Ok(ts) => {

@@ -93,6 +93,7 @@ pub struct BotPipeline {
     // voiced time, and the decode started when its latest pause began.
     speaking: bool,
     live_from_ms: Option<u64>,
+    live_id: Option<turn::UtteranceId>,
     spec: Option<Speculation>,
 }
 
@@ -100,6 +101,9 @@ struct Speculation {
     from_ms: u64,
     to_ms: u64,
     rx: tokio::sync::oneshot::Receiver<Result<super::asr::Transcript, SpeechError>>,
+    // The decode's result once it arrived during the pause (it was also given to the turn
+    // controller as a partial, so a finished-sounding sentence endpoints sooner).
+    done: Option<Result<super::asr::Transcript, SpeechError>>,
 }
 
 /// Audio kept before an utterance's first voiced frame, so the onset is not clipped.
@@ -135,6 +139,7 @@ impl BotPipeline {
             latencies: Vec::new(),
             speaking: false,
             live_from_ms: None,
+            live_id: None,
             spec: None,
         })
     }
@@ -197,13 +202,34 @@ impl BotPipeline {
                     from_ms,
                     to_ms: now_ms,
                     rx,
+                    done: None,
                 });
             }
         }
         self.speaking = step.speaking;
+        let mut out = Vec::new();
+        // The pause's decode finished while the customer is still silent: its text is the
+        // utterance so far, and how finished it sounds sets the endpoint silence.
+        if let (Some(s), Some(id)) = (self.spec.as_mut(), self.live_id) {
+            if s.done.is_none() {
+                if let Ok(r) = s.rx.try_recv() {
+                    let partial = r.as_ref().ok().map(|t| t.text.clone());
+                    s.done = Some(r);
+                    if let Some(text) = partial.filter(|t| !t.is_empty()) {
+                        let acts = self.turn.push(
+                            now_ms,
+                            TurnEvent::AsrPartial {
+                                utterance: id,
+                                text,
+                            },
+                        );
+                        self.turn_actions(now_ms, acts, &mut out)?;
+                    }
+                }
+            }
+        }
         let ev = TurnEvent::inbound(step.speaking, turn::frame_energy_db(pcm));
         let acts = self.turn.push(now_ms, ev);
-        let mut out = Vec::new();
         self.turn_actions(now_ms, acts, &mut out)?;
         Ok(out)
     }
@@ -234,15 +260,19 @@ impl BotPipeline {
             match a {
                 TurnAction::FlushPlayout { .. } => out.push(Output::Flush),
                 TurnAction::StartUtterance {
-                    first_voiced_ms, ..
+                    utterance,
+                    first_voiced_ms,
+                    ..
                 } => {
                     self.live_from_ms = Some(first_voiced_ms);
+                    self.live_id = Some(utterance);
                     self.spec = None;
                 }
                 TurnAction::EndOfUtterance {
                     utterance, timing, ..
                 } => {
                     self.live_from_ms = None;
+                    self.live_id = None;
                     let from_ms = timing.first_voiced_ms.saturating_sub(ONSET_MS);
                     let t0 = Instant::now();
                     // The speculative decode is good when it covers the same utterance up
@@ -253,6 +283,7 @@ impl BotPipeline {
                         .filter(|s| s.from_ms == from_ms && s.to_ms >= timing.last_voiced_ms);
                     let speculative = spec.is_some();
                     let t = match spec {
+                        Some(Speculation { done: Some(r), .. }) => r?,
                         Some(s) => s.rx.blocking_recv().map_err(|_| SpeechError::Stopped)??,
                         None => self.asr.transcribe_blocking(
                             self.slice(from_ms, timing.last_voiced_ms + 100),
@@ -300,6 +331,7 @@ impl BotPipeline {
                 }
                 TurnAction::DropUtterance { .. } => {
                     self.live_from_ms = None;
+                    self.live_id = None;
                     self.spec = None;
                 }
                 TurnAction::UserTurn { .. } => {}
