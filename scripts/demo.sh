@@ -6,7 +6,9 @@
 # the cn-collection policy (simulated lines), audits the ledger, and simulates a day
 # per pacing strategy with charts, and places real SIP calls on 127.0.0.1 against sipp
 # peers (a customer phone with audio, and a blind transfer to an agent), then speech: TTS in
-# both locales heard back by ASR, and call-progress detection on its labelled set.
+# both locales heard back by ASR, the bot holding a scenario's conversation on a real call
+# (a sipp customer speaking from a pcap), a voicemail detected after the answer, and
+# call-progress detection on its labelled set.
 # Idempotent (starts from a fresh demo database); needs Rust, and apt for sipp when it is
 # missing. Output files go to data/demo/.
 set -euo pipefail
@@ -74,5 +76,27 @@ $bin tts "Hello, this is Anxin Bank calling about your card. Is now a good time?
 $bin asr "$out/tts_en.wav" --locale en-US --json
 $bin tts "您好，这里是安心消费金融。您本期应还3,500.50元，请问今天方便还款吗？" --locale zh-CN -o "$out/tts_zh.wav" --json
 $bin asr tests/data/whisper_clips/zh16.wav --locale zh-CN --json
+echo "== the bot on a real call: a sipp customer (speech from a pcap) answers; ASR, NLU, prompts over RTP"
+cargo run --locked --release --quiet --example customer_line -- "$out/customer_en" en-US 60 \
+  "5=Yes, this is me." "26=Yes, I can pay it today."
+(cd "$out/customer_en" && sipp -sf ../../../tests/sip/customer_speaks.xml -p 5483 -mp 26400 \
+  -i 127.0.0.1 -mi 127.0.0.1 -m 1 -nostdin -timeout 120 -timeout_error >/dev/null 2>&1) &
+sleep 0.5
+$bin call sip:customer@127.0.0.1:5483 --scenario collection_m1_overdue --locale en-US \
+  --today 2026-11-22 --hangup-after-s 90 --record "$out/bot_call_en.wav" --json > "$out/bot_call_en.json"
+wait
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); a=r["agent"]
+for l in a["transcript"]: print("%6.1f s  %-8s %s" % (l["at_ms"]/1e3, l["who"], l.get("text") or l.get("prompt_id")))
+print("outcome:", a["outcome"], "| hung up by:", r["hangup_by"], "| policy outcome:", r["policy_outcome"])
+for t in a["turns"]: print("turn latency %.0f ms (endpoint %d ms + ASR wait %.0f ms + reply audio %.1f ms): %s" % (t["total_ms"], t["endpoint_ms"], t["asr_ms"], t["tts_first_ms"], t["text"]))' "$out/bot_call_en.json"
+echo "== call-progress detection after the answer: a voicemail greeting answers, the bot hangs up"
+cargo run --locked --release --quiet --example customer_line -- "$out/customer_vm" en-US 12 \
+  "0.3=Hi, you have reached Sarah. I cannot take your call right now. Please leave a message after the tone."
+(cd "$out/customer_vm" && sipp -sf ../../../tests/sip/customer_speaks.xml -p 5484 -mp 26500 \
+  -i 127.0.0.1 -mi 127.0.0.1 -m 1 -nostdin -timeout 60 -timeout_error >/dev/null 2>&1) &
+sleep 0.5
+$bin call sip:customer@127.0.0.1:5484 --scenario collection_m1_overdue --locale en-US \
+  --today 2026-11-22 --hangup-after-s 30
+wait
 echo "== call-progress detection on the labelled set (held-out half)"
 cargo run --locked --release --quiet --example cpd_eval -- tests/data/cpd heldout

@@ -45,11 +45,15 @@ fn require_sipp() {
 /// A sipp customer phone (tests/sip/customer_speaks.xml) that plays `line` (8 kHz) once
 /// the call is answered, from its own folder `dir`.
 fn customer(dir: &Path, line: &[i16], port: u16, media_port: u16) -> Child {
+    customer_with("customer_speaks.xml", dir, line, port, media_port)
+}
+
+fn customer_with(xml: &str, dir: &Path, line: &[i16], port: u16, media_port: u16) -> Child {
     write_rtp_pcap(&dir.join("customer.pcap"), line, G711::Ulaw).expect("pcap");
     Command::new("sipp")
         .current_dir(dir)
         .args(["-sf"])
-        .arg(root().join("tests/sip/customer_speaks.xml"))
+        .arg(root().join("tests/sip").join(xml))
         .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
         .args(["-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
         .args(["-timeout", "150", "-timeout_error"])
@@ -223,4 +227,40 @@ fn call_progress_hangs_up_on_machines_and_announcements_with_the_retry_outcome()
             "{clip}: hung up within the detection window: {r}"
         );
     }
+}
+
+#[test]
+fn the_bot_hands_a_customer_who_asks_for_a_person_to_the_queue_by_refer() {
+    require_sipp();
+    let m = models();
+    let cfg = SpeechConfig::default_config().expect("config");
+    let voice = Voice::load(cfg.tts_for(Locale::EnUs).expect("tts"), &m).expect("piper");
+    let dir = tempfile::tempdir().expect("tmp");
+    let line = timeline(
+        &[
+            (5.0, say(&voice, "Yes, this is me.")),
+            (26.0, say(&voice, "I want to talk to a real person.")),
+        ],
+        60.0,
+    );
+    // The customer's phone honours the REFER and reports the agent leg answered; it also
+    // checks that the hand-off reason rides on the REFER.
+    let peer = customer_with("customer_speaks_refer.xml", dir.path(), &line, 5296, 26600);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = bot_call(5296, &["--refer-to", "sip:queue@127.0.0.1:5999"]);
+    assert_eq!(finish(peer), 0, "sipp's side of the transfer failed: {r}");
+    assert_eq!(r["agent"]["transfer_reason"], "request_human", "{r}");
+    assert_eq!(r["transfer"]["refer_code"], 202, "{r}");
+    assert_eq!(
+        r["transfer"]["notifies"],
+        serde_json::json!([100, 200]),
+        "{r}"
+    );
+    assert_eq!(r["transfer"]["result"]["state"], "completed", "{r}");
+    assert_eq!(r["hangup_by"], "us", "{r}");
+    assert_eq!(r["policy_outcome"], "connected", "{r}");
+    assert!(
+        customer_lines(&r).iter().any(|h| h.contains("person")),
+        "{r}"
+    );
 }
