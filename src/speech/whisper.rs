@@ -678,7 +678,13 @@ impl WhisperRecognizer {
             }
         }
         if let Some(r) = &out.rejected {
-            warn!(reason = %r, candidate = %out.candidate, "whisper refused the turn");
+            // The candidate text is the customer's words (possibly an ID or card number):
+            // it stays in the result for the caller, never in the log.
+            warn!(
+                reason = %r,
+                candidate_chars = out.candidate.chars().count(),
+                "whisper refused the turn"
+            );
         }
         Ok(out)
     }
