@@ -5,10 +5,12 @@
 //! bot hangs up with the outcome the retry policy needs.
 #![cfg(feature = "speech")]
 
+mod common;
+use common::require_sipp;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use voxdial::media::g711::G711;
 use voxdial::media::pcap::{timeline, write_rtp_pcap};
 use voxdial::speech::audio::{self, Pcm};
@@ -27,19 +29,6 @@ fn models() -> PathBuf {
         "speech models missing: run scripts/setup.sh (or voxdial models install)"
     );
     m
-}
-
-fn require_sipp() {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        ok,
-        "sipp is not installed: run scripts/test.sh (it installs the Debian package sip-tester)"
-    );
 }
 
 /// A sipp customer phone (tests/sip/customer_speaks.xml) that plays `line` (8 kHz) once
@@ -63,18 +52,8 @@ fn customer_with(xml: &str, dir: &Path, line: &[i16], port: u16, media_port: u16
         .expect("start sipp")
 }
 
-fn finish(mut c: Child) -> i32 {
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(s)) = c.try_wait() {
-            return s.code().unwrap_or(-1);
-        }
-        if Instant::now() > end {
-            let _ = c.kill();
-            return -2;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn finish(c: Child) -> i32 {
+    common::wait_exit(c, 30)
 }
 
 /// `voxdial call --scenario ... --json`; the report.
@@ -100,16 +79,25 @@ fn bot_call(port: u16, extra: &[&str]) -> Value {
     })
 }
 
-fn say(voice: &Voice, text: &str) -> Vec<i16> {
-    let mut all = Vec::new();
-    let mut rate = 0;
-    tts::speak(voice, text, Locale::EnUs, |c| {
-        rate = c.pcm.rate;
-        all.extend_from_slice(&c.pcm.samples);
-    })
-    .expect("speak");
-    let pcm = Pcm { samples: all, rate }.at_rate(8000).expect("8k");
-    audio::to_i16(&pcm.samples)
+/// The customer's line (8 kHz): each text spoken by the Piper voice at its start second.
+fn spoken(lines: &[(f64, &str)], total_s: f64) -> Vec<i16> {
+    let cfg = SpeechConfig::default_config().expect("config");
+    let voice = Voice::load(cfg.tts_for(Locale::EnUs).expect("tts"), &models()).expect("piper");
+    let clips: Vec<(f64, Vec<i16>)> = lines
+        .iter()
+        .map(|(at, text)| {
+            let mut all = Vec::new();
+            let mut rate = 0;
+            tts::speak(&voice, text, Locale::EnUs, |c| {
+                rate = c.pcm.rate;
+                all.extend_from_slice(&c.pcm.samples);
+            })
+            .expect("speak");
+            let pcm = Pcm { samples: all, rate }.at_rate(8000).expect("8k");
+            (*at, audio::to_i16(&pcm.samples))
+        })
+        .collect();
+    timeline(&clips, total_s)
 }
 
 fn customer_lines(report: &Value) -> Vec<String> {
@@ -135,16 +123,13 @@ fn bot_prompts(report: &Value) -> Vec<String> {
 #[test]
 fn the_bot_holds_a_conversation_over_rtp_and_hangs_up_when_it_ends() {
     require_sipp();
-    let m = models();
-    let cfg = SpeechConfig::default_config().expect("config");
-    let voice = Voice::load(cfg.tts_for(Locale::EnUs).expect("tts"), &m).expect("piper");
     let dir = tempfile::tempdir().expect("tmp");
     // The bot greets and asks for the customer; the customer confirms, hears the
     // reminder (a long prompt that cannot be interrupted), and promises to pay today.
-    let line = timeline(
+    let line = spoken(
         &[
-            (5.0, say(&voice, "Yes, this is me.")),
-            (26.0, say(&voice, "Yes, I can pay it today.")),
+            (5.0, "Yes, this is me."),
+            (26.0, "Yes, I can pay it today."),
         ],
         60.0,
     );
@@ -232,14 +217,11 @@ fn call_progress_hangs_up_on_machines_and_announcements_with_the_retry_outcome()
 #[test]
 fn the_bot_hands_a_customer_who_asks_for_a_person_to_the_queue_by_refer() {
     require_sipp();
-    let m = models();
-    let cfg = SpeechConfig::default_config().expect("config");
-    let voice = Voice::load(cfg.tts_for(Locale::EnUs).expect("tts"), &m).expect("piper");
     let dir = tempfile::tempdir().expect("tmp");
-    let line = timeline(
+    let line = spoken(
         &[
-            (5.0, say(&voice, "Yes, this is me.")),
-            (26.0, say(&voice, "I want to talk to a real person.")),
+            (5.0, "Yes, this is me."),
+            (26.0, "I want to talk to a real person."),
         ],
         60.0,
     );

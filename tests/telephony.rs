@@ -2,6 +2,8 @@
 //! early media, BYE from the callee, and blind transfer by REFER with the NOTIFY
 //! sipfrags. sipp is installed by `scripts/test.sh` (Debian package sip-tester).
 
+mod common;
+use common::require_sipp;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,19 +11,6 @@ use std::time::{Duration, Instant};
 
 fn sip_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sip")
-}
-
-fn require_sipp() {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        ok,
-        "sipp is not installed: run scripts/test.sh (it installs the Debian package sip-tester)"
-    );
 }
 
 /// Start one sipp peer from tests/sip on loopback.
@@ -50,19 +39,8 @@ fn sipp(args: &[&str]) -> Child {
     cmd.spawn().expect("start sipp")
 }
 
-/// Wait for a sipp peer; its exit code (0 = its scenario passed).
-fn finish(mut c: Child) -> i32 {
-    let end = Instant::now() + Duration::from_secs(40);
-    loop {
-        if let Ok(Some(s)) = c.try_wait() {
-            return s.code().unwrap_or(-1);
-        }
-        if Instant::now() > end {
-            let _ = c.kill();
-            return -2;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn finish(c: Child) -> i32 {
+    common::wait_exit(c, 40)
 }
 
 fn call(args: &[&str]) -> (Value, i32) {

@@ -233,6 +233,15 @@ impl Library {
         (lib, diags)
     }
 
+    /// The flows a campaign of `scenario` can reach: the scenario itself and every shared
+    /// dialog (what a prompt cache must hold before its first call).
+    pub fn campaign_flows<'a>(&'a self, scenario: &'a str) -> impl Iterator<Item = &'a Flow> + 'a {
+        self.flows
+            .values()
+            .filter(move |f| f.id() == scenario || f.spec.kind == FlowKind::Dialog)
+            .map(|f| f.as_ref())
+    }
+
     /// A flow by id.
     pub fn flow(&self, id: &str) -> Option<&Arc<Flow>> {
         self.flows.get(id)

@@ -71,14 +71,8 @@ impl BotResources {
     /// Render every static sentence of `scenario` and the shared dialogs, so a call only
     /// synthesizes the sentences that carry a variable.
     pub fn warm(&self, lib: &Library, scenario: &str) -> Result<WarmReport, SpeechError> {
-        let flows = lib
-            .flows
-            .values()
-            .filter(|f| {
-                f.id() == scenario || f.spec.kind == crate::scenario::model::FlowKind::Dialog
-            })
-            .map(|f| f.as_ref());
-        self.cache.warm_flows(flows, &self.voice, self.locale)
+        self.cache
+            .warm_flows(lib.campaign_flows(scenario), &self.voice, self.locale)
     }
 
     /// A bot for one call. `cpd` turns on call-progress detection for the first
