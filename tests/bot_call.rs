@@ -246,3 +246,29 @@ fn the_bot_hands_a_customer_who_asks_for_a_person_to_the_queue_by_refer() {
         "{r}"
     );
 }
+
+#[test]
+fn a_carrier_announcement_on_early_media_cancels_the_call_with_the_retry_outcome() {
+    require_sipp();
+    let dir = tempfile::tempdir().expect("tmp");
+    let line = spoken(
+        &[(
+            0.3,
+            "We're sorry. The number you have dialed is not in service. Please check the number and dial again.",
+        )],
+        20.0,
+    );
+    let peer = customer_with("early_announcement.xml", dir.path(), &line, 5297, 26700);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = bot_call(5297, &["--ring-timeout-s", "30"]);
+    assert_eq!(finish(peer), 0, "sipp's side (CANCEL, 487) failed: {r}");
+    assert_eq!(r["answered"], false, "{r}");
+    assert_eq!(r["early_media"], true, "{r}");
+    assert_eq!(
+        r["agent"]["early_media"]["cpd_outcome"], "bad_number",
+        "{r}"
+    );
+    assert_eq!(r["policy_outcome"], "invalid_number", "{r}");
+    // Cancelled on the announcement's words, long before the ring timeout.
+    assert!(r["setup_ms"].as_u64().expect("setup") < 15_000, "{r}");
+}

@@ -58,8 +58,24 @@ pub struct AgentReport {
     pub policy_outcome: Option<CallOutcome>,
 }
 
+/// What the agent made of early media: the call cannot reach a person (a carrier
+/// announcement, a special information tone, a busy tone), so it is cancelled.
+#[derive(Clone, Debug)]
+pub struct EarlyVerdict {
+    /// What the contact policy counts for the attempt.
+    pub policy_outcome: CallOutcome,
+    /// The evidence, put in the call report's `agent` field.
+    pub detail: serde_json::Value,
+}
+
 /// Something that holds the conversation of an answered call.
 pub trait CallAgent: Send + 'static {
+    /// One 20 ms frame (16 kHz) of early media, before any answer. Called from the call's
+    /// signalling loop, so it must not block. A verdict cancels the call.
+    fn early_frame(&mut self, _now_ms: u64, _pcm: &[i16]) -> Option<EarlyVerdict> {
+        None
+    }
+
     /// Called once, when the call is answered. Returns the thread that runs the
     /// conversation; it must end when `media.inbound` closes.
     fn start(

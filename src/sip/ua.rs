@@ -452,7 +452,7 @@ async fn call_on(
     layer: &Arc<DialogLayer>,
     sip_addr: SocketAddr,
     req: CallRequest,
-    agent: Option<Box<dyn CallAgent>>,
+    mut agent: Option<Box<dyn CallAgent>>,
 ) -> Result<CallReport, UaError> {
     // Everything that can be wrong with the request is checked before dialling: an
     // error once the customer has answered would leave a live call without a BYE.
@@ -536,6 +536,11 @@ async fn call_on(
     let give_up = tokio::time::sleep(req.ring_timeout + Duration::from_secs(4));
     tokio::pin!(give_up);
     let mut gave_up = false;
+    // Early media goes to the agent, which listens for carrier announcements and tones;
+    // the receiver is handed back to the media handle at the answer.
+    let mut early_rx: Option<tokio::sync::mpsc::Receiver<Vec<i16>>> = None;
+    let mut early_ms: u64 = 0;
+    let mut early_verdict: Option<super::agent::EarlyVerdict> = None;
     let invite_result = loop {
         tokio::select! {
             r = &mut invite => break r,
@@ -544,13 +549,32 @@ async fn call_on(
                     if media.is_none() && !resp.body.is_empty() {
                         if let Ok(p) = local.read_answer(&String::from_utf8_lossy(&resp.body)) {
                             if let Some(sock) = rtp.take() {
-                                media = Some(stream::start(sock, media_cfg(p.codec, p.dtmf_pt, p.remote)));
+                                let mut m = stream::start(sock, media_cfg(p.codec, p.dtmf_pt, p.remote));
+                                if agent.is_some() {
+                                    early_rx = Some(m.take_inbound());
+                                }
+                                media = Some(m);
                                 early_media = true;
                             }
                         }
                     }
                 }
             }
+            f = recv_opt(&mut early_rx), if early_rx.is_some() && !cancelled => match f {
+                Some(f) => {
+                    early_ms += 20;
+                    if let Some(v) = agent.as_mut().and_then(|a| a.early_frame(early_ms, &f)) {
+                        tracing::info!(outcome = ?v.policy_outcome, "early media: no person to reach; sending CANCEL");
+                        early_verdict = Some(v);
+                        cancelled = true;
+                        let d = dialog.clone();
+                        tokio::spawn(async move {
+                            let _ = d.cancel().await;
+                        });
+                    }
+                }
+                None => early_rx = None,
+            },
             _ = &mut ring_deadline, if !cancelled => {
                 cancelled = true;
                 tracing::info!("ring timeout: sending CANCEL");
@@ -613,6 +637,15 @@ async fn call_on(
         agent: None,
     };
     report.policy_outcome = report.outcome.to_policy();
+    if let Some(v) = early_verdict.take() {
+        report.reason = "cancelled: call progress on early media".into();
+        report.policy_outcome = v.policy_outcome;
+        report.agent = Some(serde_json::json!({ "early_media": v.detail }));
+    }
+    // The agent's early-media stream is the call's inbound audio again.
+    if let (Some(rx), Some(m)) = (early_rx.take(), media.as_mut()) {
+        m.inbound = rx;
+    }
     let Some(resp) = resp.filter(|_| report.outcome == DialResult::Answered) else {
         if let Some(m) = media {
             report.media = Some(m.stop().await);
@@ -622,7 +655,9 @@ async fn call_on(
     // A 2xx after our CANCEL crossed it: the stack BYEs it; treat as no answer.
     if cancelled {
         report.outcome = DialResult::NoAnswer;
-        report.policy_outcome = report.outcome.to_policy();
+        if report.agent.is_none() {
+            report.policy_outcome = report.outcome.to_policy();
+        }
         return Ok(report);
     }
 
@@ -1137,6 +1172,13 @@ fn next_rand_u32(local: &LocalMedia) -> u32 {
 
 fn sdp_reason(e: &SdpError) -> String {
     format!("SIP ;cause=488 ;text=\"{e}\"")
+}
+
+async fn recv_opt(rx: &mut Option<tokio::sync::mpsc::Receiver<Vec<i16>>>) -> Option<Vec<i16>> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

@@ -27,7 +27,9 @@ use super::SpeechError;
 use crate::dialogue::engine::{Conversation, Event};
 use crate::media::stream::PlayoutQueue;
 use crate::scenario::library::Library;
-use crate::sip::agent::{AgentCommand, AgentMedia, AgentReport, CallAgent, CallEvent};
+use crate::sip::agent::{
+    AgentCommand, AgentMedia, AgentReport, CallAgent, CallEvent, EarlyVerdict,
+};
 use crate::Locale;
 
 /// What one locale's bot needs loaded before the first call: the recognizer, the voice
@@ -94,26 +96,37 @@ impl BotResources {
             self.voice.clone(),
             self.locale,
         )?;
-        let cpd = match cpd {
-            Some(c) => {
-                let c = CpdConfig {
-                    sample_rate_hz: 16_000,
-                    ..c
-                };
-                Some(
-                    Detector::new(c, Stage::Answered).map_err(|e| SpeechError::Config {
-                        at: "cpd".into(),
-                        why: e.to_string(),
-                    })?,
-                )
-            }
-            None => None,
+        let detector = |c: &CpdConfig, stage| {
+            let c = CpdConfig {
+                sample_rate_hz: 16_000,
+                ..c.clone()
+            };
+            Detector::new(c, stage).map_err(|e| SpeechError::Config {
+                at: "cpd".into(),
+                why: e.to_string(),
+            })
+        };
+        let (cpd, early) = match &cpd {
+            Some(c) => (
+                Some(detector(c, Stage::Answered)?),
+                Some(EarlyListener {
+                    det: detector(c, Stage::EarlyMedia)?,
+                    vad: Vad::for_frames(&self.cfg.vad, &self.models)?,
+                    asr: self.asr.clone(),
+                    audio: Vec::new(),
+                    speaking: false,
+                    pending: None,
+                    heard: Vec::new(),
+                }),
+            ),
+            None => (None, None),
         };
         Ok(BotAgent {
             pipeline,
             locale: self.locale,
             cpd,
             cpd_window_ms,
+            early,
         })
     }
 }
@@ -125,6 +138,71 @@ pub struct BotAgent {
     locale: Locale,
     cpd: Option<Detector>,
     cpd_window_ms: u64,
+    early: Option<EarlyListener>,
+}
+
+/// Call-progress detection on early media: tones from the audio, announcements from their
+/// words. Speech alone decides nothing before the answer, because carriers also play
+/// music and advertisements there (China's 彩铃) in place of ringback.
+struct EarlyListener {
+    det: Detector,
+    vad: Vad,
+    asr: AsrService,
+    // Audio of the speech run going on (16 kHz), decoded when it pauses.
+    audio: Vec<f32>,
+    speaking: bool,
+    pending: Option<tokio::sync::oneshot::Receiver<Result<super::asr::Transcript, SpeechError>>>,
+    heard: Vec<String>,
+}
+
+/// Longest early-media speech run decoded at once (announcements repeat).
+const EARLY_MAX_SAMPLES: usize = 16_000 * 8;
+
+impl EarlyListener {
+    /// One frame; a verdict that means nobody can be reached.
+    fn push(&mut self, now_ms: u64, pcm: &[i16], locale: Locale) -> Option<Verdict> {
+        let mut decided = self.det.push(pcm, now_ms).filter(early_decides);
+        let samples = super::audio::from_i16(pcm);
+        let step = self.vad.push(&samples);
+        if step.speaking {
+            self.audio.extend_from_slice(&samples);
+        }
+        let run_over = (self.speaking && !step.speaking) || self.audio.len() >= EARLY_MAX_SAMPLES;
+        self.speaking = step.speaking;
+        if run_over && self.pending.is_none() && self.audio.len() >= 8_000 {
+            self.pending = Some(self.asr.submit(std::mem::take(&mut self.audio)));
+        } else if run_over {
+            self.audio.clear();
+        }
+        if let Some(rx) = self.pending.as_mut() {
+            match rx.try_recv() {
+                Ok(r) => {
+                    self.pending = None;
+                    if let Ok(t) = r {
+                        if !t.text.is_empty() {
+                            self.heard.push(t.text.clone());
+                            let v = self.det.push_transcript(&t.text, locale, now_ms);
+                            decided = decided.or(v.filter(early_decides));
+                        }
+                    }
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+                Err(_) => self.pending = None,
+            }
+        }
+        decided
+    }
+}
+
+/// Before the answer, only what no person's phone plays ends the call: a named
+/// announcement, a special information tone, a busy or reorder tone, a fax or modem.
+fn early_decides(v: &Verdict) -> bool {
+    match v.class {
+        Class::Announcement(super::progress::AnnouncementKind::Unknown) => v.evidence.sit.is_some(),
+        Class::Announcement(_) | Class::Fax => true,
+        Class::Tone(k) => matches!(k, ToneKind::Busy | ToneKind::Reorder | ToneKind::Modem),
+        Class::Machine | Class::Human | Class::Silence | Class::Undecided => false,
+    }
 }
 
 /// One line of the call as the bot saw it.
@@ -405,6 +483,24 @@ fn serde_plain(o: &CpdOutcome) -> String {
 }
 
 impl CallAgent for BotAgent {
+    fn early_frame(&mut self, now_ms: u64, pcm: &[i16]) -> Option<EarlyVerdict> {
+        let locale = self.locale;
+        let early = self.early.as_mut()?;
+        let v = early.push(now_ms, pcm, locale)?;
+        let o = v.outcome();
+        let detail = serde_json::json!({
+            "cpd": v,
+            "cpd_outcome": o,
+            "heard": early.heard,
+        });
+        // Decided: later early media (and the rest of the call) is not ours to judge.
+        self.early = None;
+        Some(EarlyVerdict {
+            policy_outcome: o.to_policy(),
+            detail,
+        })
+    }
+
     fn start(
         self: Box<Self>,
         media: AgentMedia,
