@@ -266,6 +266,20 @@ fn print_agent(agent: &serde_json::Value) {
             }
         }
     }
+    if let Some(e) = agent.get("early_media") {
+        println!(
+            "call progress on early media: {} (heard: {})",
+            e.get("cpd_outcome").and_then(|v| v.as_str()).unwrap_or("?"),
+            e.get("heard")
+                .and_then(|v| v.as_array())
+                .map(|a| a
+                    .iter()
+                    .filter_map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" / "))
+                .unwrap_or_default()
+        );
+    }
     if let Some(o) = agent.get("cpd_outcome").and_then(|v| v.as_str()) {
         println!("call progress: {o}");
     }

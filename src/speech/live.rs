@@ -250,6 +250,14 @@ pub struct BotReport {
     pub error: Option<String>,
 }
 
+/// Frames of played audio an echo can lag behind (15 × 20 ms).
+const ECHO_FRAMES: usize = 15;
+
+/// Inbound audio this far (dB) below the loudest recently played frame is echo to call
+/// progress: line echo returns 20 dB down or more, a person talking over the bot is near
+/// its level (G.168 allows echo paths as close as 6 dB; between 6 and 10 dB it still leaks).
+const ECHO_MARGIN_DB: f32 = 10.0;
+
 /// Verdicts that end the call at once: nobody is there to talk to. Silence, a human, or
 /// an undecided line keep the bot talking (it spoke first; a listening person is silent).
 fn ends_call(v: &Verdict) -> bool {
@@ -263,6 +271,8 @@ fn ends_call(v: &Verdict) -> bool {
 struct Driver {
     playout: PlayoutQueue,
     meter: PlayoutMeter,
+    // Energies of the frames played in the last 300 ms (the echo path's reach).
+    recent_out: std::collections::VecDeque<f32>,
     playing: bool,
     commands: mpsc::UnboundedSender<AgentCommand>,
     report: BotReport,
@@ -363,6 +373,7 @@ impl BotAgent {
         let mut d = Driver {
             playout,
             meter: PlayoutMeter::new(8000, 20),
+            recent_out: std::collections::VecDeque::with_capacity(16),
             playing: false,
             commands,
             report: BotReport::default(),
@@ -394,6 +405,10 @@ impl BotAgent {
             }
             for e in d.meter.take_played(d.playout.queued_ms()) {
                 me.pipeline.played(now, e);
+                if d.recent_out.len() == ECHO_FRAMES {
+                    d.recent_out.pop_front();
+                }
+                d.recent_out.push_back(e);
             }
             if d.playing && d.playout.queued_ms() == 0 {
                 d.playing = false;
@@ -420,8 +435,19 @@ impl BotAgent {
             // Call progress first: a verdict that ends the call also silences the bot.
             let window = self.cpd_window_ms;
             if let Some(det) = self.cpd.as_mut() {
+                // Our own greeting coming back over the line's echo path would look like a
+                // long greeting (a machine): inbound audio well below what we just played
+                // is taken as echo, and the detector hears silence for it.
+                let out_db = d.recent_out.iter().copied().fold(f32::MIN, f32::max);
+                let echo = super::turn::frame_energy_db(&frame) < out_db - ECHO_MARGIN_DB;
+                let silent = [0i16; 320];
+                let heard: &[i16] = if echo {
+                    &silent[..frame.len().min(320)]
+                } else {
+                    &frame
+                };
                 let v = if now <= window {
-                    det.push(&frame, now)
+                    det.push(heard, now)
                 } else {
                     Some(det.finish(now))
                 };
