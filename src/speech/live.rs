@@ -258,6 +258,13 @@ const ECHO_FRAMES: usize = 15;
 /// its level (G.168 allows echo paths as close as 6 dB; between 6 and 10 dB it still leaks).
 const ECHO_MARGIN_DB: f32 = 10.0;
 
+/// Whether an inbound frame at `inbound_db` is only the echo of what was played (the
+/// energies of the last frames played, newest last).
+fn is_echo(inbound_db: f32, recent_out: &std::collections::VecDeque<f32>) -> bool {
+    let loudest = recent_out.iter().copied().fold(f32::MIN, f32::max);
+    inbound_db < loudest - ECHO_MARGIN_DB
+}
+
 /// Verdicts that end the call at once: nobody is there to talk to. Silence, a human, or
 /// an undecided line keep the bot talking (it spoke first; a listening person is silent).
 fn ends_call(v: &Verdict) -> bool {
@@ -438,8 +445,7 @@ impl BotAgent {
                 // Our own greeting coming back over the line's echo path would look like a
                 // long greeting (a machine): inbound audio well below what we just played
                 // is taken as echo, and the detector hears silence for it.
-                let out_db = d.recent_out.iter().copied().fold(f32::MIN, f32::max);
-                let echo = super::turn::frame_energy_db(&frame) < out_db - ECHO_MARGIN_DB;
+                let echo = is_echo(super::turn::frame_energy_db(&frame), &d.recent_out);
                 let silent = [0i16; 320];
                 let heard: &[i16] = if echo {
                     &silent[..frame.len().min(320)]
@@ -545,5 +551,54 @@ impl CallAgent for BotAgent {
                 policy_outcome: None,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_audio_under_our_own_playback_is_echo_and_a_voice_over_it_is_not() {
+        let mut out = std::collections::VecDeque::new();
+        // Nothing played: everything heard is the line.
+        assert!(!is_echo(-60.0, &out));
+        out.extend([-70.0, -18.0, -25.0]);
+        // Our greeting at -18 dBFS coming back 20 dB down: echo.
+        assert!(is_echo(-38.0, &out));
+        // A person (or a voicemail greeting) talking over it near its level: not echo.
+        assert!(!is_echo(-22.0, &out));
+        assert!(!is_echo(-27.9, &out));
+    }
+
+    #[test]
+    fn before_the_answer_only_what_no_person_plays_cancels() {
+        let v = |class, sit| Verdict {
+            class,
+            rule: super::super::progress::Rule::EarlyMediaSpeech,
+            decided_at_ms: 0,
+            audio_ms: 0,
+            stage: Stage::EarlyMedia,
+            revision: 0,
+            evidence: super::super::progress::Evidence {
+                sit,
+                ..Default::default()
+            },
+        };
+        use super::super::progress::{AnnouncementKind as K, SitCode};
+        // Speech of unknown words (a 彩铃 ringback song, an advert) decides nothing.
+        assert!(!early_decides(&v(Class::Announcement(K::Unknown), None)));
+        assert!(early_decides(&v(
+            Class::Announcement(K::NotInService),
+            None
+        )));
+        assert!(early_decides(&v(Class::Tone(ToneKind::Busy), None)));
+        assert!(!early_decides(&v(Class::Tone(ToneKind::Ringback), None)));
+        assert!(!early_decides(&v(Class::Machine, None)));
+        // A SIT before an unnamed announcement does decide (an intercept is never a person).
+        assert!(early_decides(&v(
+            Class::Announcement(K::Unknown),
+            Some(SitCode::Intercept)
+        )));
     }
 }
