@@ -401,7 +401,12 @@ fn main() {
                 .map(|p| voxdial::speech::audio::to_i16(&p.samples))
                 .collect(),
         );
-        for n in [1usize, 4, 8, 10, 12, 16] {
+        // `VOXDIAL_BENCH_CALLS=1,10` picks the call counts.
+        let counts: Vec<usize> = std::env::var("VOXDIAL_BENCH_CALLS")
+            .ok()
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![1, 4, 8, 10, 12, 16]);
+        for n in counts {
             let handles: Vec<_> = (0..n)
                 .map(|c| {
                     let (lib, vars, svc, cache, piper, clips) = (
@@ -462,6 +467,11 @@ fn main() {
                                 let _ = bot.playback_finished(20 * (k as u64 + 1));
                             }
                         }
+                        if std::env::var_os("VOXDIAL_BENCH_JSON").is_some() {
+                            for l in bot.latencies() {
+                                println!("{}", serde_json::to_string(l).unwrap_or_default());
+                            }
+                        }
                         waits
                     })
                 })
@@ -470,6 +480,9 @@ fn main() {
                 .into_iter()
                 .flat_map(|h| h.join().unwrap_or_default())
                 .collect();
+            if std::env::var_os("VOXDIAL_BENCH_JSON").is_some() {
+                println!("{}", serde_json::to_string(&all).unwrap_or_default());
+            }
             let answered = all.len();
             println!(
                 "concurrent calls en-US (shipped recognizer), {n:>2} calls x 3 turns: {answered} replies after the customer's last word (a turn that ended the conversation or was cut at a pause has none); turn latency p50 {:.0} ms p95 {:.0} ms",

@@ -417,7 +417,7 @@ impl BotAgent {
                 }
                 d.recent_out.push_back(e);
             }
-            if d.playing && d.playout.queued_ms() == 0 {
+            if d.playing && d.playout.queued_ms() == 0 && !me.pipeline.has_pending_audio() {
                 d.playing = false;
                 let outs = me.pipeline.playback_finished(now)?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);

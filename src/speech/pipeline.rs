@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::asr::AsrService;
-use super::prompts::{PromptCache, Source};
+use super::prompts::{Piece, Planned, PromptCache, Source};
 use super::tts::Voice;
 use super::turn::{self, Action as TurnAction, Event as TurnEvent, TurnController};
 use super::vad::Vad;
@@ -95,6 +95,7 @@ pub struct BotPipeline {
     live_from_ms: Option<u64>,
     live_id: Option<turn::UtteranceId>,
     spec: Option<Speculation>,
+    pending: std::collections::VecDeque<Pending>,
 }
 
 struct Speculation {
@@ -141,6 +142,7 @@ impl BotPipeline {
             live_from_ms: None,
             live_id: None,
             spec: None,
+            pending: std::collections::VecDeque::new(),
         })
     }
 
@@ -178,6 +180,10 @@ impl BotPipeline {
 
     /// One inbound 20 ms frame (16 kHz); `now_ms` is the time of its last sample.
     pub fn push_inbound(&mut self, now_ms: u64, pcm: &[i16]) -> Result<Vec<Output>, SpeechError> {
+        let mut out = Vec::new();
+        if !self.pending.is_empty() {
+            self.pump(&mut out, None, Instant::now())?;
+        }
         let samples = super::audio::from_i16(pcm);
         if self.audio.is_empty() {
             self.audio_start_ms = now_ms.saturating_sub(pcm.len() as u64 / 16);
@@ -207,7 +213,6 @@ impl BotPipeline {
             }
         }
         self.speaking = step.speaking;
-        let mut out = Vec::new();
         // The pause's decode finished while the customer is still silent: its text is the
         // utterance so far, and how finished it sounds sets the endpoint silence.
         if let (Some(s), Some(id)) = (self.spec.as_mut(), self.live_id) {
@@ -258,7 +263,12 @@ impl BotPipeline {
         let mut queue: std::collections::VecDeque<TurnAction> = acts.into();
         while let Some(a) = queue.pop_front() {
             match a {
-                TurnAction::FlushPlayout { .. } => out.push(Output::Flush),
+                TurnAction::FlushPlayout { .. } => {
+                    // Barge-in: what was not yet said is dropped too; a transfer or
+                    // hang-up the conversation asked for still happens.
+                    self.pending.retain(|p| matches!(p, Pending::Control(_)));
+                    out.push(Output::Flush);
+                }
                 TurnAction::StartUtterance {
                     utterance,
                     first_voiced_ms,
@@ -365,29 +375,104 @@ impl BotPipeline {
                             text: text.clone(),
                         },
                     );
-                    let (voice, cache) = (self.voice.clone(), self.cache.clone());
-                    cache.speak(&voice, self.locale, &prompt_id, is_static, &text, |p| {
-                        if let Some(f) = first.as_deref_mut() {
-                            if f.is_none() {
-                                *f = Some((t0.elapsed().as_secs_f64() * 1e3, p.source));
-                            }
-                        }
-                        out.push(Output::Play {
-                            prompt_id: prompt_id.clone(),
-                            pcm: p.pcm.clone(),
-                            source: p.source,
+                    for planned in self.cache.plan(self.locale, &prompt_id, is_static, &text)? {
+                        self.pending.push_back(match planned {
+                            Planned::Ready(piece) => Pending::Ready {
+                                prompt_id: prompt_id.clone(),
+                                piece,
+                            },
+                            Planned::Sentence(text) => Pending::Sentence {
+                                prompt_id: prompt_id.clone(),
+                                text,
+                                persist: is_static,
+                            },
                         });
-                    })?;
+                    }
                 }
                 Action::Listen { timeout_ms, .. } => {
                     let acts = self.turn.push(now_ms, TurnEvent::Listen { timeout_ms });
                     self.turn_actions(now_ms, acts, out)?;
                 }
-                Action::Transfer { reason, .. } => out.push(Output::Transfer { reason }),
-                Action::Hangup { outcome } => out.push(Output::Hangup { outcome }),
+                // After the audio queued before them: a goodbye plays before the hang-up.
+                Action::Transfer { reason, .. } => self
+                    .pending
+                    .push_back(Pending::Control(Output::Transfer { reason })),
+                Action::Hangup { outcome } => self
+                    .pending
+                    .push_back(Pending::Control(Output::Hangup { outcome })),
                 _ => {}
             }
         }
+        self.pump(out, first.as_deref_mut(), t0)
+    }
+
+    /// Whether the bot still has sentences to hand out (the playout queue may run dry
+    /// between two sentences while the second is synthesized: that is not the end of
+    /// the prompt).
+    pub fn has_pending_audio(&self) -> bool {
+        self.pending
+            .iter()
+            .any(|p| !matches!(p, Pending::Control(_)))
+    }
+
+    /// Hands out queued sentences in order, synthesizing at most one: the first sentence
+    /// of a reply goes out at once, the rest on later frames while it plays, so a long
+    /// prompt with variables never holds back its own first audio.
+    fn pump(
+        &mut self,
+        out: &mut Vec<Output>,
+        mut first: Option<&mut Option<(f64, Source)>>,
+        t0: Instant,
+    ) -> Result<(), SpeechError> {
+        let mut synthesized = false;
+        while let Some(front) = self.pending.front() {
+            if synthesized && matches!(front, Pending::Sentence { .. }) {
+                break;
+            }
+            let Some(next) = self.pending.pop_front() else {
+                break;
+            };
+            let (prompt_id, piece) = match next {
+                Pending::Control(o) => {
+                    out.push(o);
+                    continue;
+                }
+                Pending::Ready { prompt_id, piece } => (prompt_id, piece),
+                Pending::Sentence {
+                    prompt_id,
+                    text,
+                    persist,
+                } => {
+                    let piece = self.cache.fetch(&self.voice, self.locale, &text, persist)?;
+                    synthesized = piece.source == Source::Synthesized;
+                    (prompt_id, piece)
+                }
+            };
+            if let Some(f) = first.as_deref_mut() {
+                if f.is_none() {
+                    *f = Some((t0.elapsed().as_secs_f64() * 1e3, piece.source));
+                }
+            }
+            out.push(Output::Play {
+                prompt_id,
+                pcm: piece.pcm,
+                source: piece.source,
+            });
+        }
         Ok(())
     }
+}
+
+/// What the bot still has to say or do, in order.
+enum Pending {
+    /// A recording at hand.
+    Ready { prompt_id: String, piece: Piece },
+    /// A sentence to fetch from the cache or synthesize.
+    Sentence {
+        prompt_id: String,
+        text: String,
+        persist: bool,
+    },
+    /// A transfer or hang-up that follows the audio before it.
+    Control(Output),
 }

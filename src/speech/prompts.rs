@@ -38,6 +38,15 @@ pub enum Source {
     Synthesized,
 }
 
+/// One step of a prompt's playout (see [`PromptCache::plan`]).
+#[derive(Clone, Debug)]
+pub enum Planned {
+    /// Audio at hand (a pack recording).
+    Ready(Piece),
+    /// A sentence still to fetch or synthesize.
+    Sentence(String),
+}
+
 /// One sentence ready to play.
 #[derive(Clone, Debug)]
 pub struct Piece {
@@ -123,6 +132,39 @@ impl PromptCache {
         locale: Locale,
         sentence: &str,
     ) -> Result<Piece, SpeechError> {
+        self.fetch(voice, locale, sentence, true)
+    }
+
+    /// A prompt cut into what it plays: a pack recording (static prompts that have one),
+    /// or its normalised sentences, to be fetched one by one with [`PromptCache::fetch`].
+    pub fn plan(
+        &self,
+        locale: Locale,
+        prompt_id: &str,
+        is_static: bool,
+        text_in: &str,
+    ) -> Result<Vec<Planned>, SpeechError> {
+        if is_static {
+            if let Some(p) = self.pack_recording(locale, prompt_id)? {
+                return Ok(vec![Planned::Ready(p)]);
+            }
+        }
+        Ok(text::sentences(&text::normalize(text_in, locale), locale)
+            .into_iter()
+            .map(Planned::Sentence)
+            .collect())
+    }
+
+    /// [`PromptCache::sentence`], keeping a synthesized sentence only when `persist`: a
+    /// sentence of a prompt with variables may carry a customer's name or amount, which
+    /// must not pile up on disk (its static sentences were rendered at warm-up and hit).
+    pub fn fetch(
+        &self,
+        voice: &Voice,
+        locale: Locale,
+        sentence: &str,
+        persist: bool,
+    ) -> Result<Piece, SpeechError> {
         let t0 = Instant::now();
         let key = PromptCache::key(voice.id(), sentence);
         if let Some(p) = self.mem_get(&key) {
@@ -141,6 +183,10 @@ impl PromptCache {
         }
         let raw = voice.synthesize(sentence, locale)?;
         let pcm = raw.at_rate(CACHE_RATE)?;
+        if !persist {
+            let pcm = Arc::new(audio::to_i16(&pcm.samples));
+            return Ok(piece(sentence, pcm, Source::Synthesized, t0));
+        }
         self.store(&path, &pcm)?;
         let pcm = Arc::new(audio::to_i16(&pcm.samples));
         self.mem_put(&key, pcm.clone());
@@ -158,15 +204,12 @@ impl PromptCache {
         text_in: &str,
         mut sink: impl FnMut(&Piece),
     ) -> Result<Vec<Source>, SpeechError> {
-        if is_static {
-            if let Some(p) = self.pack_recording(locale, prompt_id)? {
-                sink(&p);
-                return Ok(vec![p.source]);
-            }
-        }
         let mut sources = Vec::new();
-        for s in text::sentences(&text::normalize(text_in, locale), locale) {
-            let p = self.sentence(voice, locale, &s)?;
+        for planned in self.plan(locale, prompt_id, is_static, text_in)? {
+            let p = match planned {
+                Planned::Ready(p) => p,
+                Planned::Sentence(s) => self.fetch(voice, locale, &s, is_static)?,
+            };
             sources.push(p.source);
             sink(&p);
         }
