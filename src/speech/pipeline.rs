@@ -355,7 +355,7 @@ impl BotPipeline {
         now_ms: u64,
         actions: Vec<Action>,
         out: &mut Vec<Output>,
-        mut first: Option<&mut Option<(f64, Source)>>,
+        first: Option<&mut Option<(f64, Source)>>,
     ) -> Result<(), SpeechError> {
         let t0 = Instant::now();
         for a in actions {
@@ -403,7 +403,7 @@ impl BotPipeline {
                 _ => {}
             }
         }
-        self.pump(out, first.as_deref_mut(), t0)
+        self.pump(out, first, t0)
     }
 
     /// Whether the bot still has sentences to hand out (the playout queue may run dry
