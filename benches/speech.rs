@@ -427,6 +427,10 @@ fn main() {
                         let mut bot =
                             BotPipeline::new(vad, tc, conv, svc, cache, piper, Locale::EnUs)
                                 .expect("bot");
+                        // Ringing: the customer's sentences are voiced meanwhile.
+                        if let Some(h) = bot.prefetch() {
+                            let _ = h.join();
+                        }
                         let _ = bot.start(0);
                         let _ = bot.playback_finished(0);
                         let silence = vec![0i16; 320];
@@ -499,6 +503,8 @@ fn main() {
 /// silence): the turn's latency record and the wall time from the frame holding the clip's
 /// last voiced sample (above -45 dBFS) to the first reply audio.
 fn feed_turn(bot: &mut BotPipeline, pcm: &[i16]) -> Option<(TurnLatency, f64)> {
+    // No synthesis ahead here (a fresh bot per turn, no ringing): a reply whose first
+    // sentence names the customer is voiced live, the worst case. `calls` voices ahead.
     let _ = bot.start(0).expect("start");
     let _ = bot.playback_finished(0);
     let silence = vec![0i16; 320];

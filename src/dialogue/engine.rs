@@ -316,6 +316,31 @@ impl Conversation {
         &self.trace
     }
 
+    /// The prompts with variables this call can say, rendered with what is known now (the
+    /// campaign's values): the speech bot synthesizes them while the call is young, so a
+    /// reply that names the customer does not wait for its voice. Prompts needing a value
+    /// captured later in the call are left out.
+    pub fn known_variable_prompts(&self) -> Vec<String> {
+        let Some(scenario) = self.stack.first().map(|f| f.flow.id().to_string()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for flow in self.lib.campaign_flows(&scenario) {
+            for node in &flow.nodes {
+                let Some(tpl) = node.prompt.get(&self.locale) else {
+                    continue;
+                };
+                if tpl.is_static() || !tpl.variables().all(|v| self.vars.contains_key(v)) {
+                    continue;
+                }
+                let vars = &self.vars;
+                let lookup = |name: &str| vars.get(name).map(|v| (v.clone(), flow.var_type(name)));
+                out.push(tpl.render(self.locale, flow.currency, &lookup));
+            }
+        }
+        out
+    }
+
     /// The NLU this conversation uses.
     pub fn nlu(&self) -> &Nlu {
         &self.nlu

@@ -96,6 +96,8 @@ impl BotResources {
             self.voice.clone(),
             self.locale,
         )?;
+        // While the call is set up and rings, the customer's own sentences are voiced.
+        let _ = pipeline.prefetch();
         let detector = |c: &CpdConfig, stage| {
             let c = CpdConfig {
                 sample_rate_hz: 16_000,

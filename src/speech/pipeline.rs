@@ -96,6 +96,9 @@ pub struct BotPipeline {
     live_id: Option<turn::UtteranceId>,
     spec: Option<Speculation>,
     pending: std::collections::VecDeque<Pending>,
+    // Sentences of this call's prompts with variables, synthesized ahead (see
+    // `prefetch`); dropped with the call, never stored.
+    ahead: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Vec<i16>>>>>,
 }
 
 struct Speculation {
@@ -143,7 +146,54 @@ impl BotPipeline {
             live_id: None,
             spec: None,
             pending: std::collections::VecDeque::new(),
+            ahead: Arc::default(),
         })
+    }
+
+    /// Synthesizes, on a thread of its own, the sentences of this call's prompts that
+    /// carry the customer's values and are not cached (names, amounts), so replies that
+    /// use them start from memory. Call once, before dialling or at the answer (a ringing
+    /// phone gives it seconds); the handle tells when it is done.
+    pub fn prefetch(&self) -> Option<std::thread::JoinHandle<()>> {
+        let texts = self.conv.known_variable_prompts();
+        let (cache, voice, locale, ahead) = (
+            self.cache.clone(),
+            self.voice.clone(),
+            self.locale,
+            self.ahead.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("tts-ahead".into())
+            .spawn(move || {
+                for text in texts {
+                    for s in super::text::sentences(&super::text::normalize(&text, locale), locale)
+                    {
+                        let known = ahead.lock().map(|m| m.contains_key(&s)).unwrap_or(true);
+                        if known {
+                            continue;
+                        }
+                        match cache.fetch(&voice, locale, &s, false) {
+                            Ok(p) if p.source == Source::Synthesized => {
+                                if let Ok(mut m) = ahead.lock() {
+                                    m.insert(s, p.pcm);
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "synthesis ahead failed");
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        match spawned {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start synthesis ahead");
+                None
+            }
+        }
     }
 
     /// The call was answered: the bot speaks first.
@@ -443,7 +493,16 @@ impl BotPipeline {
                     text,
                     persist,
                 } => {
-                    let piece = self.cache.fetch(&self.voice, self.locale, &text, persist)?;
+                    let ready = self.ahead.lock().ok().and_then(|m| m.get(&text).cloned());
+                    let piece = match ready {
+                        Some(pcm) => Piece {
+                            text,
+                            pcm,
+                            source: Source::Memory,
+                            ms: 0.0,
+                        },
+                        None => self.cache.fetch(&self.voice, self.locale, &text, persist)?,
+                    };
                     synthesized = piece.source == Source::Synthesized;
                     (prompt_id, piece)
                 }
