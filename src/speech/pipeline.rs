@@ -168,6 +168,10 @@ impl BotPipeline {
                 for text in texts {
                     for s in super::text::sentences(&super::text::normalize(&text, locale), locale)
                     {
+                        // The call is over (its pipeline dropped the map): stop voicing.
+                        if Arc::strong_count(&ahead) == 1 {
+                            return;
+                        }
                         let known = ahead.lock().map(|m| m.contains_key(&s)).unwrap_or(true);
                         if known {
                             continue;
