@@ -12,13 +12,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use voxdial::bot::pipeline::{BotPipeline, TurnLatency};
+use voxdial::bot::prompts::PromptCache;
 use voxdial::dialogue::engine::{with_examples, Conversation};
 use voxdial::scenario::library::Library;
 use voxdial::speech::asr::{AsrService, Recognizer};
 use voxdial::speech::audio::Pcm;
 use voxdial::speech::config::SpeechConfig;
-use voxdial::speech::pipeline::{BotPipeline, TurnLatency};
-use voxdial::speech::prompts::PromptCache;
 use voxdial::speech::tts::{self, Voice};
 use voxdial::speech::turn::TurnConfig;
 use voxdial::speech::vad::Vad;
@@ -460,9 +460,9 @@ fn main() {
                                 voiced_at = Some(Instant::now());
                             }
                             let outs = bot.push_inbound(20 * (k as u64 + 1), f).expect("push");
-                            let plays = outs.iter().any(|o| {
-                                matches!(o, voxdial::speech::pipeline::Output::Play { .. })
-                            });
+                            let plays = outs
+                                .iter()
+                                .any(|o| matches!(o, voxdial::bot::pipeline::Output::Play { .. }));
                             if plays {
                                 if let Some(v) = voiced_at.take() {
                                     waits.push(v.elapsed().as_secs_f64() * 1e3);
@@ -531,7 +531,7 @@ fn feed_turn(bot: &mut BotPipeline, pcm: &[i16]) -> Option<(TurnLatency, f64)> {
         if wire.is_none() && k >= last_voiced {
             let plays = outs
                 .iter()
-                .any(|o| matches!(o, voxdial::speech::pipeline::Output::Play { .. }));
+                .any(|o| matches!(o, voxdial::bot::pipeline::Output::Play { .. }));
             if plays {
                 wire = voiced_at.map(|v: Instant| v.elapsed().as_secs_f64() * 1e3);
             }

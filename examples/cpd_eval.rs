@@ -8,9 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
-use voxdial::speech::progress::{
-    AnnouncementKind, Class, CpdConfig, CpdOutcome, Detector, Stage, Verdict,
-};
+use voxdial::cpd::{AnnouncementKind, Class, CpdConfig, CpdOutcome, Detector, Stage, Verdict};
 use voxdial::Locale;
 
 const CLASSES: [&str; 6] = ["human", "machine", "announcement", "fax", "tone", "silence"];

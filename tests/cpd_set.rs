@@ -2,7 +2,7 @@
 //! scripts/make_cpd_set.sh): the held-out half must keep its figures.
 
 use std::path::Path;
-use voxdial::speech::progress::{Class, CpdConfig, Detector, Stage};
+use voxdial::cpd::{Class, CpdConfig, Detector, Stage};
 use voxdial::Locale;
 
 fn class_name(c: Class) -> &'static str {
@@ -63,6 +63,6 @@ fn transcript_rules_decide_the_kind() {
     let v = d.push_transcript("您拨打的电话已关机", Locale::ZhCn, 1200);
     assert_eq!(
         v.map(|v| v.outcome()),
-        Some(voxdial::speech::progress::CpdOutcome::PoweredOff)
+        Some(voxdial::cpd::CpdOutcome::PoweredOff)
     );
 }

@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use voxdial::bot::prompts::{PromptCache, Source};
 use voxdial::speech::asr::{AsrService, Recognizer};
 use voxdial::speech::audio::{self, Pcm};
 use voxdial::speech::config::{AsrConfig, SpeechConfig, TransducerFiles};
-use voxdial::speech::prompts::{PromptCache, Source};
 use voxdial::speech::tts::{self, Voice};
 use voxdial::speech::SpeechError;
 use voxdial::Locale;
@@ -247,7 +247,7 @@ fn warming_a_scenario_caches_its_static_sentences_only() {
 
 #[test]
 fn a_call_pipeline_hears_the_customer_and_replies_from_the_prompt_cache() {
-    use voxdial::speech::pipeline::{BotPipeline, Output};
+    use voxdial::bot::pipeline::{BotPipeline, Output};
     let m = models();
     let c = cfg();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

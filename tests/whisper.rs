@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use voxdial::speech::ct2ggml;
+use voxdial::models::ct2ggml;
 use voxdial::speech::whisper::{WhisperConfig, WhisperRecognizer};
 
 fn ct2_dir() -> PathBuf {

@@ -6,9 +6,9 @@
 //! nothing half-done, and importing the same file again changes nothing.
 
 use super::phone::{self, PhoneError};
-use crate::dialogue::value::Value;
 use crate::policy::zones;
 use crate::scenario::model::{VarSource, VarType, VariableSpec};
+use crate::scenario::value::Value;
 use crate::store::{ImportCounts, NewLead, Store, StoreError};
 use phonenumber::country::Id;
 use rayon::prelude::*;
@@ -478,7 +478,7 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ImportError> {
 }
 
 fn sha256_file(path: &Path) -> Result<String, ImportError> {
-    crate::digest::sha256_file(path).map_err(io_err(path))
+    crate::checksum::sha256_file(path).map_err(io_err(path))
 }
 
 fn is_xlsx(path: &Path) -> bool {

@@ -207,12 +207,12 @@ fn bot_for(
     root: &std::path::Path,
     scenario: &str,
     a: &CallArgs,
-) -> Result<voxdial::speech::live::BotAgent> {
+) -> Result<voxdial::bot::agent::BotAgent> {
     use std::collections::BTreeMap;
     use std::sync::Arc;
+    use voxdial::bot::agent::BotResources;
     use voxdial::dialogue::engine::Conversation;
-    use voxdial::speech::live::BotResources;
-    let (lib, diags) = super::scenario_cmd::load_default(root, &[]);
+    let (lib, diags) = voxdial::scenario::library::Library::load_project(root, &[]);
     if lib.flow(scenario).is_none() {
         for d in diags.iter().filter(|d| d.is_error()) {
             eprintln!("{d}");
@@ -245,7 +245,7 @@ fn bot_for(
     let today = super::today_or_now(a.today);
     let conv = Conversation::new(lib, scenario, a.locale, today, &vars)?;
     let window_ms = (secs(a.cpd_window_s, "cpd-window-s")?.as_millis()) as u64;
-    let cpd = (!a.no_cpd).then(voxdial::speech::progress::CpdConfig::default);
+    let cpd = (!a.no_cpd).then(voxdial::cpd::CpdConfig::default);
     Ok(res.agent(conv, cpd, window_ms)?)
 }
 

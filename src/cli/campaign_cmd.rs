@@ -1,6 +1,5 @@
 //! `voxdial campaign ...`: import lists, manage suppression, run and inspect campaigns.
 
-use super::scenario_cmd;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use std::io::IsTerminal;
@@ -69,7 +68,7 @@ pub enum CampaignCmd {
         json: bool,
     },
     /// Dial a campaign's leads under its contact policy (simulated telephony for now).
-    Run(Box<super::run_cmd::RunArgs>),
+    Run(Box<super::campaign_run::RunArgs>),
     /// Replay the attempt ledger against the policy; exits 1 on any violation.
     Audit {
         /// Campaign name.
@@ -104,7 +103,7 @@ pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
             })?;
             let variables = match &scenario {
                 Some(id) => {
-                    let (lib, _) = scenario_cmd::load_default(root, &[]);
+                    let (lib, _) = voxdial::scenario::library::Library::load_project(root, &[]);
                     let flow = lib.flows.get(id).with_context(|| {
                         format!(
                             "no scenario `{id}` under {} (run `voxdial scenario list`)",
@@ -246,7 +245,7 @@ pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        CampaignCmd::Run(a) => super::run_cmd::run(db, *a),
-        CampaignCmd::Audit { campaign, json } => super::run_cmd::audit(db, &campaign, json),
+        CampaignCmd::Run(a) => super::campaign_run::run(db, *a),
+        CampaignCmd::Audit { campaign, json } => super::campaign_run::audit(db, &campaign, json),
     }
 }

@@ -65,7 +65,7 @@ pub fn run(
     today: NaiveDate,
     force_json: bool,
 ) -> Result<ExitCode> {
-    let (lib, diags) = super::scenario_cmd::load_default(root, &[]);
+    let (lib, diags) = voxdial::scenario::library::Library::load_project(root, &[]);
     if lib.flow(scenario).is_none() {
         for d in diags.iter().filter(|d| d.is_error()) {
             eprintln!("{d}");

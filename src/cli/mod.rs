@@ -2,9 +2,9 @@
 
 mod call_cmd;
 mod campaign_cmd;
+mod campaign_run;
 mod chat;
 mod models_cmd;
-mod run_cmd;
 mod scenario_cmd;
 mod simulate_cmd;
 #[cfg(feature = "speech")]
@@ -211,7 +211,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             today,
             text,
         } => {
-            let (lib, _) = scenario_cmd::load_default(&root, &[]);
+            let (lib, _) = voxdial::scenario::library::Library::load_project(&root, &[]);
             let nlu = match &scenario {
                 Some(id) => lib.nlu_for(id).with_context(|| {
                     format!("no scenario `{id}` (run `voxdial scenario check`)")

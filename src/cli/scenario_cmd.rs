@@ -2,35 +2,15 @@
 
 use super::{today_or_now, ListFormat, ScenarioCmd};
 use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use voxdial::scenario::diag::Diagnostic;
+use voxdial::dialogue::conversation_test;
 use voxdial::scenario::graph;
 use voxdial::scenario::library::Library;
 use voxdial::scenario::model::FlowKind;
-use voxdial::testing;
 
-/// `root/name`, without a leading `./` so diagnostics print as `scenarios/x.yaml:3:5`.
-pub fn under(root: &Path, name: &str) -> PathBuf {
-    if root == Path::new(".") {
-        PathBuf::from(name)
-    } else {
-        root.join(name)
-    }
-}
-
-/// Load `dialogs/` and `scenarios/` under `root`, plus any extra paths.
-pub fn load_default(root: &Path, extra: &[PathBuf]) -> (Library, Vec<Diagnostic>) {
-    let mut paths = vec![under(root, "dialogs"), under(root, "scenarios")];
-    for p in extra {
-        if !paths.iter().any(|q| p.starts_with(q)) {
-            paths.push(p.clone());
-        }
-    }
-    paths.retain(|p| p.exists());
-    Library::load(&paths)
-}
+use voxdial::scenario::library::under;
 
 pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
     match cmd {
@@ -83,7 +63,7 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
             })
         }
         ScenarioCmd::Graph { id, format } => {
-            let (lib, diags) = load_default(root, &[]);
+            let (lib, diags) = Library::load_project(root, &[]);
             let flow = lib.flow(&id).with_context(|| {
                 let errs: Vec<String> = diags
                     .iter()
@@ -104,18 +84,18 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ScenarioCmd::Test { paths, json, today } => {
-            let (lib, diags) = load_default(root, &paths);
+            let (lib, diags) = Library::load_project(root, &paths);
             for d in diags.iter().filter(|d| d.is_error()) {
                 eprintln!("{d}");
             }
             let lib = Arc::new(lib);
-            let files = testing::test_files(&lib, &paths);
+            let files = conversation_test::test_files(&lib, &paths);
             if files.is_empty() {
                 anyhow::bail!(
                     "no conversation test files found (files with a top-level `tests:` key)"
                 );
             }
-            let report = testing::run(&lib, &files, today_or_now(today));
+            let report = conversation_test::run(&lib, &files, today_or_now(today));
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -129,7 +109,7 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
             })
         }
         ScenarioCmd::List { format } => {
-            let (lib, _) = load_default(root, &[]);
+            let (lib, _) = Library::load_project(root, &[]);
             let rows = voxdial::scenario::catalogue::rows(&lib);
             match format {
                 ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
@@ -140,7 +120,7 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
     }
 }
 
-fn print_report(r: &testing::Report) {
+fn print_report(r: &conversation_test::Report) {
     for e in &r.errors {
         println!("error: {e}");
     }

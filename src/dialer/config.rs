@@ -75,17 +75,8 @@ pub enum SimFileError {
         source: std::io::Error,
     },
     /// Bad YAML or value, with its place.
-    #[error("{path}:{line}:{col}: {message}")]
-    Yaml {
-        /// File.
-        path: String,
-        /// Line.
-        line: usize,
-        /// Column.
-        col: usize,
-        /// Cause.
-        message: String,
-    },
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::YamlError),
     /// A value that parses but is wrong.
     #[error("{path}: {message}")]
     Invalid {
@@ -103,22 +94,7 @@ impl SimFile {
             path: path.to_string(),
             source,
         })?;
-        serde_yaml_ng::from_str(&text).map_err(|e| {
-            let (line, col) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let mut message = e.to_string();
-            if let Some(i) = message.find(" at line ") {
-                message.truncate(i);
-            }
-            SimFileError::Yaml {
-                path: path.to_string(),
-                line,
-                col,
-                message: message.replace("unknown field", "unknown key"),
-            }
-        })
+        Ok(crate::yaml::parse(&text, path)?)
     }
 
     /// Lay the file over `base`.

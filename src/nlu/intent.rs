@@ -11,7 +11,7 @@
 //! threshold separates "understood" from "guessing". Training is milliseconds (one model
 //! per scenario); classification is microseconds; every decision names its evidence.
 
-use crate::locale::Locale;
+use crate::language::Locale;
 use std::collections::{BTreeMap, HashMap};
 
 /// One intent as written in YAML (dialogs/intents.yaml or a scenario's own `intents:` map).

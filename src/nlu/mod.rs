@@ -6,7 +6,7 @@
 pub mod intent;
 pub mod slots;
 
-use crate::locale::Locale;
+use crate::language::Locale;
 use chrono::NaiveDate;
 use intent::{IntentModel, IntentSpec};
 use serde::Serialize;

@@ -57,7 +57,7 @@
 //!   the head of a clause ("那个号好久不用了" is not a no).
 //! - Input is capped at `MAX_CHARS` (1000) characters to bound the work per ASR turn.
 
-use crate::locale::Locale;
+use crate::language::Locale;
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use serde::Serializer;
 

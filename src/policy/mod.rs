@@ -193,17 +193,8 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// YAML syntax or an unknown/missing key.
-    #[error("{path}:{line}:{col}: {message}")]
-    Yaml {
-        /// File.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        col: usize,
-        /// What is wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::YamlError),
     /// A value that parses but makes no sense.
     #[error("{path}: {message}")]
     Invalid {
@@ -270,22 +261,7 @@ impl Policy {
 
     /// Parse and check a policy; `path` names the source in errors.
     pub fn from_yaml(text: &str, path: &str) -> Result<Policy, PolicyError> {
-        let file: PolicyFile = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, col) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let mut message = e.to_string();
-            if let Some(i) = message.find(" at line ") {
-                message.truncate(i);
-            }
-            PolicyError::Yaml {
-                path: path.to_string(),
-                line,
-                col,
-                message: message.replace("unknown field", "unknown key"),
-            }
-        })?;
+        let file: PolicyFile = crate::yaml::parse(text, path)?;
         file.compile().map_err(|message| PolicyError::Invalid {
             path: path.to_string(),
             message,

@@ -2,7 +2,7 @@
 
 use super::library::Library;
 use super::model::NodeType;
-use crate::locale::Locale;
+use crate::language::Locale;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt::Write;

@@ -8,10 +8,10 @@
 use super::diag::Diagnostic;
 use super::model::{FlowFile, FlowKind, NodeSpec, NodeType, RetrySpec, SlotKind, VarType};
 use super::source::{Pos, SourceFile};
-use crate::dialogue::expr::Expr;
-use crate::dialogue::prompt::Template;
-use crate::locale::Locale;
-use crate::speak::Currency;
+use crate::language::verbalise::Currency;
+use crate::language::Locale;
+use crate::scenario::expr::Expr;
+use crate::scenario::template::Template;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -1066,7 +1066,7 @@ impl<'a> Compiler<'a> {
         let sets_verified = |n: &Node| {
             n.set.iter().any(|(k, e)| {
                 k == IDENTITY_VERIFIED
-                    && matches!(e, Expr::Lit(crate::dialogue::value::Value::Bool(true)))
+                    && matches!(e, Expr::Lit(crate::scenario::value::Value::Bool(true)))
             })
         };
         let verifying_return = |n: &Node, label: &EdgeLabel| -> bool {

@@ -108,33 +108,42 @@ pub fn sniff(src: &SourceFile) -> Result<FileKind, Diagnostic> {
 
 /// A serde_yaml error turned into a diagnostic at its position.
 pub fn yaml_error(src: &SourceFile, e: &serde_yaml_ng::Error) -> Diagnostic {
-    let pos = e
-        .location()
-        .map(|l| Pos {
-            line: l.line(),
-            col: l.column(),
-        })
-        .unwrap_or(Pos { line: 1, col: 1 });
-    let msg = e.to_string();
-    // serde_yaml appends " at line X column Y"; the position is already in front.
-    let msg = match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg,
-    };
-    Diagnostic::error(&src.path, pos, "yaml", plain_serde_message(&msg))
+    let e = crate::yaml::YamlError::from_serde(&src.path.display().to_string(), e);
+    Diagnostic::error(
+        &src.path,
+        Pos {
+            line: e.line,
+            col: e.col,
+        },
+        "yaml",
+        e.message,
+    )
 }
 
-fn plain_serde_message(msg: &str) -> String {
-    let msg = msg
-        .replace("unknown variant", "unknown value")
-        .replace("unknown field", "unknown key");
-    if let Some(rest) = msg.strip_prefix("missing field ") {
-        return format!("missing key {rest}");
+/// `root/name`, without a leading `./` so diagnostics print as `scenarios/x.yaml:3:5`.
+pub fn under(root: &Path, name: &str) -> PathBuf {
+    if root == Path::new(".") {
+        PathBuf::from(name)
+    } else {
+        root.join(name)
     }
-    msg
 }
 
 impl Library {
+    /// A project's library: `dialogs/` and `scenarios/` under `root`, plus any extra paths
+    /// (those already inside them are not loaded twice). What every command that runs
+    /// scenarios loads.
+    pub fn load_project(root: &Path, extra: &[PathBuf]) -> (Library, Vec<Diagnostic>) {
+        let mut paths = vec![under(root, "dialogs"), under(root, "scenarios")];
+        for p in extra {
+            if !paths.iter().any(|q| p.starts_with(q)) {
+                paths.push(p.clone());
+            }
+        }
+        paths.retain(|p| p.exists());
+        Library::load(&paths)
+    }
+
     /// Load and compile everything under `paths`; returns the library and all diagnostics.
     /// Only flows without errors are kept, so a broken file never takes the others down.
     pub fn load(paths: &[PathBuf]) -> (Library, Vec<Diagnostic>) {

@@ -5,7 +5,7 @@
 //! the compiler say exactly which field a `say` node is missing, at its position.
 //! `deny_unknown_fields` everywhere turns typos (`nxt:`) into errors with a position.
 
-use crate::locale::Locale;
+use crate::language::Locale;
 use crate::nlu::intent::IntentSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

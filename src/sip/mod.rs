@@ -3,7 +3,7 @@
 
 pub mod agent;
 pub mod fuzzing;
-pub mod progress;
+pub mod outcome;
 pub mod ratelimit;
 pub mod sdp;
 pub mod timer;

@@ -2,6 +2,7 @@
 //! gate (channels in use, calls per second) is sans-IO: the dialer asks it with the time
 //! before every INVITE, so a carrier's limits are never exceeded and tests need no clock.
 
+use crate::yaml::{line_of, YamlError};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
@@ -61,25 +62,17 @@ pub struct TrunksFile {
 #[derive(Debug, thiserror::Error)]
 pub enum TrunkError {
     /// The file cannot be read.
-    #[error("{path}: {why}")]
+    #[error("{path}: {source}")]
     Io {
         /// The file.
         path: String,
         /// The OS error.
-        why: String,
+        #[source]
+        source: std::io::Error,
     },
-    /// YAML or a field is wrong (with line:col when the parser knows it).
-    #[error("{path}:{line}:{col}: {why}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        col: usize,
-        /// What is wrong.
-        why: String,
-    },
+    /// YAML or a field is wrong, with its place.
+    #[error(transparent)]
+    Invalid(#[from] YamlError),
 }
 
 impl TrunkConfig {
@@ -101,30 +94,24 @@ impl TrunkConfig {
 /// Read and check a trunks file.
 pub fn load(path: &Path) -> Result<TrunksFile, TrunkError> {
     let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| TrunkError::Io {
+    let text = std::fs::read_to_string(path).map_err(|source| TrunkError::Io {
         path: p.clone(),
-        why: e.to_string(),
+        source,
     })?;
     parse(&text, &p)
 }
 
 /// Parse a trunks file's text; `path` names it in errors.
 pub fn parse(text: &str, path: &str) -> Result<TrunksFile, TrunkError> {
-    let f: TrunksFile = serde_yaml_ng::from_str(text).map_err(|e| {
-        let (line, col) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        TrunkError::Invalid {
-            path: path.to_string(),
-            line,
-            col,
-            why: e.to_string(),
-        }
-    })?;
+    let f: TrunksFile = crate::yaml::parse(text, path)?;
     for (i, t) in f.trunks.iter().enumerate() {
-        let bad = |why: String| TrunkError::Invalid {
-            path: path.to_string(),
-            line: line_of(text, &t.name).unwrap_or(1),
-            col: 1,
-            why: format!("trunk {} ({}): {why}", i + 1, t.name),
+        let bad = |why: String| {
+            TrunkError::Invalid(YamlError::at(
+                path,
+                line_of(text, &t.name).unwrap_or(1),
+                1,
+                format!("trunk {} ({}): {why}", i + 1, t.name),
+            ))
         };
         if t.channels == 0 {
             return Err(bad("channels must be at least 1".into()));
@@ -142,10 +129,6 @@ pub fn parse(text: &str, path: &str) -> Result<TrunksFile, TrunkError> {
         }
     }
     Ok(f)
-}
-
-fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
 /// Why a call may not start on the trunk now.

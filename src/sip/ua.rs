@@ -4,7 +4,7 @@
 //! file only wires sockets, timers and the stack together.
 
 use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
-use super::progress::DialResult;
+use super::outcome::DialResult;
 use super::sdp::{Direction, LocalMedia, SdpError};
 use super::timer::SessionTimer;
 use super::transfer::{parse_sipfrag, BlindTransfer, TransferFailure, TransferState};

@@ -133,8 +133,12 @@ impl Recognizer {
                 // once (a few seconds), then this is a timestamp check.
                 if let Some(src) = convert_from {
                     let src = models.join(src);
-                    super::ct2ggml::ensure_ggml_with(&src, &out, super::ct2ggml::GgmlWeights::Q8_0)
-                        .map_err(whisper_err)?;
+                    crate::models::ct2ggml::ensure_ggml_with(
+                        &src,
+                        &out,
+                        crate::models::ct2ggml::GgmlWeights::Q8_0,
+                    )
+                    .map_err(ggml_err)?;
                 }
                 let path = model_file(models, model, ModelKind::Ggml)?;
                 let mut wc = match language.as_deref() {
@@ -252,21 +256,28 @@ impl Recognizer {
     }
 }
 
-fn whisper_err(e: super::whisper::WhisperError) -> SpeechError {
-    use super::whisper::WhisperError as W;
+fn ggml_err(e: crate::models::ct2ggml::GgmlError) -> SpeechError {
+    use crate::models::ct2ggml::GgmlError as G;
     match e {
-        W::ModelNotFound(p) => SpeechError::Model {
+        G::ModelNotFound(p) => SpeechError::Model {
             path: p.display().to_string(),
             why: "not found (run `voxdial models install`)".into(),
         },
-        W::BadModel { path, reason } => SpeechError::Model {
+        G::BadModel { path, reason } => SpeechError::Model {
             path: path.display().to_string(),
             why: reason,
         },
-        W::Io { path, source } => SpeechError::Model {
+        G::Io { path, source } => SpeechError::Model {
             path: path.display().to_string(),
             why: source.to_string(),
         },
+    }
+}
+
+fn whisper_err(e: super::whisper::WhisperError) -> SpeechError {
+    use super::whisper::WhisperError as W;
+    match e {
+        W::Model(g) => ggml_err(g),
         other => SpeechError::Recognition {
             why: other.to_string(),
         },

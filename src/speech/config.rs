@@ -176,16 +176,7 @@ pub const DEFAULT_YAML: &str = include_str!("../../voices/speech.yaml");
 impl SpeechConfig {
     /// Parses a configuration; `origin` names the file in errors.
     pub fn parse(yaml: &str, origin: &str) -> Result<SpeechConfig, SpeechError> {
-        serde_yaml_ng::from_str(yaml).map_err(|e| {
-            let (line, col) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
-            SpeechError::Config {
-                at: format!("{origin}:{line}:{col}"),
-                why: e.to_string(),
-            }
-        })
+        Ok(crate::yaml::parse(yaml, origin)?)
     }
 
     /// Reads a configuration file.

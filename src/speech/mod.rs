@@ -1,28 +1,17 @@
-//! voxdial's ears and voice: VAD and ASR, TTS with a prompt cache, turn-taking and
-//! call-progress detection, all on CPU.
+//! voxdial's ears and voice: VAD and ASR, TTS and turn-taking, all on CPU.
 //!
 //! `config` says which model each locale uses (`voices/speech.yaml`); `audio` moves PCM
-//! between rates and files. The runtime parts (`vad`, `asr`, `tts`, `prompts`, `whisper`)
-//! need the `speech` feature (sherpa-onnx and whisper.cpp); the pure parts (`text`,
-//! `pinyin`, `config`, `audio`) build everywhere.
+//! between rates and files. The runtime parts (`vad`, `asr`, `tts`, `whisper`) need the
+//! `speech` feature (sherpa-onnx and whisper.cpp); the pure parts (`config`, `audio`,
+//! `turn`) build everywhere. The text front end lives in `crate::language`, call-progress
+//! detection in `crate::cpd`, the bot that composes them on a call in `crate::bot`.
 
 pub mod audio;
 pub mod config;
-pub mod pinyin;
-pub mod progress;
-pub mod text;
 pub mod turn;
 
 #[cfg(feature = "speech")]
 pub mod asr;
-#[cfg(feature = "speech")]
-pub mod ct2ggml;
-#[cfg(feature = "speech")]
-pub mod live;
-#[cfg(feature = "speech")]
-pub mod pipeline;
-#[cfg(feature = "speech")]
-pub mod prompts;
 #[cfg(feature = "speech")]
 pub mod tts;
 #[cfg(feature = "speech")]
@@ -43,6 +32,9 @@ pub enum SpeechError {
         /// What is wrong.
         why: String,
     },
+    /// The speech config file is not valid YAML of the right shape.
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::YamlError),
     /// The config names no engine for a locale.
     #[error("the speech config has no {what} for {locale}")]
     NoEngine {

@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use super::audio::Pcm;
 use super::config::{model_file, ModelKind, TtsConfig};
-use super::{text, SpeechError};
+use super::SpeechError;
+use crate::language::normalise as text;
 use crate::Locale;
 
 /// A loaded voice.
@@ -134,7 +135,9 @@ impl Voice {
             }
             Voice::Espeak { voice, wpm, .. } => {
                 let input = match locale {
-                    Locale::ZhCn if voice.contains("pinyin") => super::pinyin::to_pinyin(chunk),
+                    Locale::ZhCn if voice.contains("pinyin") => {
+                        crate::language::pinyin::to_pinyin(chunk)
+                    }
                     _ => chunk.to_string(),
                 };
                 let wav = espeak(

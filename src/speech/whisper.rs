@@ -23,32 +23,15 @@ use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
 };
 
-use super::ct2ggml;
+use crate::models::ct2ggml;
 
 /// Errors of the recognizer and of the model converter. A bad turn of audio is not an error: it
 /// comes back as a [`Transcript`] with `rejected` set.
 #[derive(Debug, thiserror::Error)]
 pub enum WhisperError {
-    /// The model file does not exist (convert it with [`ct2ggml::ensure_ggml`]).
-    #[error("Whisper model not found: {0}")]
-    ModelNotFound(PathBuf),
-    /// The model file exists but is not a usable model.
-    #[error("bad Whisper model {path}: {reason}")]
-    BadModel {
-        /// The offending file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The ggml model file is missing or malformed (`voxdial models install` converts it).
+    #[error(transparent)]
+    Model(#[from] ct2ggml::GgmlError),
     /// The configuration cannot work (unknown language, zero threads, ...).
     #[error("invalid Whisper configuration: {0}")]
     Config(String),
@@ -392,11 +375,12 @@ impl WhisperRecognizer {
         let mut cp = WhisperContextParameters::default();
         cp.use_gpu(false);
         cp.flash_attn(cfg.flash_attn);
-        let ctx =
-            WhisperContext::new_with_params(path, cp).map_err(|e| WhisperError::BadModel {
+        let ctx = WhisperContext::new_with_params(path, cp).map_err(|e| {
+            WhisperError::Model(ct2ggml::GgmlError::BadModel {
                 path: cfg.model.clone(),
                 reason: format!("whisper.cpp refused it ({e})"),
-            })?;
+            })
+        })?;
         info!(
             model = %cfg.model.display(),
             ms = started.elapsed().as_millis() as u64,
@@ -1121,7 +1105,9 @@ mod tests {
     fn missing_model_is_a_clear_error() {
         let cfg = WhisperConfig::mandarin("/nonexistent/ggml-base.bin");
         match WhisperRecognizer::load(cfg) {
-            Err(WhisperError::ModelNotFound(p)) => assert!(p.ends_with("ggml-base.bin")),
+            Err(WhisperError::Model(ct2ggml::GgmlError::ModelNotFound(p))) => {
+                assert!(p.ends_with("ggml-base.bin"))
+            }
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("loaded a missing model"),
         }
@@ -1133,7 +1119,7 @@ mod tests {
         let path = dir.path().join("garbage.bin");
         std::fs::write(&path, b"this is not a model at all, just some text").expect("write");
         match WhisperRecognizer::load(WhisperConfig::english(&path)) {
-            Err(WhisperError::BadModel { path: p, reason }) => {
+            Err(WhisperError::Model(ct2ggml::GgmlError::BadModel { path: p, reason })) => {
                 assert_eq!(p, path);
                 assert!(reason.contains("magic"), "{reason}");
             }
@@ -1162,7 +1148,7 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         assert!(matches!(
             WhisperRecognizer::load(WhisperConfig::english(&path)),
-            Err(WhisperError::BadModel { .. })
+            Err(WhisperError::Model(ct2ggml::GgmlError::BadModel { .. }))
         ));
     }
 }

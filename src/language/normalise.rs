@@ -1,9 +1,9 @@
 //! TTS text front end: turns free prompt text into words a TTS engine cannot misread,
 //! and cuts it into chunks so the first audio of a turn starts early.
 //!
-//! Rendered prompts already say amounts and phone tails as words (`crate::speak`), but
+//! Rendered prompts already say amounts and phone tails as words (`crate::language::verbalise`), but
 //! TTS is also fed free text (the `tts` CLI, scenario prompts with literal hotlines,
-//! rates, times). Every number reading is delegated to `crate::speak` so a number sounds
+//! rates, times). Every number reading is delegated to `crate::language::verbalise` so a number sounds
 //! the same whether the dialogue engine or this module wrote it.
 //!
 //! Decisions (each pinned by a test):
@@ -12,7 +12,7 @@
 //!   read digit by digit (`二零二七年`), months/days/counts as numbers (`十二月一日`,
 //!   `第三期`), times as `十点三十分` (`十点` on the hour), decimals `三点五`,
 //!   percentages `百分之三点五`, fractions `二分之一`, `¥`/`元`/`美元` amounts through
-//!   `speak::amount_words`. A lone 2 before a measure word is `两` (`两期`, `两天`) but
+//!   `verbalise::amount_words`. A lone 2 before a measure word is `两` (`两期`, `两天`) but
 //!   not after `第` or before `月`/`日`/`号`.
 //! * Phone numbers, hotlines, card/account tails and codes are read digit by digit with
 //!   1 as `幺`; groups are joined with `、` (zh) or `, ` (en) for the pause an agent makes
@@ -36,8 +36,8 @@
 
 use chrono::NaiveDate;
 
-use crate::locale::Locale;
-use crate::speak::{self, Currency};
+use crate::language::verbalise::{self, Currency};
+use crate::language::Locale;
 
 /// Rewrites free text so the TTS engine is handed words, not digits and symbols.
 ///
@@ -310,7 +310,7 @@ impl Normalizer<'_> {
         let words: Vec<String> = groups
             .iter()
             .filter(|g| !g.is_empty())
-            .map(|g| speak::digits_words(g, self.locale, true))
+            .map(|g| verbalise::digits_words(g, self.locale, true))
             .collect();
         let sep = if self.zh() { "、" } else { ", " };
         self.push_word(&words.join(sep));
@@ -498,7 +498,7 @@ impl Normalizer<'_> {
             if self.zh() {
                 let d = self.text(i, e);
                 self.out
-                    .push_str(&speak::digits_words(&d, self.locale, false));
+                    .push_str(&verbalise::digits_words(&d, self.locale, false));
             } else {
                 self.push_raw(i, e);
             }
@@ -544,20 +544,20 @@ impl Normalizer<'_> {
         if self.text(num.end, num.end + 2) == "美元" {
             if let Some(c) = num.cents() {
                 self.out
-                    .push_str(&speak::amount_words(c, Currency::Usd, self.locale));
+                    .push_str(&verbalise::amount_words(c, Currency::Usd, self.locale));
                 return num.end + 2;
             }
         }
         if next == Some('元') {
             if let Some(c) = num.cents() {
                 self.out
-                    .push_str(&speak::amount_words(c, Currency::Cny, self.locale));
+                    .push_str(&verbalise::amount_words(c, Currency::Cny, self.locale));
                 return num.end + 1;
             }
         }
         if next == Some('年') && num.frac.is_empty() && num.int.len() == 4 {
             self.out
-                .push_str(&speak::digits_words(&num.int, self.locale, false));
+                .push_str(&verbalise::digits_words(&num.int, self.locale, false));
             return num.end;
         }
         let prev = i.checked_sub(1).and_then(|p| self.at(p));
@@ -580,7 +580,7 @@ impl Normalizer<'_> {
             let glued = self.at(num.end + 2).is_some_and(|c| c.is_alphanumeric());
             if matches!(suffix.as_str(), "st" | "nd" | "rd" | "th") && !glued {
                 if let Ok(n) = num.int.parse::<u32>() {
-                    self.push_word(&speak::day_ordinal_words(n, self.locale));
+                    self.push_word(&verbalise::day_ordinal_words(n, self.locale));
                     return num.end + 2;
                 }
             }
@@ -593,14 +593,14 @@ impl Normalizer<'_> {
     fn decimal_words(&self, num: &Num) -> String {
         let mut s = match num.int_value() {
             Some(v) if !(num.int.len() > 1 && num.int.starts_with('0')) || v == 0 => {
-                speak::integer_words(v, self.locale)
+                verbalise::integer_words(v, self.locale)
             }
-            Some(v) if num.int.len() == 2 => speak::integer_words(v, self.locale),
-            _ => speak::digits_words(&num.int, self.locale, false),
+            Some(v) if num.int.len() == 2 => verbalise::integer_words(v, self.locale),
+            _ => verbalise::digits_words(&num.int, self.locale, false),
         };
         if !num.frac.is_empty() {
             s.push_str(if self.zh() { "点" } else { " point " });
-            s.push_str(&speak::digits_words(&num.frac, self.locale, false));
+            s.push_str(&verbalise::digits_words(&num.frac, self.locale, false));
         }
         s
     }
@@ -655,13 +655,13 @@ impl Normalizer<'_> {
         if self.zh() {
             let words = format!(
                 "{}年{}月{}日",
-                speak::digits_words(y, self.locale, false),
-                speak::integer_words(i64::from(chrono::Datelike::month(&date)), self.locale),
-                speak::integer_words(i64::from(chrono::Datelike::day(&date)), self.locale),
+                verbalise::digits_words(y, self.locale, false),
+                verbalise::integer_words(i64::from(chrono::Datelike::month(&date)), self.locale),
+                verbalise::integer_words(i64::from(chrono::Datelike::day(&date)), self.locale),
             );
             self.out.push_str(&words);
         } else {
-            self.push_word(&speak::date_words_with_year(date, self.locale));
+            self.push_word(&verbalise::date_words_with_year(date, self.locale));
         }
         Some(p3)
     }
@@ -694,23 +694,23 @@ impl Normalizer<'_> {
             let mut s = if hour == 2 {
                 "两".to_string()
             } else {
-                speak::integer_words(hour, self.locale)
+                verbalise::integer_words(hour, self.locale)
             };
             s.push('点');
             if minute > 0 {
                 if minute < 10 {
                     s.push('零');
                 }
-                s.push_str(&speak::integer_words(minute, self.locale));
+                s.push_str(&verbalise::integer_words(minute, self.locale));
                 s.push('分');
             }
             if second > 0 {
-                s.push_str(&speak::integer_words(second, self.locale));
+                s.push_str(&verbalise::integer_words(second, self.locale));
                 s.push('秒');
             }
             self.out.push_str(&s);
         } else {
-            let mut s = speak::integer_words(hour, self.locale);
+            let mut s = verbalise::integer_words(hour, self.locale);
             if minute == 0 {
                 let rest = self.text(end, end + 5).to_ascii_lowercase();
                 let rest = rest.trim_start();
@@ -726,7 +726,7 @@ impl Normalizer<'_> {
                 if minute < 10 {
                     s.push_str("oh ");
                 }
-                s.push_str(&speak::integer_words(minute, self.locale));
+                s.push_str(&verbalise::integer_words(minute, self.locale));
             }
             self.push_word(&s);
         }
@@ -798,15 +798,15 @@ impl Normalizer<'_> {
             if a >= b && month_day {
                 let s = format!(
                     "{}月{}日",
-                    speak::integer_words(a, self.locale),
-                    speak::integer_words(b, self.locale)
+                    verbalise::integer_words(a, self.locale),
+                    verbalise::integer_words(b, self.locale)
                 );
                 self.out.push_str(&s);
             } else if b != 0 {
                 let s = format!(
                     "{}分之{}",
-                    speak::integer_words(b, self.locale),
-                    speak::integer_words(a, self.locale)
+                    verbalise::integer_words(b, self.locale),
+                    verbalise::integer_words(a, self.locale)
                 );
                 self.out.push_str(&s);
             } else {
@@ -815,14 +815,14 @@ impl Normalizer<'_> {
             return Some(de);
         }
         if a >= 1 && a < b && b <= 10 {
-            let mut s = speak::integer_words(a, self.locale);
+            let mut s = verbalise::integer_words(a, self.locale);
             s.push(' ');
             let plural = a > 1;
             match b {
                 2 => s.push_str(if plural { "halves" } else { "half" }),
                 4 => s.push_str(if plural { "quarters" } else { "quarter" }),
                 _ => {
-                    s.push_str(&speak::day_ordinal_words(
+                    s.push_str(&verbalise::day_ordinal_words(
                         u32::try_from(b).unwrap_or(0),
                         self.locale,
                     ));
@@ -839,7 +839,7 @@ impl Normalizer<'_> {
             return Some(de);
         }
         let date = NaiveDate::from_ymd_opt(2000, u32::try_from(a).ok()?, u32::try_from(b).ok()?)?;
-        self.push_word(&speak::date_words(date, self.locale));
+        self.push_word(&verbalise::date_words(date, self.locale));
         Some(de)
     }
 
@@ -875,7 +875,7 @@ impl Normalizer<'_> {
                 end += 1;
             } else if let Some(c) = num.cents() {
                 self.out
-                    .push_str(&speak::amount_words(c, currency, self.locale));
+                    .push_str(&verbalise::amount_words(c, currency, self.locale));
             } else {
                 let mut s = self.decimal_words(&num);
                 s.push_str(unit_word);
@@ -901,7 +901,7 @@ impl Normalizer<'_> {
             return Some(end + 1 + scale.len());
         }
         match num.cents() {
-            Some(c) => self.push_word(&speak::amount_words(c, currency, self.locale)),
+            Some(c) => self.push_word(&verbalise::amount_words(c, currency, self.locale)),
             None => {
                 let s = format!("{} {unit_word}", self.decimal_words(&num));
                 self.push_word(&s);

@@ -15,21 +15,21 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::asr::{AsrService, Recognizer};
-use super::config::SpeechConfig;
 use super::pipeline::{BotPipeline, Output, TurnLatency};
-use super::progress::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
 use super::prompts::{PromptCache, Source, WarmReport};
-use super::tts::Voice;
-use super::turn::{PlayoutMeter, TurnConfig};
-use super::vad::Vad;
-use super::SpeechError;
+use crate::cpd::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
 use crate::dialogue::engine::{Conversation, Event};
 use crate::media::stream::PlayoutQueue;
 use crate::scenario::library::Library;
 use crate::sip::agent::{
     AgentCommand, AgentMedia, AgentReport, CallAgent, CallEvent, EarlyVerdict,
 };
+use crate::speech::asr::{AsrService, Recognizer};
+use crate::speech::config::SpeechConfig;
+use crate::speech::tts::Voice;
+use crate::speech::turn::{PlayoutMeter, TurnConfig};
+use crate::speech::vad::Vad;
+use crate::speech::SpeechError;
 use crate::Locale;
 
 /// What one locale's bot needs loaded before the first call: the recognizer, the voice
@@ -153,7 +153,8 @@ struct EarlyListener {
     // Audio of the speech run going on (16 kHz), decoded when it pauses.
     audio: Vec<f32>,
     speaking: bool,
-    pending: Option<tokio::sync::oneshot::Receiver<Result<super::asr::Transcript, SpeechError>>>,
+    pending:
+        Option<tokio::sync::oneshot::Receiver<Result<crate::speech::asr::Transcript, SpeechError>>>,
     heard: Vec<String>,
 }
 
@@ -164,7 +165,7 @@ impl EarlyListener {
     /// One frame; a verdict that means nobody can be reached.
     fn push(&mut self, now_ms: u64, pcm: &[i16], locale: Locale) -> Option<Verdict> {
         let mut decided = self.det.push(pcm, now_ms).filter(early_decides);
-        let samples = super::audio::from_i16(pcm);
+        let samples = crate::speech::audio::from_i16(pcm);
         let step = self.vad.push(&samples);
         if step.speaking {
             self.audio.extend_from_slice(&samples);
@@ -200,7 +201,7 @@ impl EarlyListener {
 /// announcement, a special information tone, a busy or reorder tone, a fax or modem.
 fn early_decides(v: &Verdict) -> bool {
     match v.class {
-        Class::Announcement(super::progress::AnnouncementKind::Unknown) => v.evidence.sit.is_some(),
+        Class::Announcement(crate::cpd::AnnouncementKind::Unknown) => v.evidence.sit.is_some(),
         Class::Announcement(_) | Class::Fax => true,
         Class::Tone(k) => matches!(k, ToneKind::Busy | ToneKind::Reorder | ToneKind::Modem),
         Class::Machine | Class::Human | Class::Silence | Class::Undecided => false,
@@ -447,7 +448,7 @@ impl BotAgent {
                 // Our own greeting coming back over the line's echo path would look like a
                 // long greeting (a machine): inbound audio well below what we just played
                 // is taken as echo, and the detector hears silence for it.
-                let echo = is_echo(super::turn::frame_energy_db(&frame), &d.recent_out);
+                let echo = is_echo(crate::speech::turn::frame_energy_db(&frame), &d.recent_out);
                 let silent = [0i16; 320];
                 let heard: &[i16] = if echo {
                     &silent[..frame.len().min(320)]
@@ -577,17 +578,17 @@ mod tests {
     fn before_the_answer_only_what_no_person_plays_cancels() {
         let v = |class, sit| Verdict {
             class,
-            rule: super::super::progress::Rule::EarlyMediaSpeech,
+            rule: crate::cpd::Rule::EarlyMediaSpeech,
             decided_at_ms: 0,
             audio_ms: 0,
             stage: Stage::EarlyMedia,
             revision: 0,
-            evidence: super::super::progress::Evidence {
+            evidence: crate::cpd::Evidence {
                 sit,
                 ..Default::default()
             },
         };
-        use super::super::progress::{AnnouncementKind as K, SitCode};
+        use crate::cpd::{AnnouncementKind as K, SitCode};
         // Speech of unknown words (a 彩铃 ringback song, an advert) decides nothing.
         assert!(!early_decides(&v(Class::Announcement(K::Unknown), None)));
         assert!(early_decides(&v(

@@ -22,7 +22,31 @@ use std::time::{Duration, Instant, SystemTime};
 use half::{bf16, f16};
 use tracing::{debug, info, warn};
 
-use super::whisper::WhisperError;
+/// Why a model could not be converted or checked: the file is missing, is not a model of the
+/// expected shape, or could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum GgmlError {
+    /// The model file does not exist.
+    #[error("Whisper model not found: {0}")]
+    ModelNotFound(PathBuf),
+    /// The model file exists but is not a usable model.
+    #[error("bad Whisper model {path}: {reason}")]
+    BadModel {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// What a conversion produced, for the start-up log and for tests.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +128,7 @@ const N_FFT: usize = 400;
 /// Converts the CTranslate2 Whisper model in `ct2_dir` (model.bin + vocabulary.txt) into a ggml
 /// file at `out_ggml`. The file is written under a temporary name in the same directory and renamed
 /// into place, so a crash never leaves a truncated model where the loader would find it.
-pub fn convert(ct2_dir: &Path, out_ggml: &Path) -> Result<ConvertReport, WhisperError> {
+pub fn convert(ct2_dir: &Path, out_ggml: &Path) -> Result<ConvertReport, GgmlError> {
     convert_with(ct2_dir, out_ggml, GgmlWeights::F16)
 }
 
@@ -113,24 +137,24 @@ pub fn convert_with(
     ct2_dir: &Path,
     out_ggml: &Path,
     weights: GgmlWeights,
-) -> Result<ConvertReport, WhisperError> {
+) -> Result<ConvertReport, GgmlError> {
     let started = Instant::now();
     let model_path = ct2_dir.join("model.bin");
     let vocab_path = ct2_dir.join("vocabulary.txt");
     let bytes = read_file(&model_path)?;
-    let model = Ct2Model::parse(&bytes).map_err(|reason| WhisperError::BadModel {
+    let model = Ct2Model::parse(&bytes).map_err(|reason| GgmlError::BadModel {
         path: model_path.clone(),
         reason,
     })?;
-    let vocab_text = fs::read_to_string(&vocab_path).map_err(|e| WhisperError::Io {
+    let vocab_text = fs::read_to_string(&vocab_path).map_err(|e| GgmlError::Io {
         path: vocab_path.clone(),
         source: e,
     })?;
-    let bad_vocab = |reason: String| WhisperError::BadModel {
+    let bad_vocab = |reason: String| GgmlError::BadModel {
         path: vocab_path.clone(),
         reason,
     };
-    let bad_model = |reason: String| WhisperError::BadModel {
+    let bad_model = |reason: String| GgmlError::BadModel {
         path: model_path.clone(),
         reason,
     };
@@ -147,16 +171,16 @@ pub fn convert_with(
     let filters = mel_filters(SAMPLE_RATE, N_FFT, plan.hparams.n_mels as usize);
 
     let parent = out_ggml.parent().unwrap_or_else(|| Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| WhisperError::Io {
+    fs::create_dir_all(parent).map_err(|e| GgmlError::Io {
         path: parent.to_path_buf(),
         source: e,
     })?;
     let tmp = temp_name(out_ggml);
-    let io_err = |e: std::io::Error| WhisperError::Io {
+    let io_err = |e: std::io::Error| GgmlError::Io {
         path: tmp.clone(),
         source: e,
     };
-    let written = (|| -> Result<(), WhisperError> {
+    let written = (|| -> Result<(), GgmlError> {
         let file = File::create(&tmp).map_err(io_err)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         write_ggml(&mut w, &plan, &filters, &text_tokens, &model).map_err(|e| match e {
@@ -173,7 +197,7 @@ pub fn convert_with(
     }
     fs::rename(&tmp, out_ggml).map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        WhisperError::Io {
+        GgmlError::Io {
             path: out_ggml.to_path_buf(),
             source: e,
         }
@@ -200,7 +224,7 @@ pub fn convert_with(
 
 /// Converts only when `out_ggml` is missing or older than the CTranslate2 files, so start-up can
 /// call it every time. Returns the report when it converted, `None` when the file was current.
-pub fn ensure_ggml(ct2_dir: &Path, out_ggml: &Path) -> Result<Option<ConvertReport>, WhisperError> {
+pub fn ensure_ggml(ct2_dir: &Path, out_ggml: &Path) -> Result<Option<ConvertReport>, GgmlError> {
     ensure_ggml_with(ct2_dir, out_ggml, GgmlWeights::F16)
 }
 
@@ -209,7 +233,7 @@ pub fn ensure_ggml_with(
     ct2_dir: &Path,
     out_ggml: &Path,
     weights: GgmlWeights,
-) -> Result<Option<ConvertReport>, WhisperError> {
+) -> Result<Option<ConvertReport>, GgmlError> {
     let newest_source = ["model.bin", "vocabulary.txt"]
         .iter()
         .map(|f| modified(&ct2_dir.join(f)))
@@ -226,17 +250,17 @@ pub fn ensure_ggml_with(
     }
 }
 
-fn modified(path: &Path) -> Result<SystemTime, WhisperError> {
+fn modified(path: &Path) -> Result<SystemTime, GgmlError> {
     fs::metadata(path)
         .and_then(|m| m.modified())
-        .map_err(|e| WhisperError::Io {
+        .map_err(|e| GgmlError::Io {
             path: path.to_path_buf(),
             source: e,
         })
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, WhisperError> {
-    fs::read(path).map_err(|e| WhisperError::Io {
+fn read_file(path: &Path) -> Result<Vec<u8>, GgmlError> {
+    fs::read(path).map_err(|e| GgmlError::Io {
         path: path.to_path_buf(),
         source: e,
     })
@@ -1170,19 +1194,19 @@ pub fn mel_filters(sr: f64, n_fft: usize, n_mels: usize) -> Vec<f32> {
 /// Used by the recognizer to refuse a garbage ggml file before whisper.cpp sees it (its loader
 /// trusts header sizes and can abort the process on absurd values). Walks the header, filters,
 /// vocabulary and every tensor header, checking sizes against the file length.
-pub fn validate_ggml(path: &Path) -> Result<Hparams, WhisperError> {
+pub fn validate_ggml(path: &Path) -> Result<Hparams, GgmlError> {
     use std::io::Read;
-    let bad = |reason: String| WhisperError::BadModel {
+    let bad = |reason: String| GgmlError::BadModel {
         path: path.to_path_buf(),
         reason,
     };
-    let io = |e: std::io::Error| WhisperError::Io {
+    let io = |e: std::io::Error| GgmlError::Io {
         path: path.to_path_buf(),
         source: e,
     };
     let file = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            WhisperError::ModelNotFound(path.to_path_buf())
+            GgmlError::ModelNotFound(path.to_path_buf())
         } else {
             io(e)
         }
@@ -1195,7 +1219,7 @@ pub fn validate_ggml(path: &Path) -> Result<Hparams, WhisperError> {
         r.read_exact(&mut b)
             .map_err(|_| bad(format!("truncated at {what} (byte {pos})")))?;
         *pos += 4;
-        Ok::<i32, WhisperError>(i32::from_le_bytes(b))
+        Ok::<i32, GgmlError>(i32::from_le_bytes(b))
     };
     let magic = read_i32(&mut r, &mut pos, "magic")? as u32;
     if magic != GGML_MAGIC {
@@ -1643,7 +1667,7 @@ mod tests {
         let q8 = dir.path().join("q8.bin");
         assert!(matches!(
             convert_with(dir.path(), &q8, GgmlWeights::Q8_0),
-            Err(WhisperError::BadModel { reason, .. }) if reason.contains("q8_0")
+            Err(GgmlError::BadModel { reason, .. }) if reason.contains("q8_0")
         ));
         assert!(!q8.exists());
 
@@ -1665,13 +1689,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("ggml.bin");
         match convert(dir.path(), &out) {
-            Err(WhisperError::Io { path, .. }) => assert!(path.ends_with("model.bin")),
+            Err(GgmlError::Io { path, .. }) => assert!(path.ends_with("model.bin")),
             other => panic!("{other:?}"),
         }
         fs::write(dir.path().join("model.bin"), b"garbage").expect("write");
         fs::write(dir.path().join("vocabulary.txt"), "a\n").expect("write");
         match convert(dir.path(), &out) {
-            Err(WhisperError::BadModel { path, .. }) => assert!(path.ends_with("model.bin")),
+            Err(GgmlError::BadModel { path, .. }) => assert!(path.ends_with("model.bin")),
             other => panic!("{other:?}"),
         }
         assert!(!out.exists());
@@ -1679,7 +1703,7 @@ mod tests {
         tiny_whisper(dir.path());
         fs::write(dir.path().join("vocabulary.txt"), "a\n<|endoftext|>\n").expect("write");
         match convert(dir.path(), &out) {
-            Err(WhisperError::BadModel { path, reason }) => {
+            Err(GgmlError::BadModel { path, reason }) => {
                 assert!(path.ends_with("vocabulary.txt"), "{reason}")
             }
             other => panic!("{other:?}"),

@@ -613,8 +613,8 @@ fn render(tokens: &[Token]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::locale::Locale;
-    use crate::speech::text::normalize;
+    use crate::language::normalise::normalize;
+    use crate::language::Locale;
 
     fn py(s: &str) -> String {
         to_pinyin(s)

@@ -34,7 +34,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::locale::Locale;
+use crate::language::Locale;
 
 /// Currency of an amount, decides the unit words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 //! taken, so a scenario's coverage is the share of its graph's edges some test exercised.
 
 use crate::dialogue::engine::{Action, Conversation, Event, Status, Turn};
-use crate::locale::Locale;
+use crate::language::Locale;
 use crate::scenario::compile::{EdgeLabel, Flow};
 use crate::scenario::library::{yaml_error, Library};
 use crate::scenario::model::ScalarText;

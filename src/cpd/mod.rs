@@ -27,7 +27,7 @@
 //! after "Human", a keyword after an acoustic "Machine"); every revision is returned from the
 //! `push*` call that caused it and carries a higher `revision`.
 
-use crate::locale::Locale;
+use crate::language::Locale;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::f32::consts::PI;

@@ -14,13 +14,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::asr::AsrService;
 use super::prompts::{Piece, Planned, PromptCache, Source};
-use super::tts::Voice;
-use super::turn::{self, Action as TurnAction, Event as TurnEvent, TurnController};
-use super::vad::Vad;
-use super::SpeechError;
 use crate::dialogue::engine::{Action, Conversation, Event};
+use crate::speech::asr::AsrService;
+use crate::speech::tts::Voice;
+use crate::speech::turn::{self, Action as TurnAction, Event as TurnEvent, TurnController};
+use crate::speech::vad::Vad;
+use crate::speech::SpeechError;
 use crate::Locale;
 
 /// What the call should do.
@@ -104,10 +104,10 @@ pub struct BotPipeline {
 struct Speculation {
     from_ms: u64,
     to_ms: u64,
-    rx: tokio::sync::oneshot::Receiver<Result<super::asr::Transcript, SpeechError>>,
+    rx: tokio::sync::oneshot::Receiver<Result<crate::speech::asr::Transcript, SpeechError>>,
     // The decode's result once it arrived during the pause (it was also given to the turn
     // controller as a partial, so a finished-sounding sentence endpoints sooner).
-    done: Option<Result<super::asr::Transcript, SpeechError>>,
+    done: Option<Result<crate::speech::asr::Transcript, SpeechError>>,
 }
 
 /// Audio kept before an utterance's first voiced frame, so the onset is not clipped.
@@ -166,8 +166,10 @@ impl BotPipeline {
             .name("tts-ahead".into())
             .spawn(move || {
                 for text in texts {
-                    for s in super::text::sentences(&super::text::normalize(&text, locale), locale)
-                    {
+                    for s in crate::language::normalise::sentences(
+                        &crate::language::normalise::normalize(&text, locale),
+                        locale,
+                    ) {
                         // The call is over (its pipeline dropped the map): stop voicing.
                         if Arc::strong_count(&ahead) == 1 {
                             return;
@@ -238,7 +240,7 @@ impl BotPipeline {
         if !self.pending.is_empty() {
             self.pump(&mut out, None, Instant::now())?;
         }
-        let samples = super::audio::from_i16(pcm);
+        let samples = crate::speech::audio::from_i16(pcm);
         if self.audio.is_empty() {
             self.audio_start_ms = now_ms.saturating_sub(pcm.len() as u64 / 16);
         }

@@ -1,9 +1,9 @@
 //! Prompt templates: `您本期应还{amount_due}` with variables rendered the way a person says them.
 
 use super::value::Value;
-use crate::locale::Locale;
+use crate::language::verbalise::{self, Currency};
+use crate::language::Locale;
 use crate::scenario::model::VarType;
-use crate::speak::{self, Currency};
 
 /// Looks up a variable's value and declared type while rendering.
 pub type VarLookup<'a> = dyn Fn(&str) -> Option<(Value, Option<VarType>)> + 'a;
@@ -129,11 +129,11 @@ impl Template {
 /// How a value is said inside a prompt.
 pub fn speak_value(v: &Value, ty: Option<VarType>, locale: Locale, currency: Currency) -> String {
     match v {
-        Value::Amount(c) => speak::amount_words(*c, currency, locale),
+        Value::Amount(c) => verbalise::amount_words(*c, currency, locale),
         Value::Number(n) if ty == Some(VarType::Amount) => {
-            speak::amount_words((n * 100.0).round() as i64, currency, locale)
+            verbalise::amount_words((n * 100.0).round() as i64, currency, locale)
         }
-        Value::Date(d) => speak::date_words(*d, locale),
+        Value::Date(d) => verbalise::date_words(*d, locale),
         Value::Bool(b) => match (locale, b) {
             (Locale::ZhCn, true) => "是".into(),
             (Locale::ZhCn, false) => "否".into(),

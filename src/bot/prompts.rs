@@ -14,11 +14,12 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use super::audio::{self, Pcm};
-use super::tts::Voice;
-use super::{text, SpeechError};
-use crate::dialogue::prompt::{Segment, Template};
+use crate::language::normalise as text;
 use crate::scenario::library::Library;
+use crate::scenario::template::{Segment, Template};
+use crate::speech::audio::{self, Pcm};
+use crate::speech::tts::Voice;
+use crate::speech::SpeechError;
 use crate::Locale;
 
 /// The rate everything in the cache is stored at: the call's.
