@@ -2,8 +2,9 @@
 //! when the bot must stop talking, and when silence means "no input".
 //!
 //! Sans-IO like `dialogue::engine`: no clock, no sockets, no audio. The call loop feeds
-//! [`Event`]s stamped with its own time (`time::Millis`) and carries out the [`Action`]s it gets back,
-//! so every decision can be replayed from a log and tested with scripted timelines.
+//! [`Event`]s stamped with its own time (`time::Millis`) and carries out the [`Action`]s
+//! it gets back, so every decision can be replayed from a log and tested with scripted
+//! timelines.
 //! Given the same config and the same `(now, event)` sequence it produces the same
 //! actions, byte for byte (no hashing, no randomness, no wall clock).
 //!

@@ -146,10 +146,8 @@ impl Call {
                             }
                             self.queued_ms = 0;
                         }
-                        Output::Heard(t) => {
-                            if self.script.front().is_some_and(|d| d.text == *t) {
-                                self.script.pop_front();
-                            }
+                        Output::Heard(t) if self.script.front().is_some_and(|d| d.text == *t) => {
+                            self.script.pop_front();
                         }
                         _ => {}
                     }
