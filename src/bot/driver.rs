@@ -159,7 +159,12 @@ impl BotDriver {
                 }
             }
         }
+        let t0 = Instant::now();
         let outs = self.pipeline.push_inbound(now, pcm)?;
+        // A frame that ends an utterance whose text is in hand answers the turn in the
+        // same call (the frame's voice activity is counted with the engine).
+        self.pipeline
+            .add_engine_ms(t0.elapsed().as_secs_f64() * 1e3);
         out.extend(self.run(now, outs)?);
         Ok(out)
     }

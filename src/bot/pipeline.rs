@@ -153,7 +153,8 @@ pub struct TurnLatency {
     /// The text came from the decode started when the pause began (the customer did not
     /// resume), so most of the ASR time overlapped the endpoint silence.
     pub speculative: bool,
-    /// NLU + dialogue engine.
+    /// NLU + dialogue engine: the driver's measure of the pipeline call that answered
+    /// the turn ([`BotPipeline::add_engine_ms`]).
     pub nlu_ms: f64,
     /// First sentence of the reply (cache or live TTS).
     pub tts_first_ms: f64,

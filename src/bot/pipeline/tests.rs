@@ -39,6 +39,8 @@ struct Call {
     log: Vec<(u64, Output)>,
     /// Times a flush found audio still queued.
     barge_ins: u32,
+    /// What a driver would measure for every pipeline call that could answer a turn.
+    engine_ms: f64,
 }
 
 /// The project's scenarios, loaded once for every test.
@@ -93,6 +95,7 @@ impl Call {
             playing: false,
             log: Vec::new(),
             barge_ins: 0,
+            engine_ms: 1.5,
         }
     }
 
@@ -183,6 +186,7 @@ impl Call {
                 took_ms: d.delay_ms as f64,
             };
             let outs = self.bot.transcribed(now, id, Ok(t)).expect("transcribed");
+            self.bot.add_engine_ms(self.engine_ms);
             self.handle(outs);
         }
         if self.queued_ms > 0 {
@@ -195,6 +199,7 @@ impl Call {
             self.handle(outs);
         }
         let outs = self.bot.push_inbound(now, frame).expect("push");
+        self.bot.add_engine_ms(self.engine_ms);
         self.handle(outs);
     }
 
@@ -482,6 +487,8 @@ fn turn_latency_is_recorded_from_the_last_voiced_sample() {
     assert!(asked >= pause && asked <= pause + 40, "{asked} vs {pause}");
     assert!(l.asr_ms >= 380.0 && l.asr_ms <= 440.0, "{l:?}");
     assert_eq!(l.tts_first_ms, 40.0);
+    // Only the call that answered the turn counts as the engine's time.
+    assert_eq!(l.nlu_ms, 1.5);
     assert_eq!(l.tts_source, Some(Source::Disk));
     assert_eq!(
         l.total_ms,
@@ -496,4 +503,5 @@ fn turn_latency_is_recorded_from_the_last_voiced_sample() {
     f.silence(800);
     let l = f.bot.latencies().first().expect("a turn");
     assert!(l.speculative && l.asr_ms == 0.0, "{l:?}");
+    assert_eq!(l.nlu_ms, 1.5);
 }
