@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use voxdial::bot::pipeline::{BotPipeline, TurnLatency};
+use voxdial::bot::driver::BotDriver;
+use voxdial::bot::pipeline::TurnLatency;
 use voxdial::bot::prompts::PromptCache;
 use voxdial::dialogue::engine::{with_examples, Conversation};
 use voxdial::scenario::library::Library;
@@ -22,6 +23,7 @@ use voxdial::speech::config::SpeechConfig;
 use voxdial::speech::tts::{self, Voice};
 use voxdial::speech::turn::TurnConfig;
 use voxdial::speech::vad::Vad;
+use voxdial::time::Millis;
 use voxdial::Locale;
 
 const EN: &[&str] = &[
@@ -280,7 +282,7 @@ fn main() {
                     tc.unfinished_trailing_silence_ms = t;
                 }
                 let vad = Vad::for_frames(&cfg.vad, &models).expect("vad");
-                let mut bot = BotPipeline::new(
+                let mut bot = BotDriver::new(
                     vad,
                     tc,
                     conv,
@@ -357,7 +359,7 @@ fn main() {
                 Conversation::new(lib.clone(), scenario, Locale::ZhCn, today, &vars).expect("conv");
             let vad = Vad::for_frames(&cfg.vad, &models).expect("vad");
             let tc = TurnConfig::for_locale(Locale::ZhCn.into());
-            let mut bot = BotPipeline::new(
+            let mut bot = BotDriver::new(
                 vad,
                 tc,
                 conv,
@@ -425,14 +427,14 @@ fn main() {
                         let vad = Vad::for_frames(&vad_cfg, &models).expect("vad");
                         let tc = TurnConfig::for_locale(Locale::EnUs.into());
                         let mut bot =
-                            BotPipeline::new(vad, tc, conv, svc, cache, piper, Locale::EnUs)
+                            BotDriver::new(vad, tc, conv, svc, cache, piper, Locale::EnUs)
                                 .expect("bot");
                         // Ringing: the customer's sentences are voiced meanwhile.
                         if let Some(h) = bot.prefetch() {
                             let _ = h.join();
                         }
-                        let _ = bot.start(0);
-                        let _ = bot.playback_finished(0);
+                        let _ = bot.start(Millis(0));
+                        let _ = bot.playback_finished(Millis(0));
                         let silence = vec![0i16; 320];
                         let mut frames: Vec<&[i16]> = Vec::new();
                         let mut last_voiced = Vec::new();
@@ -459,7 +461,9 @@ fn main() {
                             if last_voiced.contains(&k) {
                                 voiced_at = Some(Instant::now());
                             }
-                            let outs = bot.push_inbound(20 * (k as u64 + 1), f).expect("push");
+                            let outs = bot
+                                .push_inbound(Millis(20 * (k as u64 + 1)), f)
+                                .expect("push");
                             let plays = outs
                                 .iter()
                                 .any(|o| matches!(o, voxdial::bot::pipeline::Output::Play { .. }));
@@ -468,7 +472,7 @@ fn main() {
                                     waits.push(v.elapsed().as_secs_f64() * 1e3);
                                 }
                                 // The bot's prompt is taken as played at once.
-                                let _ = bot.playback_finished(20 * (k as u64 + 1));
+                                let _ = bot.playback_finished(Millis(20 * (k as u64 + 1)));
                             }
                         }
                         if std::env::var_os("VOXDIAL_BENCH_JSON").is_some() {
@@ -502,11 +506,11 @@ fn main() {
 /// clock, as from the media worker, so a decode started at the pause really runs during the
 /// silence): the turn's latency record and the wall time from the frame holding the clip's
 /// last voiced sample (above -45 dBFS) to the first reply audio.
-fn feed_turn(bot: &mut BotPipeline, pcm: &[i16]) -> Option<(TurnLatency, f64)> {
+fn feed_turn(bot: &mut BotDriver, pcm: &[i16]) -> Option<(TurnLatency, f64)> {
     // No synthesis ahead here (a fresh bot per turn, no ringing): a reply whose first
     // sentence names the customer is voiced live, the worst case. `calls` voices ahead.
-    let _ = bot.start(0).expect("start");
-    let _ = bot.playback_finished(0);
+    let _ = bot.start(Millis(0)).expect("start");
+    let _ = bot.playback_finished(Millis(0));
     let silence = vec![0i16; 320];
     let frames: Vec<&[i16]> = std::iter::repeat_n(&silence[..], 15)
         .chain(pcm.chunks(320))
@@ -527,7 +531,9 @@ fn feed_turn(bot: &mut BotPipeline, pcm: &[i16]) -> Option<(TurnLatency, f64)> {
         if k == last_voiced {
             voiced_at = Some(Instant::now());
         }
-        let outs = bot.push_inbound(20 * (k as u64 + 1), f).expect("push");
+        let outs = bot
+            .push_inbound(Millis(20 * (k as u64 + 1)), f)
+            .expect("push");
         if wire.is_none() && k >= last_voiced {
             let plays = outs
                 .iter()

@@ -247,7 +247,9 @@ fn warming_a_scenario_caches_its_static_sentences_only() {
 
 #[test]
 fn a_call_pipeline_hears_the_customer_and_replies_from_the_prompt_cache() {
-    use voxdial::bot::pipeline::{BotPipeline, Output};
+    use voxdial::bot::driver::BotDriver;
+    use voxdial::bot::pipeline::Output;
+    use voxdial::time::Millis;
     let m = models();
     let c = cfg();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -273,13 +275,13 @@ fn a_call_pipeline_hears_the_customer_and_replies_from_the_prompt_cache() {
     let vad = voxdial::speech::vad::Vad::for_frames(&c.vad, &m).expect("vad");
     let turn = voxdial::speech::turn::TurnConfig::for_locale(Locale::EnUs.into());
     let mut bot =
-        BotPipeline::new(vad, turn, conv, asr, cache, voice.clone(), Locale::EnUs).expect("bot");
-    let greeting = bot.start(0).expect("start");
+        BotDriver::new(vad, turn, conv, asr, cache, voice.clone(), Locale::EnUs).expect("bot");
+    let greeting = bot.start(Millis(0)).expect("start");
     assert!(
         greeting.iter().any(|o| matches!(o, Output::Play { .. })),
         "the bot speaks first"
     );
-    let _ = bot.playback_finished(0).expect("played");
+    let _ = bot.playback_finished(Millis(0)).expect("played");
     let said = say(&voice, "Yes, this is me.", Locale::EnUs)
         .at_rate(16000)
         .expect("16k");
@@ -290,7 +292,10 @@ fn a_call_pipeline_hears_the_customer_and_replies_from_the_prompt_cache() {
         .chain(pcm.chunks(320))
         .chain(std::iter::repeat_n(&silence[..], 75));
     for (k, f) in frames.enumerate() {
-        outs.extend(bot.push_inbound(20 * (k as u64 + 1), f).expect("push"));
+        outs.extend(
+            bot.push_inbound(Millis(20 * (k as u64 + 1)), f)
+                .expect("push"),
+        );
     }
     let heard: Vec<&String> = outs
         .iter()

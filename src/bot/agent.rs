@@ -1,4 +1,4 @@
-//! The speech bot on a live call: [`BotPipeline`] driven by a call's RTP media, with
+//! The speech bot on a live call: a [`BotDriver`] fed by a call's RTP media, with
 //! call-progress detection over the first seconds after the answer.
 //!
 //! The media worker hands over one 16 kHz frame per 20 ms tick; the frame count is the
@@ -15,8 +15,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::pipeline::{BotPipeline, Output, TurnLatency};
+use super::driver::BotDriver;
+use super::pipeline::{Output, TurnLatency};
 use super::prompts::{PromptCache, Source, WarmReport};
+use super::BotError;
 use crate::cpd::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
 use crate::dialogue::engine::{Conversation, Event};
 use crate::media::stream::PlayoutQueue;
@@ -30,6 +32,7 @@ use crate::speech::tts::Voice;
 use crate::speech::turn::{PlayoutMeter, TurnConfig};
 use crate::speech::vad::Vad;
 use crate::speech::SpeechError;
+use crate::time::Millis;
 use crate::Locale;
 
 /// What one locale's bot needs loaded before the first call: the recognizer, the voice
@@ -84,10 +87,10 @@ impl BotResources {
         conv: Conversation,
         cpd: Option<CpdConfig>,
         cpd_window_ms: u64,
-    ) -> Result<BotAgent, SpeechError> {
+    ) -> Result<BotAgent, BotError> {
         let vad = Vad::for_frames(&self.cfg.vad, &self.models)?;
         let turn = TurnConfig::for_locale(self.locale.into());
-        let pipeline = BotPipeline::new(
+        let pipeline = BotDriver::new(
             vad,
             turn,
             conv,
@@ -103,10 +106,7 @@ impl BotResources {
                 sample_rate_hz: 16_000,
                 ..c.clone()
             };
-            Detector::new(c, stage).map_err(|e| SpeechError::Config {
-                at: "cpd".into(),
-                why: e.to_string(),
-            })
+            Detector::new(c, stage).map_err(BotError::CallProgress)
         };
         let (cpd, early) = match &cpd {
             Some(c) => (
@@ -136,7 +136,7 @@ impl BotResources {
 /// One call's bot: a [`CallAgent`] that holds the scenario's conversation over the call's
 /// media.
 pub struct BotAgent {
-    pipeline: BotPipeline,
+    pipeline: BotDriver,
     locale: Locale,
     cpd: Option<Detector>,
     cpd_window_ms: u64,
@@ -354,6 +354,10 @@ impl Driver {
                     self.report.outcome = Some(outcome.clone());
                     let _ = self.commands.send(AgentCommand::Hangup { outcome });
                 }
+                // The driver carries out the pipeline's requests; none reach the call.
+                Output::Transcribe { .. }
+                | Output::Synthesize { .. }
+                | Output::LookUpRecording { .. } => {}
             }
         }
     }
@@ -410,11 +414,11 @@ impl BotAgent {
                         Event::TransferCompleted
                     }
                 };
-                let outs = me.pipeline.call_event(now, ev)?;
+                let outs = me.pipeline.call_event(Millis(now), ev)?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
             }
             for e in d.meter.take_played(d.playout.queued_ms()) {
-                me.pipeline.played(now, e);
+                me.pipeline.played(Millis(now), e);
                 if d.recent_out.len() == ECHO_FRAMES {
                     d.recent_out.pop_front();
                 }
@@ -422,16 +426,16 @@ impl BotAgent {
             }
             if d.playing && d.playout.queued_ms() == 0 && !me.pipeline.has_pending_audio() {
                 d.playing = false;
-                let outs = me.pipeline.playback_finished(now)?;
+                let outs = me.pipeline.playback_finished(Millis(now))?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
             }
             let Some(frame) = frame else {
-                let outs = me.pipeline.start(now)?;
+                let outs = me.pipeline.start(Millis(now))?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
                 return Ok(());
             };
             if !d.transferring && !d.ended {
-                let outs = me.pipeline.push_inbound(now, frame)?;
+                let outs = me.pipeline.push_inbound(Millis(now), frame)?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
             }
             Ok::<(), SpeechError>(())

@@ -1,29 +1,76 @@
-//! One answered call's speech loop: customer frames in, bot audio out.
+//! One answered call's speech loop as a sans-IO state machine: customer frames in, bot
+//! audio and requests out.
 //!
-//! Inbound 16 kHz frames go to the Silero VAD and the turn controller (`turn`); when the
-//! controller ends an utterance, the audio from its first voiced frame to its last is
-//! decoded by the shared recognizer, the text goes to the dialogue engine, and each
-//! `Say` is fetched sentence by sentence from the prompt cache (synthesized live only
-//! when a sentence carries a variable). Time is an argument (`now_ms`, the inbound
-//! frame clock), so a recorded or synthesized customer can be replayed faster than real
-//! time; each turn's latency is the audio time from the last voiced sample to the
-//! endpoint, plus the measured compute from the endpoint to the reply's first sample.
+//! Inbound 16 kHz frames go to a [`SpeechDetector`] and the turn controller
+//! (`speech::turn`); when the controller ends an utterance, the pipeline asks for the audio
+//! from its first voiced frame to its last to be decoded ([`Output::Transcribe`]), hands the
+//! text to the dialogue engine, and asks for each `Say` to be voiced sentence by sentence
+//! ([`Output::Synthesize`], or [`Output::LookUpRecording`] first for a static prompt).
+//! The pipeline never blocks, never reads a clock and owns no thread: time comes in as
+//! [`Millis`] with every input (a live call's frame count, or a replay's), and whoever
+//! drives it (`bot::driver`, `bot::agent`) runs the recognizer and the voice and hands the
+//! results back with [`BotPipeline::transcribed`], [`BotPipeline::synthesized`] and
+//! [`BotPipeline::recorded`]. So a whole conversation can be replayed faster than real
+//! time with a scripted recognizer and voice.
+//!
+//! Each turn's latency is the audio time from the last voiced sample to the endpoint, plus
+//! the compute the driver measured for the decode, the dialogue engine and the reply's
+//! first sentence.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde::Serialize;
 
-use super::prompts::{Piece, Planned, PromptCache, Source};
+use super::voice_activity::SpeechDetector;
 use crate::dialogue::engine::{Action, Conversation, Event};
-use crate::speech::asr::AsrService;
-use crate::speech::tts::Voice;
+use crate::language::normalise;
 use crate::speech::turn::{self, Action as TurnAction, Event as TurnEvent, TurnController};
-use crate::speech::vad::Vad;
 use crate::speech::SpeechError;
+use crate::time::Millis;
 use crate::Locale;
 
-/// What the call should do.
+/// Names one request of the pipeline, so its result finds its way back (and a result
+/// nobody waits for any more is recognised as stale).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct RequestId(pub u64);
+
+/// Where a piece of bot audio came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A recorded prompt pack.
+    Pack,
+    /// Already in memory.
+    Memory,
+    /// Read from the disk cache.
+    Disk,
+    /// Synthesized now (and stored).
+    Synthesized,
+}
+
+/// What the recognizer made of one requested clip.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transcript {
+    /// The text ("" when nothing usable was heard).
+    pub text: String,
+    /// Wall time from the request to this result, as the driver measured it (the
+    /// pipeline has no clock of its own; this feeds the turn's latency record).
+    pub took_ms: f64,
+}
+
+/// One voiced sentence or recording, as requested.
+#[derive(Clone, Debug)]
+pub struct Voiced {
+    /// 8 kHz audio.
+    pub pcm: Arc<Vec<i16>>,
+    /// Where it came from.
+    pub source: Source,
+    /// Wall time from the request to this result, as the driver measured it.
+    pub took_ms: f64,
+}
+
+/// What the call, or the pipeline's driver, must do.
 #[derive(Clone, Debug)]
 pub enum Output {
     /// Queue this audio (8 kHz) for playout.
@@ -49,6 +96,47 @@ pub enum Output {
         /// Outcome code.
         outcome: String,
     },
+    /// Decode this clip (16 kHz) and answer with [`BotPipeline::transcribed`].
+    Transcribe {
+        /// The request.
+        id: RequestId,
+        /// The customer's audio.
+        pcm: Vec<f32>,
+        /// Started when a pause began inside a live utterance: used at the endpoint if
+        /// the customer does not resume, forgotten (its answer ignored) if they do.
+        speculative: bool,
+    },
+    /// Voice one sentence (prompt cache, or live synthesis) and answer with
+    /// [`BotPipeline::synthesized`]. At most one is outstanding at a time.
+    Synthesize {
+        /// The request.
+        id: RequestId,
+        /// The prompt the sentence belongs to.
+        prompt_id: String,
+        /// Normalised sentence text.
+        sentence: String,
+        /// Whether a synthesized result may be stored (false for a prompt with
+        /// variables: it may carry a customer's name or amount).
+        persist: bool,
+    },
+    /// Look up a recorded prompt for a static prompt and answer with
+    /// [`BotPipeline::recorded`] (`None`: no recording, the prompt is voiced by sentence).
+    LookUpRecording {
+        /// The request.
+        id: RequestId,
+        /// The prompt (`flow.node`).
+        prompt_id: String,
+    },
+}
+
+impl Output {
+    /// Whether this is a request for the driver rather than something for the call.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Output::Transcribe { .. } | Output::Synthesize { .. } | Output::LookUpRecording { .. }
+        )
+    }
 }
 
 /// Where one turn's time went.
@@ -65,7 +153,8 @@ pub struct TurnLatency {
     /// The text came from the decode started when the pause began (the customer did not
     /// resume), so most of the ASR time overlapped the endpoint silence.
     pub speculative: bool,
-    /// NLU + dialogue engine.
+    /// NLU + dialogue engine: the driver's measure of the pipeline call that answered
+    /// the turn ([`BotPipeline::add_engine_ms`]).
     pub nlu_ms: f64,
     /// First sentence of the reply (cache or live TTS).
     pub tts_first_ms: f64,
@@ -77,37 +166,81 @@ pub struct TurnLatency {
 
 /// The speech loop of one call.
 pub struct BotPipeline {
-    vad: Vad,
+    vad: Box<dyn SpeechDetector>,
     turn: TurnController,
     conv: Conversation,
-    asr: AsrService,
-    cache: Arc<PromptCache>,
-    voice: Arc<Voice>,
     locale: Locale,
+    next_request: u64,
     // Inbound audio since `audio_start_ms`, bounded to the longest utterance plus margin.
     audio: Vec<f32>,
     audio_start_ms: u64,
     keep_ms: u64,
     latencies: Vec<TurnLatency>,
-    // Speculative decoding: the VAD's speech flag last frame, the live utterance's first
-    // voiced time, and the decode started when its latest pause began.
+    // The turn answered last, until its reply's first audio goes out.
+    open_turn: Option<TurnLatency>,
+    // Speculative decoding: the detector's speech flag last frame, the live utterance's
+    // first voiced time, and the decode started when its latest pause began.
     speaking: bool,
     live_from_ms: Option<u64>,
     live_id: Option<turn::UtteranceId>,
     spec: Option<Speculation>,
-    pending: std::collections::VecDeque<Pending>,
-    // Sentences of this call's prompts with variables, synthesized ahead (see
-    // `prefetch`); dropped with the call, never stored.
-    ahead: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Vec<i16>>>>>,
+    // Ended utterances whose text is still being decoded.
+    finals: Vec<AwaitedFinal>,
+    // What the bot still has to say or do, in order, and the one voicing request out.
+    pending: VecDeque<Pending>,
+    voicing: Option<Voicing>,
+    // A sentence was synthesized live since the last frame: the next one waits for the
+    // next frame, so a long reply never holds back the frames behind it.
+    hold_sentences: bool,
+    // The last input call answered a turn (see `add_engine_ms`).
+    answered: bool,
 }
 
 struct Speculation {
+    id: RequestId,
     from_ms: u64,
     to_ms: u64,
-    rx: tokio::sync::oneshot::Receiver<Result<crate::speech::asr::Transcript, SpeechError>>,
+    asked_at: Millis,
     // The decode's result once it arrived during the pause (it was also given to the turn
     // controller as a partial, so a finished-sounding sentence endpoints sooner).
-    done: Option<Result<crate::speech::asr::Transcript, SpeechError>>,
+    done: Option<Result<Transcript, SpeechError>>,
+}
+
+struct AwaitedFinal {
+    id: RequestId,
+    asked_at: Millis,
+    ended: Ended,
+}
+
+/// An ended utterance, for the record of its turn.
+#[derive(Clone, Copy)]
+struct Ended {
+    utterance: turn::UtteranceId,
+    speech_ms: u64,
+    endpoint_ms: u64,
+    endpoint_at: Millis,
+    speculative: bool,
+}
+
+struct Voicing {
+    id: RequestId,
+    prompt_id: String,
+    // For a recording look-up, the prompt's text to voice when there is none.
+    recording_of: Option<String>,
+}
+
+/// What the bot still has to say or do, in order.
+enum Pending {
+    /// A static prompt: its recording if a pack has one, else its sentences.
+    Recording { prompt_id: String, text: String },
+    /// A sentence to fetch from the cache or synthesize.
+    Sentence {
+        prompt_id: String,
+        text: String,
+        persist: bool,
+    },
+    /// A transfer or hang-up that follows the audio before it.
+    Control(Output),
 }
 
 /// Audio kept before an utterance's first voiced frame, so the onset is not clipped.
@@ -116,130 +249,106 @@ const ONSET_MS: u64 = 150;
 impl BotPipeline {
     /// A pipeline for one call.
     pub fn new(
-        vad: Vad,
+        vad: Box<dyn SpeechDetector>,
         turn_cfg: turn::TurnConfig,
         conv: Conversation,
-        asr: AsrService,
-        cache: Arc<PromptCache>,
-        voice: Arc<Voice>,
         locale: Locale,
     ) -> Result<BotPipeline, SpeechError> {
         let keep_ms = u64::from(turn_cfg.max_utterance_ms) + 2_000;
-        let turn = TurnController::new(turn_cfg).map_err(|e| SpeechError::Config {
-            at: "turn".into(),
-            why: e.to_string(),
-        })?;
+        let turn = TurnController::new(turn_cfg)?;
         Ok(BotPipeline {
             vad,
             turn,
             conv,
-            asr,
-            cache,
-            voice,
             locale,
+            next_request: 1,
             audio: Vec::new(),
             audio_start_ms: 0,
             keep_ms,
             latencies: Vec::new(),
+            open_turn: None,
             speaking: false,
             live_from_ms: None,
             live_id: None,
             spec: None,
-            pending: std::collections::VecDeque::new(),
-            ahead: Arc::default(),
+            finals: Vec::new(),
+            pending: VecDeque::new(),
+            voicing: None,
+            hold_sentences: false,
+            answered: false,
         })
     }
 
-    /// Synthesizes, on a thread of its own, the sentences of this call's prompts that
-    /// carry the customer's values and are not cached (names, amounts), so replies that
-    /// use them start from memory. Call once, before dialling or at the answer (a ringing
-    /// phone gives it seconds); the handle tells when it is done.
-    pub fn prefetch(&self) -> Option<std::thread::JoinHandle<()>> {
-        let texts = self.conv.known_variable_prompts();
-        let (cache, voice, locale, ahead) = (
-            self.cache.clone(),
-            self.voice.clone(),
-            self.locale,
-            self.ahead.clone(),
-        );
-        let spawned = std::thread::Builder::new()
-            .name("tts-ahead".into())
-            .spawn(move || {
-                for text in texts {
-                    for s in crate::language::normalise::sentences(
-                        &crate::language::normalise::normalize(&text, locale),
-                        locale,
-                    ) {
-                        // The call is over (its pipeline dropped the map): stop voicing.
-                        if Arc::strong_count(&ahead) == 1 {
-                            return;
-                        }
-                        let known = ahead.lock().map(|m| m.contains_key(&s)).unwrap_or(true);
-                        if known {
-                            continue;
-                        }
-                        match cache.fetch(&voice, locale, &s, false) {
-                            Ok(p) if p.source == Source::Synthesized => {
-                                if let Ok(mut m) = ahead.lock() {
-                                    m.insert(s, p.pcm);
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                tracing::warn!(error = %e, "synthesis ahead failed");
-                                return;
-                            }
-                        }
-                    }
+    /// The sentences of this call's prompts that carry the customer's values (names,
+    /// amounts), normalised as they will be requested: a driver voices them ahead while
+    /// the call is set up, so replies that use them start from memory.
+    pub fn sentences_ahead(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for text in self.conv.known_variable_prompts() {
+            for s in normalise::sentences(&normalise::normalize(&text, self.locale), self.locale) {
+                if !out.contains(&s) {
+                    out.push(s);
                 }
-            });
-        match spawned {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start synthesis ahead");
-                None
             }
         }
+        out
     }
 
     /// The call was answered: the bot speaks first.
-    pub fn start(&mut self, now_ms: u64) -> Result<Vec<Output>, SpeechError> {
+    pub fn start(&mut self, now: Millis) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
         let actions = self.conv.handle(Event::Start).actions;
         let mut out = Vec::new();
-        self.act(now_ms, actions, &mut out, None)?;
+        self.act(now, actions, &mut out)?;
         Ok(out)
     }
 
     /// Something the call did that the conversation must hear: a transfer failed (the bot
     /// has the customer again) or completed, or the customer hung up.
-    pub fn call_event(&mut self, now_ms: u64, event: Event) -> Result<Vec<Output>, SpeechError> {
+    pub fn call_event(&mut self, now: Millis, event: Event) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
         let actions = self.conv.handle(event).actions;
         let mut out = Vec::new();
-        self.act(now_ms, actions, &mut out, None)?;
+        self.act(now, actions, &mut out)?;
         Ok(out)
     }
 
     /// Playout ran dry after the last queued prompt.
-    pub fn playback_finished(&mut self, now_ms: u64) -> Result<Vec<Output>, SpeechError> {
-        let acts = self.turn.push(now_ms, TurnEvent::PlaybackFinished);
+    pub fn playback_finished(&mut self, now: Millis) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
+        let acts = self.turn.push(now, TurnEvent::PlaybackFinished);
         let mut out = Vec::new();
-        self.turn_actions(now_ms, acts, &mut out)?;
+        self.turn_actions(now, acts, &mut out)?;
         Ok(out)
     }
 
     /// The loudness of a frame we just played (for the echo gate).
-    pub fn played(&mut self, now_ms: u64, energy_db: f32) {
-        let _ = self
-            .turn
-            .push(now_ms, TurnEvent::OutboundFrame { energy_db });
+    pub fn played(&mut self, now: Millis, energy_db: f32) {
+        let _ = self.turn.push(now, TurnEvent::OutboundFrame { energy_db });
     }
 
-    /// One inbound 20 ms frame (16 kHz); `now_ms` is the time of its last sample.
-    pub fn push_inbound(&mut self, now_ms: u64, pcm: &[i16]) -> Result<Vec<Output>, SpeechError> {
+    /// When the turn controller's next timer (no input, a final text overdue) falls due,
+    /// for a driver that has no frames to feed.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.turn.next_deadline()
+    }
+
+    /// Time passed without a frame: fires the timers that are due.
+    pub fn handle_timeout(&mut self, now: Millis) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
+        let acts = self.turn.push(now, TurnEvent::Tick);
         let mut out = Vec::new();
-        if !self.pending.is_empty() {
-            self.pump(&mut out, None, Instant::now())?;
-        }
+        self.turn_actions(now, acts, &mut out)?;
+        Ok(out)
+    }
+
+    /// One inbound 20 ms frame (16 kHz); `now` is the time of its last sample.
+    pub fn push_inbound(&mut self, now: Millis, pcm: &[i16]) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
+        let mut out = Vec::new();
+        self.hold_sentences = false;
+        self.pump(&mut out);
+        let now_ms = now.0;
         let samples = crate::speech::audio::from_i16(pcm);
         if self.audio.is_empty() {
             self.audio_start_ms = now_ms.saturating_sub(pcm.len() as u64 / 16);
@@ -250,54 +359,178 @@ impl BotPipeline {
             self.audio.drain(..(excess * 16) as usize);
             self.audio_start_ms += excess;
         }
-        let step = self.vad.push(&samples);
-        if step.speaking {
-            // The customer goes on: whatever was decoded at the pause is stale.
+        let speaking = self.vad.speech_prob(&samples) >= 0.5;
+        if speaking {
+            // The customer goes on: whatever is decoded for the pause is stale.
             self.spec = None;
         } else if self.speaking {
             // A pause began inside a live utterance: decode what was said so far now, so
             // the decode runs during the endpoint silence instead of after it.
             if let Some(first) = self.live_from_ms {
                 let from_ms = first.saturating_sub(ONSET_MS);
-                let rx = self.asr.submit(self.slice(from_ms, now_ms));
+                let id = self.request_id();
+                out.push(Output::Transcribe {
+                    id,
+                    pcm: self.slice(from_ms, now_ms),
+                    speculative: true,
+                });
                 self.spec = Some(Speculation {
+                    id,
                     from_ms,
                     to_ms: now_ms,
-                    rx,
+                    asked_at: now,
                     done: None,
                 });
             }
         }
-        self.speaking = step.speaking;
-        // The pause's decode finished while the customer is still silent: its text is the
-        // utterance so far, and how finished it sounds sets the endpoint silence.
-        if let (Some(s), Some(id)) = (self.spec.as_mut(), self.live_id) {
+        self.speaking = speaking;
+        let ev = TurnEvent::inbound(speaking, turn::frame_energy_db(pcm));
+        let acts = self.turn.push(now, ev);
+        self.turn_actions(now, acts, &mut out)?;
+        Ok(out)
+    }
+
+    /// The answer to an [`Output::Transcribe`]. An answer nobody waits for any more (the
+    /// customer resumed after the pause it was decoded for) is ignored; a failed decode
+    /// that is needed ends the pipeline with the error.
+    pub fn transcribed(
+        &mut self,
+        now: Millis,
+        id: RequestId,
+        result: Result<Transcript, SpeechError>,
+    ) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
+        let mut out = Vec::new();
+        if let Some(s) = self.spec.as_mut().filter(|s| s.id == id) {
+            // The pause's decode finished while the customer is still silent: its text is
+            // the utterance so far, and how finished it sounds sets the endpoint silence.
             if s.done.is_none() {
-                if let Ok(r) = s.rx.try_recv() {
-                    let partial = r.as_ref().ok().map(|t| t.text.clone());
-                    s.done = Some(r);
-                    if let Some(text) = partial.filter(|t| !t.is_empty()) {
-                        let acts = self.turn.push(
-                            now_ms,
-                            TurnEvent::AsrPartial {
-                                utterance: id,
-                                text,
-                            },
-                        );
-                        self.turn_actions(now_ms, acts, &mut out)?;
-                    }
+                let partial = result.as_ref().ok().map(|t| t.text.clone());
+                s.done = Some(result);
+                if let (Some(text), Some(utterance)) =
+                    (partial.filter(|t| !t.is_empty()), self.live_id)
+                {
+                    let acts = self
+                        .turn
+                        .push(now, TurnEvent::AsrPartial { utterance, text });
+                    self.turn_actions(now, acts, &mut out)?;
+                }
+            }
+            return Ok(out);
+        }
+        let Some(at) = self.finals.iter().position(|f| f.id == id) else {
+            return Ok(out);
+        };
+        let f = self.finals.remove(at);
+        let t = result?;
+        // The part of the decode that ran before the endpoint overlapped its silence.
+        let before_endpoint = f.ended.endpoint_at.ms_since(f.asked_at) as f64;
+        let asr_ms = (t.took_ms - before_endpoint).max(0.0);
+        let more = self.finish_utterance(now, f.ended, t.text, asr_ms, &mut out)?;
+        self.turn_actions(now, more, &mut out)?;
+        Ok(out)
+    }
+
+    /// The answer to an [`Output::Synthesize`]. An answer to a sentence dropped meanwhile
+    /// (barge-in) is ignored.
+    pub fn synthesized(
+        &mut self,
+        now: Millis,
+        id: RequestId,
+        result: Result<Voiced, SpeechError>,
+    ) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
+        let _ = now;
+        let mut out = Vec::new();
+        let Some(v) = self.voicing.take_if(|v| v.id == id) else {
+            return Ok(out);
+        };
+        let voiced = result?;
+        if voiced.source == Source::Synthesized {
+            self.hold_sentences = true;
+        }
+        self.play(v.prompt_id, voiced, &mut out);
+        self.pump(&mut out);
+        Ok(out)
+    }
+
+    /// The answer to an [`Output::LookUpRecording`]: the recording, or `None` to voice
+    /// the prompt sentence by sentence.
+    pub fn recorded(
+        &mut self,
+        now: Millis,
+        id: RequestId,
+        result: Result<Option<Voiced>, SpeechError>,
+    ) -> Result<Vec<Output>, SpeechError> {
+        let _ = now;
+        self.answered = false;
+        let mut out = Vec::new();
+        let Some(v) = self.voicing.take_if(|v| v.id == id) else {
+            return Ok(out);
+        };
+        match result? {
+            Some(voiced) => self.play(v.prompt_id, voiced, &mut out),
+            None => {
+                let text = v.recording_of.unwrap_or_default();
+                let sentences =
+                    normalise::sentences(&normalise::normalize(&text, self.locale), self.locale);
+                for s in sentences.into_iter().rev() {
+                    self.pending.push_front(Pending::Sentence {
+                        prompt_id: v.prompt_id.clone(),
+                        text: s,
+                        persist: true,
+                    });
                 }
             }
         }
-        let ev = TurnEvent::inbound(step.speaking, turn::frame_energy_db(pcm));
-        let acts = self.turn.push(now_ms, ev);
-        self.turn_actions(now_ms, acts, &mut out)?;
+        self.pump(&mut out);
         Ok(out)
     }
 
     /// Every turn's latency so far.
     pub fn latencies(&self) -> &[TurnLatency] {
         &self.latencies
+    }
+
+    /// Adds the driver's measure of the dialogue engine's time to the turn the last input
+    /// call answered (the wall time of that call: the pipeline has no clock); does
+    /// nothing when that call answered no turn.
+    pub fn add_engine_ms(&mut self, ms: f64) {
+        if !self.answered {
+            return;
+        }
+        let rec = match self.open_turn.as_mut() {
+            Some(r) => r,
+            None => match self.latencies.last_mut() {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        rec.nlu_ms += ms;
+        rec.total_ms += ms;
+    }
+
+    /// Whether the bot still has sentences to hand out (the playout queue may run dry
+    /// between two sentences while the second is synthesized: that is not the end of
+    /// the prompt).
+    pub fn has_pending_audio(&self) -> bool {
+        self.voicing.is_some()
+            || self
+                .pending
+                .iter()
+                .any(|p| !matches!(p, Pending::Control(_)))
+    }
+
+    /// Whether an ended utterance's text is still awaited (a driver that decodes inline
+    /// waits for these before the next frame, as a live call's recognizer is waited for).
+    pub fn awaited_transcripts(&self) -> Vec<RequestId> {
+        self.finals.iter().map(|f| f.id).collect()
+    }
+
+    fn request_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        id
     }
 
     fn slice(&self, from_ms: u64, to_ms: u64) -> Vec<f32> {
@@ -312,17 +545,19 @@ impl BotPipeline {
 
     fn turn_actions(
         &mut self,
-        now_ms: u64,
+        now: Millis,
         acts: Vec<TurnAction>,
         out: &mut Vec<Output>,
     ) -> Result<(), SpeechError> {
-        let mut queue: std::collections::VecDeque<TurnAction> = acts.into();
+        let mut queue: VecDeque<TurnAction> = acts.into();
         while let Some(a) = queue.pop_front() {
             match a {
                 TurnAction::FlushPlayout { .. } => {
-                    // Barge-in: what was not yet said is dropped too; a transfer or
-                    // hang-up the conversation asked for still happens.
+                    // Barge-in: what was not yet said is dropped too (a sentence being
+                    // voiced is not played when it arrives); a transfer or hang-up the
+                    // conversation asked for still happens.
                     self.pending.retain(|p| matches!(p, Pending::Control(_)));
+                    self.voicing = None;
                     out.push(Output::Flush);
                 }
                 TurnAction::StartUtterance {
@@ -340,80 +575,125 @@ impl BotPipeline {
                     self.live_from_ms = None;
                     self.live_id = None;
                     let from_ms = timing.first_voiced_ms.saturating_sub(ONSET_MS);
-                    let t0 = Instant::now();
                     // The speculative decode is good when it covers the same utterance up
                     // to (at least) its last voiced frame.
                     let spec = self
                         .spec
                         .take()
                         .filter(|s| s.from_ms == from_ms && s.to_ms >= timing.last_voiced_ms);
-                    let speculative = spec.is_some();
-                    let t = match spec {
-                        Some(Speculation { done: Some(r), .. }) => r?,
-                        Some(s) => s.rx.blocking_recv().map_err(|_| SpeechError::Stopped)??,
-                        None => self.asr.transcribe_blocking(
-                            self.slice(from_ms, timing.last_voiced_ms + 100),
-                        )?,
+                    let ended = Ended {
+                        utterance,
+                        speech_ms: timing.last_voiced_ms.saturating_sub(timing.first_voiced_ms),
+                        endpoint_ms: timing.endpoint_ms.saturating_sub(timing.last_voiced_ms),
+                        endpoint_at: now,
+                        speculative: spec.is_some(),
                     };
-                    let asr_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    let endpoint_ms = timing.endpoint_ms.saturating_sub(timing.last_voiced_ms);
-                    let speech_ms = timing.last_voiced_ms.saturating_sub(timing.first_voiced_ms);
-                    let more = self.turn.push(
-                        now_ms,
-                        TurnEvent::AsrFinal {
-                            utterance,
-                            text: t.text.clone(),
-                        },
-                    );
-                    for m in more {
-                        if let TurnAction::UserTurn { text, .. } = &m {
-                            out.push(Output::Heard(text.clone()));
-                            let t1 = Instant::now();
-                            let actions = self.conv.handle(Event::Utterance(text.clone())).actions;
-                            let nlu_ms = t1.elapsed().as_secs_f64() * 1e3;
-                            let mut first = None;
-                            self.act(now_ms, actions, out, Some(&mut first))?;
-                            let (tts_first_ms, tts_source) =
-                                first.map_or((0.0, None), |(ms, s)| (ms, Some(s)));
-                            self.latencies.push(TurnLatency {
-                                text: text.clone(),
-                                speech_ms,
-                                endpoint_ms,
-                                asr_ms,
-                                speculative,
-                                nlu_ms,
-                                tts_first_ms,
-                                tts_source,
-                                total_ms: endpoint_ms as f64 + asr_ms + nlu_ms + tts_first_ms,
+                    match spec {
+                        Some(Speculation { done: Some(r), .. }) => {
+                            let more = self.finish_utterance(now, ended, r?.text, 0.0, out)?;
+                            queue.extend(more);
+                        }
+                        Some(s) => self.finals.push(AwaitedFinal {
+                            id: s.id,
+                            asked_at: s.asked_at,
+                            ended,
+                        }),
+                        None => {
+                            let id = self.request_id();
+                            out.push(Output::Transcribe {
+                                id,
+                                pcm: self.slice(from_ms, timing.last_voiced_ms + 100),
+                                speculative: false,
                             });
-                        } else {
-                            queue.push_back(m);
+                            self.finals.push(AwaitedFinal {
+                                id,
+                                asked_at: now,
+                                ended,
+                            });
                         }
                     }
                 }
                 TurnAction::NoInput => {
                     let actions = self.conv.handle(Event::NoInput).actions;
-                    self.act(now_ms, actions, out, None)?;
+                    self.act(now, actions, out)?;
                 }
                 TurnAction::DropUtterance { .. } => {
                     self.live_from_ms = None;
                     self.live_id = None;
                     self.spec = None;
                 }
+                // Only a turn answered with its final text is taken (`finish_utterance`).
                 TurnAction::UserTurn { .. } => {}
             }
         }
         Ok(())
     }
 
+    /// The final text of an ended utterance: the turn controller decides whether it is a
+    /// turn; a turn goes to the dialogue and its reply is queued. Returns the controller's
+    /// other actions for the caller's queue.
+    fn finish_utterance(
+        &mut self,
+        now: Millis,
+        ended: Ended,
+        text: String,
+        asr_ms: f64,
+        out: &mut Vec<Output>,
+    ) -> Result<Vec<TurnAction>, SpeechError> {
+        let more = self.turn.push(
+            now,
+            TurnEvent::AsrFinal {
+                utterance: ended.utterance,
+                text,
+            },
+        );
+        let mut rest = Vec::new();
+        for m in more {
+            if let TurnAction::UserTurn { text, .. } = &m {
+                out.push(Output::Heard(text.clone()));
+                self.answered = true;
+                let actions = self.conv.handle(Event::Utterance(text.clone())).actions;
+                // Closes a reply that never played before this turn's record opens.
+                self.close_turn(0.0, None);
+                self.open_turn = Some(TurnLatency {
+                    text: text.clone(),
+                    speech_ms: ended.speech_ms,
+                    endpoint_ms: ended.endpoint_ms,
+                    asr_ms,
+                    speculative: ended.speculative,
+                    nlu_ms: 0.0,
+                    tts_first_ms: 0.0,
+                    tts_source: None,
+                    total_ms: 0.0,
+                });
+                self.act(now, actions, out)?;
+                if !self.has_pending_audio() {
+                    // Nothing to say (a hang-up, a transfer): the record closes now.
+                    self.close_turn(0.0, None);
+                }
+            } else {
+                rest.push(m);
+            }
+        }
+        Ok(rest)
+    }
+
+    fn close_turn(&mut self, tts_first_ms: f64, source: Option<Source>) {
+        if let Some(mut rec) = self.open_turn.take() {
+            rec.tts_first_ms = tts_first_ms;
+            rec.tts_source = source;
+            rec.total_ms = rec.endpoint_ms as f64 + rec.asr_ms + rec.nlu_ms + tts_first_ms;
+            self.latencies.push(rec);
+        }
+    }
+
     fn act(
         &mut self,
-        now_ms: u64,
+        now: Millis,
         actions: Vec<Action>,
         out: &mut Vec<Output>,
-        first: Option<&mut Option<(f64, Source)>>,
     ) -> Result<(), SpeechError> {
-        let t0 = Instant::now();
+        self.hold_sentences = false;
         for a in actions {
             match a {
                 Action::Say {
@@ -424,30 +704,33 @@ impl BotPipeline {
                     ..
                 } => {
                     let _ = self.turn.push(
-                        now_ms,
+                        now,
                         TurnEvent::PlaybackStarted {
                             prompt_id: prompt_id.clone(),
                             barge_in,
                             text: text.clone(),
                         },
                     );
-                    for planned in self.cache.plan(self.locale, &prompt_id, is_static, &text)? {
-                        self.pending.push_back(match planned {
-                            Planned::Ready(piece) => Pending::Ready {
+                    if is_static {
+                        self.pending
+                            .push_back(Pending::Recording { prompt_id, text });
+                    } else {
+                        let sentences = normalise::sentences(
+                            &normalise::normalize(&text, self.locale),
+                            self.locale,
+                        );
+                        for s in sentences {
+                            self.pending.push_back(Pending::Sentence {
                                 prompt_id: prompt_id.clone(),
-                                piece,
-                            },
-                            Planned::Sentence(text) => Pending::Sentence {
-                                prompt_id: prompt_id.clone(),
-                                text,
-                                persist: is_static,
-                            },
-                        });
+                                text: s,
+                                persist: false,
+                            });
+                        }
                     }
                 }
                 Action::Listen { timeout_ms, .. } => {
-                    let acts = self.turn.push(now_ms, TurnEvent::Listen { timeout_ms });
-                    self.turn_actions(now_ms, acts, out)?;
+                    let acts = self.turn.push(now, TurnEvent::Listen { timeout_ms });
+                    self.turn_actions(now, acts, out)?;
                 }
                 // After the audio queued before them: a goodbye plays before the hang-up.
                 Action::Transfer { reason, .. } => self
@@ -459,85 +742,68 @@ impl BotPipeline {
                 _ => {}
             }
         }
-        self.pump(out, first, t0)
+        self.pump(out);
+        Ok(())
     }
 
-    /// Whether the bot still has sentences to hand out (the playout queue may run dry
-    /// between two sentences while the second is synthesized: that is not the end of
-    /// the prompt).
-    pub fn has_pending_audio(&self) -> bool {
-        self.pending
-            .iter()
-            .any(|p| !matches!(p, Pending::Control(_)))
+    fn play(&mut self, prompt_id: String, voiced: Voiced, out: &mut Vec<Output>) {
+        self.close_turn(voiced.took_ms, Some(voiced.source));
+        out.push(Output::Play {
+            prompt_id,
+            pcm: voiced.pcm,
+            source: voiced.source,
+        });
     }
 
-    /// Hands out queued sentences in order, synthesizing at most one: the first sentence
-    /// of a reply goes out at once, the rest on later frames while it plays, so a long
-    /// prompt with variables never holds back its own first audio.
-    fn pump(
-        &mut self,
-        out: &mut Vec<Output>,
-        mut first: Option<&mut Option<(f64, Source)>>,
-        t0: Instant,
-    ) -> Result<(), SpeechError> {
-        let mut synthesized = false;
-        while let Some(front) = self.pending.front() {
-            if synthesized && matches!(front, Pending::Sentence { .. }) {
+    /// Hands out what is queued, in order, one voicing request at a time: controls go out
+    /// as soon as the audio before them has, and after a sentence synthesized live the
+    /// next one waits for the next frame, so the first sentence of a reply goes out at
+    /// once and the rest while it plays.
+    fn pump(&mut self, out: &mut Vec<Output>) {
+        while self.voicing.is_none() {
+            if self.hold_sentences && matches!(self.pending.front(), Some(Pending::Sentence { .. }))
+            {
                 break;
             }
             let Some(next) = self.pending.pop_front() else {
                 break;
             };
-            let (prompt_id, piece) = match next {
-                Pending::Control(o) => {
-                    out.push(o);
-                    continue;
+            match next {
+                Pending::Control(o) => out.push(o),
+                Pending::Recording { prompt_id, text } => {
+                    let id = self.request_id();
+                    out.push(Output::LookUpRecording {
+                        id,
+                        prompt_id: prompt_id.clone(),
+                    });
+                    self.voicing = Some(Voicing {
+                        id,
+                        prompt_id,
+                        recording_of: Some(text),
+                    });
                 }
-                Pending::Ready { prompt_id, piece } => (prompt_id, piece),
                 Pending::Sentence {
                     prompt_id,
                     text,
                     persist,
                 } => {
-                    let ready = self.ahead.lock().ok().and_then(|m| m.get(&text).cloned());
-                    let piece = match ready {
-                        Some(pcm) => Piece {
-                            text,
-                            pcm,
-                            source: Source::Memory,
-                            ms: 0.0,
-                        },
-                        None => self.cache.fetch(&self.voice, self.locale, &text, persist)?,
-                    };
-                    synthesized = piece.source == Source::Synthesized;
-                    (prompt_id, piece)
-                }
-            };
-            if let Some(f) = first.as_deref_mut() {
-                if f.is_none() {
-                    *f = Some((t0.elapsed().as_secs_f64() * 1e3, piece.source));
+                    let id = self.request_id();
+                    out.push(Output::Synthesize {
+                        id,
+                        prompt_id: prompt_id.clone(),
+                        sentence: text,
+                        persist,
+                    });
+                    self.voicing = Some(Voicing {
+                        id,
+                        prompt_id,
+                        recording_of: None,
+                    });
                 }
             }
-            out.push(Output::Play {
-                prompt_id,
-                pcm: piece.pcm,
-                source: piece.source,
-            });
         }
-        Ok(())
     }
 }
 
-/// What the bot still has to say or do, in order.
-enum Pending {
-    /// A recording at hand.
-    Ready { prompt_id: String, piece: Piece },
-    /// A sentence to fetch from the cache or synthesize.
-    Sentence {
-        prompt_id: String,
-        text: String,
-        persist: bool,
-    },
-    /// A transfer or hang-up that follows the audio before it.
-    Control(Output),
-}
+#[cfg(test)]
+mod tests;

@@ -25,19 +25,7 @@ use crate::Locale;
 /// The rate everything in the cache is stored at: the call's.
 pub const CACHE_RATE: u32 = 8_000;
 
-/// Where a piece of audio came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// A recorded prompt pack.
-    Pack,
-    /// Already in memory.
-    Memory,
-    /// Read from the disk cache.
-    Disk,
-    /// Synthesized now (and stored).
-    Synthesized,
-}
+pub use super::pipeline::Source;
 
 /// One step of a prompt's playout (see [`PromptCache::plan`]).
 #[derive(Clone, Debug)]
@@ -268,17 +256,17 @@ impl PromptCache {
     }
 
     fn store(&self, path: &Path, pcm: &Pcm) -> Result<(), SpeechError> {
-        let err = |why: String| SpeechError::Cache {
+        let err = |e: std::io::Error| SpeechError::CacheIo {
             path: path.display().to_string(),
-            why,
+            source: Arc::new(e),
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(err)?;
         }
         // Another process may be warming the same cache: write aside, then rename.
         let tmp = path.with_extension(format!("{}.partial", std::process::id()));
         audio::write_wav(&tmp, pcm)?;
-        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+        std::fs::rename(&tmp, path).map_err(err)
     }
 
     fn mem_get(&self, key: &str) -> Option<Arc<Vec<i16>>> {

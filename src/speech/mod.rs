@@ -92,4 +92,16 @@ pub enum SpeechError {
         /// What failed.
         why: String,
     },
+    /// The turn-taking config cannot work.
+    #[error(transparent)]
+    Turn(#[from] turn::ConfigError),
+    /// The prompt cache's directory or file could not be written.
+    #[error("prompt cache {path}")]
+    CacheIo {
+        /// The file.
+        path: String,
+        /// The file system's error (shared: the error type is `Clone`).
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
 }

@@ -2,9 +2,10 @@
 //! when the bot must stop talking, and when silence means "no input".
 //!
 //! Sans-IO like `dialogue::engine`: no clock, no sockets, no audio. The call loop feeds
-//! [`Event`]s stamped with its own `now_ms` and carries out the [`Action`]s it gets back,
-//! so every decision can be replayed from a log and tested with scripted timelines.
-//! Given the same config and the same `(now_ms, event)` sequence it produces the same
+//! [`Event`]s stamped with its own time (`time::Millis`) and carries out the [`Action`]s
+//! it gets back, so every decision can be replayed from a log and tested with scripted
+//! timelines.
+//! Given the same config and the same `(now, event)` sequence it produces the same
 //! actions, byte for byte (no hashing, no randomness, no wall clock).
 //!
 //! The rules, in one place:
@@ -53,6 +54,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+
+use crate::time::Millis;
 
 /// Energy reported for digital silence and unusable values, so comparisons stay finite.
 pub const SILENCE_DB: f32 = -100.0;
@@ -335,12 +338,12 @@ pub struct ConfigError {
     pub why: &'static str,
 }
 
-/// Something the call loop observed, stamped by the `now_ms` passed with it. Times are
+/// Something the call loop observed, stamped by the `now` passed with it. Times are
 /// the caller's (milliseconds since the call started, say); they only need to be
 /// monotonic, and a step backwards is treated as no time passing.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// One inbound frame (customer side) has been received; `now_ms` is the time of its
+    /// One inbound frame (customer side) has been received; `now` is the time of its
     /// *last* sample.
     InboundFrame {
         /// VAD speech probability, 0..=1 (a boolean VAD passes 0.0 or 1.0).
@@ -348,7 +351,7 @@ pub enum Event {
         /// Frame energy in dBFS ([`frame_energy_db`]).
         energy_db: f32,
     },
-    /// One frame of bot audio went onto the wire; `now_ms` is the time of its last
+    /// One frame of bot audio went onto the wire; `now` is the time of its last
     /// sample. Silence need not be reported.
     OutboundFrame {
         /// Frame energy in dBFS.
@@ -797,13 +800,14 @@ impl TurnController {
 
     /// When the next timer (no-input, ASR final) is due, so a loop without frames knows
     /// when to send `Tick`.
-    pub fn next_deadline_ms(&self) -> Option<u64> {
+    pub fn next_deadline(&self) -> Option<Millis> {
         let listen = self.listen.and_then(|l| l.deadline_ms);
         let asr = self.awaiting.iter().map(|e| e.deadline_ms).min();
         match (listen, asr) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+        .map(Millis)
     }
 
     /// The latest `UserTurn`'s utterance and timestamps, so the call loop can log
@@ -817,9 +821,9 @@ impl TurnController {
         self.backchannels.covers(&tokens(text))
     }
 
-    /// Feed one event that happened at `now_ms`; returns what to do, in order.
-    pub fn push(&mut self, now_ms: u64, event: Event) -> Vec<Action> {
-        let now = now_ms.max(self.now);
+    /// Feed one event that happened at `now`; returns what to do, in order.
+    pub fn push(&mut self, now: Millis, event: Event) -> Vec<Action> {
+        let now = now.0.max(self.now);
         self.now = now;
         let mut out = Vec::new();
         self.fire_timers(now, &mut out);

@@ -30,7 +30,7 @@ impl Sim {
     }
 
     fn push(&mut self, ev: Event) -> Vec<Action> {
-        let a = self.c.push(self.now, ev);
+        let a = self.c.push(Millis(self.now), ev);
         self.log.push((self.now, a.clone()));
         a
     }
@@ -571,7 +571,7 @@ fn no_input_fires_at_playback_end_plus_timeout_and_not_before() {
         s.tick(false, NOISE_DB, Some(-18.0));
     }
     s.push(Event::PlaybackFinished);
-    assert_eq!(s.c.next_deadline_ms(), Some(8000));
+    assert_eq!(s.c.next_deadline(), Some(Millis(8000)));
     s.silence(6000);
     assert_eq!(s.when(is_no_input), Some(8000));
     assert_eq!(s.count(is_no_input), 1);
@@ -1017,7 +1017,7 @@ fn run(timeline: &[(u64, Event)]) -> Vec<(u64, Vec<Action>)> {
     let mut c = TurnController::new(TurnConfig::default()).expect("config");
     timeline
         .iter()
-        .map(|(t, e)| (*t, c.push(*t, e.clone())))
+        .map(|(t, e)| (*t, c.push(Millis(*t), e.clone())))
         .collect()
 }
 
@@ -1033,11 +1033,11 @@ fn same_inputs_give_the_same_outputs() {
     let tl = random_timeline(7, 2000);
     let mut c = TurnController::new(TurnConfig::default()).expect("config");
     for (t, e) in &tl[..1000] {
-        c.push(*t, e.clone());
+        c.push(Millis(*t), e.clone());
     }
     let mut d = c.clone();
     for (t, e) in &tl[1000..] {
-        assert_eq!(c.push(*t, e.clone()), d.push(*t, e.clone()));
+        assert_eq!(c.push(Millis(*t), e.clone()), d.push(Millis(*t), e.clone()));
     }
 }
 
@@ -1056,7 +1056,7 @@ fn random_timelines_keep_the_invariants() {
         let mut playing: Option<bool> = None;
         let mut listening = false;
         for (t, e) in &tl {
-            let actions = c.push(*t, e.clone());
+            let actions = c.push(Millis(*t), e.clone());
             for (i, a) in actions.iter().enumerate() {
                 kinds[match a {
                     Action::StartUtterance { .. } => 0,
@@ -1144,7 +1144,7 @@ fn random_timelines_keep_the_invariants() {
         }
         // Everything that ended is resolved once time passes (finals or timeouts).
         let end = tl.last().map(|(t, _)| *t).unwrap_or(0) + 60_000;
-        for a in c.push(end, Event::Tick) {
+        for a in c.push(Millis(end), Event::Tick) {
             if let Action::UserTurn { utterance, .. } | Action::DropUtterance { utterance, .. } = a
             {
                 awaiting.retain(|u| *u != utterance);

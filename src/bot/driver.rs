@@ -1,0 +1,274 @@
+//! Runs a [`BotPipeline`]'s requests: decodes on the shared recognizer's threads
+//! ([`AsrService`]), sentences from the prompt cache or the voice on the calling thread,
+//! and the customer's own sentences voiced ahead on a thread of their own while the call
+//! is set up (per call, never stored).
+//!
+//! The driver waits where the call must wait: for the first sentence of a reply, and for
+//! an ended utterance's text (the decode started at the pause usually has it already).
+//! Time is the caller's, as for the pipeline: a live call's frame count, or a replay's.
+//! The driver reads the wall clock only to measure the compute it waited for, which goes
+//! into each turn's latency record.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::pipeline::{BotPipeline, Output, RequestId, Source, Transcript, TurnLatency, Voiced};
+use super::prompts::PromptCache;
+use super::voice_activity::SpeechDetector;
+use crate::dialogue::engine::{Conversation, Event};
+use crate::speech::asr::{self, AsrService};
+use crate::speech::tts::Voice;
+use crate::speech::turn::TurnConfig;
+use crate::speech::SpeechError;
+use crate::time::Millis;
+use crate::Locale;
+
+type Reply = tokio::sync::oneshot::Receiver<Result<asr::Transcript, SpeechError>>;
+
+/// A pipeline with its recognizer and voice: the same inputs as [`BotPipeline`], and only
+/// the outputs meant for the call (`Play`, `Flush`, `Heard`, `Transfer`, `Hangup`) come
+/// back.
+pub struct BotDriver {
+    pipeline: BotPipeline,
+    asr: AsrService,
+    cache: Arc<PromptCache>,
+    voice: Arc<Voice>,
+    locale: Locale,
+    // Decodes under way: the request, its answer channel, when it was asked.
+    decodes: Vec<(RequestId, Reply, Instant)>,
+    // Sentences of this call's prompts with variables, voiced ahead (see `prefetch`);
+    // dropped with the call, never stored.
+    ahead: Arc<Mutex<HashMap<String, Arc<Vec<i16>>>>>,
+}
+
+impl BotDriver {
+    /// A bot for one call.
+    pub fn new(
+        vad: impl SpeechDetector + 'static,
+        turn_cfg: TurnConfig,
+        conv: Conversation,
+        asr: AsrService,
+        cache: Arc<PromptCache>,
+        voice: Arc<Voice>,
+        locale: Locale,
+    ) -> Result<BotDriver, SpeechError> {
+        Ok(BotDriver {
+            pipeline: BotPipeline::new(Box::new(vad), turn_cfg, conv, locale)?,
+            asr,
+            cache,
+            voice,
+            locale,
+            decodes: Vec::new(),
+            ahead: Arc::default(),
+        })
+    }
+
+    /// Synthesizes, on a thread of its own, the sentences of this call's prompts that
+    /// carry the customer's values and are not cached (names, amounts), so replies that
+    /// use them start from memory. Call once, before dialling or at the answer (a ringing
+    /// phone gives it seconds); the handle tells when it is done.
+    pub fn prefetch(&self) -> Option<std::thread::JoinHandle<()>> {
+        let sentences = self.pipeline.sentences_ahead();
+        let (cache, voice, locale, ahead) = (
+            self.cache.clone(),
+            self.voice.clone(),
+            self.locale,
+            self.ahead.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("tts-ahead".into())
+            .spawn(move || {
+                for s in sentences {
+                    // The call is over (its driver dropped the map): stop voicing.
+                    if Arc::strong_count(&ahead) == 1 {
+                        return;
+                    }
+                    let known = ahead.lock().map(|m| m.contains_key(&s)).unwrap_or(true);
+                    if known {
+                        continue;
+                    }
+                    match cache.fetch(&voice, locale, &s, false) {
+                        Ok(p) if p.source == Source::Synthesized => {
+                            if let Ok(mut m) = ahead.lock() {
+                                m.insert(s, p.pcm);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "synthesis ahead failed");
+                            return;
+                        }
+                    }
+                }
+            });
+        match spawned {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start synthesis ahead");
+                None
+            }
+        }
+    }
+
+    /// The call was answered: the bot speaks first.
+    pub fn start(&mut self, now: Millis) -> Result<Vec<Output>, SpeechError> {
+        let outs = self.pipeline.start(now)?;
+        self.run(now, outs)
+    }
+
+    /// Something the call did that the conversation must hear.
+    pub fn call_event(&mut self, now: Millis, event: Event) -> Result<Vec<Output>, SpeechError> {
+        let outs = self.pipeline.call_event(now, event)?;
+        self.run(now, outs)
+    }
+
+    /// Playout ran dry after the last queued prompt.
+    pub fn playback_finished(&mut self, now: Millis) -> Result<Vec<Output>, SpeechError> {
+        let outs = self.pipeline.playback_finished(now)?;
+        self.run(now, outs)
+    }
+
+    /// The loudness of a frame we just played (for the echo gate).
+    pub fn played(&mut self, now: Millis, energy_db: f32) {
+        self.pipeline.played(now, energy_db);
+    }
+
+    /// One inbound 20 ms frame (16 kHz); `now` is the time of its last sample. Decodes
+    /// that finished since the last frame are handed to the pipeline first.
+    pub fn push_inbound(&mut self, now: Millis, pcm: &[i16]) -> Result<Vec<Output>, SpeechError> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.decodes.len() {
+            let (id, rx, asked) = &mut self.decodes[i];
+            match rx.try_recv() {
+                Ok(r) => {
+                    let (id, took) = (*id, asked.elapsed());
+                    self.decodes.swap_remove(i);
+                    let outs = self.transcribed(now, id, r, took)?;
+                    out.extend(self.run(now, outs)?);
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => i += 1,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    let id = *id;
+                    self.decodes.swap_remove(i);
+                    let outs = self
+                        .pipeline
+                        .transcribed(now, id, Err(SpeechError::Stopped))?;
+                    out.extend(self.run(now, outs)?);
+                }
+            }
+        }
+        let t0 = Instant::now();
+        let outs = self.pipeline.push_inbound(now, pcm)?;
+        // A frame that ends an utterance whose text is in hand answers the turn in the
+        // same call (the frame's voice activity is counted with the engine).
+        self.pipeline
+            .add_engine_ms(t0.elapsed().as_secs_f64() * 1e3);
+        out.extend(self.run(now, outs)?);
+        Ok(out)
+    }
+
+    /// Every turn's latency so far.
+    pub fn latencies(&self) -> &[TurnLatency] {
+        self.pipeline.latencies()
+    }
+
+    /// Whether the bot still has sentences to hand out (see
+    /// [`BotPipeline::has_pending_audio`]).
+    pub fn has_pending_audio(&self) -> bool {
+        self.pipeline.has_pending_audio()
+    }
+
+    fn transcribed(
+        &mut self,
+        now: Millis,
+        id: RequestId,
+        r: Result<asr::Transcript, SpeechError>,
+        took: std::time::Duration,
+    ) -> Result<Vec<Output>, SpeechError> {
+        let r = r.map(|t| Transcript {
+            text: t.text,
+            took_ms: took.as_secs_f64() * 1e3,
+        });
+        let t0 = Instant::now();
+        let outs = self.pipeline.transcribed(now, id, r)?;
+        self.pipeline
+            .add_engine_ms(t0.elapsed().as_secs_f64() * 1e3);
+        Ok(outs)
+    }
+
+    /// Carries out the pipeline's requests until it has none left and waits for no
+    /// decode; returns what is meant for the call, in order.
+    fn run(&mut self, now: Millis, outs: Vec<Output>) -> Result<Vec<Output>, SpeechError> {
+        let mut work: std::collections::VecDeque<Output> = outs.into();
+        let mut done = Vec::new();
+        loop {
+            while let Some(o) = work.pop_front() {
+                match o {
+                    Output::Transcribe { id, pcm, .. } => {
+                        self.decodes
+                            .push((id, self.asr.submit(pcm), Instant::now()));
+                    }
+                    Output::Synthesize {
+                        id,
+                        sentence,
+                        persist,
+                        ..
+                    } => {
+                        let r = self.voice_sentence(&sentence, persist);
+                        work.extend(self.pipeline.synthesized(now, id, r)?);
+                    }
+                    Output::LookUpRecording { id, prompt_id } => {
+                        let r = self.cache.pack_recording(self.locale, &prompt_id).map(|p| {
+                            p.map(|p| Voiced {
+                                pcm: p.pcm,
+                                source: p.source,
+                                took_ms: p.ms,
+                            })
+                        });
+                        work.extend(self.pipeline.recorded(now, id, r)?);
+                    }
+                    other => done.push(other),
+                }
+            }
+            // An ended utterance's text is waited for, as the call waits for it.
+            let awaited = self.pipeline.awaited_transcripts();
+            let Some(at) = self
+                .decodes
+                .iter()
+                .position(|(id, _, _)| awaited.contains(id))
+            else {
+                break;
+            };
+            let (id, rx, asked) = self.decodes.swap_remove(at);
+            let r = rx.blocking_recv().map_err(|_| SpeechError::Stopped)?;
+            let took = asked.elapsed();
+            work.extend(self.transcribed(now, id, r, took)?);
+        }
+        Ok(done)
+    }
+
+    fn voice_sentence(&self, sentence: &str, persist: bool) -> Result<Voiced, SpeechError> {
+        let ready = self
+            .ahead
+            .lock()
+            .ok()
+            .and_then(|m| m.get(sentence).cloned());
+        if let Some(pcm) = ready {
+            return Ok(Voiced {
+                pcm,
+                source: Source::Memory,
+                took_ms: 0.0,
+            });
+        }
+        let p = self
+            .cache
+            .fetch(&self.voice, self.locale, sentence, persist)?;
+        Ok(Voiced {
+            pcm: p.pcm,
+            source: p.source,
+            took_ms: p.ms,
+        })
+    }
+}

@@ -1,0 +1,507 @@
+//! Whole calls driven faster than real time: a scripted recognizer (the text it returns
+//! for each decode is the test's), a voice that returns a tone of fixed length per
+//! sentence, a simulated playout queue, and frames fed with explicit `Millis`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::*;
+use crate::bot::voice_activity::EnergyDetector;
+use crate::scenario::library::Library;
+
+const FRAME: u64 = 20;
+
+/// One scripted decode: what the recognizer returns, and how long it takes.
+#[derive(Clone)]
+struct Decode {
+    text: String,
+    delay_ms: u64,
+}
+
+/// A call: the pipeline with a scripted recognizer, a tone voice and a playout queue.
+struct Call {
+    bot: BotPipeline,
+    now: u64,
+    /// Decodes the recognizer will return, in the order they are asked for.
+    script: VecDeque<Decode>,
+    /// Decodes under way: id, due time, result.
+    decoding: Vec<(RequestId, u64, Decode)>,
+    /// Every decode request: (time, speculative).
+    asked: Vec<(u64, bool)>,
+    /// Length of each voiced sentence.
+    sentence_ms: u64,
+    /// Where the voice says its sentences come from, and how long each took.
+    voice_source: Source,
+    voice_took_ms: f64,
+    /// Audio queued for playout (ms), and whether the bot is talking.
+    queued_ms: u64,
+    playing: bool,
+    /// Call-facing outputs with the time they came out.
+    log: Vec<(u64, Output)>,
+    /// Times a flush found audio still queued.
+    barge_ins: u32,
+    /// What a driver would measure for every pipeline call that could answer a turn.
+    engine_ms: f64,
+}
+
+/// The project's scenarios, loaded once for every test.
+fn library() -> Arc<Library> {
+    static LIB: std::sync::OnceLock<Arc<Library>> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (lib, _) = Library::load_project(root, &[]);
+        Arc::new(lib)
+    })
+    .clone()
+}
+
+impl Call {
+    fn new(script: &[(&str, u64)]) -> Call {
+        let lib = library();
+        let scenario = "collection_m1_overdue";
+        let given: BTreeMap<String, String> = [
+            ("customer_name", "John Smith"),
+            ("creditor", "Acme Lending"),
+            ("product", "personal loan"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let vars = crate::dialogue::engine::with_examples(&lib, scenario, &given);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let conv = Conversation::new(lib, scenario, Locale::EnUs, today, &vars).expect("conv");
+        let bot = BotPipeline::new(
+            Box::new(EnergyDetector::default()),
+            turn::TurnConfig::for_locale(Locale::EnUs.into()),
+            conv,
+            Locale::EnUs,
+        )
+        .expect("pipeline");
+        Call {
+            bot,
+            now: 0,
+            script: script
+                .iter()
+                .map(|(t, d)| Decode {
+                    text: t.to_string(),
+                    delay_ms: *d,
+                })
+                .collect(),
+            decoding: Vec::new(),
+            asked: Vec::new(),
+            sentence_ms: 1_000,
+            voice_source: Source::Disk,
+            voice_took_ms: 2.0,
+            queued_ms: 0,
+            playing: false,
+            log: Vec::new(),
+            barge_ins: 0,
+            engine_ms: 1.5,
+        }
+    }
+
+    fn at(&self) -> Millis {
+        Millis(self.now)
+    }
+
+    /// Carries out the pipeline's requests (voice at once, decodes when due) and the
+    /// call's part of the rest.
+    fn handle(&mut self, outs: Vec<Output>) {
+        let mut work: VecDeque<Output> = outs.into();
+        while let Some(o) = work.pop_front() {
+            let now = self.at();
+            let more = match o {
+                Output::Transcribe {
+                    id, speculative, ..
+                } => {
+                    self.asked.push((self.now, speculative));
+                    // Every decode reads the utterance the script is at; a heard turn
+                    // moves the script on.
+                    let d = self.script.front().cloned().unwrap_or(Decode {
+                        text: String::new(),
+                        delay_ms: 0,
+                    });
+                    self.decoding.push((id, self.now + d.delay_ms, d));
+                    Vec::new()
+                }
+                Output::Synthesize { id, .. } => {
+                    let pcm = Arc::new(vec![3000i16; (self.sentence_ms * 8) as usize]);
+                    let voiced = Voiced {
+                        pcm,
+                        source: self.voice_source,
+                        took_ms: self.voice_took_ms,
+                    };
+                    self.bot
+                        .synthesized(now, id, Ok(voiced))
+                        .expect("synthesized")
+                }
+                Output::LookUpRecording { id, .. } => {
+                    self.bot.recorded(now, id, Ok(None)).expect("recorded")
+                }
+                other => {
+                    match &other {
+                        Output::Play { pcm, .. } => {
+                            self.queued_ms += pcm.len() as u64 / 8;
+                            self.playing = true;
+                        }
+                        Output::Flush => {
+                            if self.queued_ms > 0 {
+                                self.barge_ins += 1;
+                            }
+                            self.queued_ms = 0;
+                        }
+                        Output::Heard(t) if self.script.front().is_some_and(|d| d.text == *t) => {
+                            self.script.pop_front();
+                        }
+                        _ => {}
+                    }
+                    self.log.push((self.now, other));
+                    Vec::new()
+                }
+            };
+            work.extend(more);
+        }
+    }
+
+    fn start(&mut self) {
+        let outs = self.bot.start(self.at()).expect("start");
+        self.handle(outs);
+    }
+
+    /// One 20 ms tick: due decodes come back, a frame of the queue plays, then the
+    /// customer's frame goes in.
+    fn tick(&mut self, frame: &[i16]) {
+        self.now += FRAME;
+        let now = self.at();
+        let due: Vec<_> = {
+            let (due, later) = self
+                .decoding
+                .drain(..)
+                .partition(|(_, at, _)| *at <= self.now);
+            self.decoding = later;
+            due
+        };
+        for (id, _, d) in due {
+            let t = Transcript {
+                text: d.text.clone(),
+                took_ms: d.delay_ms as f64,
+            };
+            let outs = self.bot.transcribed(now, id, Ok(t)).expect("transcribed");
+            self.bot.add_engine_ms(self.engine_ms);
+            self.handle(outs);
+        }
+        if self.queued_ms > 0 {
+            self.queued_ms = self.queued_ms.saturating_sub(FRAME);
+            self.bot.played(now, -20.0);
+        }
+        if self.playing && self.queued_ms == 0 && !self.bot.has_pending_audio() {
+            self.playing = false;
+            let outs = self.bot.playback_finished(now).expect("finished");
+            self.handle(outs);
+        }
+        let outs = self.bot.push_inbound(now, frame).expect("push");
+        self.bot.add_engine_ms(self.engine_ms);
+        self.handle(outs);
+    }
+
+    fn speech(&mut self, ms: u64) {
+        // A 300 Hz tone at about -20 dBFS: speech to the energy detector.
+        let frame: Vec<i16> = (0..320)
+            .map(|i| {
+                (3000.0 * (i as f32 * 2.0 * std::f32::consts::PI * 300.0 / 16000.0).sin()) as i16
+            })
+            .collect();
+        for _ in 0..ms / FRAME {
+            self.tick(&frame);
+        }
+    }
+
+    fn silence(&mut self, ms: u64) {
+        let frame = [0i16; 320];
+        for _ in 0..ms / FRAME {
+            self.tick(&frame);
+        }
+    }
+
+    /// Silence until the bot has finished talking (and at most `limit_ms`).
+    fn until_quiet(&mut self, limit_ms: u64) {
+        let end = self.now + limit_ms;
+        while (self.playing || self.bot.has_pending_audio()) && self.now < end {
+            self.silence(FRAME);
+        }
+    }
+
+    fn heard(&self) -> Vec<String> {
+        self.log
+            .iter()
+            .filter_map(|(_, o)| match o {
+                Output::Heard(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn prompts(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for (_, o) in &self.log {
+            if let Output::Play { prompt_id, .. } = o {
+                if ids.last() != Some(prompt_id) {
+                    ids.push(prompt_id.clone());
+                }
+            }
+        }
+        ids
+    }
+
+    fn when(&self, f: impl Fn(&Output) -> bool) -> Vec<u64> {
+        self.log
+            .iter()
+            .filter(|(_, o)| f(o))
+            .map(|(t, _)| *t)
+            .collect()
+    }
+}
+
+fn is_play(o: &Output) -> bool {
+    matches!(o, Output::Play { .. })
+}
+
+#[test]
+fn a_collection_call_runs_from_greeting_to_hang_up() {
+    let mut c = Call::new(&[("yeah this is John", 100), ("I'll pay it next Friday", 100)]);
+    c.start();
+    assert!(
+        c.prompts()
+            .first()
+            .is_some_and(|p| p.contains("ask_is_customer")),
+        "{:?}",
+        c.prompts()
+    );
+    c.until_quiet(30_000);
+    c.silence(200);
+    c.speech(900);
+    c.silence(600);
+    c.until_quiet(60_000);
+    c.silence(200);
+    c.speech(1200);
+    c.silence(600);
+    c.until_quiet(60_000);
+    assert_eq!(c.heard(), ["yeah this is John", "I'll pay it next Friday"]);
+    let prompts = c.prompts();
+    assert!(
+        prompts.iter().any(|p| p.ends_with("disclose")),
+        "{prompts:?}"
+    );
+    let hangups: Vec<&Output> = c
+        .log
+        .iter()
+        .map(|(_, o)| o)
+        .filter(|o| matches!(o, Output::Hangup { .. }))
+        .collect();
+    assert!(
+        matches!(hangups.as_slice(), [Output::Hangup { outcome }] if outcome == "promise_to_pay"),
+        "{hangups:?}"
+    );
+    // The goodbye is said before the hang-up.
+    let last_play = c.log.iter().rposition(|(_, o)| is_play(o)).expect("plays");
+    let hangup = c
+        .log
+        .iter()
+        .position(|(_, o)| matches!(o, Output::Hangup { .. }))
+        .expect("hang-up");
+    assert!(last_play < hangup);
+    // Both turns were measured, each from a decode started at the pause.
+    assert_eq!(c.bot.latencies().len(), 2);
+    assert!(c.bot.latencies().iter().all(|l| l.speculative));
+}
+
+#[test]
+fn barge_in_flushes_playback_in_the_frame_that_confirms_speech() {
+    let mut c = Call::new(&[("wait who is this", 100)]);
+    // A long greeting: each sentence plays 3 s.
+    c.sentence_ms = 3_000;
+    c.start();
+    c.silence(500);
+    assert!(c.playing);
+    let onset = c.now;
+    c.speech(600);
+    let flushes = c.when(|o| matches!(o, Output::Flush));
+    assert_eq!(flushes.len(), 1, "{:?}", c.log);
+    // barge_in_min_speech_ms (320 ms) of voiced frames after the onset, not later.
+    assert!(
+        flushes[0] > onset && flushes[0] <= onset + 340,
+        "{flushes:?} onset {onset}"
+    );
+    assert_eq!(c.barge_ins, 1);
+    assert_eq!(c.queued_ms, 0);
+    // What the greeting had not yet said is dropped, not played after the flush.
+    let greeting = c.prompts()[0].clone();
+    c.silence(800);
+    let later: Vec<u64> = c
+        .log
+        .iter()
+        .filter(|(t, o)| {
+            *t >= flushes[0]
+                && matches!(o, Output::Play { prompt_id, .. } if *prompt_id == greeting)
+        })
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(later.is_empty(), "{later:?}");
+    assert_eq!(c.heard(), ["wait who is this"]);
+}
+
+#[test]
+fn no_flush_while_the_customer_is_silent() {
+    let mut c = Call::new(&[]);
+    c.sentence_ms = 3_000;
+    c.start();
+    c.silence(2_000);
+    assert!(c.when(|o| matches!(o, Output::Flush)).is_empty());
+}
+
+#[test]
+fn a_transfer_waits_behind_the_audio_queued_before_it() {
+    let mut c = Call::new(&[
+        ("speaking", 100),
+        ("I lost my job I really can't pay right now", 100),
+        ("yes please", 100),
+    ]);
+    c.start();
+    for ms in [700, 1500, 700] {
+        c.until_quiet(60_000);
+        c.silence(200);
+        c.speech(ms);
+        // Every sentence from now on is synthesized live: the next one waits a frame.
+        c.voice_source = Source::Synthesized;
+        c.silence(600);
+    }
+    c.silence(200);
+    let transfer = c
+        .log
+        .iter()
+        .position(|(_, o)| matches!(o, Output::Transfer { reason } if reason == "repayment_plan"))
+        .expect("transfer");
+    let (t_at, _) = c.log[transfer];
+    // The hand-off prompt ("... specialist. One moment please.") has two sentences: the
+    // second is voiced a frame after the first, and the transfer only follows it.
+    let before: Vec<&(u64, Output)> = c.log[..transfer]
+        .iter()
+        .rev()
+        .take_while(|(_, o)| !matches!(o, Output::Heard(_)))
+        .filter(|(_, o)| is_play(o))
+        .collect();
+    assert_eq!(
+        before.len(),
+        2,
+        "{:?}",
+        &c.log[transfer.saturating_sub(4)..=transfer]
+    );
+    let first_sentence_at = before[1].0;
+    assert!(
+        t_at > first_sentence_at,
+        "transfer at {t_at}, first sentence at {first_sentence_at}"
+    );
+    assert!(c.log[transfer + 1..].iter().all(|(_, o)| !is_play(o)));
+}
+
+#[test]
+fn a_stale_decode_is_skipped() {
+    // The first decode (started at the customer's first pause) comes back after they
+    // resumed, during the silence after their last word, while the decode started at
+    // that last pause is under way: its text must not be taken, the later one's is.
+    let mut c = Call::new(&[("no", 1_200), ("yeah this is John", 600)]);
+    c.start();
+    c.until_quiet(30_000);
+    c.silence(200);
+    c.speech(600);
+    c.silence(200);
+    // The first speculative decode was asked for at this pause.
+    assert_eq!(c.asked.iter().filter(|(_, s)| *s).count(), 1);
+    // Advance the script past the stale decode as the recognizer would read new audio.
+    c.script.pop_front();
+    c.speech(600);
+    c.silence(700);
+    assert_eq!(c.heard(), ["yeah this is John"]);
+    let l = &c.bot.latencies()[0];
+    assert!(l.speculative, "{l:?}");
+    assert_eq!(l.text, "yeah this is John");
+}
+
+#[test]
+fn silence_after_a_question_reprompts_after_the_no_input_timeout() {
+    // The greeting is identity_check's question; its flow keeps the default 7 s timeout,
+    // counted from the end of the greeting's playback.
+    const TIMEOUT_MS: u64 = 7_000;
+    let mut c = Call::new(&[]);
+    c.start();
+    c.until_quiet(30_000);
+    let quiet_from = c.now;
+    let plays_before = c.when(is_play).len();
+    c.silence(TIMEOUT_MS - 200);
+    assert_eq!(
+        c.when(is_play).len(),
+        plays_before,
+        "nothing before the timeout"
+    );
+    c.silence(400);
+    let reprompt = c.when(is_play);
+    assert!(
+        reprompt.len() > plays_before,
+        "a reprompt after the timeout"
+    );
+    assert_eq!(reprompt[plays_before], quiet_from + TIMEOUT_MS);
+    assert!(c
+        .prompts()
+        .last()
+        .is_some_and(|p| p.contains("ask_is_customer")));
+    assert!(c.heard().is_empty());
+    // The deadline is announced to a driver that has no frames to feed.
+    let mut d = Call::new(&[]);
+    d.start();
+    d.until_quiet(30_000);
+    let quiet_from = d.now;
+    d.silence(20);
+    let due = Millis(quiet_from + TIMEOUT_MS);
+    assert_eq!(d.bot.poll_timeout(), Some(due));
+    let outs = d.bot.handle_timeout(due).expect("timeout");
+    d.handle(outs);
+    assert!(d.when(is_play).len() > plays_before);
+}
+
+#[test]
+fn turn_latency_is_recorded_from_the_last_voiced_sample() {
+    // A decode slower than the endpoint silence: the wait after the endpoint counts.
+    let mut c = Call::new(&[("yeah this is John", 900)]);
+    c.voice_took_ms = 40.0;
+    c.start();
+    c.until_quiet(30_000);
+    c.silence(200);
+    c.speech(900);
+    let pause = c.now;
+    c.silence(1_500);
+    let l = c.bot.latencies().first().expect("a turn").clone();
+    assert!(l.speculative, "{l:?}");
+    assert_eq!(l.speech_ms, 900, "{l:?}");
+    assert!(l.endpoint_ms >= 500 && l.endpoint_ms <= 520, "{l:?}");
+    // Asked at the pause, 900 ms to decode, the endpoint came ~500 ms into it.
+    let asked = c.asked[0].0;
+    assert!(asked >= pause && asked <= pause + 40, "{asked} vs {pause}");
+    assert!(l.asr_ms >= 380.0 && l.asr_ms <= 440.0, "{l:?}");
+    assert_eq!(l.tts_first_ms, 40.0);
+    // Only the call that answered the turn counts as the engine's time.
+    assert_eq!(l.nlu_ms, 1.5);
+    assert_eq!(l.tts_source, Some(Source::Disk));
+    assert_eq!(
+        l.total_ms,
+        l.endpoint_ms as f64 + l.asr_ms + l.nlu_ms + l.tts_first_ms
+    );
+    // A decode that finished during the silence costs nothing at the endpoint.
+    let mut f = Call::new(&[("yeah this is John", 60)]);
+    f.start();
+    f.until_quiet(30_000);
+    f.silence(200);
+    f.speech(900);
+    f.silence(800);
+    let l = f.bot.latencies().first().expect("a turn");
+    assert!(l.speculative && l.asr_ms == 0.0, "{l:?}");
+    assert_eq!(l.nlu_ms, 1.5);
+}
