@@ -244,7 +244,12 @@ pub fn run(lib: &Arc<Library>, files: &[PathBuf], today_default: NaiveDate) -> R
         for (ti, case) in tf.tests.iter().enumerate() {
             let (result, trace) = run_case(lib, &src, &tf, ti, case, today_default);
             for t in trace {
-                taken.entry(t.flow).or_default().insert(t.edge);
+                if let Some(flow) = lib.flow_at(t.flow) {
+                    taken
+                        .entry(flow.id().to_string())
+                        .or_default()
+                        .insert(t.edge);
+                }
             }
             report.cases.push(result);
         }

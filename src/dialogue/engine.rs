@@ -9,9 +9,9 @@
 use super::abnormal::{AbnormalDetector, HandoffReason, Verdict};
 use crate::language::Locale;
 use crate::nlu::{Nlu, Understanding};
-use crate::scenario::compile::{EdgeId, Flow, NodeId, Retry, IDENTITY_VERIFIED};
+use crate::scenario::compile::{EdgeId, Flow, FlowId, NodeId, NodeKind, Retry, IDENTITY_VERIFIED};
 use crate::scenario::library::Library;
-use crate::scenario::model::{NodeType, SlotKind};
+use crate::scenario::model::SlotKind;
 use crate::scenario::template::Template;
 use crate::scenario::value::Value;
 use chrono::NaiveDate;
@@ -95,10 +95,10 @@ pub enum Action {
 }
 
 /// One transition taken, for coverage: which flow and which of its edges.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Taken {
-    /// Flow id.
-    pub flow: String,
+    /// The flow, by its place in the library ([`Library::flow_at`]).
+    pub flow: FlowId,
     /// Edge index in that flow.
     pub edge: EdgeId,
 }
@@ -194,7 +194,7 @@ pub struct Conversation {
     detector: AbnormalDetector,
     node_no_match: u32,
     node_no_input: u32,
-    visits: HashMap<(String, NodeId), u32>,
+    visits: HashMap<(FlowId, NodeId), u32>,
     pending_reason: Option<HandoffReason>,
     last_transfer: Option<String>,
     trace: Vec<Taken>,
@@ -391,6 +391,7 @@ impl Conversation {
     fn on_utterance(&mut self, text: &str, turn: &mut Turn) {
         let u = self.nlu.understand(text, self.locale, self.today);
         let intent = u.intent().map(str::to_string);
+        let intent_id = u.intent_id;
         let verdict = self
             .detector
             .on_utterance(intent.as_deref(), self.identity_verified());
@@ -398,9 +399,12 @@ impl Conversation {
         let Some(frame) = self.top().cloned() else {
             return;
         };
-        let node = &frame.flow.nodes[frame.node];
+        // Only an ask node listens, so only an ask node hears an utterance.
+        let NodeKind::Ask(ask) = &frame.flow.nodes[frame.node].kind else {
+            return;
+        };
         let mut filled: Vec<&str> = Vec::new();
-        for (var, kind) in &node.capture {
+        for (var, kind) in &ask.capture {
             let v = match kind {
                 SlotKind::Date => u.slots.date.map(Value::Date),
                 SlotKind::Amount => u.slots.amount_cents.map(Value::Amount),
@@ -414,12 +418,12 @@ impl Conversation {
             }
         }
         turn.understanding = Some(u);
-        let slot_route = node
+        let slot_route = ask
             .on_slot
             .iter()
             .find(|(v, _)| filled.contains(&v.as_str()))
             .map(|(_, e)| *e);
-        let handled_here = intent.as_deref().is_some_and(|i| node.on.contains_key(i));
+        let handled_here = intent_id.is_some_and(|i| ask.on.contains_key(&i));
         if let (Some(e), false) = (slot_route, handled_here) {
             // The answer carried what the question asked for ("下个月15号"), whatever
             // intent the sentence looked like on its own.
@@ -431,7 +435,7 @@ impl Conversation {
             }
         }
         if let Some(intent) = intent.as_deref() {
-            if let Some(&e) = node.on.get(intent) {
+            if let Some(&e) = intent_id.and_then(|i| ask.on.get(&i)) {
                 self.detector.note_understood();
                 self.node_no_match = 0;
                 self.follow(&frame.flow, e, turn);
@@ -447,15 +451,15 @@ impl Conversation {
             // Flow-wide handlers, innermost flow first: a dialog's own, then its caller's.
             for depth in (0..self.stack.len()).rev() {
                 let flow = self.stack[depth].flow.clone();
-                if let Some(&e) = flow.global.get(intent) {
+                if let Some(&e) = intent_id.and_then(|i| flow.global.get(&i)) {
                     self.detector.note_understood();
                     self.stack.truncate(depth + 1);
                     self.node_no_match = 0;
                     self.follow(&flow, e, turn);
                     return;
                 }
-                if let Some(d) = flow.digressions.get(intent) {
-                    if let Some(dialog) = self.lib.flow(d).cloned() {
+                if let Some(&d) = intent_id.and_then(|i| flow.digressions.get(&i)) {
+                    if let Some(dialog) = self.lib.flow_at(d).cloned() {
                         self.detector.note_understood();
                         self.node_no_match = 0;
                         let start = dialog.start;
@@ -493,7 +497,7 @@ impl Conversation {
             return self.handoff(reason, turn);
         }
         self.node_no_match += 1;
-        let retry = node.no_match.clone();
+        let retry = ask.no_match.clone();
         self.retry_or_escalate(
             &frame,
             &retry,
@@ -512,8 +516,11 @@ impl Conversation {
         if let Verdict::Handoff(reason) = verdict {
             return self.handoff(reason, turn);
         }
+        let NodeKind::Ask(ask) = &frame.flow.nodes[frame.node].kind else {
+            return;
+        };
         self.node_no_input += 1;
-        let retry = frame.flow.nodes[frame.node].no_input.clone();
+        let retry = ask.no_input.clone();
         self.retry_or_escalate(
             &frame,
             &retry,
@@ -579,7 +586,11 @@ impl Conversation {
             node: node.id.clone(),
         });
         self.pending_reason = None;
-        match node.on_fail {
+        let on_fail = match &node.kind {
+            NodeKind::Transfer { on_fail, .. } => *on_fail,
+            _ => None,
+        };
+        match on_fail {
             Some(e) => self.follow(&frame.flow, e, turn),
             None => {
                 self.builtin_say(Builtin::TransferFailed, turn);
@@ -616,7 +627,7 @@ impl Conversation {
 
     fn follow(&mut self, flow: &Arc<Flow>, edge: EdgeId, turn: &mut Turn) {
         self.trace.push(Taken {
-            flow: flow.id().to_string(),
+            flow: flow.flow_id,
             edge,
         });
         let to = flow.edges[edge].to;
@@ -643,10 +654,7 @@ impl Conversation {
             };
             let flow = frame.flow.clone();
             let node = &flow.nodes[node_id];
-            let visits = self
-                .visits
-                .entry((flow.id().to_string(), node_id))
-                .or_insert(0);
+            let visits = self.visits.entry((flow.flow_id, node_id)).or_insert(0);
             *visits += 1;
             if *visits > MAX_VISITS_PER_NODE && self.pending_reason != Some(HandoffReason::Loop) {
                 // Enter the hand-off once; if that loops too, end the call.
@@ -673,19 +681,16 @@ impl Conversation {
                     node: node.id.clone(),
                 });
             }
-            match node.ty {
-                NodeType::Say | NodeType::Set => {
+            match &node.kind {
+                NodeKind::Say { next } | NodeKind::Set { next } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
-                    let Some(e) = node.next else {
-                        return self.end("flow_error", turn);
-                    };
                     self.trace.push(Taken {
-                        flow: flow.id().to_string(),
-                        edge: e,
+                        flow: flow.flow_id,
+                        edge: *next,
                     });
-                    node_id = flow.edges[e].to;
+                    node_id = flow.edges[*next].to;
                 }
-                NodeType::Ask => {
+                NodeKind::Ask(_) => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
                     turn.actions.push(Action::Listen {
                         node: node.id.clone(),
@@ -695,7 +700,7 @@ impl Conversation {
                     self.set_top(node_id);
                     return;
                 }
-                NodeType::Branch => {
+                NodeKind::Branch { cases, otherwise } => {
                     let today = self.today;
                     let vars = &self.vars;
                     let lookup = |n: &str| {
@@ -705,24 +710,19 @@ impl Conversation {
                             vars.get(n).cloned()
                         }
                     };
-                    let chosen = node
-                        .cases
+                    let e = cases
                         .iter()
                         .find(|(ex, _)| ex.eval(&lookup).map(|v| v.truthy()).unwrap_or(false))
-                        .map(|(_, e)| *e)
-                        .or(node.otherwise);
-                    let Some(e) = chosen else {
-                        return self.end("flow_error", turn);
-                    };
+                        .map_or(*otherwise, |(_, e)| *e);
                     self.trace.push(Taken {
-                        flow: flow.id().to_string(),
+                        flow: flow.flow_id,
                         edge: e,
                     });
                     node_id = flow.edges[e].to;
                 }
-                NodeType::Call => {
-                    let dialog = node.dialog.as_ref().and_then(|d| self.lib.flow(d)).cloned();
-                    let Some(dialog) = dialog else {
+                NodeKind::Call { dialog, .. } => {
+                    // A dialog that did not compile has an empty place in the table.
+                    let Some(dialog) = self.lib.flow_at(*dialog).cloned() else {
                         return self.end("flow_error", turn);
                     };
                     self.set_top(node_id);
@@ -734,11 +734,11 @@ impl Conversation {
                     });
                     continue;
                 }
-                NodeType::Transfer => {
+                NodeKind::Transfer { reason, .. } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
                     let reason = match self.pending_reason.take() {
                         Some(r) => r.code().to_string(),
-                        None => node.reason.clone().unwrap_or_else(|| "unspecified".into()),
+                        None => reason.clone(),
                     };
                     self.last_transfer = Some(reason.clone());
                     turn.actions.push(Action::Transfer {
@@ -749,17 +749,15 @@ impl Conversation {
                     self.set_top(node_id);
                     return;
                 }
-                NodeType::Hangup => {
+                NodeKind::Hangup { outcome } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
                     self.set_top(node_id);
-                    let outcome = node.outcome.clone().unwrap_or_else(|| "completed".into());
-                    return self.end(&outcome, turn);
+                    return self.end(outcome, turn);
                 }
-                NodeType::Return => {
+                NodeKind::Return { value } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
-                    let value = node.value.clone().unwrap_or_default();
                     if self.stack.len() <= 1 {
-                        return self.end(&format!("returned_{value}"), turn);
+                        return self.end(&format!("returned_{}", flow.return_name(*value)), turn);
                     }
                     let finished = self.stack.pop();
                     if finished.is_some_and(|f| f.resume) {
@@ -771,12 +769,17 @@ impl Conversation {
                     let Some(caller) = self.top().cloned() else {
                         return;
                     };
-                    let call_node = &caller.flow.nodes[caller.node];
-                    let Some(&e) = call_node.returns.get(&value) else {
+                    // The caller's call node routes every value its dialog returns, by the
+                    // same index.
+                    let route = match &caller.flow.nodes[caller.node].kind {
+                        NodeKind::Call { returns, .. } => returns.get(value.0).copied(),
+                        _ => None,
+                    };
+                    let Some(e) = route else {
                         return self.end("flow_error", turn);
                     };
                     self.trace.push(Taken {
-                        flow: caller.flow.id().to_string(),
+                        flow: caller.flow.flow_id,
                         edge: e,
                     });
                     node_id = caller.flow.edges[e].to;

@@ -1,12 +1,12 @@
 //! Loading a tree of YAML files (scenarios, dialogs, the intent library, conversation
 //! tests) into one compiled, cross-checked library.
 
-use super::compile::{compile, Flow, LibraryView};
+use super::compile::{compile, Flow, FlowId, LibraryView};
 use super::diag::Diagnostic;
 use super::model::{FlowFile, FlowKind, IntentLibraryFile};
 use super::source::{Pos, SourceFile};
 use crate::nlu::intent::IntentSpec;
-use crate::nlu::Nlu;
+use crate::nlu::{IntentId, Nlu};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -33,6 +33,12 @@ pub struct Library {
     pub test_files: Vec<PathBuf>,
     /// Every flow's source file by id, for error positions.
     pub sources: HashMap<String, SourceFile>,
+    /// Compiled flows by [`FlowId`]: every parsed flow has a place, empty when it did not
+    /// compile, so call nodes and digressions reach their dialog by index.
+    table: Vec<Option<Arc<Flow>>>,
+    /// Every intent any flow can route on, numbered: compiled flows and every NLU of the
+    /// library share these ids.
+    intent_ids: BTreeMap<String, IntentId>,
     nlu: HashMap<String, OnceLock<Arc<Nlu>>>,
     shared_nlu: OnceLock<Arc<Nlu>>,
 }
@@ -220,9 +226,26 @@ impl Library {
             .filter(|(_, f)| f.kind == FlowKind::Dialog)
             .map(|(_, f)| (f.id.clone(), f))
             .collect();
+        let intent_names: BTreeSet<&String> = lib
+            .shared_intents
+            .keys()
+            .chain(flows.iter().flat_map(|(_, f)| f.intents.keys()))
+            .collect();
+        lib.intent_ids = intent_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), IntentId(i as u32)))
+            .collect();
+        let flow_ids: HashMap<String, FlowId> = flows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, f))| (f.id.clone(), FlowId(i)))
+            .collect();
         let view = LibraryView {
             shared_intents: &shared,
             dialogs: &dialogs,
+            flow_ids: &flow_ids,
+            intent_ids: &lib.intent_ids,
         };
         let mut compiled = Vec::new();
         for (src, spec) in &flows {
@@ -232,12 +255,17 @@ impl Library {
                 compiled.push(f);
             }
         }
+        lib.table = vec![None; flows.len()];
         for (src, spec) in flows {
             lib.sources.insert(spec.id.clone(), src);
         }
         for f in compiled {
+            let f = Arc::new(f);
             lib.nlu.insert(f.id().to_string(), OnceLock::new());
-            lib.flows.insert(f.id().to_string(), Arc::new(f));
+            lib.flows.insert(f.id().to_string(), f.clone());
+            if let Some(slot) = lib.table.get_mut(f.flow_id.0) {
+                *slot = Some(f);
+            }
         }
         (lib, diags)
     }
@@ -254,6 +282,17 @@ impl Library {
     /// A flow by id.
     pub fn flow(&self, id: &str) -> Option<&Arc<Flow>> {
         self.flows.get(id)
+    }
+
+    /// A flow by its place in the table, as compiled references name it; `None` when that
+    /// flow did not compile (its diagnostics say why).
+    pub fn flow_at(&self, id: FlowId) -> Option<&Arc<Flow>> {
+        self.table.get(id.0).and_then(Option::as_ref)
+    }
+
+    /// The library-wide intent numbering that compiled flows and NLUs share.
+    pub fn intent_ids(&self) -> &BTreeMap<String, IntentId> {
+        &self.intent_ids
     }
 
     /// Scenarios (not dialogs), in id order.
@@ -287,7 +326,11 @@ impl Library {
                             .extend(kw.iter().cloned());
                     }
                 }
-                Arc::new(Nlu::train(&intents, flow.spec.settings.nlu_threshold))
+                Arc::new(Nlu::train_with_ids(
+                    &intents,
+                    &self.intent_ids,
+                    flow.spec.settings.nlu_threshold,
+                ))
             })
             .clone(),
         )
@@ -296,7 +339,13 @@ impl Library {
     /// The NLU over the shared intents only.
     pub fn shared_nlu(&self) -> Arc<Nlu> {
         self.shared_nlu
-            .get_or_init(|| Arc::new(Nlu::train(&self.shared_intents, None)))
+            .get_or_init(|| {
+                Arc::new(Nlu::train_with_ids(
+                    &self.shared_intents,
+                    &self.intent_ids,
+                    None,
+                ))
+            })
             .clone()
     }
 }
