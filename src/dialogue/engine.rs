@@ -13,7 +13,7 @@ use crate::scenario::compile::{EdgeId, Flow, FlowId, NodeId, NodeKind, Retry, ID
 use crate::scenario::library::Library;
 use crate::scenario::model::SlotKind;
 use crate::scenario::template::Template;
-use crate::scenario::value::Value;
+use crate::scenario::value::{Value, ValueError};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -172,13 +172,29 @@ pub enum StartError {
     /// The flow does not carry this locale.
     #[error("scenario `{0}` has no {1} prompts")]
     Locale(String, Locale),
-    /// A campaign variable is missing or malformed.
-    #[error("variable `{name}`: {message}")]
-    Variable {
+    /// A campaign variable the scenario requires was not given.
+    #[error("variable `{name}`: required by the scenario but not given")]
+    MissingVariable {
         /// Variable name.
         name: String,
-        /// What is wrong.
-        message: String,
+    },
+    /// A campaign value is not a value of its declared type.
+    #[error("variable `{name}`: {source}")]
+    InvalidVariable {
+        /// Variable name.
+        name: String,
+        /// The parse failure, with the offending text.
+        #[source]
+        source: ValueError,
+    },
+    /// A personal campaign value (sensitive, or a name) is not of its declared type. The
+    /// text is left out, and no source carries it, so logs and error chains stay clean.
+    #[error("variable `{name}`: not a valid {expected}")]
+    InvalidPersonalVariable {
+        /// Variable name.
+        name: String,
+        /// What was expected, in words.
+        expected: &'static str,
     },
 }
 
@@ -246,26 +262,27 @@ impl Conversation {
             let raw = variables.get(name);
             match raw {
                 Some(text) => {
-                    let v =
-                        Value::parse_typed(text, spec.ty).map_err(|e| StartError::Variable {
-                            name: name.clone(),
-                            message: if spec.sensitive
-                                || matches!(spec.ty, crate::scenario::model::VarType::Name)
-                            {
-                                format!("not a valid {}", e.expected)
-                            } else {
-                                e.to_string()
-                            },
-                        })?;
+                    let personal =
+                        spec.sensitive || matches!(spec.ty, crate::scenario::model::VarType::Name);
+                    let v = Value::parse_typed(text, spec.ty).map_err(|e| {
+                        if personal {
+                            StartError::InvalidPersonalVariable {
+                                name: name.clone(),
+                                expected: e.expected,
+                            }
+                        } else {
+                            StartError::InvalidVariable {
+                                name: name.clone(),
+                                source: e,
+                            }
+                        }
+                    })?;
                     vars.insert(name.clone(), v);
                 }
                 None if spec.required
                     && spec.source == crate::scenario::model::VarSource::Campaign =>
                 {
-                    return Err(StartError::Variable {
-                        name: name.clone(),
-                        message: "required by the scenario but not given".into(),
-                    })
+                    return Err(StartError::MissingVariable { name: name.clone() })
                 }
                 None => {}
             }

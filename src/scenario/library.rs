@@ -52,8 +52,19 @@ impl std::fmt::Debug for Library {
     }
 }
 
+/// A file or folder that could not be listed while looking for YAML files.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct WalkError {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// What the file system said.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Every `.yaml`/`.yml` file under the given paths, sorted, so diagnostics come in a stable order.
-pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
+pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, WalkError> {
     let mut out = Vec::new();
     for p in paths {
         walk(p, &mut out)?;
@@ -63,11 +74,15 @@ pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
     Ok(out)
 }
 
-fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
-    let meta = std::fs::metadata(p)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), WalkError> {
+    let at = |source| WalkError {
+        path: p.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(p).map_err(at)?;
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+            .map_err(at)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
