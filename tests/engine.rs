@@ -261,6 +261,23 @@ fn compiled_references_are_indices_that_resolve_to_what_the_yaml_named() {
             "a flow's own id is its place in the table"
         );
         for node in &flow.nodes {
+            for tpl in node.prompt.values() {
+                for v in tpl.var_refs() {
+                    assert!(v.id.is_some(), "`{}` numbered", v.name);
+                    assert_eq!(lib.var_ids().get(&v.name).copied(), v.id);
+                }
+            }
+            for (var, _) in &node.set {
+                let name = lib.var_name(*var);
+                assert!(name == "identity_verified" || flow.var_type(name).is_some());
+            }
+            if let NodeKind::Ask(ask) = &node.kind {
+                for (var, _) in &ask.capture {
+                    let name = lib.var_name(*var);
+                    assert!(flow.var_type_of(*var).is_some(), "`{name}` declared");
+                    assert_eq!(flow.var_type_of(*var), flow.var_type(name));
+                }
+            }
             match &node.kind {
                 NodeKind::Call {
                     dialog,

@@ -10,10 +10,10 @@ use super::abnormal::{AbnormalDetector, HandoffReason, Verdict};
 use crate::language::Locale;
 use crate::nlu::{Nlu, Understanding};
 use crate::scenario::compile::{EdgeId, Flow, FlowId, NodeId, NodeKind, Retry, IDENTITY_VERIFIED};
-use crate::scenario::library::Library;
+use crate::scenario::library::{Library, TODAY};
 use crate::scenario::model::SlotKind;
 use crate::scenario::template::Template;
-use crate::scenario::value::{Value, ValueError};
+use crate::scenario::value::{Value, ValueError, VarId, VarRef};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -205,7 +205,12 @@ pub struct Conversation {
     locale: Locale,
     today: NaiveDate,
     stack: Vec<Frame>,
-    vars: BTreeMap<String, Value>,
+    /// The call's variables, indexed by the library's variable numbers.
+    vars: Vec<Option<Value>>,
+    /// The number of `today`, which conditions read as the call's date.
+    today_var: Option<VarId>,
+    /// The number of `identity_verified`, which the hand-off detector consults.
+    identity_var: Option<VarId>,
     status: Status,
     detector: AbnormalDetector,
     node_no_match: u32,
@@ -255,7 +260,7 @@ impl Conversation {
         if !flow.spec.locales.contains(&locale) {
             return Err(StartError::Locale(scenario.to_string(), locale));
         }
-        let mut vars = BTreeMap::new();
+        let mut vars = vec![None; lib.var_ids().len()];
         for (name, spec) in &flow.spec.variables {
             // Only what the campaign gave: a declared `example` is for tests and the chat
             // tool (see `with_examples`), never a silent stand-in for a live call's data.
@@ -277,7 +282,13 @@ impl Conversation {
                             }
                         }
                     })?;
-                    vars.insert(name.clone(), v);
+                    if let Some(slot) = lib
+                        .var_ids()
+                        .get(name)
+                        .and_then(|id| vars.get_mut(id.0 as usize))
+                    {
+                        *slot = Some(v);
+                    }
                 }
                 None if spec.required
                     && spec.source == crate::scenario::model::VarSource::Campaign =>
@@ -301,6 +312,8 @@ impl Conversation {
                 resume: false,
             }],
             vars,
+            today_var: lib.var_ids().get(TODAY).copied(),
+            identity_var: lib.var_ids().get(IDENTITY_VERIFIED).copied(),
             status: Status::Idle,
             detector,
             node_no_match: 0,
@@ -318,9 +331,29 @@ impl Conversation {
         &self.status
     }
 
-    /// Current variables.
-    pub fn variables(&self) -> &BTreeMap<String, Value> {
-        &self.vars
+    /// Current variables by name (for tests and tools; the call itself reads by number).
+    pub fn variables(&self) -> BTreeMap<String, Value> {
+        self.vars
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let v = v.as_ref()?;
+                Some((self.lib.var_name(VarId(i as u32)).to_string(), v.clone()))
+            })
+            .collect()
+    }
+
+    fn var(&self, v: &VarRef) -> Option<&Value> {
+        v.id.and_then(|id| self.vars.get(id.0 as usize))
+            .and_then(Option::as_ref)
+    }
+
+    /// What a condition reads: the call's date for `today`, else the variable.
+    fn condition_var(&self, v: &VarRef) -> Option<Value> {
+        if v.id.is_some() && v.id == self.today_var {
+            return Some(Value::Date(self.today));
+        }
+        self.var(v).cloned()
     }
 
     /// Reason of the latest transfer request, if any.
@@ -347,11 +380,13 @@ impl Conversation {
                 let Some(tpl) = node.prompt.get(&self.locale) else {
                     continue;
                 };
-                if tpl.is_static() || !tpl.variables().all(|v| self.vars.contains_key(v)) {
+                if tpl.is_static() || !tpl.var_refs().all(|v| self.var(v).is_some()) {
                     continue;
                 }
-                let vars = &self.vars;
-                let lookup = |name: &str| vars.get(name).map(|v| (v.clone(), flow.var_type(name)));
+                let lookup = |v: &VarRef| {
+                    self.var(v)
+                        .map(|val| (val.clone(), v.id.and_then(|id| flow.var_type_of(id))))
+                };
                 out.push(tpl.render(self.locale, flow.currency, &lookup));
             }
         }
@@ -402,7 +437,10 @@ impl Conversation {
     }
 
     fn identity_verified(&self) -> bool {
-        self.vars.get(IDENTITY_VERIFIED).is_some_and(Value::truthy)
+        self.identity_var
+            .and_then(|id| self.vars.get(id.0 as usize))
+            .and_then(Option::as_ref)
+            .is_some_and(Value::truthy)
     }
 
     fn on_utterance(&mut self, text: &str, turn: &mut Turn) {
@@ -420,7 +458,7 @@ impl Conversation {
         let NodeKind::Ask(ask) = &frame.flow.nodes[frame.node].kind else {
             return;
         };
-        let mut filled: Vec<&str> = Vec::new();
+        let mut filled: Vec<VarId> = Vec::new();
         for (var, kind) in &ask.capture {
             let v = match kind {
                 SlotKind::Date => u.slots.date.map(Value::Date),
@@ -430,15 +468,15 @@ impl Conversation {
                 SlotKind::DurationDays => u.slots.duration_days.map(|d| Value::Number(d as f64)),
             };
             if let Some(v) = v {
-                self.set_var(var, v, turn);
-                filled.push(var);
+                self.set_var(*var, v, turn);
+                filled.push(*var);
             }
         }
         turn.understanding = Some(u);
         let slot_route = ask
             .on_slot
             .iter()
-            .find(|(v, _)| filled.contains(&v.as_str()))
+            .find(|(v, _)| filled.contains(v))
             .map(|(_, e)| *e);
         let handled_here = intent_id.is_some_and(|i| ask.on.contains_key(&i));
         if let (Some(e), false) = (slot_route, handled_here) {
@@ -654,12 +692,14 @@ impl Conversation {
         self.enter(to, turn);
     }
 
-    fn set_var(&mut self, name: &str, v: Value, turn: &mut Turn) {
+    fn set_var(&mut self, var: VarId, v: Value, turn: &mut Turn) {
         turn.actions.push(Action::SetVar {
-            name: name.to_string(),
+            name: self.lib.var_name(var).to_string(),
             value: v.clone(),
         });
-        self.vars.insert(name.to_string(), v);
+        if let Some(slot) = self.vars.get_mut(var.0 as usize) {
+            *slot = Some(v);
+        }
     }
 
     /// Enter a node and run until the conversation needs the customer or ends.
@@ -680,17 +720,10 @@ impl Conversation {
             self.node_no_match = 0;
             self.node_no_input = 0;
             for (var, e) in &node.set {
-                let today = self.today;
-                let vars = &self.vars;
-                let lookup = |n: &str| {
-                    if n == "today" {
-                        Some(Value::Date(today))
-                    } else {
-                        vars.get(n).cloned()
-                    }
-                };
-                let v = e.eval(&lookup).unwrap_or(Value::Null);
-                self.set_var(var, v, turn);
+                let v = e
+                    .eval(&|v: &VarRef| self.condition_var(v))
+                    .unwrap_or(Value::Null);
+                self.set_var(*var, v, turn);
             }
             if let Some(r) = &node.record {
                 turn.actions.push(Action::Record {
@@ -718,15 +751,7 @@ impl Conversation {
                     return;
                 }
                 NodeKind::Branch { cases, otherwise } => {
-                    let today = self.today;
-                    let vars = &self.vars;
-                    let lookup = |n: &str| {
-                        if n == "today" {
-                            Some(Value::Date(today))
-                        } else {
-                            vars.get(n).cloned()
-                        }
-                    };
+                    let lookup = |v: &VarRef| self.condition_var(v);
                     let e = cases
                         .iter()
                         .find(|(ex, _)| ex.eval(&lookup).map(|v| v.truthy()).unwrap_or(false))
@@ -826,8 +851,10 @@ impl Conversation {
             return;
         };
         let n = &flow.nodes[node];
-        let vars = &self.vars;
-        let lookup = |name: &str| vars.get(name).map(|v| (v.clone(), flow.var_type(name)));
+        let lookup = |v: &VarRef| {
+            self.var(v)
+                .map(|val| (val.clone(), v.id.and_then(|id| flow.var_type_of(id))))
+        };
         let text = tpl.render(self.locale, flow.currency, &lookup);
         let mut prompt_id = format!("{}.{}", flow.id(), n.id);
         if let Some(s) = suffix {

@@ -13,6 +13,7 @@ use crate::language::Locale;
 use crate::nlu::IntentId;
 use crate::scenario::expr::Expr;
 use crate::scenario::template::Template;
+use crate::scenario::value::VarId;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -215,9 +216,9 @@ pub struct Ask {
     /// Intent routes.
     pub on: BTreeMap<IntentId, EdgeId>,
     /// Slots captured into variables.
-    pub capture: Vec<(String, SlotKind)>,
+    pub capture: Vec<(VarId, SlotKind)>,
     /// Routes on a filled captured variable, tried in order.
-    pub on_slot: Vec<(String, EdgeId)>,
+    pub on_slot: Vec<(VarId, EdgeId)>,
     /// Silence handling.
     pub no_input: Retry,
     /// Not-understood handling.
@@ -285,7 +286,7 @@ pub struct Node {
     /// Whether the customer may interrupt the prompt.
     pub barge_in: bool,
     /// Assignments on entry.
-    pub set: Vec<(String, Expr)>,
+    pub set: Vec<(VarId, Expr)>,
     /// Compliance event recorded on entry.
     pub record: Option<String>,
     /// Where the node is written, for runtime messages.
@@ -334,6 +335,8 @@ pub struct Flow {
     pub handoff: Option<EdgeId>,
     /// Currency amounts are spoken in.
     pub currency: Currency,
+    /// Declared type of each variable this flow declares, indexed by [`VarId`].
+    pub var_types: Vec<Option<VarType>>,
 }
 
 impl Flow {
@@ -345,6 +348,11 @@ impl Flow {
     /// Declared type of a variable, if declared.
     pub fn var_type(&self, name: &str) -> Option<VarType> {
         self.spec.variables.get(name).map(|v| v.ty)
+    }
+
+    /// Declared type of a variable by number, if this flow declares it.
+    pub fn var_type_of(&self, var: VarId) -> Option<VarType> {
+        self.var_types.get(var.0 as usize).copied().flatten()
     }
 
     /// The name of a value this dialog returns.
@@ -376,6 +384,8 @@ pub struct LibraryView<'a> {
     pub flow_ids: &'a HashMap<String, FlowId>,
     /// Every intent's number, shared with the NLUs, so intent routes compile to ids.
     pub intent_ids: &'a BTreeMap<String, IntentId>,
+    /// Every variable's number (all flows' declarations, `identity_verified`, `today`).
+    pub var_ids: &'a BTreeMap<String, VarId>,
 }
 
 /// Compile one flow; returns the flow only when there is no error.
@@ -546,17 +556,22 @@ impl<'a> Compiler<'a> {
         };
         let mut nodes = Vec::with_capacity(draft.nodes.len());
         for d in draft.nodes {
-            match self.typed_kind(&d) {
-                Some(kind) => nodes.push(Node {
+            let set = d
+                .set
+                .iter()
+                .map(|(name, e)| Some((*self.lib.var_ids.get(name)?, e.clone())))
+                .collect::<Option<Vec<_>>>();
+            match (self.typed_kind(&d), set) {
+                (Some(kind), Some(set)) => nodes.push(Node {
                     id: d.id,
                     prompt: d.prompt,
                     barge_in: d.barge_in,
-                    set: d.set,
+                    set,
                     record: d.record,
                     pos: d.pos,
                     kind,
                 }),
-                None => {
+                _ => {
                     self.err(
                         d.pos,
                         "internal",
@@ -575,6 +590,17 @@ impl<'a> Compiler<'a> {
             };
             digressions.insert(self.intent_id(&intent, &["global", &intent])?, flow);
         }
+        let mut var_types = vec![None; self.lib.var_ids.len()];
+        for (name, spec) in &self.spec.variables {
+            if let Some(slot) = self
+                .lib
+                .var_ids
+                .get(name)
+                .and_then(|id| var_types.get_mut(id.0 as usize))
+            {
+                *slot = Some(spec.ty);
+            }
+        }
         let mut global = BTreeMap::new();
         for (intent, edge) in draft.global {
             global.insert(self.intent_id(&intent, &["global", &intent])?, edge);
@@ -590,6 +616,7 @@ impl<'a> Compiler<'a> {
             digressions,
             handoff: draft.handoff,
             currency: draft.currency,
+            var_types,
         })
     }
 
@@ -615,8 +642,16 @@ impl<'a> Compiler<'a> {
                         Some((self.intent_id(intent, &["nodes", &d.id, "on", intent])?, *e))
                     })
                     .collect::<Option<BTreeMap<IntentId, EdgeId>>>()?,
-                capture: d.capture.clone(),
-                on_slot: d.on_slot.clone(),
+                capture: d
+                    .capture
+                    .iter()
+                    .map(|(v, k)| Some((*self.lib.var_ids.get(v)?, *k)))
+                    .collect::<Option<Vec<_>>>()?,
+                on_slot: d
+                    .on_slot
+                    .iter()
+                    .map(|(v, e)| Some((*self.lib.var_ids.get(v)?, *e)))
+                    .collect::<Option<Vec<_>>>()?,
                 no_input: d.no_input.clone(),
                 no_match: d.no_match.clone(),
             }),
@@ -768,7 +803,8 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             match Template::parse(t) {
-                Ok(tpl) => {
+                Ok(mut tpl) => {
+                    tpl.resolve(&|name| self.lib.var_ids.get(name).copied());
                     for v in tpl.variables() {
                         if !self.spec.variables.contains_key(v) {
                             let offset = t
@@ -797,7 +833,8 @@ impl<'a> Compiler<'a> {
 
     fn expr(&mut self, text: &str, path: &[&str]) -> Option<Expr> {
         match Expr::parse(text) {
-            Ok(e) => {
+            Ok(mut e) => {
+                e.resolve(&|name| self.lib.var_ids.get(name).copied());
                 for v in e.variables() {
                     if !self.spec.variables.contains_key(v) && v != "today" {
                         let p = self.vpos(path);

@@ -1,15 +1,19 @@
 //! Loading a tree of YAML files (scenarios, dialogs, the intent library, conversation
 //! tests) into one compiled, cross-checked library.
 
-use super::compile::{compile, Flow, FlowId, LibraryView};
+use super::compile::{compile, Flow, FlowId, LibraryView, IDENTITY_VERIFIED};
 use super::diag::Diagnostic;
 use super::model::{FlowFile, FlowKind, IntentLibraryFile};
 use super::source::{Pos, SourceFile};
+use super::value::VarId;
 use crate::nlu::intent::IntentSpec;
 use crate::nlu::{IntentId, Nlu};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+
+/// The variable conditions read as the call's date.
+pub const TODAY: &str = "today";
 
 /// What a YAML file is, decided from its top-level keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +43,11 @@ pub struct Library {
     /// Every intent any flow can route on, numbered: compiled flows and every NLU of the
     /// library share these ids.
     intent_ids: BTreeMap<String, IntentId>,
+    /// Every variable any flow declares, plus `identity_verified` and `today`, numbered:
+    /// a call keeps its variables in a table indexed by these.
+    var_ids: BTreeMap<String, VarId>,
+    /// The names of `var_ids`, by number.
+    var_names: Vec<String>,
     nlu: HashMap<String, OnceLock<Arc<Nlu>>>,
     shared_nlu: OnceLock<Arc<Nlu>>,
 }
@@ -251,6 +260,18 @@ impl Library {
             .enumerate()
             .map(|(i, name)| (name.clone(), IntentId(i as u32)))
             .collect();
+        let var_names: BTreeSet<&str> = flows
+            .iter()
+            .flat_map(|(_, f)| f.variables.keys().map(String::as_str))
+            .chain([IDENTITY_VERIFIED, TODAY])
+            .collect();
+        lib.var_names = var_names.into_iter().map(str::to_string).collect();
+        lib.var_ids = lib
+            .var_names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), VarId(i as u32)))
+            .collect();
         let flow_ids: HashMap<String, FlowId> = flows
             .iter()
             .enumerate()
@@ -261,6 +282,7 @@ impl Library {
             dialogs: &dialogs,
             flow_ids: &flow_ids,
             intent_ids: &lib.intent_ids,
+            var_ids: &lib.var_ids,
         };
         let mut compiled = Vec::new();
         for (src, spec) in &flows {
@@ -308,6 +330,19 @@ impl Library {
     /// The library-wide intent numbering that compiled flows and NLUs share.
     pub fn intent_ids(&self) -> &BTreeMap<String, IntentId> {
         &self.intent_ids
+    }
+
+    /// The library-wide variable numbering.
+    pub fn var_ids(&self) -> &BTreeMap<String, VarId> {
+        &self.var_ids
+    }
+
+    /// A variable's name by number (for actions and reports, which speak names).
+    pub fn var_name(&self, id: VarId) -> &str {
+        self.var_names
+            .get(id.0 as usize)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// Scenarios (not dialogs), in id order.
