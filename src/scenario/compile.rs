@@ -1,9 +1,12 @@
 //! Compile a parsed flow into a graph the runtime walks, and lint it.
 //!
-//! Every reference (node, intent, variable, sub-dialog, return value) is resolved here,
-//! once, so the runtime never looks anything up by name on a live call. The same pass
-//! builds a petgraph graph for the structural lints (unreachable nodes, dead ends, loops
-//! without exit, sensitive data before identity verification) and for drawing.
+//! Every reference is resolved here, once, to a number: nodes and edges to indices,
+//! sub-dialogs to [`FlowId`], return values to [`ReturnId`], intents to the library's
+//! [`IntentId`], variables to the library's [`VarId`]. So the runtime never looks anything
+//! up by name on a live call. Nodes come out as a typed [`NodeKind`], one variant per node
+//! type with exactly its fields. The lints (unreachable nodes, dead ends, loops without
+//! exit, sensitive data before identity verification) run first on flat drafts, so a flow
+//! with mistakes is still checked as a whole; only a clean flow becomes typed.
 
 use super::diag::Diagnostic;
 use super::model::{FlowFile, FlowKind, NodeSpec, NodeType, RetrySpec, SlotKind, VarType};
