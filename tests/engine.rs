@@ -247,3 +247,128 @@ fn a_live_call_never_falls_back_to_example_values() {
         "call-filled variables are not pre-set"
     );
 }
+
+#[test]
+fn compiled_references_are_indices_that_resolve_to_what_the_yaml_named() {
+    use voxdial::scenario::compile::{EdgeLabel, NodeKind};
+    let lib = lib();
+    let mut calls = 0;
+    let mut routes = 0;
+    for flow in lib.flows.values() {
+        assert_eq!(
+            lib.flow_at(flow.flow_id).map(|f| f.id()),
+            Some(flow.id()),
+            "a flow's own id is its place in the table"
+        );
+        for node in &flow.nodes {
+            for tpl in node.prompt.values() {
+                for v in tpl.var_refs() {
+                    assert!(v.id.is_some(), "`{}` numbered", v.name);
+                    assert_eq!(lib.var_ids().get(&v.name).copied(), v.id);
+                }
+            }
+            for (var, _) in &node.set {
+                let name = lib.var_name(*var);
+                assert!(name == "identity_verified" || flow.var_type(name).is_some());
+            }
+            if let NodeKind::Ask(ask) = &node.kind {
+                for (var, _) in &ask.capture {
+                    let name = lib.var_name(*var);
+                    assert!(flow.var_type_of(*var).is_some(), "`{name}` declared");
+                    assert_eq!(flow.var_type_of(*var), flow.var_type(name));
+                }
+            }
+            match &node.kind {
+                NodeKind::Call {
+                    dialog,
+                    dialog_name,
+                    returns,
+                } => {
+                    calls += 1;
+                    let d = lib.flow_at(*dialog).expect("called dialog compiled");
+                    assert_eq!(d.id(), dialog_name);
+                    assert_eq!(returns.len(), d.spec.returns.len(), "every return routed");
+                    for (i, e) in returns.iter().enumerate() {
+                        assert_eq!(
+                            flow.edges[*e].label,
+                            EdgeLabel::Return(d.spec.returns[i].clone()),
+                            "return routes are indexed like the dialog's `returns:`"
+                        );
+                    }
+                }
+                NodeKind::Ask(ask) => {
+                    for (intent, e) in &ask.on {
+                        routes += 1;
+                        let EdgeLabel::Intent(name) = &flow.edges[*e].label else {
+                            panic!("an intent route is labelled with its intent");
+                        };
+                        assert_eq!(lib.intent_ids().get(name), Some(intent));
+                    }
+                }
+                NodeKind::Return { value } => {
+                    assert!(value.0 < flow.spec.returns.len());
+                }
+                _ => {}
+            }
+        }
+        for d in flow.digressions.values() {
+            assert!(lib.flow_at(*d).is_some(), "digression dialog resolves");
+        }
+    }
+    assert!(
+        calls > 0 && routes > 0,
+        "the library exercises calls and routes"
+    );
+}
+
+#[test]
+fn the_nlu_reports_the_library_intent_ids_that_flows_route_on() {
+    let lib = lib();
+    let nlu = lib.nlu_for("collection_m1_overdue").expect("nlu");
+    for (text, locale) in [
+        ("好的没问题", Locale::ZhCn),
+        ("不行啊", Locale::ZhCn),
+        ("yes", Locale::EnUs),
+    ] {
+        let u = nlu.understand(text, locale, today());
+        let want = u
+            .intent()
+            .and_then(|name| lib.intent_ids().get(name))
+            .copied();
+        assert!(want.is_some(), "«{text}» understood as a library intent");
+        assert_eq!(u.intent_id, want, "«{text}»: id and name agree");
+    }
+}
+
+#[test]
+fn a_call_to_a_dialog_that_did_not_compile_ends_the_call_instead_of_looking_it_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("broken_dialog.yaml"),
+        "id: broken_dialog\nkind: dialog\nlocales: [en-US]\nreturns: [done]\nstart: a\nnodes:\n  a: {type: say, prompt: {en-US: Hi.}, next: nowhere}\n",
+    )
+    .expect("write dialog");
+    std::fs::write(
+        dir.path().join("caller.yaml"),
+        "id: caller\ntitle: {en-US: Caller}\nlocales: [en-US]\noutcomes: [ok]\nstart: go\nnodes:\n  go: {type: call, dialog: broken_dialog, returns: {done: end}}\n  end: {type: hangup, outcome: ok}\n",
+    )
+    .expect("write scenario");
+    let (lib, diags) = Library::load(&[dir.path().to_path_buf()]);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.is_error() && d.code == "unknown-node"),
+        "the dialog's mistake is reported"
+    );
+    assert!(lib.flow("broken_dialog").is_none());
+    let lib = Arc::new(lib);
+    let mut c = Conversation::new(lib, "caller", Locale::EnUs, today(), &BTreeMap::new())
+        .expect("the caller itself compiled");
+    let t = c.handle(Event::Start);
+    assert!(
+        matches!(t.control(), Some(Action::Hangup { outcome }) if outcome == "flow_error"),
+        "{:?}",
+        t.actions
+    );
+    assert_eq!(c.status(), &Status::Ended("flow_error".into()));
+}

@@ -1,9 +1,12 @@
-//! Conversation tests (Rasa-style end-to-end stories) and transition coverage.
+//! The conversation-test runner (Rasa-style end-to-end stories) and transition coverage.
 //!
 //! A test file names a scenario and lists conversations: customer lines and what the bot
 //! must do in answer (node reached, intent recognised, text spoken, variables set, final
 //! outcome). Running them drives the real engine and NLU, and records every transition
 //! taken, so a scenario's coverage is the share of its graph's edges some test exercised.
+//!
+//! It sits on top of [`crate::dialogue::engine`], which it drives like any other caller;
+//! nothing in the runtime imports it (`voxdial scenario test` does).
 
 use crate::dialogue::engine::{Action, Conversation, Event, Status, Turn};
 use crate::language::Locale;
@@ -244,7 +247,12 @@ pub fn run(lib: &Arc<Library>, files: &[PathBuf], today_default: NaiveDate) -> R
         for (ti, case) in tf.tests.iter().enumerate() {
             let (result, trace) = run_case(lib, &src, &tf, ti, case, today_default);
             for t in trace {
-                taken.entry(t.flow).or_default().insert(t.edge);
+                if let Some(flow) = lib.flow_at(t.flow) {
+                    taken
+                        .entry(flow.id().to_string())
+                        .or_default()
+                        .insert(t.edge);
+                }
             }
             report.cases.push(result);
         }

@@ -9,11 +9,11 @@
 use super::abnormal::{AbnormalDetector, HandoffReason, Verdict};
 use crate::language::Locale;
 use crate::nlu::{Nlu, Understanding};
-use crate::scenario::compile::{EdgeId, Flow, NodeId, Retry, IDENTITY_VERIFIED};
-use crate::scenario::library::Library;
-use crate::scenario::model::{NodeType, SlotKind};
+use crate::scenario::compile::{EdgeId, Flow, FlowId, NodeId, NodeKind, Retry, IDENTITY_VERIFIED};
+use crate::scenario::library::{Library, TODAY};
+use crate::scenario::model::SlotKind;
 use crate::scenario::template::Template;
-use crate::scenario::value::Value;
+use crate::scenario::value::{Value, ValueError, VarId, VarRef};
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -95,10 +95,10 @@ pub enum Action {
 }
 
 /// One transition taken, for coverage: which flow and which of its edges.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Taken {
-    /// Flow id.
-    pub flow: String,
+    /// The flow, by its place in the library ([`Library::flow_at`]).
+    pub flow: FlowId,
     /// Edge index in that flow.
     pub edge: EdgeId,
 }
@@ -172,13 +172,29 @@ pub enum StartError {
     /// The flow does not carry this locale.
     #[error("scenario `{0}` has no {1} prompts")]
     Locale(String, Locale),
-    /// A campaign variable is missing or malformed.
-    #[error("variable `{name}`: {message}")]
-    Variable {
+    /// A campaign variable the scenario requires was not given.
+    #[error("variable `{name}`: required by the scenario but not given")]
+    MissingVariable {
         /// Variable name.
         name: String,
-        /// What is wrong.
-        message: String,
+    },
+    /// A campaign value is not a value of its declared type.
+    #[error("variable `{name}`: {source}")]
+    InvalidVariable {
+        /// Variable name.
+        name: String,
+        /// The parse failure, with the offending text.
+        #[source]
+        source: ValueError,
+    },
+    /// A personal campaign value (sensitive, or a name) is not of its declared type. The
+    /// text is left out, and no source carries it, so logs and error chains stay clean.
+    #[error("variable `{name}`: not a valid {expected}")]
+    InvalidPersonalVariable {
+        /// Variable name.
+        name: String,
+        /// What was expected, in words.
+        expected: &'static str,
     },
 }
 
@@ -189,12 +205,17 @@ pub struct Conversation {
     locale: Locale,
     today: NaiveDate,
     stack: Vec<Frame>,
-    vars: BTreeMap<String, Value>,
+    /// The call's variables, indexed by the library's variable numbers.
+    vars: Vec<Option<Value>>,
+    /// The number of `today`, which conditions read as the call's date.
+    today_var: Option<VarId>,
+    /// The number of `identity_verified`, which the hand-off detector consults.
+    identity_var: Option<VarId>,
     status: Status,
     detector: AbnormalDetector,
     node_no_match: u32,
     node_no_input: u32,
-    visits: HashMap<(String, NodeId), u32>,
+    visits: HashMap<(FlowId, NodeId), u32>,
     pending_reason: Option<HandoffReason>,
     last_transfer: Option<String>,
     trace: Vec<Taken>,
@@ -239,33 +260,40 @@ impl Conversation {
         if !flow.spec.locales.contains(&locale) {
             return Err(StartError::Locale(scenario.to_string(), locale));
         }
-        let mut vars = BTreeMap::new();
+        let mut vars = vec![None; lib.var_ids().len()];
         for (name, spec) in &flow.spec.variables {
             // Only what the campaign gave: a declared `example` is for tests and the chat
             // tool (see `with_examples`), never a silent stand-in for a live call's data.
             let raw = variables.get(name);
             match raw {
                 Some(text) => {
-                    let v =
-                        Value::parse_typed(text, spec.ty).map_err(|e| StartError::Variable {
-                            name: name.clone(),
-                            message: if spec.sensitive
-                                || matches!(spec.ty, crate::scenario::model::VarType::Name)
-                            {
-                                format!("not a valid {}", e.expected)
-                            } else {
-                                e.to_string()
-                            },
-                        })?;
-                    vars.insert(name.clone(), v);
+                    let personal =
+                        spec.sensitive || matches!(spec.ty, crate::scenario::model::VarType::Name);
+                    let v = Value::parse_typed(text, spec.ty).map_err(|e| {
+                        if personal {
+                            StartError::InvalidPersonalVariable {
+                                name: name.clone(),
+                                expected: e.expected,
+                            }
+                        } else {
+                            StartError::InvalidVariable {
+                                name: name.clone(),
+                                source: e,
+                            }
+                        }
+                    })?;
+                    if let Some(slot) = lib
+                        .var_ids()
+                        .get(name)
+                        .and_then(|id| vars.get_mut(id.0 as usize))
+                    {
+                        *slot = Some(v);
+                    }
                 }
                 None if spec.required
                     && spec.source == crate::scenario::model::VarSource::Campaign =>
                 {
-                    return Err(StartError::Variable {
-                        name: name.clone(),
-                        message: "required by the scenario but not given".into(),
-                    })
+                    return Err(StartError::MissingVariable { name: name.clone() })
                 }
                 None => {}
             }
@@ -284,6 +312,8 @@ impl Conversation {
                 resume: false,
             }],
             vars,
+            today_var: lib.var_ids().get(TODAY).copied(),
+            identity_var: lib.var_ids().get(IDENTITY_VERIFIED).copied(),
             status: Status::Idle,
             detector,
             node_no_match: 0,
@@ -301,9 +331,29 @@ impl Conversation {
         &self.status
     }
 
-    /// Current variables.
-    pub fn variables(&self) -> &BTreeMap<String, Value> {
-        &self.vars
+    /// Current variables by name (for tests and tools; the call itself reads by number).
+    pub fn variables(&self) -> BTreeMap<String, Value> {
+        self.vars
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let v = v.as_ref()?;
+                Some((self.lib.var_name(VarId(i as u32)).to_string(), v.clone()))
+            })
+            .collect()
+    }
+
+    fn var(&self, v: &VarRef) -> Option<&Value> {
+        v.id.and_then(|id| self.vars.get(id.0 as usize))
+            .and_then(Option::as_ref)
+    }
+
+    /// What a condition reads: the call's date for `today`, else the variable.
+    fn condition_var(&self, v: &VarRef) -> Option<Value> {
+        if v.id.is_some() && v.id == self.today_var {
+            return Some(Value::Date(self.today));
+        }
+        self.var(v).cloned()
     }
 
     /// Reason of the latest transfer request, if any.
@@ -330,11 +380,13 @@ impl Conversation {
                 let Some(tpl) = node.prompt.get(&self.locale) else {
                     continue;
                 };
-                if tpl.is_static() || !tpl.variables().all(|v| self.vars.contains_key(v)) {
+                if tpl.is_static() || !tpl.var_refs().all(|v| self.var(v).is_some()) {
                     continue;
                 }
-                let vars = &self.vars;
-                let lookup = |name: &str| vars.get(name).map(|v| (v.clone(), flow.var_type(name)));
+                let lookup = |v: &VarRef| {
+                    self.var(v)
+                        .map(|val| (val.clone(), v.id.and_then(|id| flow.var_type_of(id))))
+                };
                 out.push(tpl.render(self.locale, flow.currency, &lookup));
             }
         }
@@ -385,12 +437,16 @@ impl Conversation {
     }
 
     fn identity_verified(&self) -> bool {
-        self.vars.get(IDENTITY_VERIFIED).is_some_and(Value::truthy)
+        self.identity_var
+            .and_then(|id| self.vars.get(id.0 as usize))
+            .and_then(Option::as_ref)
+            .is_some_and(Value::truthy)
     }
 
     fn on_utterance(&mut self, text: &str, turn: &mut Turn) {
         let u = self.nlu.understand(text, self.locale, self.today);
         let intent = u.intent().map(str::to_string);
+        let intent_id = u.intent_id;
         let verdict = self
             .detector
             .on_utterance(intent.as_deref(), self.identity_verified());
@@ -398,9 +454,12 @@ impl Conversation {
         let Some(frame) = self.top().cloned() else {
             return;
         };
-        let node = &frame.flow.nodes[frame.node];
-        let mut filled: Vec<&str> = Vec::new();
-        for (var, kind) in &node.capture {
+        // Only an ask node listens, so only an ask node hears an utterance.
+        let NodeKind::Ask(ask) = &frame.flow.nodes[frame.node].kind else {
+            return;
+        };
+        let mut filled: Vec<VarId> = Vec::new();
+        for (var, kind) in &ask.capture {
             let v = match kind {
                 SlotKind::Date => u.slots.date.map(Value::Date),
                 SlotKind::Amount => u.slots.amount_cents.map(Value::Amount),
@@ -409,17 +468,17 @@ impl Conversation {
                 SlotKind::DurationDays => u.slots.duration_days.map(|d| Value::Number(d as f64)),
             };
             if let Some(v) = v {
-                self.set_var(var, v, turn);
-                filled.push(var);
+                self.set_var(*var, v, turn);
+                filled.push(*var);
             }
         }
         turn.understanding = Some(u);
-        let slot_route = node
+        let slot_route = ask
             .on_slot
             .iter()
-            .find(|(v, _)| filled.contains(&v.as_str()))
+            .find(|(v, _)| filled.contains(v))
             .map(|(_, e)| *e);
-        let handled_here = intent.as_deref().is_some_and(|i| node.on.contains_key(i));
+        let handled_here = intent_id.is_some_and(|i| ask.on.contains_key(&i));
         if let (Some(e), false) = (slot_route, handled_here) {
             // The answer carried what the question asked for ("下个月15号"), whatever
             // intent the sentence looked like on its own.
@@ -431,7 +490,7 @@ impl Conversation {
             }
         }
         if let Some(intent) = intent.as_deref() {
-            if let Some(&e) = node.on.get(intent) {
+            if let Some(&e) = intent_id.and_then(|i| ask.on.get(&i)) {
                 self.detector.note_understood();
                 self.node_no_match = 0;
                 self.follow(&frame.flow, e, turn);
@@ -447,15 +506,15 @@ impl Conversation {
             // Flow-wide handlers, innermost flow first: a dialog's own, then its caller's.
             for depth in (0..self.stack.len()).rev() {
                 let flow = self.stack[depth].flow.clone();
-                if let Some(&e) = flow.global.get(intent) {
+                if let Some(&e) = intent_id.and_then(|i| flow.global.get(&i)) {
                     self.detector.note_understood();
                     self.stack.truncate(depth + 1);
                     self.node_no_match = 0;
                     self.follow(&flow, e, turn);
                     return;
                 }
-                if let Some(d) = flow.digressions.get(intent) {
-                    if let Some(dialog) = self.lib.flow(d).cloned() {
+                if let Some(&d) = intent_id.and_then(|i| flow.digressions.get(&i)) {
+                    if let Some(dialog) = self.lib.flow_at(d).cloned() {
                         self.detector.note_understood();
                         self.node_no_match = 0;
                         let start = dialog.start;
@@ -493,7 +552,7 @@ impl Conversation {
             return self.handoff(reason, turn);
         }
         self.node_no_match += 1;
-        let retry = node.no_match.clone();
+        let retry = ask.no_match.clone();
         self.retry_or_escalate(
             &frame,
             &retry,
@@ -512,8 +571,11 @@ impl Conversation {
         if let Verdict::Handoff(reason) = verdict {
             return self.handoff(reason, turn);
         }
+        let NodeKind::Ask(ask) = &frame.flow.nodes[frame.node].kind else {
+            return;
+        };
         self.node_no_input += 1;
-        let retry = frame.flow.nodes[frame.node].no_input.clone();
+        let retry = ask.no_input.clone();
         self.retry_or_escalate(
             &frame,
             &retry,
@@ -579,7 +641,11 @@ impl Conversation {
             node: node.id.clone(),
         });
         self.pending_reason = None;
-        match node.on_fail {
+        let on_fail = match &node.kind {
+            NodeKind::Transfer { on_fail, .. } => *on_fail,
+            _ => None,
+        };
+        match on_fail {
             Some(e) => self.follow(&frame.flow, e, turn),
             None => {
                 self.builtin_say(Builtin::TransferFailed, turn);
@@ -616,7 +682,7 @@ impl Conversation {
 
     fn follow(&mut self, flow: &Arc<Flow>, edge: EdgeId, turn: &mut Turn) {
         self.trace.push(Taken {
-            flow: flow.id().to_string(),
+            flow: flow.flow_id,
             edge,
         });
         let to = flow.edges[edge].to;
@@ -626,12 +692,14 @@ impl Conversation {
         self.enter(to, turn);
     }
 
-    fn set_var(&mut self, name: &str, v: Value, turn: &mut Turn) {
+    fn set_var(&mut self, var: VarId, v: Value, turn: &mut Turn) {
         turn.actions.push(Action::SetVar {
-            name: name.to_string(),
+            name: self.lib.var_name(var).to_string(),
             value: v.clone(),
         });
-        self.vars.insert(name.to_string(), v);
+        if let Some(slot) = self.vars.get_mut(var.0 as usize) {
+            *slot = Some(v);
+        }
     }
 
     /// Enter a node and run until the conversation needs the customer or ends.
@@ -643,10 +711,7 @@ impl Conversation {
             };
             let flow = frame.flow.clone();
             let node = &flow.nodes[node_id];
-            let visits = self
-                .visits
-                .entry((flow.id().to_string(), node_id))
-                .or_insert(0);
+            let visits = self.visits.entry((flow.flow_id, node_id)).or_insert(0);
             *visits += 1;
             if *visits > MAX_VISITS_PER_NODE && self.pending_reason != Some(HandoffReason::Loop) {
                 // Enter the hand-off once; if that loops too, end the call.
@@ -655,17 +720,10 @@ impl Conversation {
             self.node_no_match = 0;
             self.node_no_input = 0;
             for (var, e) in &node.set {
-                let today = self.today;
-                let vars = &self.vars;
-                let lookup = |n: &str| {
-                    if n == "today" {
-                        Some(Value::Date(today))
-                    } else {
-                        vars.get(n).cloned()
-                    }
-                };
-                let v = e.eval(&lookup).unwrap_or(Value::Null);
-                self.set_var(var, v, turn);
+                let v = e
+                    .eval(&|v: &VarRef| self.condition_var(v))
+                    .unwrap_or(Value::Null);
+                self.set_var(*var, v, turn);
             }
             if let Some(r) = &node.record {
                 turn.actions.push(Action::Record {
@@ -673,19 +731,16 @@ impl Conversation {
                     node: node.id.clone(),
                 });
             }
-            match node.ty {
-                NodeType::Say | NodeType::Set => {
+            match &node.kind {
+                NodeKind::Say { next } | NodeKind::Set { next } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
-                    let Some(e) = node.next else {
-                        return self.end("flow_error", turn);
-                    };
                     self.trace.push(Taken {
-                        flow: flow.id().to_string(),
-                        edge: e,
+                        flow: flow.flow_id,
+                        edge: *next,
                     });
-                    node_id = flow.edges[e].to;
+                    node_id = flow.edges[*next].to;
                 }
-                NodeType::Ask => {
+                NodeKind::Ask(_) => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
                     turn.actions.push(Action::Listen {
                         node: node.id.clone(),
@@ -695,34 +750,21 @@ impl Conversation {
                     self.set_top(node_id);
                     return;
                 }
-                NodeType::Branch => {
-                    let today = self.today;
-                    let vars = &self.vars;
-                    let lookup = |n: &str| {
-                        if n == "today" {
-                            Some(Value::Date(today))
-                        } else {
-                            vars.get(n).cloned()
-                        }
-                    };
-                    let chosen = node
-                        .cases
+                NodeKind::Branch { cases, otherwise } => {
+                    let lookup = |v: &VarRef| self.condition_var(v);
+                    let e = cases
                         .iter()
                         .find(|(ex, _)| ex.eval(&lookup).map(|v| v.truthy()).unwrap_or(false))
-                        .map(|(_, e)| *e)
-                        .or(node.otherwise);
-                    let Some(e) = chosen else {
-                        return self.end("flow_error", turn);
-                    };
+                        .map_or(*otherwise, |(_, e)| *e);
                     self.trace.push(Taken {
-                        flow: flow.id().to_string(),
+                        flow: flow.flow_id,
                         edge: e,
                     });
                     node_id = flow.edges[e].to;
                 }
-                NodeType::Call => {
-                    let dialog = node.dialog.as_ref().and_then(|d| self.lib.flow(d)).cloned();
-                    let Some(dialog) = dialog else {
+                NodeKind::Call { dialog, .. } => {
+                    // A dialog that did not compile has an empty place in the table.
+                    let Some(dialog) = self.lib.flow_at(*dialog).cloned() else {
                         return self.end("flow_error", turn);
                     };
                     self.set_top(node_id);
@@ -734,11 +776,11 @@ impl Conversation {
                     });
                     continue;
                 }
-                NodeType::Transfer => {
+                NodeKind::Transfer { reason, .. } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
                     let reason = match self.pending_reason.take() {
                         Some(r) => r.code().to_string(),
-                        None => node.reason.clone().unwrap_or_else(|| "unspecified".into()),
+                        None => reason.clone(),
                     };
                     self.last_transfer = Some(reason.clone());
                     turn.actions.push(Action::Transfer {
@@ -749,17 +791,15 @@ impl Conversation {
                     self.set_top(node_id);
                     return;
                 }
-                NodeType::Hangup => {
+                NodeKind::Hangup { outcome } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
                     self.set_top(node_id);
-                    let outcome = node.outcome.clone().unwrap_or_else(|| "completed".into());
-                    return self.end(&outcome, turn);
+                    return self.end(outcome, turn);
                 }
-                NodeType::Return => {
+                NodeKind::Return { value } => {
                     self.say(&flow, node_id, &node.prompt, None, turn);
-                    let value = node.value.clone().unwrap_or_default();
                     if self.stack.len() <= 1 {
-                        return self.end(&format!("returned_{value}"), turn);
+                        return self.end(&format!("returned_{}", flow.return_name(*value)), turn);
                     }
                     let finished = self.stack.pop();
                     if finished.is_some_and(|f| f.resume) {
@@ -771,12 +811,17 @@ impl Conversation {
                     let Some(caller) = self.top().cloned() else {
                         return;
                     };
-                    let call_node = &caller.flow.nodes[caller.node];
-                    let Some(&e) = call_node.returns.get(&value) else {
+                    // The caller's call node routes every value its dialog returns, by the
+                    // same index.
+                    let route = match &caller.flow.nodes[caller.node].kind {
+                        NodeKind::Call { returns, .. } => returns.get(value.0).copied(),
+                        _ => None,
+                    };
+                    let Some(e) = route else {
                         return self.end("flow_error", turn);
                     };
                     self.trace.push(Taken {
-                        flow: caller.flow.id().to_string(),
+                        flow: caller.flow.flow_id,
                         edge: e,
                     });
                     node_id = caller.flow.edges[e].to;
@@ -806,8 +851,10 @@ impl Conversation {
             return;
         };
         let n = &flow.nodes[node];
-        let vars = &self.vars;
-        let lookup = |name: &str| vars.get(name).map(|v| (v.clone(), flow.var_type(name)));
+        let lookup = |v: &VarRef| {
+            self.var(v)
+                .map(|val| (val.clone(), v.id.and_then(|id| flow.var_type_of(id))))
+        };
         let text = tpl.render(self.locale, flow.currency, &lookup);
         let mut prompt_id = format!("{}.{}", flow.id(), n.id);
         if let Some(s) = suffix {

@@ -11,6 +11,7 @@
 //! threshold separates "understood" from "guessing". Training is milliseconds (one model
 //! per scenario); classification is microseconds; every decision names its evidence.
 
+use super::IntentId;
 use crate::language::Locale;
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,6 +41,9 @@ pub struct Classification {
     pub alternatives: Vec<(String, f32)>,
     /// The training example or keyword that matched best.
     pub evidence: Option<String>,
+    /// The best intent's id, `None` below the threshold; not part of the JSON contract.
+    #[serde(skip)]
+    pub intent_id: Option<IntentId>,
 }
 
 struct Example {
@@ -63,6 +67,8 @@ struct LocaleIndex {
 /// A trained classifier over a set of intents.
 pub struct IntentModel {
     names: Vec<String>,
+    /// The id each intent was trained under, parallel to `names`.
+    ids: Vec<IntentId>,
     locales: HashMap<Locale, LocaleIndex>,
     threshold: f32,
 }
@@ -81,14 +87,29 @@ impl IntentModel {
     /// Confidence below which the utterance is not understood.
     pub const DEFAULT_THRESHOLD: f32 = 0.2;
 
-    /// Train from `(name, spec)` pairs.
+    /// Train from `(name, spec)` pairs; intents are numbered in the order given.
     pub fn train<'a>(intents: impl IntoIterator<Item = (&'a str, &'a IntentSpec)>) -> IntentModel {
+        IntentModel::train_with_ids(
+            intents
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, spec))| (IntentId(i as u32), name, spec)),
+        )
+    }
+
+    /// Train from `(id, name, spec)` triples, so the ids it reports match a table kept
+    /// elsewhere (a library numbering every intent its flows route on).
+    pub fn train_with_ids<'a>(
+        intents: impl IntoIterator<Item = (IntentId, &'a str, &'a IntentSpec)>,
+    ) -> IntentModel {
         let mut names = Vec::new();
+        let mut ids = Vec::new();
         let mut raw: HashMap<Locale, Vec<(u32, String)>> = HashMap::new();
         let mut kws: HashMap<Locale, Vec<(String, u32)>> = HashMap::new();
-        for (name, spec) in intents {
+        for (intent_id, name, spec) in intents {
             let id = names.len() as u32;
             names.push(name.to_string());
+            ids.push(intent_id);
             for (l, ex) in &spec.examples {
                 for e in ex {
                     raw.entry(*l).or_default().push((id, e.clone()));
@@ -144,6 +165,7 @@ impl IntentModel {
         }
         IntentModel {
             names,
+            ids,
             locales,
             threshold: Self::DEFAULT_THRESHOLD,
         }
@@ -153,6 +175,14 @@ impl IntentModel {
     pub fn with_threshold(mut self, t: f32) -> Self {
         self.threshold = t.clamp(0.0, 1.0);
         self
+    }
+
+    /// The id of a known intent; for training-time wiring, not for the per-utterance path.
+    pub fn id_of(&self, name: &str) -> Option<IntentId> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| self.ids.get(i).copied())
     }
 
     /// Intent names the model knows.
@@ -167,6 +197,7 @@ impl IntentModel {
             confidence: 0.0,
             alternatives: Vec::new(),
             evidence: None,
+            intent_id: None,
         };
         let Some(idx) = self.locales.get(&locale) else {
             return none;
@@ -256,11 +287,13 @@ impl IntentModel {
             (Some(kw), None) => Some(format!("keyword: {kw}")),
             _ => None,
         };
+        let understood = conf >= self.threshold;
         Classification {
-            intent: (conf >= self.threshold).then(|| self.names[best].clone()),
+            intent: understood.then(|| self.names[best].clone()),
             confidence: conf,
             alternatives,
             evidence,
+            intent_id: understood.then(|| self.ids[best]),
         }
     }
 }

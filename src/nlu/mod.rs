@@ -20,6 +20,11 @@ pub const FALLBACK_INTENT: &str = "nlu_fallback";
 /// utterance was not understood, which beats forcing it into the nearest real intent.
 pub const OUT_OF_SCOPE: &str = "out_of_scope";
 
+/// An intent's number in the table an NLU was trained with: what compiled flows route on,
+/// so a live call compares numbers instead of looking intent names up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IntentId(pub u32);
+
 /// What the NLU understood of one utterance; the `voxdial nlu` JSON contract.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Understanding {
@@ -35,6 +40,9 @@ pub struct Understanding {
     /// The example or keyword that decided it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// The recognised intent's id (`None` for a fallback), what the engine routes on.
+    #[serde(skip)]
+    pub intent_id: Option<IntentId>,
 }
 
 impl Understanding {
@@ -47,35 +55,71 @@ impl Understanding {
 /// A trained NLU for one set of intents (shared library plus a scenario's own).
 pub struct Nlu {
     model: IntentModel,
+    /// `affirm` and `deny`, resolved once at training for the yes/no correction.
+    affirm: Option<IntentId>,
+    deny: Option<IntentId>,
 }
 
 impl Nlu {
     /// Train from intent specs; `threshold` overrides the default confidence threshold.
     pub fn train(intents: &BTreeMap<String, IntentSpec>, threshold: Option<f32>) -> Nlu {
-        let mut model = IntentModel::train(intents.iter().map(|(k, v)| (k.as_str(), v)));
+        Nlu::with_model(
+            IntentModel::train(intents.iter().map(|(k, v)| (k.as_str(), v))),
+            threshold,
+        )
+    }
+
+    /// Train with each intent's id taken from `ids` (a library-wide table), so what it
+    /// recognises can be matched against compiled flows by number. Intents missing from
+    /// the table get ids after the table's.
+    pub fn train_with_ids(
+        intents: &BTreeMap<String, IntentSpec>,
+        ids: &BTreeMap<String, IntentId>,
+        threshold: Option<f32>,
+    ) -> Nlu {
+        let mut spare = ids.values().map(|i| i.0 + 1).max().unwrap_or(0);
+        let numbered: Vec<(IntentId, &str, &IntentSpec)> = intents
+            .iter()
+            .map(|(name, spec)| {
+                let id = ids.get(name).copied().unwrap_or_else(|| {
+                    spare += 1;
+                    IntentId(spare - 1)
+                });
+                (id, name.as_str(), spec)
+            })
+            .collect();
+        Nlu::with_model(IntentModel::train_with_ids(numbered), threshold)
+    }
+
+    fn with_model(mut model: IntentModel, threshold: Option<f32>) -> Nlu {
         if let Some(t) = threshold {
             model = model.with_threshold(t);
         }
-        Nlu { model }
+        Nlu {
+            affirm: model.id_of("affirm"),
+            deny: model.id_of("deny"),
+            model,
+        }
     }
 
     /// Understand one utterance. `today` anchors relative dates (明天, next Friday).
     pub fn understand(&self, text: &str, locale: Locale, today: NaiveDate) -> Understanding {
         let c = self.model.classify(text, locale);
         let slots = slots::extract_slots(text, locale, today);
-        let mut intent = match c.intent {
-            Some(i) if i != OUT_OF_SCOPE => i,
-            _ => FALLBACK_INTENT.to_string(),
+        let (mut intent, mut intent_id) = match c.intent {
+            Some(i) if i != OUT_OF_SCOPE => (i, c.intent_id),
+            _ => (FALLBACK_INTENT.to_string(), None),
         };
         // The classifier can match "不行啊" on its "行啊" half; the rule-based yes/no reading
         // of the first clause knows the negation, so a plain yes/no intent follows it.
         let flipped = match (intent.as_str(), slots.yes_no) {
-            ("affirm", Some(false)) => Some("deny"),
-            ("deny", Some(true)) => Some("affirm"),
+            ("affirm", Some(false)) => self.deny.map(|id| ("deny", id)),
+            ("deny", Some(true)) => self.affirm.map(|id| ("affirm", id)),
             _ => None,
         };
-        if let Some(f) = flipped.filter(|f| self.model.intents().any(|i| i == *f)) {
-            intent = f.to_string();
+        if let Some((name, id)) = flipped {
+            intent = name.to_string();
+            intent_id = Some(id);
         }
         Understanding {
             intent,
@@ -83,6 +127,7 @@ impl Nlu {
             slots,
             alternatives: c.alternatives,
             evidence: c.evidence,
+            intent_id,
         }
     }
 }

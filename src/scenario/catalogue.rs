@@ -1,7 +1,7 @@
 //! The scenario catalogue: one line per scenario for ops and business owners.
 
+use super::compile::NodeKind;
 use super::library::Library;
-use super::model::NodeType;
 use crate::language::Locale;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -37,8 +37,10 @@ pub fn rows(lib: &Library) -> Vec<Row> {
             let mut reasons: BTreeSet<String> = f
                 .nodes
                 .iter()
-                .filter(|n| n.ty == NodeType::Transfer)
-                .filter_map(|n| n.reason.clone())
+                .filter_map(|n| match &n.kind {
+                    NodeKind::Transfer { reason, .. } => Some(reason.clone()),
+                    _ => None,
+                })
                 .collect();
             if f.handoff.is_some() {
                 for r in [

@@ -1,17 +1,22 @@
 //! Compile a parsed flow into a graph the runtime walks, and lint it.
 //!
-//! Every reference (node, intent, variable, sub-dialog, return value) is resolved here,
-//! once, so the runtime never looks anything up by name on a live call. The same pass
-//! builds a petgraph graph for the structural lints (unreachable nodes, dead ends, loops
-//! without exit, sensitive data before identity verification) and for drawing.
+//! Every reference is resolved here, once, to a number: nodes and edges to indices,
+//! sub-dialogs to [`FlowId`], return values to [`ReturnId`], intents to the library's
+//! [`IntentId`], variables to the library's [`VarId`]. So the runtime never looks anything
+//! up by name on a live call. Nodes come out as a typed [`NodeKind`], one variant per node
+//! type with exactly its fields. The lints (unreachable nodes, dead ends, loops without
+//! exit, sensitive data before identity verification) run first on flat drafts, so a flow
+//! with mistakes is still checked as a whole; only a clean flow becomes typed.
 
 use super::diag::Diagnostic;
 use super::model::{FlowFile, FlowKind, NodeSpec, NodeType, RetrySpec, SlotKind, VarType};
 use super::source::{Pos, SourceFile};
 use crate::language::verbalise::Currency;
 use crate::language::Locale;
+use crate::nlu::IntentId;
 use crate::scenario::expr::Expr;
 use crate::scenario::template::Template;
+use crate::scenario::value::VarId;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -105,76 +110,236 @@ pub struct Retry {
     pub then: Option<EdgeId>,
 }
 
-/// A compiled node: the spec with every reference resolved.
+/// A node as the compiler first resolves it: flat, with every field optional, because a
+/// flow with mistakes must still be linted as a whole before it is thrown away. Only a
+/// clean draft becomes a typed [`Node`].
+#[derive(Debug, Clone)]
+struct Draft {
+    /// Author's name for the node.
+    id: String,
+    /// What it does.
+    ty: NodeType,
+    /// Prompt per locale.
+    prompt: BTreeMap<Locale, Template>,
+    /// Whether the customer may interrupt the prompt.
+    barge_in: bool,
+    /// Next edge (say, set).
+    next: Option<EdgeId>,
+    /// Intent routes (ask).
+    on: BTreeMap<String, EdgeId>,
+    /// Slots captured into variables (ask).
+    capture: Vec<(String, SlotKind)>,
+    /// Routes on a filled captured variable (ask).
+    on_slot: Vec<(String, EdgeId)>,
+    /// Silence handling (ask).
+    no_input: Retry,
+    /// Not-understood handling (ask).
+    no_match: Retry,
+    /// Conditional routes (branch).
+    cases: Vec<(Expr, EdgeId)>,
+    /// Fallback route (branch).
+    otherwise: Option<EdgeId>,
+    /// Assignments on entry.
+    set: Vec<(String, Expr)>,
+    /// Sub-dialog (call).
+    dialog: Option<String>,
+    /// Return routes (call).
+    returns: BTreeMap<String, EdgeId>,
+    /// Transfer reason (transfer).
+    reason: Option<String>,
+    /// Route when the transfer fails (transfer).
+    on_fail: Option<EdgeId>,
+    /// Hang-up outcome (hangup).
+    outcome: Option<String>,
+    /// Return value (return).
+    value: Option<String>,
+    /// Compliance event recorded on entry.
+    record: Option<String>,
+    /// Where the node is written, for runtime messages.
+    pos: Pos,
+}
+
+/// A flow of drafts, what the lints walk.
+#[derive(Debug, Clone)]
+struct DraftFlow {
+    nodes: Vec<Draft>,
+    index: HashMap<String, NodeId>,
+    start: NodeId,
+    edges: Vec<Edge>,
+    global: BTreeMap<String, EdgeId>,
+    digressions: BTreeMap<String, String>,
+    handoff: Option<EdgeId>,
+    currency: Currency,
+}
+
+impl DraftFlow {
+    fn graph(&self) -> DiGraph<NodeId, EdgeId> {
+        let asks: Vec<NodeId> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].ty == NodeType::Ask)
+            .collect();
+        edge_graph(self.nodes.len(), &asks, &self.edges)
+    }
+}
+
+/// The graph of node indices shared by the lints and by tools; flow-wide edges are
+/// expanded to start from every ask node, where they can fire.
+fn edge_graph(nodes: usize, asks: &[NodeId], edges: &[Edge]) -> DiGraph<NodeId, EdgeId> {
+    let mut g = DiGraph::new();
+    let idx: Vec<NodeIndex> = (0..nodes).map(|i| g.add_node(i)).collect();
+    for (eid, e) in edges.iter().enumerate() {
+        match e.from {
+            Some(f) => {
+                g.add_edge(idx[f], idx[e.to], eid);
+            }
+            None => {
+                for &a in asks {
+                    g.add_edge(idx[a], idx[e.to], eid);
+                }
+            }
+        }
+    }
+    g
+}
+
+/// Index of a flow in the library's flow table ([`crate::scenario::library::Library::flow_at`]):
+/// how a `call` node or a digression names its dialog, so the engine never looks a flow
+/// up by name on a live call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowId(pub usize);
+
+/// Index of a value in a dialog's `returns:` list: what a `return` node hands back and
+/// what the caller's `call` node routes on, compared as a number rather than as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReturnId(pub usize);
+
+/// What an `ask` node needs: routes on what the customer said, and what to do when they
+/// say nothing or nothing understood.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// Intent routes.
+    pub on: BTreeMap<IntentId, EdgeId>,
+    /// Slots captured into variables.
+    pub capture: Vec<(VarId, SlotKind)>,
+    /// Routes on a filled captured variable, tried in order.
+    pub on_slot: Vec<(VarId, EdgeId)>,
+    /// Silence handling.
+    pub no_input: Retry,
+    /// Not-understood handling.
+    pub no_match: Retry,
+}
+
+/// What a node does, with exactly the fields that kind of node has: the engine matches on
+/// it and never meets a half-filled node.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// Speak, then follow `next`.
+    Say {
+        /// The only way on.
+        next: EdgeId,
+    },
+    /// Assign (the node's `set`), then follow `next`.
+    Set {
+        /// The only way on.
+        next: EdgeId,
+    },
+    /// Speak and listen.
+    Ask(Ask),
+    /// Route on conditions.
+    Branch {
+        /// Conditions tried in order.
+        cases: Vec<(Expr, EdgeId)>,
+        /// Taken when no condition holds.
+        otherwise: EdgeId,
+    },
+    /// Run a sub-dialog and route on what it returns.
+    Call {
+        /// The dialog, resolved.
+        dialog: FlowId,
+        /// The dialog's id, for drawings and messages.
+        dialog_name: String,
+        /// Route per value the dialog can return, indexed by [`ReturnId`].
+        returns: Vec<EdgeId>,
+    },
+    /// Hand the call to a human.
+    Transfer {
+        /// Reason code for the agent's screen pop and reports.
+        reason: String,
+        /// Where to go when the transfer fails; without it the call ends.
+        on_fail: Option<EdgeId>,
+    },
+    /// End the call.
+    Hangup {
+        /// Outcome for the dialer's retry policy and reports.
+        outcome: String,
+    },
+    /// Leave a dialog with a value.
+    Return {
+        /// Index in the dialog's `returns:` list.
+        value: ReturnId,
+    },
+}
+
+/// A compiled node: what every kind shares, and its kind.
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// Author's name for the node.
+    /// Author's name for the node (prompt ids and test expectations use it).
     pub id: String,
-    /// What it does.
-    pub ty: NodeType,
     /// Prompt per locale.
     pub prompt: BTreeMap<Locale, Template>,
     /// Whether the customer may interrupt the prompt.
     pub barge_in: bool,
-    /// Next edge (say, set).
-    pub next: Option<EdgeId>,
-    /// Intent routes (ask).
-    pub on: BTreeMap<String, EdgeId>,
-    /// Slots captured into variables (ask).
-    pub capture: Vec<(String, SlotKind)>,
-    /// Routes on a filled captured variable (ask).
-    pub on_slot: Vec<(String, EdgeId)>,
-    /// Silence handling (ask).
-    pub no_input: Retry,
-    /// Not-understood handling (ask).
-    pub no_match: Retry,
-    /// Conditional routes (branch).
-    pub cases: Vec<(Expr, EdgeId)>,
-    /// Fallback route (branch).
-    pub otherwise: Option<EdgeId>,
     /// Assignments on entry.
-    pub set: Vec<(String, Expr)>,
-    /// Sub-dialog (call).
-    pub dialog: Option<String>,
-    /// Return routes (call).
-    pub returns: BTreeMap<String, EdgeId>,
-    /// Transfer reason (transfer).
-    pub reason: Option<String>,
-    /// Route when the transfer fails (transfer).
-    pub on_fail: Option<EdgeId>,
-    /// Hang-up outcome (hangup).
-    pub outcome: Option<String>,
-    /// Return value (return).
-    pub value: Option<String>,
+    pub set: Vec<(VarId, Expr)>,
     /// Compliance event recorded on entry.
     pub record: Option<String>,
     /// Where the node is written, for runtime messages.
     pub pos: Pos,
+    /// What it does.
+    pub kind: NodeKind,
 }
 
-/// A compiled, lint-clean scenario or sub-dialog.
+impl Node {
+    /// The YAML `type:` of the node, for drawings and catalogues.
+    pub fn ty(&self) -> NodeType {
+        match self.kind {
+            NodeKind::Say { .. } => NodeType::Say,
+            NodeKind::Set { .. } => NodeType::Set,
+            NodeKind::Ask(_) => NodeType::Ask,
+            NodeKind::Branch { .. } => NodeType::Branch,
+            NodeKind::Call { .. } => NodeType::Call,
+            NodeKind::Transfer { .. } => NodeType::Transfer,
+            NodeKind::Hangup { .. } => NodeType::Hangup,
+            NodeKind::Return { .. } => NodeType::Return,
+        }
+    }
+}
+
+/// A compiled, lint-clean scenario or sub-dialog: typed nodes, and every reference
+/// (nodes, dialogs, return values) an index.
 #[derive(Debug, Clone)]
 pub struct Flow {
     /// The YAML as written (metadata, variables, intents).
     pub spec: FlowFile,
     /// File it came from.
     pub file: PathBuf,
+    /// This flow's place in the library's flow table.
+    pub flow_id: FlowId,
     /// Nodes in a stable order (sorted by id).
     pub nodes: Vec<Node>,
-    /// Node id -> index.
-    pub index: HashMap<String, NodeId>,
     /// First node.
     pub start: NodeId,
     /// Every transition, for coverage.
     pub edges: Vec<Edge>,
     /// Flow-wide intent handlers.
-    pub global: BTreeMap<String, EdgeId>,
+    pub global: BTreeMap<IntentId, EdgeId>,
     /// Flow-wide digressions: intent -> dialog run before resuming the interrupted question.
-    pub digressions: BTreeMap<String, String>,
+    pub digressions: BTreeMap<IntentId, FlowId>,
     /// The hand-off edge, when the flow has a hand-off node.
     pub handoff: Option<EdgeId>,
     /// Currency amounts are spoken in.
     pub currency: Currency,
+    /// Declared type of each variable this flow declares, indexed by [`VarId`].
+    pub var_types: Vec<Option<VarType>>,
 }
 
 impl Flow {
@@ -188,31 +353,27 @@ impl Flow {
         self.spec.variables.get(name).map(|v| v.ty)
     }
 
+    /// Declared type of a variable by number, if this flow declares it.
+    pub fn var_type_of(&self, var: VarId) -> Option<VarType> {
+        self.var_types.get(var.0 as usize).copied().flatten()
+    }
+
+    /// The name of a value this dialog returns.
+    pub fn return_name(&self, value: ReturnId) -> &str {
+        self.spec
+            .returns
+            .get(value.0)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
     /// A graph of node indices for analysis and drawing; flow-wide edges are expanded to
     /// start from every ask node.
     pub fn graph(&self) -> DiGraph<NodeId, EdgeId> {
-        let mut g = DiGraph::new();
-        let idx: Vec<NodeIndex> = (0..self.nodes.len()).map(|i| g.add_node(i)).collect();
-        let asks: Vec<NodeId> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.ty == NodeType::Ask)
-            .map(|(i, _)| i)
+        let asks: Vec<NodeId> = (0..self.nodes.len())
+            .filter(|&i| matches!(self.nodes[i].kind, NodeKind::Ask(_)))
             .collect();
-        for (eid, e) in self.edges.iter().enumerate() {
-            match e.from {
-                Some(f) => {
-                    g.add_edge(idx[f], idx[e.to], eid);
-                }
-                None => {
-                    for &a in &asks {
-                        g.add_edge(idx[a], idx[e.to], eid);
-                    }
-                }
-            }
-        }
-        g
+        edge_graph(self.nodes.len(), &asks, &self.edges)
     }
 }
 
@@ -222,6 +383,12 @@ pub struct LibraryView<'a> {
     pub shared_intents: &'a BTreeSet<String>,
     /// Sub-dialogs by id.
     pub dialogs: &'a HashMap<String, &'a FlowFile>,
+    /// Every flow's place in the library's flow table, so references compile to indices.
+    pub flow_ids: &'a HashMap<String, FlowId>,
+    /// Every intent's number, shared with the NLUs, so intent routes compile to ids.
+    pub intent_ids: &'a BTreeMap<String, IntentId>,
+    /// Every variable's number (all flows' declarations, `identity_verified`, `today`).
+    pub var_ids: &'a BTreeMap<String, VarId>,
 }
 
 /// Compile one flow; returns the flow only when there is no error.
@@ -355,9 +522,7 @@ impl<'a> Compiler<'a> {
         let (global, digressions) = self.global(&index);
         let handoff = self.handoff(&index);
         let start = start?;
-        let flow = Flow {
-            spec: spec.clone(),
-            file: self.src.path.clone(),
+        let draft = DraftFlow {
             nodes,
             index,
             start,
@@ -367,10 +532,164 @@ impl<'a> Compiler<'a> {
             handoff,
             currency,
         };
-        self.structure(&flow);
-        self.identity_before_debt(&flow);
-        self.unhandled_intents(&flow);
-        Some(flow)
+        self.structure(&draft);
+        self.identity_before_debt(&draft);
+        self.unhandled_intents(&draft);
+        if self.diags.iter().any(Diagnostic::is_error) {
+            return None;
+        }
+        self.finish(draft)
+    }
+
+    /// Turn a lint-clean draft into the typed flow. Every required field was checked with
+    /// a diagnostic before, so a gap here is a compiler bug, reported as such rather than
+    /// left for a live call to trip over.
+    fn finish(&mut self, draft: DraftFlow) -> Option<Flow> {
+        let Some(&own_id) = self.lib.flow_ids.get(&self.spec.id) else {
+            let p = self.vpos(&["id"]);
+            self.err(
+                p,
+                "internal",
+                format!(
+                    "flow `{}` has no place in the library's flow table; please report this",
+                    self.spec.id
+                ),
+            );
+            return None;
+        };
+        let mut nodes = Vec::with_capacity(draft.nodes.len());
+        for d in draft.nodes {
+            let set = d
+                .set
+                .iter()
+                .map(|(name, e)| Some((*self.lib.var_ids.get(name)?, e.clone())))
+                .collect::<Option<Vec<_>>>();
+            match (self.typed_kind(&d), set) {
+                (Some(kind), Some(set)) => nodes.push(Node {
+                    id: d.id,
+                    prompt: d.prompt,
+                    barge_in: d.barge_in,
+                    set,
+                    record: d.record,
+                    pos: d.pos,
+                    kind,
+                }),
+                _ => {
+                    self.err(
+                        d.pos,
+                        "internal",
+                        format!("node `{}` could not be compiled although no mistake was found in it; please report this", d.id),
+                    );
+                    return None;
+                }
+            }
+        }
+        let mut digressions = BTreeMap::new();
+        for (intent, dialog) in draft.digressions {
+            let Some(&flow) = self.lib.flow_ids.get(&dialog) else {
+                let p = self.vpos(&["global", &intent, "dialog"]);
+                self.err(p, "internal", format!("dialog `{dialog}` has no place in the library's flow table; please report this"));
+                return None;
+            };
+            digressions.insert(self.intent_id(&intent, &["global", &intent])?, flow);
+        }
+        let mut var_types = vec![None; self.lib.var_ids.len()];
+        for (name, spec) in &self.spec.variables {
+            if let Some(slot) = self
+                .lib
+                .var_ids
+                .get(name)
+                .and_then(|id| var_types.get_mut(id.0 as usize))
+            {
+                *slot = Some(spec.ty);
+            }
+        }
+        let mut global = BTreeMap::new();
+        for (intent, edge) in draft.global {
+            global.insert(self.intent_id(&intent, &["global", &intent])?, edge);
+        }
+        Some(Flow {
+            spec: self.spec.clone(),
+            file: self.src.path.clone(),
+            flow_id: own_id,
+            nodes,
+            start: draft.start,
+            edges: draft.edges,
+            global,
+            digressions,
+            handoff: draft.handoff,
+            currency: draft.currency,
+            var_types,
+        })
+    }
+
+    /// The id of an intent the lints already found known; a gap is a compiler bug.
+    fn intent_id(&mut self, name: &str, path: &[&str]) -> Option<IntentId> {
+        let id = self.lib.intent_ids.get(name).copied();
+        if id.is_none() {
+            let p = self.kpos(path);
+            self.err(p, "internal", format!("intent `{name}` has no number in the library's intent table; please report this"));
+        }
+        id
+    }
+
+    fn typed_kind(&mut self, d: &Draft) -> Option<NodeKind> {
+        Some(match d.ty {
+            NodeType::Say => NodeKind::Say { next: d.next? },
+            NodeType::Set => NodeKind::Set { next: d.next? },
+            NodeType::Ask => NodeKind::Ask(Ask {
+                on: d
+                    .on
+                    .iter()
+                    .map(|(intent, e)| {
+                        Some((self.intent_id(intent, &["nodes", &d.id, "on", intent])?, *e))
+                    })
+                    .collect::<Option<BTreeMap<IntentId, EdgeId>>>()?,
+                capture: d
+                    .capture
+                    .iter()
+                    .map(|(v, k)| Some((*self.lib.var_ids.get(v)?, *k)))
+                    .collect::<Option<Vec<_>>>()?,
+                on_slot: d
+                    .on_slot
+                    .iter()
+                    .map(|(v, e)| Some((*self.lib.var_ids.get(v)?, *e)))
+                    .collect::<Option<Vec<_>>>()?,
+                no_input: d.no_input.clone(),
+                no_match: d.no_match.clone(),
+            }),
+            NodeType::Branch => NodeKind::Branch {
+                cases: d.cases.clone(),
+                otherwise: d.otherwise?,
+            },
+            NodeType::Call => {
+                let name = d.dialog.clone()?;
+                let dialog = self.lib.dialogs.get(&name)?;
+                let returns = dialog
+                    .returns
+                    .iter()
+                    .map(|v| d.returns.get(v).copied())
+                    .collect::<Option<Vec<EdgeId>>>()?;
+                NodeKind::Call {
+                    dialog: *self.lib.flow_ids.get(&name)?,
+                    dialog_name: name,
+                    returns,
+                }
+            }
+            NodeType::Transfer => NodeKind::Transfer {
+                reason: d.reason.clone()?,
+                on_fail: d.on_fail,
+            },
+            NodeType::Hangup => NodeKind::Hangup {
+                outcome: d.outcome.clone()?,
+            },
+            NodeType::Return => {
+                let value = d.value.as_deref()?;
+                NodeKind::Return {
+                    value: ReturnId(self.spec.returns.iter().position(|v| v == value)?),
+                }
+            }
+        })
     }
 
     fn check_flow_metadata(&mut self) {
@@ -487,7 +806,8 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             match Template::parse(t) {
-                Ok(tpl) => {
+                Ok(mut tpl) => {
+                    tpl.resolve(&|name| self.lib.var_ids.get(name).copied());
                     for v in tpl.variables() {
                         if !self.spec.variables.contains_key(v) {
                             let offset = t
@@ -516,7 +836,8 @@ impl<'a> Compiler<'a> {
 
     fn expr(&mut self, text: &str, path: &[&str]) -> Option<Expr> {
         match Expr::parse(text) {
-            Ok(e) => {
+            Ok(mut e) => {
+                e.resolve(&|name| self.lib.var_ids.get(name).copied());
                 for v in e.variables() {
                     if !self.spec.variables.contains_key(v) && v != "today" {
                         let p = self.vpos(path);
@@ -580,7 +901,7 @@ impl<'a> Compiler<'a> {
         id: &str,
         ns: &NodeSpec,
         index: &HashMap<String, NodeId>,
-    ) -> Node {
+    ) -> Draft {
         let np = self.kpos(&["nodes", id]);
         self.fields_for_type(id, ns);
         let ty = ns.ty;
@@ -812,7 +1133,7 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
-        Node {
+        Draft {
             id: id.to_string(),
             ty,
             prompt,
@@ -989,7 +1310,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Unreachable nodes, dead ends and loops without exit.
-    fn structure(&mut self, flow: &Flow) {
+    fn structure(&mut self, flow: &DraftFlow) {
         let g = flow.graph();
         let start = NodeIndex::new(flow.start);
         let mut seen = vec![false; flow.nodes.len()];
@@ -1009,7 +1330,7 @@ impl<'a> Compiler<'a> {
                 );
             }
         }
-        let terminal = |n: &Node| {
+        let terminal = |n: &Draft| {
             matches!(
                 n.ty,
                 NodeType::Hangup | NodeType::Transfer | NodeType::Return
@@ -1047,7 +1368,7 @@ impl<'a> Compiler<'a> {
 
     /// With the `identity_before_debt` tag, no prompt may speak a sensitive variable on a
     /// path from the start that has not passed identity verification.
-    fn identity_before_debt(&mut self, flow: &Flow) {
+    fn identity_before_debt(&mut self, flow: &DraftFlow) {
         if !self
             .spec
             .compliance
@@ -1063,13 +1384,13 @@ impl<'a> Compiler<'a> {
             .filter(|(_, v)| v.sensitive)
             .map(|(k, _)| k.as_str())
             .collect();
-        let sets_verified = |n: &Node| {
+        let sets_verified = |n: &Draft| {
             n.set.iter().any(|(k, e)| {
                 k == IDENTITY_VERIFIED
                     && matches!(e, Expr::Lit(crate::scenario::value::Value::Bool(true)))
             })
         };
-        let verifying_return = |n: &Node, label: &EdgeLabel| -> bool {
+        let verifying_return = |n: &Draft, label: &EdgeLabel| -> bool {
             let (Some(d), EdgeLabel::Return(v)) = (&n.dialog, label) else {
                 return false;
             };
@@ -1134,7 +1455,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Intents a customer may say at an ask node that nothing handles.
-    fn unhandled_intents(&mut self, flow: &Flow) {
+    fn unhandled_intents(&mut self, flow: &DraftFlow) {
         if self.spec.kind != FlowKind::Scenario {
             return;
         }

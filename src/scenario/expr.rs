@@ -4,7 +4,7 @@
 //! deliberately tiny (comparisons, and/or/not, `+`/`-` on numbers and on dates by days)
 //! so that business staff can read it and the linter can list every variable it uses.
 
-use super::value::Value;
+use super::value::{Value, VarId, VarRef};
 use chrono::Duration;
 use std::fmt;
 
@@ -14,7 +14,7 @@ pub enum Expr {
     /// A literal value.
     Lit(Value),
     /// A variable reference.
-    Var(String),
+    Var(VarRef),
     /// `not e`.
     Not(Box<Expr>),
     /// Binary operation.
@@ -227,7 +227,7 @@ impl Parser {
                         message: format!("`{w}` needs a condition before it"),
                     })
                 }
-                _ => Expr::Var(w),
+                _ => Expr::Var(VarRef::named(w)),
             },
             Tok::Num(n) => Expr::Lit(Value::Number(n)),
             Tok::Str(s) => Expr::Lit(Value::Text(s)),
@@ -293,7 +293,7 @@ impl Expr {
     fn collect_vars<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
             Expr::Lit(_) => {}
-            Expr::Var(v) => out.push(v),
+            Expr::Var(v) => out.push(&v.name),
             Expr::Not(e) => e.collect_vars(out),
             Expr::Bin(_, a, b) => {
                 a.collect_vars(out);
@@ -302,11 +302,25 @@ impl Expr {
         }
     }
 
+    /// Number every variable the expression reads; names `ids` does not know stay
+    /// unnumbered (the linter reports them).
+    pub fn resolve(&mut self, ids: &dyn Fn(&str) -> Option<VarId>) {
+        match self {
+            Expr::Lit(_) => {}
+            Expr::Var(v) => v.id = ids(&v.name),
+            Expr::Not(e) => e.resolve(ids),
+            Expr::Bin(_, a, b) => {
+                a.resolve(ids);
+                b.resolve(ids);
+            }
+        }
+    }
+
     /// Evaluate against variables; unknown variables are `Null`.
-    pub fn eval(&self, vars: &dyn Fn(&str) -> Option<Value>) -> Result<Value, EvalError> {
+    pub fn eval(&self, vars: &dyn Fn(&VarRef) -> Option<Value>) -> Result<Value, EvalError> {
         match self {
             Expr::Lit(v) => Ok(v.clone()),
-            Expr::Var(name) => Ok(vars(name).unwrap_or(Value::Null)),
+            Expr::Var(var) => Ok(vars(var).unwrap_or(Value::Null)),
             Expr::Not(e) => Ok(Value::Bool(!e.eval(vars)?.truthy())),
             Expr::Bin(BinOp::And, a, b) => Ok(Value::Bool(
                 a.eval(vars)?.truthy() && b.eval(vars)?.truthy(),
@@ -385,7 +399,7 @@ impl fmt::Display for Expr {
             Expr::Lit(Value::Text(s)) => write!(f, "'{s}'"),
             Expr::Lit(Value::Null) => f.write_str("null"),
             Expr::Lit(v) => write!(f, "{v}"),
-            Expr::Var(v) => f.write_str(v),
+            Expr::Var(v) => f.write_str(&v.name),
             Expr::Not(e) => write!(f, "not ({e})"),
             Expr::Bin(op, a, b) => {
                 let s = match op {
@@ -422,10 +436,14 @@ mod tests {
         }
     }
 
+    fn by_name(v: &VarRef) -> Option<Value> {
+        env(&v.name)
+    }
+
     fn eval(s: &str) -> Value {
         Expr::parse(s)
             .expect("parses")
-            .eval(&env)
+            .eval(&by_name)
             .expect("evaluates")
     }
 
@@ -467,8 +485,26 @@ mod tests {
     #[test]
     fn type_errors_are_errors_not_panics() {
         let e = Expr::parse("due_date + verified").expect("parses");
-        assert!(e.eval(&env).is_err());
+        assert!(e.eval(&by_name).is_err());
         let e = Expr::parse("due_date + 100000000").expect("parses");
-        assert!(e.eval(&env).is_err());
+        assert!(e.eval(&by_name).is_err());
+    }
+
+    #[test]
+    fn resolved_variables_are_read_by_number() {
+        let mut e = Expr::parse("a > 1 and b").expect("parses");
+        e.resolve(&|n| (n == "a").then_some(VarId(7)));
+        let by_id = |v: &VarRef| match v.id {
+            Some(VarId(7)) => Some(Value::Number(2.0)),
+            _ => None,
+        };
+        // `b` is unnumbered, so it reads as null whatever its name.
+        assert_eq!(e.eval(&by_id).expect("evaluates"), Value::Bool(false));
+        let e2 = Expr::parse("a > 1").expect("parses");
+        assert_eq!(
+            e2.eval(&by_id).expect("evaluates"),
+            Value::Bool(false),
+            "not resolved: not read"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Drawing a flow as Graphviz dot or Mermaid, so authors can see the graph they wrote.
 
-use super::compile::{EdgeLabel, Flow};
+use super::compile::{EdgeLabel, Flow, NodeKind};
 use super::model::NodeType;
 use std::fmt::Write;
 
@@ -44,10 +44,10 @@ pub fn render(flow: &Flow, format: GraphFormat) -> String {
     let any = flow.edges.iter().any(|e| e.from.is_none());
     let node_label = |i: usize| {
         let n = &flow.nodes[i];
-        match (&n.outcome, &n.reason, &n.dialog) {
-            (Some(o), _, _) => format!("{} ({o})", n.id),
-            (_, Some(r), _) => format!("{} (transfer: {r})", n.id),
-            (_, _, Some(d)) => format!("{} (dialog {d})", n.id),
+        match &n.kind {
+            NodeKind::Hangup { outcome } => format!("{} ({outcome})", n.id),
+            NodeKind::Transfer { reason, .. } => format!("{} (transfer: {reason})", n.id),
+            NodeKind::Call { dialog_name, .. } => format!("{} (dialog {dialog_name})", n.id),
             _ => n.id.clone(),
         }
     };
@@ -64,7 +64,7 @@ pub fn render(flow: &Flow, format: GraphFormat) -> String {
                     out,
                     "  \"{}\" [shape={}, label=\"{}\"];",
                     esc(&n.id),
-                    shape(n.ty).0,
+                    shape(n.ty()).0,
                     esc(&node_label(i))
                 );
             }
@@ -98,7 +98,7 @@ pub fn render(flow: &Flow, format: GraphFormat) -> String {
             let id = |i: usize| format!("n{i}");
             let _ = writeln!(out, "  start((start)) --> {}", id(flow.start));
             for (i, n) in flow.nodes.iter().enumerate() {
-                let (_, o, c) = shape(n.ty);
+                let (_, o, c) = shape(n.ty());
                 let _ = writeln!(
                     out,
                     "  {}{o}\"{}\"{c}",

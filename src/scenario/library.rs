@@ -1,15 +1,19 @@
 //! Loading a tree of YAML files (scenarios, dialogs, the intent library, conversation
 //! tests) into one compiled, cross-checked library.
 
-use super::compile::{compile, Flow, LibraryView};
+use super::compile::{compile, Flow, FlowId, LibraryView, IDENTITY_VERIFIED};
 use super::diag::Diagnostic;
 use super::model::{FlowFile, FlowKind, IntentLibraryFile};
 use super::source::{Pos, SourceFile};
+use super::value::VarId;
 use crate::nlu::intent::IntentSpec;
-use crate::nlu::Nlu;
+use crate::nlu::{IntentId, Nlu};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+
+/// The variable conditions read as the call's date.
+pub const TODAY: &str = "today";
 
 /// What a YAML file is, decided from its top-level keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,17 @@ pub struct Library {
     pub test_files: Vec<PathBuf>,
     /// Every flow's source file by id, for error positions.
     pub sources: HashMap<String, SourceFile>,
+    /// Compiled flows by [`FlowId`]: every parsed flow has a place, empty when it did not
+    /// compile, so call nodes and digressions reach their dialog by index.
+    table: Vec<Option<Arc<Flow>>>,
+    /// Every intent any flow can route on, numbered: compiled flows and every NLU of the
+    /// library share these ids.
+    intent_ids: BTreeMap<String, IntentId>,
+    /// Every variable any flow declares, plus `identity_verified` and `today`, numbered:
+    /// a call keeps its variables in a table indexed by these.
+    var_ids: BTreeMap<String, VarId>,
+    /// The names of `var_ids`, by number.
+    var_names: Vec<String>,
     nlu: HashMap<String, OnceLock<Arc<Nlu>>>,
     shared_nlu: OnceLock<Arc<Nlu>>,
 }
@@ -46,8 +61,19 @@ impl std::fmt::Debug for Library {
     }
 }
 
+/// A file or folder that could not be listed while looking for YAML files.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct WalkError {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// What the file system said.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Every `.yaml`/`.yml` file under the given paths, sorted, so diagnostics come in a stable order.
-pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
+pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, WalkError> {
     let mut out = Vec::new();
     for p in paths {
         walk(p, &mut out)?;
@@ -57,11 +83,15 @@ pub fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
     Ok(out)
 }
 
-fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
-    let meta = std::fs::metadata(p)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), WalkError> {
+    let at = |source| WalkError {
+        path: p.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(p).map_err(at)?;
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+            .map_err(at)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         entries.sort();
@@ -220,9 +250,39 @@ impl Library {
             .filter(|(_, f)| f.kind == FlowKind::Dialog)
             .map(|(_, f)| (f.id.clone(), f))
             .collect();
+        let intent_names: BTreeSet<&String> = lib
+            .shared_intents
+            .keys()
+            .chain(flows.iter().flat_map(|(_, f)| f.intents.keys()))
+            .collect();
+        lib.intent_ids = intent_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), IntentId(i as u32)))
+            .collect();
+        let var_names: BTreeSet<&str> = flows
+            .iter()
+            .flat_map(|(_, f)| f.variables.keys().map(String::as_str))
+            .chain([IDENTITY_VERIFIED, TODAY])
+            .collect();
+        lib.var_names = var_names.into_iter().map(str::to_string).collect();
+        lib.var_ids = lib
+            .var_names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), VarId(i as u32)))
+            .collect();
+        let flow_ids: HashMap<String, FlowId> = flows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, f))| (f.id.clone(), FlowId(i)))
+            .collect();
         let view = LibraryView {
             shared_intents: &shared,
             dialogs: &dialogs,
+            flow_ids: &flow_ids,
+            intent_ids: &lib.intent_ids,
+            var_ids: &lib.var_ids,
         };
         let mut compiled = Vec::new();
         for (src, spec) in &flows {
@@ -232,12 +292,17 @@ impl Library {
                 compiled.push(f);
             }
         }
+        lib.table = vec![None; flows.len()];
         for (src, spec) in flows {
             lib.sources.insert(spec.id.clone(), src);
         }
         for f in compiled {
+            let f = Arc::new(f);
             lib.nlu.insert(f.id().to_string(), OnceLock::new());
-            lib.flows.insert(f.id().to_string(), Arc::new(f));
+            lib.flows.insert(f.id().to_string(), f.clone());
+            if let Some(slot) = lib.table.get_mut(f.flow_id.0) {
+                *slot = Some(f);
+            }
         }
         (lib, diags)
     }
@@ -254,6 +319,30 @@ impl Library {
     /// A flow by id.
     pub fn flow(&self, id: &str) -> Option<&Arc<Flow>> {
         self.flows.get(id)
+    }
+
+    /// A flow by its place in the table, as compiled references name it; `None` when that
+    /// flow did not compile (its diagnostics say why).
+    pub fn flow_at(&self, id: FlowId) -> Option<&Arc<Flow>> {
+        self.table.get(id.0).and_then(Option::as_ref)
+    }
+
+    /// The library-wide intent numbering that compiled flows and NLUs share.
+    pub fn intent_ids(&self) -> &BTreeMap<String, IntentId> {
+        &self.intent_ids
+    }
+
+    /// The library-wide variable numbering.
+    pub fn var_ids(&self) -> &BTreeMap<String, VarId> {
+        &self.var_ids
+    }
+
+    /// A variable's name by number (for actions and reports, which speak names).
+    pub fn var_name(&self, id: VarId) -> &str {
+        self.var_names
+            .get(id.0 as usize)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// Scenarios (not dialogs), in id order.
@@ -287,7 +376,11 @@ impl Library {
                             .extend(kw.iter().cloned());
                     }
                 }
-                Arc::new(Nlu::train(&intents, flow.spec.settings.nlu_threshold))
+                Arc::new(Nlu::train_with_ids(
+                    &intents,
+                    &self.intent_ids,
+                    flow.spec.settings.nlu_threshold,
+                ))
             })
             .clone(),
         )
@@ -296,7 +389,13 @@ impl Library {
     /// The NLU over the shared intents only.
     pub fn shared_nlu(&self) -> Arc<Nlu> {
         self.shared_nlu
-            .get_or_init(|| Arc::new(Nlu::train(&self.shared_intents, None)))
+            .get_or_init(|| {
+                Arc::new(Nlu::train_with_ids(
+                    &self.shared_intents,
+                    &self.intent_ids,
+                    None,
+                ))
+            })
             .clone()
     }
 }

@@ -1,12 +1,12 @@
 //! Prompt templates: `您本期应还{amount_due}` with variables rendered the way a person says them.
 
-use super::value::Value;
+use super::value::{Value, VarId, VarRef};
 use crate::language::verbalise::{self, Currency};
 use crate::language::Locale;
 use crate::scenario::model::VarType;
 
 /// Looks up a variable's value and declared type while rendering.
-pub type VarLookup<'a> = dyn Fn(&str) -> Option<(Value, Option<VarType>)> + 'a;
+pub type VarLookup<'a> = dyn Fn(&VarRef) -> Option<(Value, Option<VarType>)> + 'a;
 
 /// A piece of a prompt template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub enum Segment {
     /// Literal text.
     Text(String),
     /// `{name}`: a variable, spoken by its declared type.
-    Var(String),
+    Var(VarRef),
 }
 
 /// A prompt parsed once at compile time.
@@ -76,7 +76,7 @@ impl Template {
                     if !text.is_empty() {
                         segments.push(Segment::Text(std::mem::take(&mut text)));
                     }
-                    segments.push(Segment::Var(name));
+                    segments.push(Segment::Var(VarRef::named(name)));
                 }
                 '}' => {
                     return Err(TemplateError {
@@ -97,9 +97,26 @@ impl Template {
     /// Variables the template reads.
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
-            Segment::Var(v) => Some(v.as_str()),
+            Segment::Var(v) => Some(v.name.as_str()),
             Segment::Text(_) => None,
         })
+    }
+
+    /// The variables the template reads, with their numbers once compiled.
+    pub fn var_refs(&self) -> impl Iterator<Item = &VarRef> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Var(v) => Some(v),
+            Segment::Text(_) => None,
+        })
+    }
+
+    /// Number every variable of the template; unknown names stay unnumbered.
+    pub fn resolve(&mut self, ids: &dyn Fn(&str) -> Option<VarId>) {
+        for s in &mut self.segments {
+            if let Segment::Var(v) = s {
+                v.id = ids(&v.name);
+            }
+        }
     }
 
     /// Whether the template has no variables (a static prompt: cacheable as audio).
@@ -115,8 +132,8 @@ impl Template {
                 Segment::Text(t) => out.push_str(t),
                 // An unset variable renders empty rather than as `{name}`: the linter
                 // catches undeclared names, and a missing slot must not be read aloud as code.
-                Segment::Var(name) => {
-                    if let Some((v, ty)) = lookup(name) {
+                Segment::Var(var) => {
+                    if let Some((v, ty)) = lookup(var) {
                         out.push_str(&speak_value(&v, ty, locale, currency));
                     }
                 }
@@ -155,7 +172,7 @@ mod tests {
             t.segments,
             vec![
                 Segment::Text("您好".into()),
-                Segment::Var("name".into()),
+                Segment::Var(VarRef::named("name")),
                 Segment::Text(",{注意}".into())
             ]
         );

@@ -6,6 +6,32 @@ use serde::Serialize;
 use std::cmp::Ordering;
 use std::fmt;
 
+/// A variable's number in its library's variable table: how compiled expressions,
+/// prompts, captures and assignments name a variable, so a live call reads and writes
+/// variables by index, never by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+
+/// A variable named in an expression or a prompt: the name as written, for the linter and
+/// for messages, and its number once the flow is compiled (`None` only before that).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarRef {
+    /// The name as written.
+    pub name: String,
+    /// The number the compiler gave it.
+    pub id: Option<VarId>,
+}
+
+impl VarRef {
+    /// A reference as parsed, not yet numbered.
+    pub fn named(name: impl Into<String>) -> VarRef {
+        VarRef {
+            name: name.into(),
+            id: None,
+        }
+    }
+}
+
 /// A variable's value during a call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
