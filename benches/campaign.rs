@@ -264,8 +264,8 @@ fn main() {
 
     // The simulated day the issue names.
     for s in [
-        voxdial::dialer::sim::Strategy::Vicidial,
-        voxdial::dialer::sim::Strategy::Predictive,
+        voxdial::dialer::pacing::Strategy::Vicidial,
+        voxdial::dialer::pacing::Strategy::Predictive,
     ] {
         let cfg = voxdial::dialer::sim::SimConfig {
             strategy: s,

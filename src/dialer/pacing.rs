@@ -5,6 +5,85 @@
 use super::erlang;
 use serde::Serialize;
 
+/// Which pacing strategy a campaign runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// One line per free taker.
+    Progressive,
+    /// Fixed lines per free taker.
+    Ratio,
+    /// VICIdial-style adaptive dial level (the baseline).
+    Vicidial,
+    /// Our queueing-model predictive pacer.
+    Predictive,
+}
+
+/// What it takes to build a pacer: the simulator and the runner build theirs from this,
+/// so both pace a campaign the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacingConfig {
+    /// Pacing strategy.
+    pub strategy: Strategy,
+    /// Abandon-rate target (abandoned / answered).
+    pub target_abandon: f64,
+    /// Lines per free taker for `ratio`.
+    pub ratio: f64,
+    /// Maximum dial level for `vicidial`.
+    pub max_level: f64,
+    /// VICIdial brake mode.
+    pub brake: Brake,
+    /// Bots take every answer; humans only take escalations.
+    pub bot_first: bool,
+    /// Prior for the mean time a taker holds a call, seconds (talk + wrap-up; a bot's
+    /// conversation in bot-first mode).
+    pub handle_prior_s: f64,
+    /// Mean human handle time of an escalation, seconds (bot-first).
+    pub human_handle_s: f64,
+}
+
+impl PacingConfig {
+    /// Agents taking every answer, with the usual ratio (2), VICIdial ceiling (5) and
+    /// brake (average), and handle-time priors of `talk_s + wrap_s`.
+    pub fn agents(strategy: Strategy, target_abandon: f64, talk_s: f64, wrap_s: f64) -> Self {
+        PacingConfig {
+            strategy,
+            target_abandon,
+            ratio: 2.0,
+            max_level: 5.0,
+            brake: Brake::Average,
+            bot_first: false,
+            handle_prior_s: talk_s + wrap_s,
+            human_handle_s: talk_s + wrap_s,
+        }
+    }
+
+    /// The pacer this configuration asks for, with its priors.
+    pub fn pacer(&self) -> Box<dyn Pacer> {
+        match self.strategy {
+            Strategy::Progressive => Box::new(Progressive),
+            Strategy::Ratio => Box::new(FixedRatio { ratio: self.ratio }),
+            Strategy::Vicidial => Box::new(VicidialAdaptive::new(
+                self.target_abandon,
+                self.max_level,
+                self.brake,
+            )),
+            Strategy::Predictive => {
+                // Neutral priors: the pacer learns the answer rate and ring time from outcomes.
+                let mut p = Predictive::new(
+                    self.target_abandon,
+                    0.25,
+                    10.0,
+                    self.handle_prior_s,
+                    self.bot_first,
+                );
+                p.human_handle_s = self.human_handle_s;
+                Box::new(p)
+            }
+        }
+    }
+}
+
 /// What a pacer sees at a decision point.
 #[derive(Debug, Clone, Default)]
 pub struct PacingState {
