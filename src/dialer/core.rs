@@ -532,3 +532,278 @@ impl<'p, W> Dialer<'p, W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialer::pacing::{PacingConfig, Strategy};
+
+    const T0: Millis = Millis(1_795_395_600_000);
+
+    fn core(takers: u32, policy: Option<&Policy>) -> Dialer<'_, &'static str> {
+        Dialer::new(
+            DialerConfig {
+                start: T0,
+                stop_at: T0.plus_ms(3_600_000),
+                tick_ms: 1000,
+                takers,
+                humans: takers,
+                max_dials_per_tick: 30,
+                abandon_after_ms: 2000,
+                max_dials: None,
+                tick_while_calls_live: true,
+            },
+            PacingConfig::agents(Strategy::Progressive, 0.03, 120.0, 15.0).pacer(),
+            policy,
+        )
+    }
+
+    const NOBODY: Contact<'static> = Contact {
+        phone: "",
+        zones: &[],
+        history: &[],
+        disposition: None,
+        suppressed: false,
+    };
+
+    fn outputs(d: &mut Dialer<'_, &'static str>) -> Vec<Output<&'static str>> {
+        std::iter::from_fn(|| d.poll_output()).collect()
+    }
+
+    /// Tick at `now`, offer leads 1.. while the core wants them, end the launch.
+    fn launch(d: &mut Dialer<'_, &'static str>, now: Millis) -> Vec<Output<&'static str>> {
+        assert_eq!(d.poll_timeout(), Some(now));
+        d.handle_timeout(now);
+        let mut out = outputs(d);
+        let mut lead = 1;
+        while d.wants_leads() {
+            d.handle(
+                now,
+                Input::Offer {
+                    lead,
+                    contact: &NOBODY,
+                },
+            );
+            lead += 1;
+        }
+        d.handle(now, Input::LaunchDone(LeadsDue::Now));
+        out.extend(outputs(d));
+        out
+    }
+
+    #[test]
+    fn dials_one_per_free_taker_and_connects_answers_in_order() {
+        let mut d = core(2, None);
+        let out = launch(&mut d, T0);
+        assert_eq!(
+            out,
+            vec![
+                Output::Launch { calls: 2 },
+                Output::Dial { lead: 1, call: 0 },
+                Output::Dial { lead: 2, call: 1 },
+            ]
+        );
+        // The next tick is a second later; nothing is launched while both lines ring.
+        let t1 = T0.plus_ms(1000);
+        assert_eq!(launch(&mut d, t1), vec![Output::Launch { calls: 0 }]);
+        let answer = T0.plus_ms(1500);
+        for call in [1, 0] {
+            d.handle(
+                answer,
+                Input::LineResult {
+                    call,
+                    result: LineResult::Answered,
+                },
+            );
+        }
+        assert_eq!(
+            outputs(&mut d),
+            vec![
+                Output::Connect {
+                    call: 1,
+                    waited_ms: 0
+                },
+                Output::Connect {
+                    call: 0,
+                    waited_ms: 0
+                },
+            ]
+        );
+        assert_eq!((d.takers_free(), d.ringing(), d.live_calls()), (0, 0, 2));
+    }
+
+    fn ratio_core(takers: u32) -> Dialer<'static, &'static str> {
+        Dialer::new(
+            DialerConfig {
+                start: T0,
+                stop_at: T0.plus_ms(60_000),
+                tick_ms: 1000,
+                takers,
+                humans: takers,
+                max_dials_per_tick: 30,
+                abandon_after_ms: 2000,
+                max_dials: None,
+                tick_while_calls_live: true,
+            },
+            PacingConfig::agents(Strategy::Ratio, 0.03, 120.0, 15.0).pacer(),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_freed_taker_takes_the_waiting_answer_and_its_deadline_passes_quietly() {
+        // Fixed ratio 2 with one taker: two lines for one taker, so one answer waits.
+        let mut d = ratio_core(1);
+        assert_eq!(launch(&mut d, T0).len(), 3);
+        let answer = T0.plus_ms(400);
+        for call in [0, 1] {
+            d.handle(
+                answer,
+                Input::LineResult {
+                    call,
+                    result: LineResult::Answered,
+                },
+            );
+        }
+        assert!(matches!(
+            outputs(&mut d)[..],
+            [Output::Connect { call: 0, .. }]
+        ));
+        d.handle(T0.plus_ms(900), Input::TakerFree { call: 0 });
+        assert_eq!(
+            outputs(&mut d),
+            vec![Output::Connect {
+                call: 1,
+                waited_ms: 500
+            }]
+        );
+        launch(&mut d, T0.plus_ms(1000));
+        launch(&mut d, T0.plus_ms(2000));
+        // The abandon deadline at 2.4 s comes and goes without an output.
+        assert_eq!(d.poll_timeout(), Some(answer.plus_ms(2000)));
+        d.handle_timeout(answer.plus_ms(2000));
+        assert_eq!(outputs(&mut d), vec![]);
+        assert_eq!(d.live_calls(), 1);
+    }
+
+    #[test]
+    fn waiting_answer_is_abandoned_two_seconds_after_it_came() {
+        let mut d = ratio_core(1);
+        assert_eq!(launch(&mut d, T0).len(), 3);
+        let answer = T0.plus_ms(400);
+        for call in [0, 1] {
+            d.handle(
+                answer,
+                Input::LineResult {
+                    call,
+                    result: LineResult::Answered,
+                },
+            );
+        }
+        assert!(matches!(
+            outputs(&mut d)[..],
+            [Output::Connect { call: 0, .. }]
+        ));
+        // The deadline comes before the next tick, and fires exactly then.
+        assert_eq!(d.poll_timeout(), Some(T0.plus_ms(1000)));
+        launch(&mut d, T0.plus_ms(1000));
+        assert_eq!(d.poll_timeout(), Some(T0.plus_ms(2000)));
+        launch(&mut d, T0.plus_ms(2000));
+        let deadline = answer.plus_ms(2000);
+        assert_eq!(d.poll_timeout(), Some(deadline));
+        d.handle_timeout(deadline.minus_ms(1));
+        assert_eq!(outputs(&mut d), vec![]);
+        d.handle_timeout(deadline);
+        assert_eq!(
+            outputs(&mut d),
+            vec![Output::Ended {
+                call: 1,
+                outcome: CallOutcome::Abandoned
+            }]
+        );
+    }
+
+    #[test]
+    fn filed_moments_come_back_in_time_then_filing_order() {
+        let mut d = core(1, None);
+        d.handle_timeout(T0);
+        outputs(&mut d);
+        d.handle(T0, Input::LaunchDone(LeadsDue::Never));
+        let t = T0.plus_ms(5000);
+        d.schedule(t, "second");
+        d.schedule(T0.plus_ms(10), "first");
+        d.schedule(t, "third");
+        let mut seen = Vec::new();
+        while let Some(at) = d.poll_timeout() {
+            d.handle_timeout(at);
+            for o in outputs(&mut d) {
+                if let Output::Wake(w) = o {
+                    seen.push((at, w));
+                }
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![(T0.plus_ms(10), "first"), (t, "second"), (t, "third")]
+        );
+    }
+
+    #[test]
+    fn policy_blocks_are_outputs_with_their_retry_time_and_max_dials_stops() {
+        let policy = Policy::load("cn-collection").expect("preset");
+        let mut d = Dialer::<'_, ()>::new(
+            DialerConfig {
+                start: T0,
+                stop_at: T0.plus_ms(3_600_000),
+                tick_ms: 1000,
+                takers: 5,
+                humans: 5,
+                max_dials_per_tick: 30,
+                abandon_after_ms: 2000,
+                max_dials: Some(1),
+                tick_while_calls_live: true,
+            },
+            PacingConfig::agents(Strategy::Progressive, 0.03, 120.0, 15.0).pacer(),
+            Some(&policy),
+        );
+        d.handle_timeout(T0);
+        assert_eq!(d.poll_output(), Some(Output::Launch { calls: 5 }));
+        let suppressed = Contact {
+            suppressed: true,
+            ..NOBODY
+        };
+        d.handle(
+            T0,
+            Input::Offer {
+                lead: 1,
+                contact: &suppressed,
+            },
+        );
+        assert!(matches!(
+            d.poll_output(),
+            Some(Output::Block {
+                lead: 1,
+                rule: Rule::Suppressed,
+                until: None,
+                ..
+            })
+        ));
+        let zones = [policy.default_zone];
+        let fresh = Contact {
+            zones: &zones,
+            ..NOBODY
+        };
+        d.handle(
+            T0,
+            Input::Offer {
+                lead: 2,
+                contact: &fresh,
+            },
+        );
+        assert_eq!(d.poll_output(), Some(Output::Dial { lead: 2, call: 0 }));
+        // One dial was the cap: the core wants no more and arms no further tick.
+        assert!(!d.wants_leads());
+        d.handle(T0, Input::LaunchDone(LeadsDue::Now));
+        assert_eq!(d.poll_timeout(), None);
+    }
+}
