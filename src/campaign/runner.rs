@@ -304,7 +304,9 @@ impl Driver<'_> {
         now_s: i64,
     ) -> Result<(), RunError> {
         let tries = self.store.outcome_count(f.lead, outcome)? + 1;
-        let next = self.policy.next_after(outcome, tries, now_s);
+        let next = self
+            .policy
+            .next_after(outcome, tries, Millis::from_unix_secs(now_s));
         self.store.finish_attempt(
             f.attempt,
             &AttemptEnd {
@@ -345,7 +347,7 @@ pub fn run(
     let start = Millis::from_unix_secs(start.as_unix_secs());
     // Close what an earlier run left in flight: those calls may have been answered.
     let recovered = store.recover_interrupted(c.id, start.as_unix_secs(), &|tries, now| {
-        policy.next_after(CallOutcome::Interrupted, tries, now)
+        policy.next_after(CallOutcome::Interrupted, tries, Millis::from_unix_secs(now))
     })?;
     // A resumed run draws differently from the first one, but the same state and seed
     // always give the same run.
@@ -439,7 +441,9 @@ pub fn audit(ledger: &[LedgerRow], policy: &Policy) -> Vec<Violation> {
             disposition: *disposition,
             suppressed: false,
         };
-        if let Decision::Block { rule, detail, .. } = policy.check(&c, row.started_at) {
+        if let Decision::Block { rule, detail, .. } =
+            policy.check(&c, Millis::from_unix_secs(row.started_at))
+        {
             out.push(Violation {
                 attempt: row.attempt,
                 rule: rule.as_str().to_string(),
@@ -447,7 +451,7 @@ pub fn audit(ledger: &[LedgerRow], policy: &Policy) -> Vec<Violation> {
             });
         }
         history.push(crate::policy::PastAttempt {
-            at: row.started_at,
+            at: Millis::from_unix_secs(row.started_at),
             phone: row.phone.clone(),
             outcome: row.outcome,
         });

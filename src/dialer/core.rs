@@ -371,7 +371,7 @@ impl<'p, W> Dialer<'p, W> {
             return;
         }
         let state = PacingState {
-            now: now.ms_since(self.cfg.start) as f64 / 1000.0,
+            now,
             takers_total: self.cfg.takers,
             takers_free: self.takers_free,
             ringing: self.ringing.len() as u32,
@@ -397,7 +397,7 @@ impl<'p, W> Dialer<'p, W> {
             return;
         }
         let decision = match self.policy {
-            Some(p) => p.check(contact, now.as_unix_secs()),
+            Some(p) => p.check(contact, now),
             None => Decision::Allow,
         };
         match decision {
@@ -409,7 +409,7 @@ impl<'p, W> Dialer<'p, W> {
                 lead,
                 rule,
                 detail,
-                until: until.map(Millis::from_unix_secs),
+                until,
             }),
             Decision::Allow => {
                 let call = self.calls.len() as CallId;

@@ -3,6 +3,7 @@
 //! simulator and the live dialer drive the same code.
 
 use super::erlang;
+use crate::time::Millis;
 use serde::Serialize;
 
 /// Which pacing strategy a campaign runs.
@@ -87,8 +88,8 @@ impl PacingConfig {
 /// What a pacer sees at a decision point.
 #[derive(Debug, Clone, Default)]
 pub struct PacingState {
-    /// Seconds since the campaign started.
-    pub now: f64,
+    /// The decision's instant.
+    pub now: Millis,
     /// Staff that take answered calls (human agents; bot channels in bot-first mode).
     pub takers_total: u32,
     /// Of those, free now.
@@ -211,6 +212,9 @@ pub struct VicidialAdaptive {
     target: f64,
     brake: Brake,
     intensity: f64,
+    /// The first decision's instant: adjustments are timed from it.
+    origin: Option<Millis>,
+    /// Seconds after `origin` of the last adjustment.
     last_adjust: f64,
     answered: u64,
     dropped: u64,
@@ -225,6 +229,7 @@ impl VicidialAdaptive {
             target,
             brake,
             intensity: 0.1,
+            origin: None,
             last_adjust: 0.0,
             answered: 0,
             dropped: 0,
@@ -234,8 +239,10 @@ impl VicidialAdaptive {
 
 impl Pacer for VicidialAdaptive {
     fn launch(&mut self, s: &PacingState) -> u32 {
-        if s.now - self.last_adjust >= 15.0 {
-            self.last_adjust = s.now;
+        let origin = *self.origin.get_or_insert(s.now);
+        let now_s = s.now.ms_since(origin) as f64 / 1000.0;
+        if now_s - self.last_adjust >= 15.0 {
+            self.last_adjust = now_s;
             let drop = if self.answered == 0 {
                 0.0
             } else {
@@ -450,7 +457,7 @@ impl Pacer for Predictive {
             }
         }
         {
-            tracing::trace!("t={:.0} free={} busy={} ringing={} waiting={} p={:.3} ring={:.1} handle={:.1} avail={:.2} aim={:.4} n={}", s.now, s.takers_free, busy, s.ringing, s.waiting, p, ring, handle, available, aim, n);
+            tracing::trace!("t={} free={} busy={} ringing={} waiting={} p={:.3} ring={:.1} handle={:.1} avail={:.2} aim={:.4} n={}", s.now, s.takers_free, busy, s.ringing, s.waiting, p, ring, handle, available, aim, n);
         }
         self.level = if s.takers_free > 0 {
             (s.ringing + n) as f64 / s.takers_free as f64
@@ -527,8 +534,8 @@ mod tests {
             takers_free: 10,
             ..Default::default()
         };
-        for t in 1..=10 {
-            s.now = t as f64 * 15.0;
+        for t in 0..=10 {
+            s.now = Millis(t * 15_000);
             v.launch(&s);
         }
         assert!(v.dial_level() > 1.5);
@@ -539,7 +546,7 @@ mod tests {
             });
         }
         v.observe(Outcome::Abandoned);
-        s.now += 15.0;
+        s.now = s.now.plus_ms(15_000);
         v.launch(&s);
         assert_eq!(v.dial_level(), 1.0);
     }

@@ -426,13 +426,13 @@ impl VirtualWorld {
         };
         let lead = &mut pool.leads[c.lead as usize];
         lead.history.push(PastAttempt {
-            at: c.dialed_at.as_unix_secs(),
+            at: c.dialed_at,
             phone: String::new(),
             outcome,
         });
         let tries = lead.history.iter().filter(|a| a.outcome == outcome).count() as u32;
-        if let Next::RetryAt(t) = pool.policy.next_after(outcome, tries, now.as_unix_secs()) {
-            pool.due.push(Reverse((t, c.lead)));
+        if let Next::RetryAt(t) = pool.policy.next_after(outcome, tries, now) {
+            pool.due.push(Reverse((t.as_unix_secs(), c.lead)));
         }
     }
 
