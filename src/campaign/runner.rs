@@ -293,7 +293,6 @@ impl Driver<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn finish(
         &mut self,
         f: &InFlight,

@@ -28,7 +28,7 @@ pub type CallId = u32;
 /// What the core needs to know up front.
 #[derive(Debug, Clone)]
 pub struct DialerConfig {
-    /// When the campaign clock started: pacers see time relative to it.
+    /// The first pacing decision (the run's or the simulated day's start).
     pub start: Millis,
     /// No dialing at or after this instant.
     pub stop_at: Millis,
@@ -537,6 +537,7 @@ impl<'p, W> Dialer<'p, W> {
 mod tests {
     use super::*;
     use crate::dialer::pacing::{PacingConfig, Strategy};
+    use crate::policy::PastAttempt;
 
     const T0: Millis = Millis(1_795_395_600_000);
 
