@@ -794,6 +794,32 @@ mod tests {
             zones: &zones,
             ..NOBODY
         };
+        let history = [PastAttempt {
+            at: T0.minus_ms(10_000),
+            phone: String::new(),
+            outcome: CallOutcome::NoAnswer,
+        }];
+        let recent = Contact {
+            zones: &zones,
+            history: &history,
+            ..NOBODY
+        };
+        d.handle(
+            T0,
+            Input::Offer {
+                lead: 3,
+                contact: &recent,
+            },
+        );
+        assert!(matches!(
+            d.poll_output(),
+            Some(Output::Block {
+                lead: 3,
+                rule: Rule::MinInterval,
+                until: Some(t),
+                ..
+            }) if t > T0
+        ));
         d.handle(
             T0,
             Input::Offer {
