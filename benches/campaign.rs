@@ -15,6 +15,7 @@ use voxdial::campaign::import::{import_file, ImportOptions};
 use voxdial::policy::{CallOutcome, Contact, Next, PastAttempt, Policy};
 use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::{AttemptEnd, Store};
+use voxdial::time::Millis;
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -162,7 +163,7 @@ fn main() {
             disposition: disp.as_deref(),
             suppressed: store.is_suppressed(&lead.phone).expect("dnc"),
         };
-        if policy.check(&contact, now) == voxdial::policy::Decision::Allow {
+        if policy.check(&contact, Millis::from_unix_secs(now)) == voxdial::policy::Decision::Allow {
             allowed_ro += 1;
         }
         decided += 1;
@@ -194,7 +195,7 @@ fn main() {
                 disposition: disp.as_deref(),
                 suppressed: store.is_suppressed(&lead.phone).expect("dnc"),
             };
-            match policy.check(&contact, now) {
+            match policy.check(&contact, Millis::from_unix_secs(now)) {
                 voxdial::policy::Decision::Allow => {
                     let a = store.start_attempt(&lead, c.id, now).expect("start");
                     store
@@ -205,7 +206,7 @@ fn main() {
                                 sip_code: Some(487),
                                 disposition: None,
                                 talk_s: 0.0,
-                                next: Next::RetryAt(now + 3600),
+                                next: Next::RetryAt(Millis::from_unix_secs(now + 3600)),
                             },
                             now,
                         )
@@ -218,7 +219,14 @@ fn main() {
                     until,
                 } => {
                     store
-                        .block(&lead, c.id, rule, &detail, until, now)
+                        .block(
+                            &lead,
+                            c.id,
+                            rule,
+                            &detail,
+                            until.map(Millis::as_unix_secs),
+                            now,
+                        )
                         .expect("block");
                     blocked += 1;
                 }
@@ -236,7 +244,7 @@ fn main() {
     let zones = [chrono_tz::Asia::Shanghai];
     let history: Vec<PastAttempt> = (0..5)
         .map(|i| PastAttempt {
-            at: now - 7200 * (i + 1),
+            at: Millis::from_unix_secs(now - 7200 * (i + 1)),
             phone: "+8613800138000".into(),
             outcome: CallOutcome::NoAnswer,
         })
@@ -252,7 +260,9 @@ fn main() {
     let t = Instant::now();
     let mut ok = 0u64;
     for i in 0..m {
-        if policy.check(&contact, now + (i % 3600) as i64) == voxdial::policy::Decision::Allow {
+        if policy.check(&contact, Millis::from_unix_secs(now + (i % 3600) as i64))
+            == voxdial::policy::Decision::Allow
+        {
             ok += 1;
         }
     }
@@ -264,8 +274,8 @@ fn main() {
 
     // The simulated day the issue names.
     for s in [
-        voxdial::dialer::sim::Strategy::Vicidial,
-        voxdial::dialer::sim::Strategy::Predictive,
+        voxdial::dialer::pacing::Strategy::Vicidial,
+        voxdial::dialer::pacing::Strategy::Predictive,
     ] {
         let cfg = voxdial::dialer::sim::SimConfig {
             strategy: s,

@@ -1,7 +1,8 @@
 //! The campaign simulator: theory check, pacing quality and the CLI contract.
 
 use std::process::Command;
-use voxdial::dialer::sim::{simulate, validate_erlang, SimConfig, Strategy};
+use voxdial::dialer::pacing::Strategy;
+use voxdial::dialer::sim::{simulate, validate_erlang, SimConfig};
 
 #[test]
 fn poisson_arrivals_to_c_agents_agree_with_erlang_c_within_sampling_error() {

@@ -30,23 +30,33 @@ pub enum ImportError {
         /// Cause.
         source: std::io::Error,
     },
-    /// The spreadsheet could not be opened.
+    /// The spreadsheet could not be opened or has no such sheet.
     #[error("{path}: not a readable spreadsheet: {message}")]
     Sheet {
         /// File.
         path: String,
-        /// Cause.
+        /// What is wrong with it.
         message: String,
     },
+    /// The spreadsheet reader failed on the file.
+    #[error("{path}: not a readable spreadsheet: {source}")]
+    Workbook {
+        /// File.
+        path: String,
+        /// Cause.
+        #[source]
+        source: calamine::Error,
+    },
     /// A CSV record could not be read at all.
-    #[error("{path}:{line}: {message}")]
+    #[error("{path}:{line}: {source}")]
     Csv {
         /// File.
         path: String,
         /// Line.
         line: u64,
         /// Cause.
-        message: String,
+        #[source]
+        source: csv::Error,
     },
     /// The header does not provide a required column.
     #[error("{path}:1: {message}")]
@@ -365,7 +375,7 @@ fn read_csv(path: &Path) -> Result<Table, ImportError> {
             return Err(ImportError::Csv {
                 path: p,
                 line: 1,
-                message: e.to_string(),
+                source: e,
             })
         }
         None => {
@@ -395,7 +405,7 @@ fn read_csv(path: &Path) -> Result<Table, ImportError> {
                 _ => Err(ImportError::Csv {
                     path: p.clone(),
                     line,
-                    message: e.to_string(),
+                    source: e,
                 }),
             }
         }
@@ -435,7 +445,11 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ImportError> {
         path: p.clone(),
         message: m,
     };
-    let mut wb = calamine::open_workbook_auto(path).map_err(|e| serr(e.to_string()))?;
+    let workbook_err = |source: calamine::Error| ImportError::Workbook {
+        path: p.clone(),
+        source,
+    };
+    let mut wb = calamine::open_workbook_auto(path).map_err(workbook_err)?;
     let names = wb.sheet_names();
     let name = match sheet {
         Some(s) => names
@@ -448,7 +462,7 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ImportError> {
             .cloned()
             .ok_or_else(|| serr("the workbook has no sheets".into()))?,
     };
-    let range = wb.worksheet_range(&name).map_err(|e| serr(e.to_string()))?;
+    let range = wb.worksheet_range(&name).map_err(workbook_err)?;
     let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
     let mut rows = range.rows();
     let headers: Vec<String> = rows

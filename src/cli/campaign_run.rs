@@ -7,6 +7,7 @@ use voxdial::campaign::runner::{self, RunConfig};
 use voxdial::policy::Policy;
 use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::Store;
+use voxdial::time::{Millis, MonotonicClock};
 
 /// `voxdial campaign run` flags.
 #[derive(clap::Args, Debug)]
@@ -18,7 +19,7 @@ pub struct RunArgs {
     pub simulate: bool,
     /// Pacing strategy.
     #[arg(long, value_enum, default_value = "predictive")]
-    pub strategy: voxdial::dialer::sim::Strategy,
+    pub strategy: voxdial::dialer::pacing::Strategy,
     /// Agents (or bot channels) taking answered calls.
     #[arg(long, default_value_t = 20)]
     pub agents: u32,
@@ -60,7 +61,7 @@ pub fn run(db: &Path, a: RunArgs) -> Result<ExitCode> {
             .timestamp(),
         None => store
             .next_due(c.id)?
-            .unwrap_or_else(|| chrono::Utc::now().timestamp()),
+            .unwrap_or_else(|| MonotonicClock::new().now().as_unix_secs()),
     };
     let from = c.clock.map_or(start, |t| t.max(start));
     let cfg = RunConfig {
@@ -68,8 +69,8 @@ pub fn run(db: &Path, a: RunArgs) -> Result<ExitCode> {
         takers: a.agents,
         answer_rate: a.answer_rate,
         seed: a.seed,
-        start,
-        until: from + (a.days * 86_400.0) as i64,
+        start: Millis::from_unix_secs(start),
+        until: Millis::from_unix_secs(from + (a.days * 86_400.0) as i64),
         talk_mean_s: a.talk_s,
         ring_mean_s: 10.0,
         max_dials: a.max_dials,

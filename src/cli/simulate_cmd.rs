@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use voxdial::dialer::config::SimFile;
-use voxdial::dialer::pacing::Brake;
-use voxdial::dialer::sim::{self, SimConfig, Strategy, Summary};
+use voxdial::dialer::pacing::{Brake, Strategy};
+use voxdial::dialer::sim::{self, SimConfig, Summary};
 use voxdial::policy::Policy;
 
 /// `voxdial simulate` flags. Unset flags take the `--config` file's value, else the default shown.

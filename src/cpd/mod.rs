@@ -1793,7 +1793,7 @@ mod tests {
     fn outcomes_reach_the_retry_policy_by_their_own_rules() {
         use crate::policy::{CallOutcome, Next, Policy};
         let p = Policy::load("cn-collection").expect("preset");
-        let now = 1_800_000_000;
+        let now = crate::time::Millis::from_unix_secs(1_800_000_000);
         // A voicemail is retried later; a dead number or a fax is never dialled again;
         // a live answer is a conversation.
         assert!(matches!(

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// Errors writing a chart.
 #[derive(Debug, thiserror::Error)]
-#[error("chart {path}: {message}")]
+#[error("chart {path}: {source}")]
 pub struct ChartError {
     /// File.
     pub path: String,
-    /// Cause.
-    pub message: String,
+    /// Cause (the drawing backend's or the file system's error).
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 const COLORS: [RGBColor; 4] = [
@@ -29,9 +30,9 @@ fn chart(
     series: &[(String, Vec<f64>)],
     y_line: Option<(f64, &str)>,
 ) -> Result<(), ChartError> {
-    let err = |e: String| ChartError {
+    let err = |e: DrawingAreaErrorKind<std::io::Error>| ChartError {
         path: path.display().to_string(),
-        message: e,
+        source: Box::new(e),
     };
     let len = series.iter().map(|s| s.1.len()).max().unwrap_or(0).max(2);
     let y_max = series
@@ -42,26 +43,26 @@ fn chart(
         .max(1e-6)
         * 1.1;
     let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    root.fill(&WHITE).map_err(err)?;
     let mut c = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..(len as f64 / 60.0), 0f64..y_max)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(err)?;
     c.configure_mesh()
         .x_desc("hours into the day")
         .y_desc(y_label)
         .draw()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(err)?;
     for (i, (name, ys)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         c.draw_series(LineSeries::new(
             ys.iter().enumerate().map(|(m, y)| (m as f64 / 60.0, *y)),
             color.stroke_width(2),
         ))
-        .map_err(|e| err(e.to_string()))?
+        .map_err(err)?
         .label(name.clone())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
@@ -70,7 +71,7 @@ fn chart(
             [(0.0, y), (len as f64 / 60.0, y)],
             BLACK.mix(0.5).stroke_width(1),
         ))
-        .map_err(|e| err(e.to_string()))?
+        .map_err(err)?
         .label(label.to_string())
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.5)));
     }
@@ -79,8 +80,8 @@ fn chart(
         .border_style(BLACK)
         .position(SeriesLabelPosition::UpperRight)
         .draw()
-        .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
+        .map_err(err)?;
+    root.present().map_err(err)?;
     Ok(())
 }
 
@@ -93,7 +94,7 @@ pub fn write_charts(
 ) -> Result<Vec<PathBuf>, ChartError> {
     std::fs::create_dir_all(dir).map_err(|e| ChartError {
         path: dir.display().to_string(),
-        message: e.to_string(),
+        source: Box::new(e),
     })?;
     let name = |s: &Summary| format!("{:?}", s.strategy).to_lowercase();
     let pick = |f: &dyn Fn(&Summary) -> Vec<f64>| -> Vec<(String, Vec<f64>)> {

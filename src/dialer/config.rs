@@ -2,8 +2,8 @@
 //! can be kept, reviewed and rerun. Every key is optional; command-line flags given
 //! explicitly override the file.
 
-use super::pacing::Brake;
-use super::sim::{SimConfig, Strategy};
+use super::pacing::{Brake, Strategy};
+use super::sim::SimConfig;
 use crate::policy::Policy;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -77,6 +77,15 @@ pub enum SimFileError {
     /// Bad YAML or value, with its place.
     #[error(transparent)]
     Yaml(#[from] crate::yaml::YamlError),
+    /// The policy the file names does not load.
+    #[error("{path}: policy: {source}")]
+    Policy {
+        /// File.
+        path: String,
+        /// Cause.
+        #[source]
+        source: crate::policy::PolicyError,
+    },
     /// A value that parses but is wrong.
     #[error("{path}: {message}")]
     Invalid {
@@ -115,7 +124,10 @@ impl SimFile {
              bot_talk_mean_s => bot_talk_mean_s, transfer_patience_s => transfer_patience_s,
              trunk_cps => trunk_cps, target_abandon => target_abandon);
         if let Some(p) = &self.policy {
-            let policy = Policy::load(p).map_err(|e| invalid(format!("policy: {e}")))?;
+            let policy = Policy::load(p).map_err(|source| SimFileError::Policy {
+                path: path.to_string(),
+                source,
+            })?;
             if self.target_abandon.is_none() {
                 c.target_abandon = policy.max_abandon_rate;
             }

@@ -3,13 +3,93 @@
 //! simulator and the live dialer drive the same code.
 
 use super::erlang;
+use crate::time::Millis;
 use serde::Serialize;
+
+/// Which pacing strategy a campaign runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// One line per free taker.
+    Progressive,
+    /// Fixed lines per free taker.
+    Ratio,
+    /// VICIdial-style adaptive dial level (the baseline).
+    Vicidial,
+    /// Our queueing-model predictive pacer.
+    Predictive,
+}
+
+/// What it takes to build a pacer: the simulator and the runner build theirs from this,
+/// so both pace a campaign the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacingConfig {
+    /// Pacing strategy.
+    pub strategy: Strategy,
+    /// Abandon-rate target (abandoned / answered).
+    pub target_abandon: f64,
+    /// Lines per free taker for `ratio`.
+    pub ratio: f64,
+    /// Maximum dial level for `vicidial`.
+    pub max_level: f64,
+    /// VICIdial brake mode.
+    pub brake: Brake,
+    /// Bots take every answer; humans only take escalations.
+    pub bot_first: bool,
+    /// Prior for the mean time a taker holds a call, seconds (talk + wrap-up; a bot's
+    /// conversation in bot-first mode).
+    pub handle_prior_s: f64,
+    /// Mean human handle time of an escalation, seconds (bot-first).
+    pub human_handle_s: f64,
+}
+
+impl PacingConfig {
+    /// Agents taking every answer, with the usual ratio (2), VICIdial ceiling (5) and
+    /// brake (average), and handle-time priors of `talk_s + wrap_s`.
+    pub fn agents(strategy: Strategy, target_abandon: f64, talk_s: f64, wrap_s: f64) -> Self {
+        PacingConfig {
+            strategy,
+            target_abandon,
+            ratio: 2.0,
+            max_level: 5.0,
+            brake: Brake::Average,
+            bot_first: false,
+            handle_prior_s: talk_s + wrap_s,
+            human_handle_s: talk_s + wrap_s,
+        }
+    }
+
+    /// The pacer this configuration asks for, with its priors.
+    pub fn pacer(&self) -> Box<dyn Pacer> {
+        match self.strategy {
+            Strategy::Progressive => Box::new(Progressive),
+            Strategy::Ratio => Box::new(FixedRatio { ratio: self.ratio }),
+            Strategy::Vicidial => Box::new(VicidialAdaptive::new(
+                self.target_abandon,
+                self.max_level,
+                self.brake,
+            )),
+            Strategy::Predictive => {
+                // Neutral priors: the pacer learns the answer rate and ring time from outcomes.
+                let mut p = Predictive::new(
+                    self.target_abandon,
+                    0.25,
+                    10.0,
+                    self.handle_prior_s,
+                    self.bot_first,
+                );
+                p.human_handle_s = self.human_handle_s;
+                Box::new(p)
+            }
+        }
+    }
+}
 
 /// What a pacer sees at a decision point.
 #[derive(Debug, Clone, Default)]
 pub struct PacingState {
-    /// Seconds since the campaign started.
-    pub now: f64,
+    /// The decision's instant.
+    pub now: Millis,
     /// Staff that take answered calls (human agents; bot channels in bot-first mode).
     pub takers_total: u32,
     /// Of those, free now.
@@ -132,6 +212,9 @@ pub struct VicidialAdaptive {
     target: f64,
     brake: Brake,
     intensity: f64,
+    /// The first decision's instant: adjustments are timed from it.
+    origin: Option<Millis>,
+    /// Seconds after `origin` of the last adjustment.
     last_adjust: f64,
     answered: u64,
     dropped: u64,
@@ -146,6 +229,7 @@ impl VicidialAdaptive {
             target,
             brake,
             intensity: 0.1,
+            origin: None,
             last_adjust: 0.0,
             answered: 0,
             dropped: 0,
@@ -155,8 +239,10 @@ impl VicidialAdaptive {
 
 impl Pacer for VicidialAdaptive {
     fn launch(&mut self, s: &PacingState) -> u32 {
-        if s.now - self.last_adjust >= 15.0 {
-            self.last_adjust = s.now;
+        let origin = *self.origin.get_or_insert(s.now);
+        let now_s = s.now.ms_since(origin) as f64 / 1000.0;
+        if now_s - self.last_adjust >= 15.0 {
+            self.last_adjust = now_s;
             let drop = if self.answered == 0 {
                 0.0
             } else {
@@ -371,7 +457,7 @@ impl Pacer for Predictive {
             }
         }
         {
-            tracing::trace!("t={:.0} free={} busy={} ringing={} waiting={} p={:.3} ring={:.1} handle={:.1} avail={:.2} aim={:.4} n={}", s.now, s.takers_free, busy, s.ringing, s.waiting, p, ring, handle, available, aim, n);
+            tracing::trace!("t={} free={} busy={} ringing={} waiting={} p={:.3} ring={:.1} handle={:.1} avail={:.2} aim={:.4} n={}", s.now, s.takers_free, busy, s.ringing, s.waiting, p, ring, handle, available, aim, n);
         }
         self.level = if s.takers_free > 0 {
             (s.ringing + n) as f64 / s.takers_free as f64
@@ -448,8 +534,8 @@ mod tests {
             takers_free: 10,
             ..Default::default()
         };
-        for t in 1..=10 {
-            s.now = t as f64 * 15.0;
+        for t in 0..=10 {
+            s.now = Millis(t * 15_000);
             v.launch(&s);
         }
         assert!(v.dial_level() > 1.5);
@@ -460,7 +546,7 @@ mod tests {
             });
         }
         v.observe(Outcome::Abandoned);
-        s.now += 15.0;
+        s.now = s.now.plus_ms(15_000);
         v.launch(&s);
         assert_eq!(v.dial_level(), 1.0);
     }

@@ -1,12 +1,15 @@
-//! A deterministic discrete-event simulation of a campaign: one seeded RNG, one event
-//! queue ordered by (time, sequence), integer milliseconds — the same seed gives the same
-//! summary, byte for byte. The pacers are the real sans-IO controllers.
+//! A deterministic discrete-event simulation of a campaign: the real dialer core
+//! ([`Dialer`]) with its real pacers and policy, driven on a virtual clock by virtual
+//! customers and agents drawn from one seeded RNG. Every moment of the virtual world is
+//! filed in the core's agenda, ordered by (time, order filed), in integer milliseconds —
+//! the same seed gives the same summary, byte for byte.
 
+use super::core::{CallId, Dialer, DialerConfig, Input, LeadsDue, LineResult, Output};
 use super::erlang;
-use super::pacing::{
-    Brake, FixedRatio, Outcome, Pacer, PacingState, Predictive, Progressive, VicidialAdaptive,
-};
-use crate::policy::{CallOutcome, Contact, Decision, Next, PastAttempt, Policy};
+use super::pacing::{Brake, PacingConfig, Strategy};
+
+use crate::policy::{CallOutcome, Contact, Next, PastAttempt, Policy};
+use crate::time::Millis;
 use chrono_tz::Tz;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,20 +18,6 @@ use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
-
-/// Which pacing strategy a simulation runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// One line per free taker.
-    Progressive,
-    /// Fixed lines per free taker.
-    Ratio,
-    /// VICIdial-style adaptive dial level (the baseline).
-    Vicidial,
-    /// Our queueing-model predictive pacer.
-    Predictive,
-}
 
 /// Everything a simulated campaign needs.
 #[derive(Debug, Clone, Serialize)]
@@ -176,6 +165,27 @@ impl Summary {
     }
 }
 
+impl SimConfig {
+    /// The pacing this simulation runs: the same factory the campaign runner uses.
+    pub fn pacing(&self) -> PacingConfig {
+        let agent_handle_s = self.talk_mean_s + self.wrap_mean_s;
+        PacingConfig {
+            strategy: self.strategy,
+            target_abandon: self.target_abandon,
+            ratio: self.ratio,
+            max_level: self.max_level,
+            brake: self.brake,
+            bot_first: self.bot_first,
+            handle_prior_s: if self.bot_first {
+                self.bot_talk_mean_s
+            } else {
+                agent_handle_s
+            },
+            human_handle_s: agent_handle_s,
+        }
+    }
+}
+
 /// A simulated debtor when a policy is in play.
 #[derive(Debug, Clone, Default)]
 struct SimLead {
@@ -183,7 +193,7 @@ struct SimLead {
     history: Vec<PastAttempt>,
 }
 
-/// Leads by due time, for runs under a policy.
+/// Leads by due time (unix seconds), for runs under a policy.
 struct Pool {
     leads: Vec<SimLead>,
     due: BinaryHeap<Reverse<(i64, u32)>>,
@@ -191,213 +201,203 @@ struct Pool {
     policy: Arc<Policy>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Ev {
-    Tick,
-    DialResult { call: u32 },
-    DropCheck { call: u32 },
-    TakerDone { call: u32 },
-    BotDone { call: u32 },
-    HumanDone { call: u32 },
-    TransferGiveUp { call: u32 },
+/// Moments of the virtual world, filed in the core's agenda.
+#[derive(Debug, Clone, Copy)]
+enum World {
+    /// The customer's phone stops ringing (answered or not).
+    RingEnds(CallId),
+    /// An agent finishes talking and wrapping up.
+    AgentDone(CallId),
+    /// A bot finishes its conversation (bot-first).
+    BotDone(CallId),
+    /// A human finishes an escalated call (bot-first).
+    HumanDone,
+    /// An escalated customer stops waiting for a human (bot-first).
+    GiveUp(CallId),
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Call {
+/// A simulated customer on one call.
+#[derive(Debug, Clone, Copy)]
+struct Customer {
     lead: u32,
-    dialed_ms: u64,
-    answered: bool,
-    ring_ms: u64,
-    answered_ms: u64,
-    taken: bool,
-    abandoned: bool,
-    queued_ms: u64,
+    dialed_at: Millis,
+    answers: bool,
+    queued_at: Millis,
     human_taken: bool,
+    gave_up: bool,
 }
 
 fn ms(s: f64) -> u64 {
     (s.max(0.0) * 1000.0).round() as u64
 }
 
-struct Sim {
+/// The virtual world around the core: customers, agents, the human escalation queue and
+/// the day's counts.
+struct VirtualWorld {
     cfg: SimConfig,
     rng: ChaCha8Rng,
-    queue: BinaryHeap<Reverse<(u64, u64, Ev)>>,
-    seq: u64,
-    now: u64,
-    calls: Vec<Call>,
-    pacer: Box<dyn Pacer>,
-    takers_free: u32,
-    ringing: u32,
-    ringing_ids: VecDeque<u32>,
-    waiting: VecDeque<u32>,
-    humans_free: u32,
-    transfer_queue: VecDeque<u32>,
+    customers: Vec<Customer>,
     leads_left: u64,
+    humans_free: u32,
+    transfer_queue: VecDeque<CallId>,
     human_busy_ms: u64,
     human_talk_ms: u64,
     waits_ms: Vec<u64>,
     s: Summary,
     pool: Option<Pool>,
+    start: Millis,
 }
 
-impl Sim {
-    fn at(&mut self, t: u64, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Reverse((t, self.seq, ev)));
-    }
+/// A contact with nothing known: what the core is offered when no policy is in play.
+const NOBODY: Contact<'static> = Contact {
+    phone: "",
+    zones: &[],
+    history: &[],
+    disposition: None,
+    suppressed: false,
+};
+
+impl VirtualWorld {
     fn exp(&mut self, mean: f64) -> f64 {
         match Exp::new(1.0 / mean.max(1e-3)) {
             Ok(d) => d.sample(&mut self.rng),
             Err(_) => mean,
         }
     }
-    fn end_ms(&self) -> u64 {
-        ms(self.cfg.hours * 3600.0)
+
+    fn drain(&mut self, core: &mut Dialer<'_, World>, now: Millis) {
+        while let Some(out) = core.poll_output() {
+            self.react(core, now, out);
+        }
     }
 
-    fn tick(&mut self) {
-        let state = PacingState {
-            now: self.now as f64 / 1000.0,
-            takers_total: if self.cfg.bot_first {
-                self.cfg.bot_channels
-            } else {
-                self.cfg.agents
-            },
-            takers_free: self.takers_free,
-            ringing: self.ringing,
-            ringing_ages_s: self
-                .ringing_ids
-                .iter()
-                .map(|id| (self.now - self.calls[*id as usize].dialed_ms) as f64 / 1000.0)
-                .collect(),
-            waiting: self.waiting.len() as u32,
-            humans_total: self.cfg.agents,
-            transfers_waiting: self.transfer_queue.len() as u32,
-        };
-        let want = self.pacer.launch(&state);
-        let n = (want as u64).min(self.cfg.trunk_cps.max(1.0) as u64);
-        for _ in 0..n {
-            if !self.dial() {
-                break;
+    fn react(&mut self, core: &mut Dialer<'_, World>, now: Millis, out: Output<World>) {
+        match out {
+            Output::Launch { .. } => self.launch(core, now),
+            Output::Dial { lead, call } => self.dial(core, now, lead as u32, call),
+            Output::Block {
+                lead, rule, until, ..
+            } => {
+                *self.s.blocks.entry(rule.as_str().to_string()).or_insert(0) += 1;
+                let now_s = now.as_unix_secs();
+                if let (Some(t), Some(pool)) = (until, self.pool.as_mut()) {
+                    pool.due
+                        .push(Reverse((t.as_unix_secs().max(now_s + 1), lead as u32)));
+                }
             }
+            Output::Connect { call, waited_ms } => self.take(core, now, call, waited_ms),
+            Output::Ended { call, outcome } => {
+                if outcome == CallOutcome::Abandoned {
+                    self.s.abandoned += 1;
+                }
+                self.settle(now, call, outcome);
+            }
+            Output::Wake(w) => self.wake(core, now, w),
         }
-        if self.now % 60_000 == 0 {
-            // Lines ringing per taker: comparable across strategies, unlike each
-            // pacer's own control variable.
-            let takers = if self.cfg.bot_first {
-                self.cfg.bot_channels
-            } else {
-                self.cfg.agents
-            };
-            self.s
-                .dial_level_per_minute
-                .push((self.ringing as f64 / takers.max(1) as f64 * 100.0).round() / 100.0);
-            let rate = if self.s.answered == 0 {
-                0.0
-            } else {
-                self.s.abandoned as f64 / self.s.answered as f64
-            };
-            self.s
-                .abandon_rate_per_minute
-                .push((rate * 10_000.0).round() / 10_000.0);
-            let busy = if self.cfg.bot_first {
-                self.cfg.agents - self.humans_free
-            } else {
-                self.cfg.agents - self.takers_free
-            };
-            self.s
-                .occupancy_per_minute
-                .push((busy as f64 / self.cfg.agents as f64 * 1000.0).round() / 1000.0);
+    }
+
+    /// Offer the core leads while it wants them: the next due lead of the pool (the core
+    /// asks the policy), or any lead without a policy.
+    fn launch(&mut self, core: &mut Dialer<'_, World>, now: Millis) {
+        let now_s = now.as_unix_secs();
+        while core.wants_leads() {
+            match self.pool.as_mut() {
+                Some(pool) => {
+                    let Some(Reverse((due, id))) = pool.due.peek().copied() else {
+                        break;
+                    };
+                    if due > now_s {
+                        break;
+                    }
+                    pool.due.pop();
+                    let lead = &pool.leads[id as usize];
+                    let zones = [pool.zones[lead.zone as usize]];
+                    let contact = Contact {
+                        phone: "",
+                        zones: &zones,
+                        history: &lead.history,
+                        disposition: None,
+                        suppressed: false,
+                    };
+                    core.handle(
+                        now,
+                        Input::Offer {
+                            lead: id as u64,
+                            contact: &contact,
+                        },
+                    );
+                }
+                None => {
+                    if self.leads_left == 0 {
+                        break;
+                    }
+                    core.handle(
+                        now,
+                        Input::Offer {
+                            lead: 0,
+                            contact: &NOBODY,
+                        },
+                    );
+                }
+            }
+            self.drain(core, now);
+        }
+        if now.ms_since(self.start) % 60_000 == 0 {
+            self.sample(core);
         }
         let more = match &self.pool {
             Some(p) => !p.due.is_empty(),
             None => self.leads_left > 0,
         };
-        if self.now + 1000 < self.end_ms() && more {
-            self.at(self.now + 1000, Ev::Tick);
-        }
+        core.handle(
+            now,
+            Input::LaunchDone(if more { LeadsDue::Now } else { LeadsDue::Never }),
+        );
     }
 
-    /// The next lead the policy lets us dial now, if any.
-    fn next_lead(&mut self) -> Option<u32> {
-        let now_s = self.cfg.start_unix + (self.now / 1000) as i64;
-        let pool = self.pool.as_mut()?;
-        while let Some(Reverse((due, id))) = pool.due.peek().copied() {
-            if due > now_s {
-                return None;
-            }
-            pool.due.pop();
-            let lead = &pool.leads[id as usize];
-            let zones = [pool.zones[lead.zone as usize]];
-            let c = Contact {
-                phone: "",
-                zones: &zones,
-                history: &lead.history,
-                disposition: None,
-                suppressed: false,
-            };
-            match pool.policy.check(&c, now_s) {
-                Decision::Allow => return Some(id),
-                Decision::Block { rule, until, .. } => {
-                    *self.s.blocks.entry(rule.as_str().to_string()).or_insert(0) += 1;
-                    if let Some(t) = until {
-                        pool.due.push(Reverse((t.max(now_s + 1), id)));
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// After an attempt of a pooled lead: log it and put the lead back when the
-    /// retry schedule says.
-    fn settle(&mut self, call: u32, outcome: CallOutcome) {
-        let now_s = self.cfg.start_unix + (self.now / 1000) as i64;
-        let c = self.calls[call as usize];
-        let Some(pool) = self.pool.as_mut() else {
-            return;
-        };
-        let lead = &mut pool.leads[c.lead as usize];
-        lead.history.push(PastAttempt {
-            at: self.cfg.start_unix + (c.dialed_ms / 1000) as i64,
-            phone: String::new(),
-            outcome,
-        });
-        let tries = lead.history.iter().filter(|a| a.outcome == outcome).count() as u32;
-        if let Next::RetryAt(t) = pool.policy.next_after(outcome, tries, now_s) {
-            pool.due.push(Reverse((t, c.lead)));
-        }
-    }
-
-    fn dial(&mut self) -> bool {
-        let lead = if self.pool.is_some() {
-            match self.next_lead() {
-                Some(id) => {
-                    if self
-                        .pool
-                        .as_ref()
-                        .is_some_and(|p| !p.leads[id as usize].history.is_empty())
-                    {
-                        self.s.retries += 1;
-                    } else {
-                        self.leads_left -= 1;
-                    }
-                    id
-                }
-                None => return false,
-            }
+    /// The per-minute series for charts.
+    fn sample(&mut self, core: &Dialer<'_, World>) {
+        // Lines ringing per taker: comparable across strategies, unlike each pacer's
+        // own control variable.
+        let takers = if self.cfg.bot_first {
+            self.cfg.bot_channels
         } else {
-            if self.leads_left == 0 {
-                return false;
-            }
-            self.leads_left -= 1;
-            0
+            self.cfg.agents
         };
+        self.s
+            .dial_level_per_minute
+            .push((core.ringing() as f64 / takers.max(1) as f64 * 100.0).round() / 100.0);
+        let rate = if self.s.answered == 0 {
+            0.0
+        } else {
+            self.s.abandoned as f64 / self.s.answered as f64
+        };
+        self.s
+            .abandon_rate_per_minute
+            .push((rate * 10_000.0).round() / 10_000.0);
+        let busy = if self.cfg.bot_first {
+            self.cfg.agents - self.humans_free
+        } else {
+            self.cfg.agents - core.takers_free()
+        };
+        self.s
+            .occupancy_per_minute
+            .push((busy as f64 / self.cfg.agents as f64 * 1000.0).round() / 1000.0);
+    }
+
+    fn dial(&mut self, core: &mut Dialer<'_, World>, now: Millis, lead: u32, call: CallId) {
+        let retry = self
+            .pool
+            .as_ref()
+            .is_some_and(|p| !p.leads[lead as usize].history.is_empty());
+        if retry {
+            self.s.retries += 1;
+        } else {
+            self.leads_left -= 1;
+        }
         self.s.calls_placed += 1;
-        self.ringing += 1;
-        let answered = self.rng.random::<f64>() < self.cfg.answer_rate;
-        let ring_s = if answered {
+        let answers = self.rng.random::<f64>() < self.cfg.answer_rate;
+        let ring_s = if answers {
             // Uniform around the mean keeps ring times bounded and positive.
             let m = self.cfg.ring_mean_s;
             m * (0.4 + 1.2 * self.rng.random::<f64>())
@@ -405,143 +405,122 @@ impl Sim {
             let min_ring = self.pool.as_ref().map_or(0.0, |p| p.policy.min_ring_s);
             self.cfg.no_answer_s.max(min_ring)
         };
-        let id = self.calls.len() as u32;
-        self.calls.push(Call {
+        debug_assert_eq!(call as usize, self.customers.len());
+        self.customers.push(Customer {
             lead,
-            dialed_ms: self.now,
-            answered,
-            ring_ms: ms(ring_s),
-            ..Default::default()
+            dialed_at: now,
+            answers,
+            queued_at: now,
+            human_taken: false,
+            gave_up: false,
         });
-        self.ringing_ids.push_back(id);
-        self.at(self.now + ms(ring_s), Ev::DialResult { call: id });
-        true
+        core.schedule(now.plus_ms(ms(ring_s)), World::RingEnds(call));
     }
 
-    fn take(&mut self, id: u32) {
-        self.takers_free -= 1;
-        self.settle(id, CallOutcome::Connected);
-        let c = &mut self.calls[id as usize];
-        c.taken = true;
-        let wait = self.now - c.answered_ms;
+    /// After an attempt of a pooled lead: log it and put the lead back when the retry
+    /// schedule says.
+    fn settle(&mut self, now: Millis, call: CallId, outcome: CallOutcome) {
+        let c = self.customers[call as usize];
+        let Some(pool) = self.pool.as_mut() else {
+            return;
+        };
+        let lead = &mut pool.leads[c.lead as usize];
+        lead.history.push(PastAttempt {
+            at: c.dialed_at,
+            phone: String::new(),
+            outcome,
+        });
+        let tries = lead.history.iter().filter(|a| a.outcome == outcome).count() as u32;
+        if let Next::RetryAt(t) = pool.policy.next_after(outcome, tries, now) {
+            pool.due.push(Reverse((t.as_unix_secs(), c.lead)));
+        }
+    }
+
+    fn take(&mut self, core: &mut Dialer<'_, World>, now: Millis, call: CallId, waited_ms: u64) {
+        self.settle(now, call, CallOutcome::Connected);
         self.s.connects += 1;
         if self.cfg.bot_first {
             let d = self.exp(self.cfg.bot_talk_mean_s);
-            self.at(self.now + ms(d), Ev::BotDone { call: id });
+            core.schedule(now.plus_ms(ms(d)), World::BotDone(call));
         } else {
-            self.waits_ms.push(wait);
+            self.waits_ms.push(waited_ms);
             let talk = self.exp(self.cfg.talk_mean_s);
             let wrap = self.exp(self.cfg.wrap_mean_s);
             self.human_busy_ms += ms(talk) + ms(wrap);
             self.human_talk_ms += ms(talk);
-            self.at(self.now + ms(talk) + ms(wrap), Ev::TakerDone { call: id });
+            core.schedule(now.plus_ms(ms(talk) + ms(wrap)), World::AgentDone(call));
         }
     }
 
-    fn human_take(&mut self, id: u32) {
+    fn human_take(&mut self, core: &mut Dialer<'_, World>, now: Millis, call: CallId) {
         self.humans_free -= 1;
-        let c = &mut self.calls[id as usize];
+        let c = &mut self.customers[call as usize];
         c.human_taken = true;
-        self.waits_ms.push(self.now - c.queued_ms);
+        self.waits_ms.push(now.ms_since(c.queued_at));
         let talk = self.exp(self.cfg.talk_mean_s);
         let wrap = self.exp(self.cfg.wrap_mean_s);
         self.human_busy_ms += ms(talk) + ms(wrap);
         self.human_talk_ms += ms(talk);
-        self.at(self.now + ms(talk) + ms(wrap), Ev::HumanDone { call: id });
+        core.schedule(now.plus_ms(ms(talk) + ms(wrap)), World::HumanDone);
     }
 
-    fn next_waiting(&mut self) {
-        while self.takers_free > 0 {
-            let Some(id) = self.waiting.pop_front() else {
-                break;
-            };
-            if !self.calls[id as usize].abandoned {
-                self.take(id);
-            }
-        }
-    }
-
-    fn handle(&mut self, ev: Ev) {
-        match ev {
-            Ev::Tick => self.tick(),
-            Ev::DialResult { call } => {
-                self.ringing -= 1;
-                if let Some(pos) = self.ringing_ids.iter().position(|x| *x == call) {
-                    self.ringing_ids.remove(pos);
-                }
-                let c = self.calls[call as usize];
-                self.pacer.observe(Outcome::Dialed {
-                    answered: c.answered,
-                    ring_s: c.ring_ms as f64 / 1000.0,
-                });
-                if !c.answered {
-                    self.settle(call, CallOutcome::NoAnswer);
-                }
-                if c.answered {
+    fn wake(&mut self, core: &mut Dialer<'_, World>, now: Millis, w: World) {
+        match w {
+            World::RingEnds(call) => {
+                let result = if self.customers[call as usize].answers {
                     self.s.answered += 1;
-                    self.calls[call as usize].answered_ms = self.now;
-                    if self.takers_free > 0 && self.waiting.is_empty() {
-                        self.take(call);
-                    } else {
-                        self.waiting.push_back(call);
-                        let t = self.now + ms(self.cfg.drop_after_s);
-                        self.at(t, Ev::DropCheck { call });
-                    }
-                }
+                    LineResult::Answered
+                } else {
+                    LineResult::NotAnswered(CallOutcome::NoAnswer)
+                };
+                core.handle(now, Input::LineResult { call, result });
             }
-            Ev::DropCheck { call } => {
-                let c = &mut self.calls[call as usize];
-                if !c.taken && !c.abandoned {
-                    c.abandoned = true;
-                    self.s.abandoned += 1;
-                    self.waiting.retain(|x| *x != call);
-                    self.pacer.observe(Outcome::Abandoned);
-                    self.settle(call, CallOutcome::Abandoned);
-                }
-            }
-            Ev::TakerDone { call } => {
-                let handle = (self.now - self.calls[call as usize].answered_ms) as f64 / 1000.0;
-                self.takers_free += 1;
-                self.pacer.observe(Outcome::Handled { handle_s: handle });
-                self.next_waiting();
-            }
-            Ev::BotDone { call } => {
-                self.takers_free += 1;
+            World::AgentDone(call) => core.handle(now, Input::TakerFree { call }),
+            World::BotDone(call) => {
                 let transferred = self.rng.random::<f64>() < self.cfg.transfer_rate;
-                self.pacer.observe(Outcome::BotEnded { transferred });
                 if transferred {
                     self.s.transfers += 1;
-                    self.calls[call as usize].queued_ms = self.now;
+                    self.customers[call as usize].queued_at = now;
                     if self.humans_free > 0 && self.transfer_queue.is_empty() {
-                        self.human_take(call);
+                        self.human_take(core, now, call);
                     } else {
                         self.transfer_queue.push_back(call);
-                        let t = self.now + ms(self.cfg.transfer_patience_s);
-                        self.at(t, Ev::TransferGiveUp { call });
+                        let t = now.plus_ms(ms(self.cfg.transfer_patience_s));
+                        core.schedule(t, World::GiveUp(call));
                     }
+                    self.escalations(core, now);
                 }
-                self.next_waiting();
+                core.handle(now, Input::BotFree { call, transferred });
             }
-            Ev::HumanDone { .. } => {
+            World::HumanDone => {
                 self.humans_free += 1;
                 while self.humans_free > 0 {
                     let Some(id) = self.transfer_queue.pop_front() else {
                         break;
                     };
-                    if !self.calls[id as usize].abandoned {
-                        self.human_take(id);
+                    if !self.customers[id as usize].gave_up {
+                        self.human_take(core, now, id);
                     }
                 }
+                self.escalations(core, now);
             }
-            Ev::TransferGiveUp { call } => {
-                let c = &mut self.calls[call as usize];
-                if !c.human_taken && !c.abandoned {
-                    c.abandoned = true;
+            World::GiveUp(call) => {
+                let c = &mut self.customers[call as usize];
+                if !c.human_taken && !c.gave_up {
+                    c.gave_up = true;
                     self.s.transfers_abandoned += 1;
                     self.transfer_queue.retain(|x| *x != call);
+                    self.escalations(core, now);
                 }
             }
         }
+    }
+
+    fn escalations(&mut self, core: &mut Dialer<'_, World>, now: Millis) {
+        core.handle(
+            now,
+            Input::EscalationsWaiting(self.transfer_queue.len() as u32),
+        );
     }
 }
 
@@ -555,11 +534,17 @@ fn percentile(sorted: &[u64], q: f64) -> f64 {
 
 /// Errors in a simulation's configuration.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid simulation setting: {0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// A setting out of its range.
+    #[error("invalid simulation setting: {0}")]
+    Invalid(String),
+    /// A rate or mean no exponential distribution takes.
+    #[error("invalid simulation setting: {0}")]
+    Distribution(#[from] rand_distr::ExpError),
+}
 
 fn validate(cfg: &SimConfig) -> Result<(), ConfigError> {
-    let bad = |m: &str| Err(ConfigError(m.to_string()));
+    let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
     if cfg.agents == 0 {
         return bad("--agents must be at least 1");
     }
@@ -575,93 +560,75 @@ fn validate(cfg: &SimConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The pacer a configuration asks for, with its priors.
-pub fn make_pacer(cfg: &SimConfig) -> Box<dyn Pacer> {
-    match cfg.strategy {
-        Strategy::Progressive => Box::new(Progressive),
-        Strategy::Ratio => Box::new(FixedRatio { ratio: cfg.ratio }),
-        Strategy::Vicidial => Box::new(VicidialAdaptive::new(
-            cfg.target_abandon,
-            cfg.max_level,
-            cfg.brake,
-        )),
-        Strategy::Predictive => {
-            let handle = if cfg.bot_first {
-                cfg.bot_talk_mean_s
-            } else {
-                cfg.talk_mean_s + cfg.wrap_mean_s
-            };
-            // Neutral priors: the pacer learns the answer rate and ring time from outcomes.
-            let mut p = Predictive::new(cfg.target_abandon, 0.25, 10.0, handle, cfg.bot_first);
-            p.human_handle_s = cfg.talk_mean_s + cfg.wrap_mean_s;
-            Box::new(p)
-        }
+fn pool(cfg: &SimConfig, policy: &Arc<Policy>) -> Pool {
+    let zones: Vec<(Tz, f64)> = if cfg.zones.is_empty() {
+        vec![(policy.default_zone, 1.0)]
+    } else {
+        cfg.zones.clone()
+    };
+    let total: f64 = zones.iter().map(|z| z.1.max(0.0)).sum::<f64>().max(1e-9);
+    // A separate stream for the population keeps call draws identical across
+    // policies for the same seed.
+    let mut prng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_1ead);
+    let leads = (0..cfg.leads)
+        .map(|_| {
+            let mut x = prng.random::<f64>() * total;
+            let mut zone = 0u16;
+            for (i, z) in zones.iter().enumerate() {
+                x -= z.1.max(0.0);
+                zone = i as u16;
+                if x <= 0.0 {
+                    break;
+                }
+            }
+            SimLead {
+                zone,
+                history: Vec::new(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let due = (0..cfg.leads as u32)
+        .map(|i| Reverse((cfg.start_unix, i)))
+        .collect();
+    Pool {
+        leads,
+        due,
+        zones: zones.iter().map(|z| z.0).collect(),
+        policy: policy.clone(),
     }
 }
 
 /// Run one simulated campaign.
 pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
     validate(cfg)?;
-    let pacer = make_pacer(cfg);
-    let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let pool = cfg.policy.as_ref().map(|policy| {
-        let zones: Vec<(Tz, f64)> = if cfg.zones.is_empty() {
-            vec![(policy.default_zone, 1.0)]
-        } else {
-            cfg.zones.clone()
-        };
-        let total: f64 = zones.iter().map(|z| z.1.max(0.0)).sum::<f64>().max(1e-9);
-        // A separate stream for the population keeps call draws identical across
-        // policies for the same seed.
-        let mut prng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_1ead);
-        let leads = (0..cfg.leads)
-            .map(|_| {
-                let mut x = prng.random::<f64>() * total;
-                let mut zone = 0u16;
-                for (i, z) in zones.iter().enumerate() {
-                    x -= z.1.max(0.0);
-                    zone = i as u16;
-                    if x <= 0.0 {
-                        break;
-                    }
-                }
-                SimLead {
-                    zone,
-                    history: Vec::new(),
-                }
-            })
-            .collect::<Vec<_>>();
-        let due = (0..cfg.leads as u32)
-            .map(|i| Reverse((cfg.start_unix, i)))
-            .collect();
-        Pool {
-            leads,
-            due,
-            zones: zones.iter().map(|z| z.0).collect(),
-            policy: policy.clone(),
-        }
-    });
-
+    let start = Millis::from_unix_secs(cfg.start_unix);
     let takers = if cfg.bot_first {
         cfg.bot_channels
     } else {
         cfg.agents
     };
-    let mut sim = Sim {
+    let mut core: Dialer<'_, World> = Dialer::new(
+        DialerConfig {
+            start,
+            stop_at: start.plus_ms(ms(cfg.hours * 3600.0)),
+            tick_ms: 1000,
+            takers,
+            humans: cfg.agents,
+            max_dials_per_tick: u32::try_from(cfg.trunk_cps.max(1.0) as u64).unwrap_or(u32::MAX),
+            abandon_after_ms: ms(cfg.drop_after_s),
+            max_dials: None,
+            tick_while_calls_live: false,
+        },
+        cfg.pacing().pacer(),
+        cfg.policy.as_deref(),
+    );
+    let mut world = VirtualWorld {
         cfg: cfg.clone(),
-        rng,
-        queue: BinaryHeap::new(),
-        seq: 0,
-        now: 0,
-        calls: Vec::new(),
-        pacer,
-        takers_free: takers,
-        ringing: 0,
-        ringing_ids: VecDeque::new(),
-        waiting: VecDeque::new(),
+        rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+        customers: Vec::new(),
+        leads_left: cfg.leads,
         humans_free: cfg.agents,
         transfer_queue: VecDeque::new(),
-        leads_left: cfg.leads,
         human_busy_ms: 0,
         human_talk_ms: 0,
         waits_ms: Vec::new(),
@@ -686,29 +653,31 @@ pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
             abandon_rate_per_minute: Vec::new(),
             occupancy_per_minute: Vec::new(),
         },
-        pool,
+        pool: cfg.policy.as_ref().map(|p| pool(cfg, p)),
+        start,
     };
-    sim.at(0, Ev::Tick);
-    while let Some(Reverse((t, _, ev))) = sim.queue.pop() {
-        sim.now = t;
-        sim.handle(ev);
+    let mut now = start;
+    while let Some(t) = core.poll_timeout() {
+        now = t;
+        core.handle_timeout(t);
+        world.drain(&mut core, t);
     }
     let agent_s = cfg.agents as f64 * cfg.hours * 3600.0;
-    let mut s = sim.s;
+    let mut s = world.s;
     s.abandon_rate = if s.answered == 0 {
         0.0
     } else {
         s.abandoned as f64 / s.answered as f64
     };
     // Work after the dialing day ends (calls still in progress) is counted against the day.
-    s.agent_occupancy = (sim.human_busy_ms as f64 / 1000.0 / agent_s).min(1.0);
+    s.agent_occupancy = (world.human_busy_ms as f64 / 1000.0 / agent_s).min(1.0);
     s.talk_minutes_per_agent_hour =
-        sim.human_talk_ms as f64 / 60_000.0 / (cfg.agents as f64 * cfg.hours);
-    sim.waits_ms.sort_unstable();
-    s.transfer_wait_p50_s = percentile(&sim.waits_ms, 0.5);
-    s.transfer_wait_p95_s = percentile(&sim.waits_ms, 0.95);
-    s.leads_left = sim.leads_left;
-    s.simulated_s = sim.now as f64 / 1000.0;
+        world.human_talk_ms as f64 / 60_000.0 / (cfg.agents as f64 * cfg.hours);
+    world.waits_ms.sort_unstable();
+    s.transfer_wait_p50_s = percentile(&world.waits_ms, 0.5);
+    s.transfer_wait_p95_s = percentile(&world.waits_ms, 0.95);
+    s.leads_left = world.leads_left;
+    s.simulated_s = now.ms_since(start) as f64 / 1000.0;
     for v in [
         &mut s.abandon_rate,
         &mut s.agent_occupancy,
@@ -756,19 +725,19 @@ pub fn validate_erlang(
     seed: u64,
 ) -> Result<ErlangCheck, ConfigError> {
     if lambda <= 0.0 || c == 0 || mean_handle_s <= 0.0 || hours <= 0.0 {
-        return Err(ConfigError(
+        return Err(ConfigError::Invalid(
             "arrival rate, agents, handle time and hours must be positive".into(),
         ));
     }
     let a = lambda * mean_handle_s;
     if a >= c as f64 {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Invalid(format!(
             "offered load {a:.2} Erlangs needs more than {c} agents"
         )));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let arr = Exp::new(lambda).map_err(|e| ConfigError(e.to_string()))?;
-    let svc = Exp::new(1.0 / mean_handle_s).map_err(|e| ConfigError(e.to_string()))?;
+    let arr = Exp::new(lambda)?;
+    let svc = Exp::new(1.0 / mean_handle_s)?;
     // FCFS M/M/c: each arrival takes the agent that frees first.
     let mut free_at: BinaryHeap<Reverse<u64>> = (0..c).map(|_| Reverse(0u64)).collect();
     let end = hours * 3600.0;

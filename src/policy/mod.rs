@@ -10,6 +10,7 @@ pub mod zones;
 
 pub use model::{parse_duration, DayHours, PolicyFile, RetryRule};
 
+use crate::time::Millis;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -83,8 +84,8 @@ impl CallOutcome {
 /// One past dial of a debtor (any of their numbers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PastAttempt {
-    /// Unix seconds when the dial started.
-    pub at: i64,
+    /// When the dial started.
+    pub at: Millis,
     /// E.164 number dialled.
     pub phone: String,
     /// What happened (in-flight attempts count as `Interrupted`).
@@ -165,16 +166,16 @@ pub enum Decision {
         rule: Rule,
         /// Human-readable reason with the numbers involved.
         detail: String,
-        /// Earliest unix second the rule could allow a dial; `None` for never.
-        until: Option<i64>,
+        /// Earliest instant the rule could allow a dial; `None` for never.
+        until: Option<Millis>,
     },
 }
 
 /// What to do with a lead after an attempt ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
-    /// Try again no earlier than this unix second.
-    RetryAt(i64),
+    /// Try again no earlier than this instant.
+    RetryAt(Millis),
     /// Finished: a conversation took place.
     Done,
     /// No more tries for this outcome (the schedule is exhausted or says stop).
@@ -282,13 +283,15 @@ impl Policy {
         }
     }
 
-    /// May `c` be dialled at unix second `now`? Rules are checked from the permanent to
-    /// the temporary, so the reported rule is the one that matters most.
-    pub fn check(&self, c: &Contact<'_>, now: i64) -> Decision {
+    /// May `c` be dialled at `now`? Rules are checked from the permanent to the
+    /// temporary, so the reported rule is the one that matters most. Rules count in whole
+    /// seconds (limits and calling hours are written in them).
+    pub fn check(&self, c: &Contact<'_>, now: Millis) -> Decision {
+        let now = now.as_unix_secs();
         let block = |rule: Rule, detail: String, until: Option<i64>| Decision::Block {
             rule,
             detail,
-            until,
+            until: until.map(Millis::from_unix_secs),
         };
         if c.suppressed {
             return block(
@@ -321,13 +324,13 @@ impl Policy {
             return d;
         }
         if let (Some(gap), Some(last)) = (l.min_interval, c.history.last()) {
-            let until = last.at + gap;
+            let until = last.at.as_unix_secs() + gap;
             if now < until {
                 return block(
                     Rule::MinInterval,
                     format!(
                         "last attempt {}s ago, minimum interval {gap}s",
-                        now - last.at
+                        now - last.at.as_unix_secs()
                     ),
                     Some(until),
                 );
@@ -339,7 +342,7 @@ impl Policy {
             let n = c
                 .history
                 .iter()
-                .filter(|a| a.at >= day_start && a.phone == c.phone)
+                .filter(|a| a.at.as_unix_secs() >= day_start && a.phone == c.phone)
                 .count() as u32;
             if n >= max {
                 return block(
@@ -353,7 +356,7 @@ impl Policy {
             let n = c
                 .history
                 .iter()
-                .filter(|a| a.at >= day_start && a.outcome.is_conversation())
+                .filter(|a| a.at.as_unix_secs() >= day_start && a.outcome.is_conversation())
                 .count() as u32;
             if n >= max {
                 return block(
@@ -365,11 +368,15 @@ impl Policy {
         }
         if let Some(r) = &l.rolling_attempts {
             let from = now - r.window_s;
-            let inside: Vec<&PastAttempt> = c.history.iter().filter(|a| a.at > from).collect();
+            let inside: Vec<&PastAttempt> = c
+                .history
+                .iter()
+                .filter(|a| a.at.as_unix_secs() > from)
+                .collect();
             if inside.len() as u32 >= r.max {
                 // Lifts when enough of the oldest attempts leave the window.
                 let k = inside.len() - r.max as usize;
-                let until = inside[k].at + r.window_s;
+                let until = inside[k].at.as_unix_secs() + r.window_s;
                 return block(
                     Rule::RollingAttempts,
                     format!(
@@ -389,15 +396,15 @@ impl Policy {
                 .rev()
                 .find(|a| a.outcome == CallOutcome::Connected)
             {
-                if now < last.at + q {
+                if now < last.at.as_unix_secs() + q {
                     return block(
                         Rule::AfterConversation,
                         format!(
                             "conversation {}h ago, quiet period {}h",
-                            (now - last.at) / 3600,
+                            (now - last.at.as_unix_secs()) / 3600,
                             q / 3600
                         ),
-                        Some(last.at + q),
+                        Some(last.at.as_unix_secs() + q),
                     );
                 }
             }
@@ -409,15 +416,15 @@ impl Policy {
                 .rev()
                 .find(|a| a.outcome == CallOutcome::Abandoned)
             {
-                if now < last.at + q {
+                if now < last.at.as_unix_secs() + q {
                     return block(
                         Rule::AfterAbandon,
                         format!(
                             "abandoned call {}h ago, quiet period {}h",
-                            (now - last.at) / 3600,
+                            (now - last.at.as_unix_secs()) / 3600,
                             q / 3600
                         ),
-                        Some(last.at + q),
+                        Some(last.at.as_unix_secs() + q),
                     );
                 }
             }
@@ -427,7 +434,7 @@ impl Policy {
 
     /// After an attempt with `outcome` that ended at `now`, when to try again. `tries`
     /// is how many attempts (this one included) ended with the same outcome.
-    pub fn next_after(&self, outcome: CallOutcome, tries: u32, now: i64) -> Next {
+    pub fn next_after(&self, outcome: CallOutcome, tries: u32, now: Millis) -> Next {
         if outcome == CallOutcome::Connected {
             return Next::Done;
         }
@@ -438,7 +445,9 @@ impl Policy {
             return Next::Exhausted;
         }
         let i = (tries.max(1) as usize - 1).min(rule.delays_s.len() - 1);
-        Next::RetryAt(now + rule.delays_s[i])
+        Next::RetryAt(Millis::from_unix_secs(
+            now.as_unix_secs() + rule.delays_s[i],
+        ))
     }
 
     fn hours_on(&self, day: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
@@ -528,7 +537,7 @@ impl Policy {
         Decision::Block {
             rule,
             detail: format!("{local} is {what}{zones_txt}"),
-            until,
+            until: until.map(Millis::from_unix_secs),
         }
     }
 }

@@ -4,10 +4,13 @@
 
 use super::*;
 
-fn ts(s: &str) -> i64 {
-    DateTime::parse_from_rfc3339(s)
-        .expect("test time")
-        .timestamp()
+fn ts(s: &str) -> Millis {
+    Millis::from_datetime(&DateTime::parse_from_rfc3339(s).expect("test time"))
+}
+
+/// `t` moved by whole seconds.
+fn plus(t: Millis, s: i64) -> Millis {
+    Millis::from_unix_secs(t.as_unix_secs() + s)
 }
 
 fn cn() -> Policy {
@@ -42,7 +45,7 @@ fn rule(d: &Decision) -> Option<Rule> {
     }
 }
 
-fn until(d: &Decision) -> Option<i64> {
+fn until(d: &Decision) -> Option<Millis> {
     match d {
         Decision::Block { until, .. } => *until,
         Decision::Allow => None,
@@ -307,7 +310,7 @@ fn suppression_stop_and_lifetime_are_permanent() {
     assert_eq!(p.check(&c, t), Decision::Allow);
     let h: Vec<PastAttempt> = (0..60)
         .map(|i| PastAttempt {
-            at: t - 86_400 * (61 - i),
+            at: plus(t, -86_400 * (61 - i)),
             phone: PHONE.into(),
             outcome: CallOutcome::NoAnswer,
         })
@@ -350,19 +353,19 @@ holiday_hours: "10:00-18:00"
 #[test]
 fn retry_schedule_backs_off_then_stops() {
     let p = cn();
-    let t = 1_000_000;
+    let t = Millis::from_unix_secs(1_000_000);
     assert_eq!(p.next_after(CallOutcome::Connected, 1, t), Next::Done);
     assert_eq!(
         p.next_after(CallOutcome::NoAnswer, 1, t),
-        Next::RetryAt(t + 3600)
+        Next::RetryAt(plus(t, 3600))
     );
     assert_eq!(
         p.next_after(CallOutcome::NoAnswer, 2, t),
-        Next::RetryAt(t + 7200)
+        Next::RetryAt(plus(t, 7200))
     );
     assert_eq!(
         p.next_after(CallOutcome::NoAnswer, 5, t),
-        Next::RetryAt(t + 4 * 3600)
+        Next::RetryAt(plus(t, 4 * 3600))
     );
     assert_eq!(p.next_after(CallOutcome::NoAnswer, 12, t), Next::Exhausted);
     assert_eq!(

@@ -7,6 +7,7 @@ use super::{
     Result, Store, StoreError,
 };
 use crate::policy::{CallOutcome, Next, PastAttempt, Rule};
+use crate::time::Millis;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -195,7 +196,7 @@ fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
 
 fn next_status(next: &Next) -> (LeadStatus, Option<i64>) {
     match next {
-        Next::RetryAt(t) => (LeadStatus::Pending, Some(*t)),
+        Next::RetryAt(t) => (LeadStatus::Pending, Some(t.as_unix_secs())),
         Next::Done => (LeadStatus::Done, None),
         Next::Exhausted => (LeadStatus::Exhausted, None),
     }
@@ -363,7 +364,11 @@ impl Store for SqliteStore {
                 CallOutcome::parse(&outcome)
                     .ok_or_else(|| StoreError::Corrupt(format!("attempt outcome `{outcome}`")))?
             };
-            out.push(PastAttempt { at, phone, outcome });
+            out.push(PastAttempt {
+                at: Millis::from_unix_secs(at),
+                phone,
+                outcome,
+            });
         }
         Ok(out)
     }
@@ -634,7 +639,9 @@ mod tests {
         );
         // Crash: recovery closes it as interrupted and reschedules.
         let n = s
-            .recover_interrupted(c.id, 200, &|_, now| Next::RetryAt(now + 60))
+            .recover_interrupted(c.id, 200, &|_, now| {
+                Next::RetryAt(Millis::from_unix_secs(now + 60))
+            })
             .expect("recover");
         assert_eq!(n, 1);
         assert_eq!(s.lead_attempts(due[0].id).expect("a")[0].0, "interrupted");
