@@ -17,6 +17,18 @@ fn voxdial(db: &Path, args: &[&str]) -> Output {
         .expect("voxdial runs")
 }
 
+/// Attempts in the ledger so far, read without writing (the run under test holds the
+/// database; WAL lets a reader look at the committed state).
+fn attempts_in_ledger(db: &Path) -> i64 {
+    let Ok(c) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    c.query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
 fn json(o: &Output) -> serde_json::Value {
     assert!(
         o.status.success(),
@@ -331,7 +343,10 @@ fn a_campaign_killed_with_sigkill_loses_no_lead_and_breaks_no_rule() {
         "--json",
     ];
     let mut kills = 0;
-    for delay_ms in [100u64, 250, 400, 600] {
+    // Each kill lands a moment after the run has begun dialling (a fixed delay from spawn
+    // lands before the first dial on a loaded machine, and then proves nothing).
+    for delay_ms in [0u64, 10, 40, 100] {
+        let before = attempts_in_ledger(&db);
         let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
             .args(run_args)
             .arg("--db")
@@ -339,6 +354,13 @@ fn a_campaign_killed_with_sigkill_loses_no_lead_and_breaks_no_rule() {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("spawn");
+        let started = std::time::Instant::now();
+        while attempts_in_ledger(&db) <= before
+            && child.try_wait().expect("wait").is_none()
+            && started.elapsed() < std::time::Duration::from_secs(60)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         if child.try_wait().expect("wait").is_none() {
             child.kill().expect("SIGKILL");
