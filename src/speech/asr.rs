@@ -119,27 +119,13 @@ impl Recognizer {
             }
             AsrConfig::Whisper {
                 model,
-                convert_from,
                 language,
                 prompt,
                 threads,
+                ..
             } => {
-                let out = if model.is_absolute() {
-                    model.clone()
-                } else {
-                    models.join(model)
-                };
-                // The registry ships CTranslate2 weights; whisper.cpp reads ggml. Convert
-                // once (a few seconds), then this is a timestamp check.
-                if let Some(src) = convert_from {
-                    let src = models.join(src);
-                    crate::models::ct2ggml::ensure_ggml_with(
-                        &src,
-                        &out,
-                        crate::models::ct2ggml::GgmlWeights::Q8_0,
-                    )
-                    .map_err(ggml_err)?;
-                }
+                // `voxdial models install` converted the shipped CTranslate2 weights; here
+                // the ggml file is only found and validated (a missing one says to install).
                 let path = model_file(models, model, ModelKind::Ggml)?;
                 let mut wc = match language.as_deref() {
                     Some("en") => super::whisper::WhisperConfig::english(path),

@@ -118,7 +118,9 @@ pub enum AsrConfig {
     Whisper {
         /// ggml model file.
         model: PathBuf,
-        /// CTranslate2 model folder to convert `model` from when it is missing or older.
+        /// The CTranslate2 folder `model` is made from. `voxdial models install` converts
+        /// it (the catalogue's `ggml` step); the recognizer never does, so this only
+        /// documents where the file comes from.
         #[serde(default)]
         convert_from: Option<PathBuf>,
         /// Language code (`zh`, `en`); auto-detect when absent.
