@@ -242,31 +242,11 @@ impl Recognizer {
     }
 }
 
-fn ggml_err(e: crate::models::ct2ggml::GgmlError) -> SpeechError {
-    use crate::models::ct2ggml::GgmlError as G;
-    match e {
-        G::ModelNotFound(p) => SpeechError::Model {
-            path: p.display().to_string(),
-            why: "not found (run `voxdial models install`)".into(),
-        },
-        G::BadModel { path, reason } => SpeechError::Model {
-            path: path.display().to_string(),
-            why: reason,
-        },
-        G::Io { path, source } => SpeechError::Model {
-            path: path.display().to_string(),
-            why: source.to_string(),
-        },
-    }
-}
-
 fn whisper_err(e: super::whisper::WhisperError) -> SpeechError {
     use super::whisper::WhisperError as W;
     match e {
-        W::Model(g) => ggml_err(g),
-        other => SpeechError::Recognition {
-            why: other.to_string(),
-        },
+        W::Model(g) => SpeechError::WhisperModel(Arc::new(g)),
+        other => SpeechError::Whisper(Arc::new(other)),
     }
 }
 

@@ -468,7 +468,10 @@ impl WhisperRecognizer {
         } else {
             self.ctx
                 .tokenize(prompt_text, 224)
-                .map_err(|e| WhisperError::Config(format!("cannot tokenize the prompt: {e}")))?
+                .map_err(|source| WhisperError::Engine {
+                    stage: "prompt tokenization",
+                    source,
+                })?
         };
         let mut p = FullParams::new(SamplingStrategy::Greedy {
             best_of: self.cfg.best_of.max(1) as i32,
