@@ -654,6 +654,35 @@ mod tests {
     }
 
     #[test]
+    fn a_weak_phrase_names_its_deadline_and_decides_at_it_without_audio() {
+        let mut d = Detector::new(CpdConfig::default(), Stage::Answered).unwrap();
+        assert_eq!(d.poll_timeout(), None);
+        d.push_transcript(
+            "The subscriber is not available",
+            Locale::EnUs,
+            Millis(10_000),
+        );
+        assert_eq!(d.poll_timeout(), Some(Millis(13_000)));
+        assert!(d.handle_timeout(Millis(12_999)).is_none());
+        let v = d.handle_timeout(Millis(13_000)).expect("due");
+        assert_eq!(
+            (v.class, v.rule),
+            (
+                Class::Announcement(AnnouncementKind::Unreachable),
+                Rule::WeakKeyword
+            )
+        );
+        assert_eq!(v.decided_at, Millis(13_000));
+        assert_eq!(d.poll_timeout(), None);
+        // A stronger phrase before the deadline takes the deadline away.
+        let mut d = Detector::new(CpdConfig::default(), Stage::Answered).unwrap();
+        d.push_transcript("The subscriber is not available", Locale::EnUs, Millis(0));
+        d.push_transcript("please leave a message", Locale::EnUs, Millis(500));
+        assert_eq!(d.poll_timeout(), None);
+        assert!(d.handle_timeout(Millis(5_000)).is_none());
+    }
+
+    #[test]
     fn a_persons_question_overturns_an_acoustic_machine() {
         let pcm = cat(&[silence(300), speech(2500, 130.0, 13, SR)]);
         let mut d = Detector::new(CpdConfig::default(), Stage::Answered).unwrap();
