@@ -4,11 +4,15 @@
 //! acoustic with the SIP stage (early media vs answered) the call path knows, and stage + ASR.
 //!
 //! `cargo run --release --example cpd_eval -- set [heldout|tune|all] [-v]`
+//!
+//! `CPD_RATE=16000` feeds every clip upsampled to 16 kHz (as the bot's call path does), so
+//! the detector's own 16 -> 8 kHz front end is measured too.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use voxdial::cpd::{AnnouncementKind, Class, CpdConfig, CpdOutcome, Detector, Stage, Verdict};
+use voxdial::time::Millis;
 use voxdial::Locale;
 
 const CLASSES: [&str; 6] = ["human", "machine", "announcement", "fax", "tone", "silence"];
@@ -128,9 +132,16 @@ fn run(clip: &Clip, use_stage: bool, asr: bool) -> Run {
     };
     let mut sent = 0;
     let mut first_ms = None;
-    for (i, chunk) in clip.pcm.chunks(160).enumerate() {
+    let (pcm, per_frame) = if det_rate() == 16000 {
+        let mut up = Vec::with_capacity(clip.pcm.len() * 2);
+        voxdial::media::resample::Upsampler::default().process(&clip.pcm, &mut up);
+        (up, 320)
+    } else {
+        (clip.pcm.clone(), 160)
+    };
+    for (i, chunk) in pcm.chunks(per_frame).enumerate() {
         let now = (i as u64 + 1) * 20;
-        if let Some(v) = det.push(chunk, now) {
+        if let Some(v) = det.push(chunk, Millis(now)) {
             first_ms.get_or_insert(v.audio_ms);
         }
         if let (true, Some((loc, start, end, _))) = (asr, &clip.text) {
@@ -141,7 +152,7 @@ fn run(clip: &Clip, use_stage: bool, asr: bool) -> Run {
                 let sep = if *loc == Locale::EnUs { " " } else { "" };
                 let piece = tokens[sent..k].join(sep);
                 sent = k;
-                if let Some(v) = det.push_transcript(&piece, *loc, now) {
+                if let Some(v) = det.push_transcript(&piece, *loc, Millis(now)) {
                     first_ms.get_or_insert(v.audio_ms);
                 }
             }
@@ -156,10 +167,10 @@ fn run(clip: &Clip, use_stage: bool, asr: bool) -> Run {
         let k = (tokens.len() as u64 * heard / span) as usize;
         if k > sent {
             let sep = if *loc == Locale::EnUs { " " } else { "" };
-            det.push_transcript(&tokens[sent..k].join(sep), *loc, end);
+            det.push_transcript(&tokens[sent..k].join(sep), *loc, Millis(end));
         }
     }
-    let last = det.finish(end);
+    let last = det.finish(Millis(end));
     Run {
         first_ms: first_ms.unwrap_or(last.audio_ms),
         last,
@@ -191,7 +202,10 @@ fn zh_tokens(t: &str) -> Vec<String> {
 /// Defaults, with `CPD_<FIELD>=value` overrides for the timing thresholds (tuning sweeps on the
 /// tuning half only).
 fn config() -> CpdConfig {
-    let mut c = CpdConfig::default();
+    let mut c = CpdConfig {
+        sample_rate_hz: det_rate(),
+        ..CpdConfig::default()
+    };
     let get = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     if let Some(v) = get("CPD_MAX_GREETING_MS") {
         c.max_greeting_ms = v;
@@ -209,6 +223,14 @@ fn config() -> CpdConfig {
         c.early_speech_ms = v;
     }
     c
+}
+
+/// The rate clips are fed at: 8000 (as recorded) or 16000 (`CPD_RATE=16000`).
+fn det_rate() -> u32 {
+    match std::env::var("CPD_RATE").ok().as_deref() {
+        Some("16000") => 16000,
+        _ => 8000,
+    }
 }
 
 fn median(v: &mut [u64]) -> u64 {

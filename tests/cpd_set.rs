@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use voxdial::cpd::{Class, CpdConfig, Detector, Stage};
+use voxdial::time::Millis;
 use voxdial::Locale;
 
 fn class_name(c: Class) -> &'static str {
@@ -35,9 +36,9 @@ fn heldout_accuracy(dir: &Path) -> Option<(usize, usize)> {
         let pcm: Vec<i16> = r.samples::<i16>().filter_map(Result::ok).collect();
         let mut d = Detector::new(CpdConfig::default(), stage).ok()?;
         for (i, c) in pcm.chunks(160).enumerate() {
-            d.push(c, (i as u64 + 1) * 20);
+            d.push(c, Millis((i as u64 + 1) * 20));
         }
-        let v = d.finish(pcm.len() as u64 / 8);
+        let v = d.finish(Millis(pcm.len() as u64 / 8));
         n += 1;
         if class_name(v.class) == f[1].split('/').next().unwrap_or("") {
             ok += 1;
@@ -60,7 +61,7 @@ fn heldout_figures_hold() {
 #[test]
 fn transcript_rules_decide_the_kind() {
     let mut d = Detector::new(CpdConfig::default(), Stage::EarlyMedia).expect("valid config");
-    let v = d.push_transcript("您拨打的电话已关机", Locale::ZhCn, 1200);
+    let v = d.push_transcript("您拨打的电话已关机", Locale::ZhCn, Millis(1200));
     assert_eq!(
         v.map(|v| v.outcome()),
         Some(voxdial::cpd::CpdOutcome::PoweredOff)

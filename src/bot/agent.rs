@@ -164,7 +164,7 @@ const EARLY_MAX_SAMPLES: usize = 16_000 * 8;
 impl EarlyListener {
     /// One frame; a verdict that means nobody can be reached.
     fn push(&mut self, now_ms: u64, pcm: &[i16], locale: Locale) -> Option<Verdict> {
-        let mut decided = self.det.push(pcm, now_ms).filter(early_decides);
+        let mut decided = self.det.push(pcm, Millis(now_ms)).filter(early_decides);
         let samples = crate::speech::audio::from_i16(pcm);
         let step = self.vad.push(&samples);
         if step.speaking {
@@ -184,7 +184,7 @@ impl EarlyListener {
                     if let Ok(t) = r {
                         if !t.text.is_empty() {
                             self.heard.push(t.text.clone());
-                            let v = self.det.push_transcript(&t.text, locale, now_ms);
+                            let v = self.det.push_transcript(&t.text, locale, Millis(now_ms));
                             decided = decided.or(v.filter(early_decides));
                         }
                     }
@@ -332,7 +332,7 @@ impl Driver {
                     // A new utterance: the next prompt starts a new bot line.
                     self.last_prompt = None;
                     if let Some(d) = cpd.as_deref_mut() {
-                        if let Some(v) = d.push_transcript(&text, locale, now_ms) {
+                        if let Some(v) = d.push_transcript(&text, locale, Millis(now_ms)) {
                             self.report.cpd = Some(v);
                         }
                     }
@@ -460,9 +460,9 @@ impl BotAgent {
                     &frame
                 };
                 let v = if now <= window {
-                    det.push(heard, now)
+                    det.push(heard, Millis(now))
                 } else {
-                    Some(det.finish(now))
+                    Some(det.finish(Millis(now)))
                 };
                 if let Some(v) = v {
                     d.report.cpd = Some(v);
@@ -583,7 +583,7 @@ mod tests {
         let v = |class, sit| Verdict {
             class,
             rule: crate::cpd::Rule::EarlyMediaSpeech,
-            decided_at_ms: 0,
+            decided_at: Millis(0),
             audio_ms: 0,
             stage: Stage::EarlyMedia,
             revision: 0,

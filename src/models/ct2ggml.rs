@@ -3,7 +3,8 @@
 //! The Whisper weights we ship are in CTranslate2 format (the faster-whisper layout); whisper.cpp
 //! only reads its own ggml container. Converting once at install/start-up lets us run the same
 //! weights through whisper.cpp (reduced `audio_ctx`, one shared context for many calls) without a
-//! Python step. The conversion is lossless for float16 sources: matrices are copied as float16,
+//! Python step. `voxdial models install` runs it (the catalogue's `ggml` step); the recognizer
+//! only loads and validates the result. The conversion is lossless for float16 sources: matrices are copied as float16,
 //! the tensors whisper.cpp wants in float32 (biases, norms, conv biases, positional embeddings)
 //! are widened.
 //!
@@ -27,7 +28,7 @@ use tracing::{debug, info, warn};
 #[derive(Debug, thiserror::Error)]
 pub enum GgmlError {
     /// The model file does not exist.
-    #[error("Whisper model not found: {0}")]
+    #[error("Whisper model not found: {0} (run `voxdial models install`)")]
     ModelNotFound(PathBuf),
     /// The model file exists but is not a usable model.
     #[error("bad Whisper model {path}: {reason}")]
@@ -1342,7 +1343,7 @@ pub fn validate_ggml(path: &Path) -> Result<Hparams, GgmlError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -1495,7 +1496,7 @@ mod tests {
 
     /// A one-layer Whisper with width 2 whose every value is 32 * variable number + index (all
     /// exact in f16), so the ggml tensors can be traced back to the rows they came from.
-    fn tiny_whisper(dir: &Path) {
+    pub(crate) fn tiny_whisper(dir: &Path) {
         let d = 2u32;
         let mut w = Ct2Writer {
             vars: vec![],

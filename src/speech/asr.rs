@@ -119,27 +119,13 @@ impl Recognizer {
             }
             AsrConfig::Whisper {
                 model,
-                convert_from,
                 language,
                 prompt,
                 threads,
+                ..
             } => {
-                let out = if model.is_absolute() {
-                    model.clone()
-                } else {
-                    models.join(model)
-                };
-                // The registry ships CTranslate2 weights; whisper.cpp reads ggml. Convert
-                // once (a few seconds), then this is a timestamp check.
-                if let Some(src) = convert_from {
-                    let src = models.join(src);
-                    crate::models::ct2ggml::ensure_ggml_with(
-                        &src,
-                        &out,
-                        crate::models::ct2ggml::GgmlWeights::Q8_0,
-                    )
-                    .map_err(ggml_err)?;
-                }
+                // `voxdial models install` converted the shipped CTranslate2 weights; here
+                // the ggml file is only found and validated (a missing one says to install).
                 let path = model_file(models, model, ModelKind::Ggml)?;
                 let mut wc = match language.as_deref() {
                     Some("en") => super::whisper::WhisperConfig::english(path),
@@ -256,31 +242,11 @@ impl Recognizer {
     }
 }
 
-fn ggml_err(e: crate::models::ct2ggml::GgmlError) -> SpeechError {
-    use crate::models::ct2ggml::GgmlError as G;
-    match e {
-        G::ModelNotFound(p) => SpeechError::Model {
-            path: p.display().to_string(),
-            why: "not found (run `voxdial models install`)".into(),
-        },
-        G::BadModel { path, reason } => SpeechError::Model {
-            path: path.display().to_string(),
-            why: reason,
-        },
-        G::Io { path, source } => SpeechError::Model {
-            path: path.display().to_string(),
-            why: source.to_string(),
-        },
-    }
-}
-
 fn whisper_err(e: super::whisper::WhisperError) -> SpeechError {
     use super::whisper::WhisperError as W;
     match e {
-        W::Model(g) => ggml_err(g),
-        other => SpeechError::Recognition {
-            why: other.to_string(),
-        },
+        W::Model(g) => SpeechError::WhisperModel(Arc::new(g)),
+        other => SpeechError::Whisper(Arc::new(other)),
     }
 }
 

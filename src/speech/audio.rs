@@ -40,20 +40,21 @@ pub fn load_wav(path: &Path) -> Result<Pcm, SpeechError> {
         path: path.display().to_string(),
         why,
     };
-    let mut r = hound::WavReader::open(path).map_err(|e| bad(e.to_string()))?;
+    let wav = |e: hound::Error| SpeechError::Wav {
+        path: path.display().to_string(),
+        source: std::sync::Arc::new(e),
+    };
+    let mut r = hound::WavReader::open(path).map_err(wav)?;
     let spec = r.spec();
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => r
-            .samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(|e| bad(e.to_string()))?,
+        hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>().map_err(wav)?,
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
             r.samples::<i32>()
                 .map(|s| s.map(|v| v as f32 * scale))
                 .collect::<Result<_, _>>()
-                .map_err(|e| bad(e.to_string()))?
+                .map_err(wav)?
         }
     };
     if spec.sample_rate == 0 {
@@ -71,9 +72,9 @@ pub fn load_wav(path: &Path) -> Result<Pcm, SpeechError> {
 
 /// Writes mono 16-bit PCM, the format telephony tools and prompt packs use.
 pub fn write_wav(path: &Path, pcm: &Pcm) -> Result<(), SpeechError> {
-    let bad = |why: String| SpeechError::Audio {
+    let bad = |e: hound::Error| SpeechError::Wav {
         path: path.display().to_string(),
-        why,
+        source: std::sync::Arc::new(e),
     };
     let spec = hound::WavSpec {
         channels: 1,
@@ -81,11 +82,11 @@ pub fn write_wav(path: &Path, pcm: &Pcm) -> Result<(), SpeechError> {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::create(path, spec).map_err(|e| bad(e.to_string()))?;
+    let mut w = hound::WavWriter::create(path, spec).map_err(bad)?;
     for s in to_i16(&pcm.samples) {
-        w.write_sample(s).map_err(|e| bad(e.to_string()))?;
+        w.write_sample(s).map_err(bad)?;
     }
-    w.finalize().map_err(|e| bad(e.to_string()))
+    w.finalize().map_err(bad)
 }
 
 /// Float samples to 16-bit with clipping (TTS output can overshoot 1.0).
@@ -109,29 +110,38 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, SpeechE
     if from == to || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    let err = |e: String| SpeechError::Resample { from, to, why: e };
+    fn err<E: std::error::Error + Send + Sync + 'static>(
+        from: u32,
+        to: u32,
+    ) -> impl Fn(E) -> SpeechError {
+        move |e| SpeechError::Resampler {
+            from,
+            to,
+            source: std::sync::Arc::new(e),
+        }
+    }
     const CHUNK: usize = 1024;
     let mut r = rubato::FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK, 2, 1)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(err(from, to))?;
     let want = (samples.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize;
     let delay = r.output_delay();
     let mut out = Vec::with_capacity(want + delay + CHUNK);
     let mut chunks = samples.chunks_exact(CHUNK);
     for c in &mut chunks {
-        let o = r.process(&[c], None).map_err(|e| err(e.to_string()))?;
+        let o = r.process(&[c], None).map_err(err(from, to))?;
         out.extend_from_slice(&o[0]);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let o = r
             .process_partial(Some(&[rest]), None)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err(from, to))?;
         out.extend_from_slice(&o[0]);
     }
     while out.len() < want + delay {
         let o = r
             .process_partial::<&[f32]>(None, None)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err(from, to))?;
         if o[0].is_empty() {
             break;
         }

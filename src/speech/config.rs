@@ -118,7 +118,9 @@ pub enum AsrConfig {
     Whisper {
         /// ggml model file.
         model: PathBuf,
-        /// CTranslate2 model folder to convert `model` from when it is missing or older.
+        /// The CTranslate2 folder `model` is made from. `voxdial models install` converts
+        /// it (the catalogue's `ggml` step); the recognizer never does, so this only
+        /// documents where the file comes from.
         #[serde(default)]
         convert_from: Option<PathBuf>,
         /// Language code (`zh`, `en`); auto-detect when absent.
@@ -181,9 +183,9 @@ impl SpeechConfig {
 
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<SpeechConfig, SpeechError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpeechError::Config {
-            at: path.display().to_string(),
-            why: e.to_string(),
+        let text = std::fs::read_to_string(path).map_err(|e| SpeechError::FileRead {
+            path: path.display().to_string(),
+            source: std::sync::Arc::new(e),
         })?;
         SpeechConfig::parse(&text, &path.display().to_string())
     }
@@ -223,10 +225,9 @@ pub fn model_file(models: &Path, rel: &Path, kind: ModelKind) -> Result<PathBuf,
         path: path.display().to_string(),
         why,
     };
-    let meta = std::fs::metadata(&path).map_err(|e| {
-        bad(format!(
-            "{e} (run `voxdial models install`, or fix the path in the speech config)"
-        ))
+    let meta = std::fs::metadata(&path).map_err(|e| SpeechError::ModelMissing {
+        path: path.display().to_string(),
+        source: std::sync::Arc::new(e),
     })?;
     if !meta.is_file() {
         return Err(bad("not a file".into()));
@@ -237,7 +238,10 @@ pub fn model_file(models: &Path, rel: &Path, kind: ModelKind) -> Result<PathBuf,
     let mut head = [0u8; 8];
     if let ModelKind::Onnx | ModelKind::Ggml = kind {
         use std::io::Read;
-        let mut f = std::fs::File::open(&path).map_err(|e| bad(e.to_string()))?;
+        let mut f = std::fs::File::open(&path).map_err(|e| SpeechError::FileRead {
+            path: path.display().to_string(),
+            source: std::sync::Arc::new(e),
+        })?;
         f.read_exact(&mut head)
             .map_err(|_| bad("too short to be a model".into()))?;
     }

@@ -84,6 +84,60 @@ pub enum SpeechError {
     /// The shared recognizer's workers are gone.
     #[error("the recognizer service has stopped")]
     Stopped,
+    /// A file (config, model) could not be read.
+    #[error("{path}: cannot read it")]
+    FileRead {
+        /// The file.
+        path: String,
+        /// The OS error (shared, so the error stays `Clone`).
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// A WAV file could not be read or written.
+    #[error("audio {path}: not a readable or writable WAV file")]
+    Wav {
+        /// The file.
+        path: String,
+        /// hound's error.
+        #[source]
+        source: std::sync::Arc<hound::Error>,
+    },
+    /// The sample-rate converter refused its input or its setup.
+    #[error("resampling {from} Hz to {to} Hz failed")]
+    Resampler {
+        /// Input rate.
+        from: u32,
+        /// Output rate.
+        to: u32,
+        /// rubato's error.
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// The Whisper ggml model is missing or malformed (`voxdial models install` makes it).
+    #[error(transparent)]
+    WhisperModel(std::sync::Arc<crate::models::ct2ggml::GgmlError>),
+    /// whisper.cpp failed on an utterance or at load.
+    #[cfg(feature = "speech")]
+    #[error(transparent)]
+    Whisper(std::sync::Arc<whisper::WhisperError>),
+    /// A model file named by the speech config is missing or unreadable.
+    #[error("model {path}: missing or unreadable (run `voxdial models install`, or fix the path in the speech config)")]
+    ModelMissing {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// espeak-ng could not be started or fed.
+    #[error("speech synthesis: espeak-ng {what} (install Debian's espeak-ng)")]
+    Espeak {
+        /// What failed: "start", "stdin", "wait".
+        what: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
     /// The prompt cache could not be read or written.
     #[error("prompt cache {path}: {why}")]
     Cache {

@@ -81,10 +81,7 @@ impl Voice {
                 })
             }
             TtsConfig::Espeak { voice, wpm } => {
-                espeak(&["--version"], "").map_err(|e| SpeechError::Model {
-                    path: "espeak-ng".into(),
-                    why: format!("{e} (install Debian's espeak-ng)"),
-                })?;
+                espeak(&["--version"], "")?;
                 Ok(Voice::Espeak {
                     voice: voice.clone(),
                     wpm: *wpm,
@@ -195,21 +192,22 @@ fn espeak(args: &[&str], input: &str) -> Result<Vec<u8>, SpeechError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| SpeechError::Synthesis {
-            why: format!("cannot run espeak-ng: {e}"),
+        .map_err(|e| SpeechError::Espeak {
+            what: "start",
+            source: std::sync::Arc::new(e),
         })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(input.as_bytes())
-            .map_err(|e| SpeechError::Synthesis {
-                why: format!("espeak-ng stdin: {e}"),
+            .map_err(|e| SpeechError::Espeak {
+                what: "stdin",
+                source: std::sync::Arc::new(e),
             })?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| SpeechError::Synthesis {
-            why: format!("espeak-ng: {e}"),
-        })?;
+    let out = child.wait_with_output().map_err(|e| SpeechError::Espeak {
+        what: "wait",
+        source: std::sync::Arc::new(e),
+    })?;
     if !out.status.success() {
         return Err(SpeechError::Synthesis {
             why: format!(

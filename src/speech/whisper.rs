@@ -101,7 +101,8 @@ impl AudioCtx {
 /// Recognizer settings. Start from [`WhisperConfig::mandarin`] or [`WhisperConfig::english`].
 #[derive(Debug, Clone)]
 pub struct WhisperConfig {
-    /// whisper.cpp ggml model file (see [`ct2ggml::ensure_ggml`]).
+    /// whisper.cpp ggml model file (made by `voxdial models install`, see
+    /// [`ct2ggml::ensure_ggml`]).
     pub model: PathBuf,
     /// "zh", "en", ...; `None` detects the language per turn among `candidate_languages`.
     pub language: Option<String>,
@@ -375,12 +376,11 @@ impl WhisperRecognizer {
         let mut cp = WhisperContextParameters::default();
         cp.use_gpu(false);
         cp.flash_attn(cfg.flash_attn);
-        let ctx = WhisperContext::new_with_params(path, cp).map_err(|e| {
-            WhisperError::Model(ct2ggml::GgmlError::BadModel {
-                path: cfg.model.clone(),
-                reason: format!("whisper.cpp refused it ({e})"),
-            })
-        })?;
+        let ctx =
+            WhisperContext::new_with_params(path, cp).map_err(|source| WhisperError::Engine {
+                stage: "model load",
+                source,
+            })?;
         info!(
             model = %cfg.model.display(),
             ms = started.elapsed().as_millis() as u64,
@@ -468,7 +468,10 @@ impl WhisperRecognizer {
         } else {
             self.ctx
                 .tokenize(prompt_text, 224)
-                .map_err(|e| WhisperError::Config(format!("cannot tokenize the prompt: {e}")))?
+                .map_err(|source| WhisperError::Engine {
+                    stage: "prompt tokenization",
+                    source,
+                })?
         };
         let mut p = FullParams::new(SamplingStrategy::Greedy {
             best_of: self.cfg.best_of.max(1) as i32,
@@ -975,7 +978,8 @@ pub fn echoes_prompt(text: &str, prompt: &str) -> bool {
     best >= 4 || (best >= 2 && best * 2 >= t.len())
 }
 
-/// Path helper for callers that keep the ggml next to the CTranslate2 folder.
+/// Path helper for callers that keep the ggml next to the CTranslate2 folder (the catalogue's
+/// `ggml` step names its own path).
 pub fn default_ggml_path(ct2_dir: &Path) -> PathBuf {
     ct2_dir.join("ggml-model.bin")
 }
