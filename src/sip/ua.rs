@@ -7,10 +7,14 @@ use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
 use super::outcome::DialResult;
 use super::sdp::{Direction, LocalMedia, SdpError};
 use super::timer::SessionTimer;
-use super::transfer::{parse_sipfrag, BlindTransfer, TransferFailure, TransferState};
+use super::transfer::{
+    parse_sipfrag, refer_to_value, BlindTransfer, ReplacesDialog, TransferFailure, TransferState,
+};
 use crate::media::g711::G711;
-use crate::media::stream::{self, MediaConfig, MediaHandle, MediaReport};
+use crate::media::stream::{MediaConfig, MediaHandle, MediaReport};
+use crate::media::worker::MediaRuntime;
 use crate::policy::CallOutcome;
+use crate::time::Millis;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -30,25 +34,53 @@ use tokio_util::sync::CancellationToken;
 /// Why a call could not even be attempted, or broke in a way the outcome cannot express.
 #[derive(Debug, thiserror::Error)]
 pub enum UaError {
-    /// A URI from the command line or the config does not parse.
+    /// A URI from the command line or the config fails our checks.
     #[error("invalid SIP URI {uri:?}: {why}")]
     Uri {
         /// The text given.
         uri: String,
-        /// The parser's complaint.
-        why: String,
+        /// What is wrong with it.
+        why: &'static str,
     },
-    /// A socket could not be bound.
-    #[error("cannot bind {what} on {addr}: {why}")]
-    Bind {
-        /// SIP or RTP.
+    /// A URI passes our checks but not the SIP parser.
+    #[error("invalid SIP URI {uri:?}")]
+    UriSyntax {
+        /// The text given.
+        uri: String,
+        /// The parser's complaint.
+        #[source]
+        source: rsipstack::sip::Error,
+    },
+    /// The SIP transport could not be bound.
+    #[error("cannot bind {what} on {addr}")]
+    BindSip {
+        /// SIP over UDP or TCP.
         what: &'static str,
         /// The address.
         addr: SocketAddr,
-        /// The OS error.
-        why: String,
+        /// The stack's error.
+        #[source]
+        source: rsipstack::Error,
     },
-    /// The audio file to play is unusable.
+    /// The call's RTP socket could not be bound.
+    #[error("cannot bind RTP on {addr}")]
+    BindRtp {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The audio file to play cannot be read.
+    #[error("cannot play {path}")]
+    PlayRead {
+        /// The file.
+        path: PathBuf,
+        /// The WAV reader's error.
+        #[source]
+        source: hound::Error,
+    },
+    /// The audio file to play is not in a format we play.
     #[error("cannot play {path}: {why}")]
     Play {
         /// The file.
@@ -57,8 +89,8 @@ pub enum UaError {
         why: String,
     },
     /// The SIP stack refused an operation.
-    #[error("SIP stack: {0}")]
-    Stack(String),
+    #[error("SIP stack")]
+    Stack(#[from] rsipstack::Error),
 }
 
 /// One call to place, with what to do during it.
@@ -102,6 +134,10 @@ pub struct CallRequest {
     /// Audio the bot plays when it takes the call back after a failed transfer ("sorry,
     /// nobody is free right now..."); the dialogue engine supplies this on live calls.
     pub on_transfer_fail: Option<PathBuf>,
+    /// The campaign the call belongs to, so its log lines can be told apart.
+    pub campaign: Option<String>,
+    /// The lead (not the phone number) the call is for, for the same reason.
+    pub lead_id: Option<String>,
 }
 
 /// What a transfer attempt came to.
@@ -173,9 +209,9 @@ pub fn check_uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
 }
 
 fn uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
-    let bad = |why: &str| UaError::Uri {
+    let bad = |why: &'static str| UaError::Uri {
         uri: text.to_string(),
-        why: why.to_string(),
+        why,
     };
     // The stack's parser is lenient; a dialer must not send an INVITE to garbage.
     let lower = text.to_ascii_lowercase();
@@ -191,7 +227,10 @@ fn uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
     if host.is_empty() || host.starts_with(':') {
         return Err(bad("no host"));
     }
-    rsipstack::sip::Uri::try_from(text).map_err(|e| bad(&e.to_string()))
+    rsipstack::sip::Uri::try_from(text).map_err(|source| UaError::UriSyntax {
+        uri: text.to_string(),
+        source,
+    })
 }
 
 /// Read a WAV for playout as 8 kHz mono (first channel; linear interpolation for rates
@@ -201,7 +240,11 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
         path: path.clone(),
         why,
     };
-    let mut r = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
+    let read_err = |source| UaError::PlayRead {
+        path: path.clone(),
+        source,
+    };
+    let mut r = hound::WavReader::open(path).map_err(read_err)?;
     let spec = r.spec();
     if spec.sample_format != hound::SampleFormat::Int || spec.bits_per_sample != 16 {
         return Err(err(format!(
@@ -213,7 +256,7 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
     let all: Vec<i16> = r
         .samples::<i16>()
         .collect::<Result<_, _>>()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(read_err)?;
     let mono: Vec<i16> = all.chunks(ch).map(|c| c[0]).collect();
     Ok(match spec.sample_rate {
         8000 => mono,
@@ -244,6 +287,7 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
 /// the loop that routes incoming requests. Many calls share it.
 pub struct SipUa {
     layer: Arc<DialogLayer>,
+    media: MediaRuntime,
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     sip_addr: SocketAddr,
     token: CancellationToken,
@@ -260,30 +304,27 @@ const UNSOLICITED_RATE: f64 = 20.0;
 const UNSOLICITED_BURST: f64 = 50.0;
 
 impl SipUa {
-    /// Start a user agent listening on `bind` (UDP).
-    pub async fn bind(bind: SocketAddr) -> Result<SipUa, UaError> {
+    /// Start a user agent listening on `bind` (UDP); its calls' media run on `media`.
+    pub async fn bind(bind: SocketAddr, media: MediaRuntime) -> Result<SipUa, UaError> {
         let token = CancellationToken::new();
         let transport = TransportLayer::new(token.child_token());
         let udp = UdpConnection::create_connection(bind, None, Some(token.child_token()))
             .await
-            .map_err(|e| UaError::Bind {
+            .map_err(|source| UaError::BindSip {
                 what: "SIP",
                 addr: bind,
-                why: e.to_string(),
+                source,
             })?;
-        let sip_addr = udp
-            .get_addr()
-            .get_socketaddr()
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let sip_addr = udp.get_addr().get_socketaddr().map_err(UaError::Stack)?;
         transport.add_transport(udp.into());
         // TCP on the same address, for trunks that want it (`;transport=tcp` in the URI)
         // and messages too large for UDP.
         let tcp = rsipstack::transport::TcpListenerConnection::new(sip_addr, None)
             .await
-            .map_err(|e| UaError::Bind {
+            .map_err(|source| UaError::BindSip {
                 what: "SIP over TCP",
                 addr: sip_addr,
-                why: e.to_string(),
+                source,
             })?;
         transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()
@@ -297,9 +338,7 @@ impl SipUa {
             })
             .build();
         let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
-        let mut incoming = endpoint
-            .incoming_transactions()
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let mut incoming = endpoint.incoming_transactions().map_err(UaError::Stack)?;
         let ep = endpoint.inner.clone();
         tokio::spawn(async move {
             let _ = ep.serve().await;
@@ -310,7 +349,7 @@ impl SipUa {
         tokio::spawn(async move {
             let mut limiter =
                 super::ratelimit::SourceLimiter::new(UNSOLICITED_RATE, UNSOLICITED_BURST);
-            let t0 = Instant::now();
+            let clock = crate::time::MonotonicClock::new();
             while let Some(mut tx) = incoming.recv().await {
                 match l2.match_dialog(&tx) {
                     Some(mut d) => {
@@ -325,7 +364,7 @@ impl SipUa {
                             .and_then(|c| c.get_addr().get_socketaddr().ok())
                             .map(|a| a.ip());
                         if let Some(ip) = src {
-                            if !limiter.allow(ip, t0.elapsed()) {
+                            if !limiter.allow(ip, clock.now()) {
                                 tracing::debug!(%ip, method = %tx.original.method, "unsolicited request dropped (rate limit)");
                                 continue;
                             }
@@ -346,6 +385,7 @@ impl SipUa {
         Ok(SipUa {
             layer,
             endpoint: endpoint.inner.clone(),
+            media,
             sip_addr,
             token,
         })
@@ -374,7 +414,7 @@ impl SipUa {
         let resp = reg
             .register(uri(registrar)?, Some(expires_s))
             .await
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+            .map_err(UaError::Stack)?;
         Ok(u16::from(resp.status_code))
     }
 
@@ -383,10 +423,7 @@ impl SipUa {
         use rsipstack::transaction::key::{TransactionKey, TransactionRole};
         use rsipstack::transaction::transaction::Transaction;
         let to_uri = uri(target)?;
-        let via = self
-            .endpoint
-            .get_via(None, None)
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let via = self.endpoint.get_via(None, None).map_err(UaError::Stack)?;
         let me = uri(&format!("sip:voxdial@{}", self.sip_addr))?;
         let from = rsipstack::sip::typed::From {
             display_name: None,
@@ -402,10 +439,10 @@ impl SipUa {
         let req = self
             .endpoint
             .make_request(Method::Options, to_uri, via, from, to, 1, None);
-        let key = TransactionKey::from_request(&req, TransactionRole::Client)
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let key =
+            TransactionKey::from_request(&req, TransactionRole::Client).map_err(UaError::Stack)?;
         let mut tx = Transaction::new_client(key, req, self.endpoint.clone(), None);
-        tx.send().await.map_err(|e| UaError::Stack(e.to_string()))?;
+        tx.send().await.map_err(UaError::Stack)?;
         while let Some(msg) = tx.receive().await {
             if let rsipstack::sip::SipMessage::Response(r) = msg {
                 let code = u16::from(r.status_code);
@@ -419,7 +456,7 @@ impl SipUa {
 
     /// Place one call on this user agent and follow it to its end.
     pub async fn call(&self, req: CallRequest) -> Result<CallReport, UaError> {
-        call_on(&self.layer, self.sip_addr, req, None).await
+        call_on(&self.layer, &self.media, self.sip_addr, req, None).await
     }
 
     /// Place a call whose conversation `agent` holds once it is answered: the agent
@@ -429,13 +466,13 @@ impl SipUa {
         req: CallRequest,
         agent: Box<dyn CallAgent>,
     ) -> Result<CallReport, UaError> {
-        call_on(&self.layer, self.sip_addr, req, Some(agent)).await
+        call_on(&self.layer, &self.media, self.sip_addr, req, Some(agent)).await
     }
 }
 
 /// Place one call on a user agent of its own (the `voxdial call` path).
-pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
-    let ua = SipUa::bind(req.bind).await?;
+pub async fn place_call(req: CallRequest, media: MediaRuntime) -> Result<CallReport, UaError> {
+    let ua = SipUa::bind(req.bind, media).await?;
     ua.call(req).await
 }
 
@@ -443,13 +480,36 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
 pub async fn place_call_with(
     req: CallRequest,
     agent: Box<dyn CallAgent>,
+    media: MediaRuntime,
 ) -> Result<CallReport, UaError> {
-    let ua = SipUa::bind(req.bind).await?;
+    let ua = SipUa::bind(req.bind, media).await?;
     ua.call_with(req, agent).await
 }
 
+/// Everything one call does runs inside a `call` span (call id, campaign, lead id; never
+/// the phone number), so the logs of a thousand concurrent calls can be told apart.
 async fn call_on(
     layer: &Arc<DialogLayer>,
+    runtime: &MediaRuntime,
+    sip_addr: SocketAddr,
+    req: CallRequest,
+    agent: Option<Box<dyn CallAgent>>,
+) -> Result<CallReport, UaError> {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "call",
+        call_id = tracing::field::Empty,
+        campaign = req.campaign.as_deref(),
+        lead_id = req.lead_id.as_deref(),
+    );
+    run_call(layer, runtime, sip_addr, req, agent)
+        .instrument(span)
+        .await
+}
+
+async fn run_call(
+    layer: &Arc<DialogLayer>,
+    runtime: &MediaRuntime,
     sip_addr: SocketAddr,
     req: CallRequest,
     mut agent: Option<Box<dyn CallAgent>>,
@@ -463,15 +523,13 @@ async fn call_on(
     let take_back = req.on_transfer_fail.as_ref().map(read_wav_8k).transpose()?;
     let rtp = UdpSocket::bind(SocketAddr::new(req.bind.ip(), 0))
         .await
-        .map_err(|e| UaError::Bind {
-            what: "RTP",
+        .map_err(|source| UaError::BindRtp {
             addr: req.bind,
-            why: e.to_string(),
+            source,
         })?;
-    let rtp_addr = rtp.local_addr().map_err(|e| UaError::Bind {
-        what: "RTP",
+    let rtp_addr = rtp.local_addr().map_err(|source| UaError::BindRtp {
         addr: req.bind,
-        why: e.to_string(),
+        source,
     })?;
     let mut rtp = Some(rtp);
     let mut rng: u64 = req.seed.unwrap_or_else(rand::random);
@@ -495,13 +553,15 @@ async fn call_on(
         .clone()
         .unwrap_or_else(|| format!("sip:voxdial@{sip_addr}"));
     let contact = format!("sip:voxdial@{sip_addr}");
+    let call_id = format!("{:016x}@voxdial", next_rand());
+    tracing::Span::current().record("call_id", call_id.as_str());
     let opt = InviteOption {
         caller: uri(&from)?,
         callee: uri(&req.to)?,
         contact: uri(&contact)?,
         offer: Some(local.offer(Direction::SendRecv).into_bytes()),
         content_type: Some("application/sdp".into()),
-        call_id: Some(format!("{:016x}@voxdial", next_rand())),
+        call_id: Some(call_id),
         credential: req.auth.as_ref().map(|(u, p)| Credential {
             username: u.clone(),
             password: p.clone(),
@@ -514,7 +574,7 @@ async fn call_on(
     let started = Instant::now();
     let (dialog, mut invite) = layer
         .do_invite_async(opt, states_tx)
-        .map_err(|e| UaError::Stack(e.to_string()))?;
+        .map_err(UaError::Stack)?;
     let media_cfg = |codec, dtmf_pt, remote| MediaConfig {
         codec,
         dtmf_pt,
@@ -549,7 +609,7 @@ async fn call_on(
                     if media.is_none() && !resp.body.is_empty() {
                         if let Ok(p) = local.read_answer(&String::from_utf8_lossy(&resp.body)) {
                             if let Some(sock) = rtp.take() {
-                                let mut m = stream::start(sock, media_cfg(p.codec, p.dtmf_pt, p.remote));
+                                let mut m = runtime.start(sock, media_cfg(p.codec, p.dtmf_pt, p.remote));
                                 if agent.is_some() {
                                     early_rx = Some(m.take_inbound());
                                 }
@@ -597,7 +657,7 @@ async fn call_on(
             tracing::info!(error = %e, "INVITE failed");
             None
         }
-        Err(e) => return Err(UaError::Stack(e.to_string())),
+        Err(e) => return Err(UaError::Stack(rsipstack::Error::Error(e.to_string()))),
     };
     let code = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
     let reason = resp
@@ -685,9 +745,13 @@ async fn call_on(
         }
         None => match rtp.take() {
             Some(sock) => {
-                stream::start(sock, media_cfg(params.codec, params.dtmf_pt, params.remote))
+                runtime.start(sock, media_cfg(params.codec, params.dtmf_pt, params.remote))
             }
-            None => return Err(UaError::Stack("RTP socket already in use".into())),
+            None => {
+                return Err(UaError::Stack(rsipstack::Error::Error(
+                    "RTP socket already in use".into(),
+                )))
+            }
         },
     };
     if let Some(pcm) = &play {
@@ -697,6 +761,8 @@ async fn call_on(
         media.send_dtmf(d);
     }
     let answered_at = Instant::now();
+    let clock = crate::time::MonotonicClock::new();
+    let at = |m: Millis| Instant::from_std(clock.instant_of(m));
     // The agent gets the customer's audio and the playout; the call keeps the dialog.
     let (agent_tx, mut agent_rx) = tokio::sync::mpsc::unbounded_channel::<AgentCommand>();
     let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
@@ -719,7 +785,7 @@ async fn call_on(
         _ => None,
     });
     report.session_expires_s = timer.map(|t| t.interval.as_secs());
-    let mut last_refresh = Duration::ZERO;
+    let mut last_refresh = clock.now();
     let mut sdp_version = local.version;
     let hold_at = req.hold.map(|(after, _)| answered_at + after);
     let resume_at = req.hold.map(|(after, len)| answered_at + after + len);
@@ -736,7 +802,7 @@ async fn call_on(
         let t_deadline = transfer
             .as_ref()
             .filter(|(t, _)| !t.is_done())
-            .map(|(t, _)| answered_at + t.deadline())
+            .map(|(t, _)| at(t.deadline()))
             .unwrap_or(far_future);
         let refer_due = if transfer.is_none() { refer_at } else { None };
         tokio::select! {
@@ -762,7 +828,7 @@ async fn call_on(
                 }
                 Some(DialogState::Updated(_, r, handle)) if r.method == Method::Invite => {
                     // re-INVITE (hold/resume, session refresh): answer from the offer.
-                    last_refresh = answered_at.elapsed();
+                    last_refresh = clock.now();
                     match local.answer(&String::from_utf8_lossy(&r.body)) {
                         Ok((sdp, p)) => {
                             media.set_remote(p.remote);
@@ -793,43 +859,22 @@ async fn call_on(
                 }
             }
             _ = sleep_until_opt(refer_due) => {
-                let now = answered_at.elapsed();
-                let mut t = BlindTransfer::new(now, req.transfer_timeout);
+                let mut t = BlindTransfer::new(clock.now(), req.transfer_timeout);
                 let mut target = req.refer_to.clone().unwrap_or_default();
-                // Transfer context rides in the Refer-To URI's headers too: RFC 3515 has
-                // the customer's phone copy them into its INVITE to the agent, which is
-                // where the agent console reads them.
-                let context_params: String = context
-                    .iter()
-                    .map(|(k, v)| format!("X-Voxdial-{k}={}", escape_uri_header(v)))
-                    .collect::<Vec<_>>()
-                    .join("&");
-                let join = |base: String, extra: &str| -> String {
-                    match (base.is_empty(), extra.is_empty()) {
-                        (_, true) => base,
-                        (true, false) => extra.to_string(),
-                        (false, false) => format!("{base}&{extra}"),
-                    }
-                };
-                let mut refer_to_value = match context_params.as_str() {
-                    "" => format!("<{target}>"),
-                    p => format!("<{target}?{p}>"),
-                };
+                let mut refer_to_text = refer_to_value(&target, &context, None);
                 if let Some(agent) = &req.consult {
-                    match consult_call(layer, sip_addr, &from, agent, req.transfer_timeout).await {
+                    match consult_call(layer, runtime, sip_addr, &from, agent, req.transfer_timeout).await {
                         Ok(leg) => {
                             let id = leg.dialog.id();
                             if req.refer_to.is_none() {
                                 target = leg.contact.clone().unwrap_or_else(|| agent.clone());
                             }
-                            // RFC 3891: to-tag is the agent's tag, from-tag ours, escaped
-                            // inside the Refer-To URI's header part.
-                            let replaces = format!(
-                                "{};to-tag={};from-tag={}",
-                                id.call_id, id.remote_tag, id.local_tag
-                            );
-                            let hdrs = join(format!("Replaces={}", escape_uri_header(&replaces)), &context_params);
-                            refer_to_value = format!("<{target}?{hdrs}>");
+                            let replaces = ReplacesDialog {
+                                call_id: id.call_id.clone(),
+                                remote_tag: id.remote_tag.clone(),
+                                local_tag: id.local_tag.clone(),
+                            };
+                            refer_to_text = refer_to_value(&target, &context, Some(&replaces));
                             consult = Some(leg);
                         }
                         Err(code) => t.on_consult_failed(code),
@@ -841,7 +886,7 @@ async fn call_on(
                         headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
                     }
                     let d = dialog.clone();
-                    let refer_to: rsipstack::sip::headers::ReferTo = refer_to_value.into();
+                    let refer_to: rsipstack::sip::headers::ReferTo = refer_to_text.into();
                     let tx = refer_tx.clone();
                     tokio::spawn(async move {
                         let r = d.refer(refer_to, Some(headers), None).await;
@@ -862,16 +907,16 @@ async fn call_on(
             }
             _ = tokio::time::sleep_until(t_deadline) => {
                 if let Some((t, _)) = transfer.as_mut() {
-                    t.on_time(answered_at.elapsed());
+                    t.on_time(clock.now());
                 }
             }
-            _ = sleep_until_opt(timer.and_then(|t| t.refresh_due(last_refresh)).map(|d| answered_at + d)) => {
+            _ = sleep_until_opt(timer.and_then(|t| t.refresh_due(last_refresh)).map(at)) => {
                 sdp_version += 1;
                 let offer = LocalMedia { version: sdp_version, ..local.clone() }.offer(Direction::SendRecv);
                 let t = timer.map(|t| t.header_value()).unwrap_or_default();
                 let code = reinvite(&dialog, offer, Some(t)).await;
                 report.reinvites.push(code);
-                last_refresh = answered_at.elapsed();
+                last_refresh = clock.now();
                 if matches!(code, Some(408 | 481) | None) {
                     // RFC 4028 §10: a refresh that cannot reach the dialog ends the session.
                     let _ = dialog.bye().await;
@@ -880,7 +925,7 @@ async fn call_on(
                     break;
                 }
             }
-            _ = sleep_until_opt(timer.and_then(|t| t.expiry(last_refresh)).map(|d| answered_at + d)) => {
+            _ = sleep_until_opt(timer.and_then(|t| t.expiry(last_refresh)).map(at)) => {
                 tracing::info!("the peer stopped refreshing the session; ending it");
                 let _ = dialog.bye().await;
                 report.hangup_by = Some("us");
@@ -940,6 +985,7 @@ async fn call_on(
                         tracing::info!(code, "REFER refused; bridging to the agent");
                         match consult_call(
                             layer,
+                            runtime,
                             sip_addr,
                             &from,
                             &rep.target,
@@ -1082,22 +1128,10 @@ impl Terminated for rsipstack::dialog::invite_dialog::InviteDialog {
     }
 }
 
-/// Escape a header value for the `?name=value` part of a SIP URI (RFC 3261 §19.1.1).
-fn escape_uri_header(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() * 2);
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/:+$".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Place the consultation call to the agent; the agent's final failure code on error.
 async fn consult_call(
     layer: &Arc<DialogLayer>,
+    runtime: &MediaRuntime,
     sip_addr: SocketAddr,
     from: &str,
     agent: &str,
@@ -1146,7 +1180,7 @@ async fn consult_call(
         .read_answer(&String::from_utf8_lossy(&resp.body))
         .ok()
         .map(|p| {
-            stream::start(
+            runtime.start(
                 rtp,
                 MediaConfig {
                     codec: p.codec,
