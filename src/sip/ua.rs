@@ -4,17 +4,16 @@
 //! file only wires sockets, timers and the stack together.
 
 use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
-use super::outcome::DialResult;
-use super::sdp::{Direction, LocalMedia, SdpError};
-use super::timer::SessionTimer;
-use super::transfer::{
-    parse_sipfrag, refer_to_value, BlindTransfer, ReplacesDialog, TransferFailure, TransferState,
+use super::call::{
+    Call, CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request, RequestId,
+    Response, Script, SipAction,
 };
+use super::sdp::{Direction, LocalMedia, MediaParams};
+use super::transfer::{parse_sipfrag, ReplacesDialog};
 use crate::media::g711::G711;
 use crate::media::stream::{MediaConfig, MediaHandle, MediaReport};
 use crate::media::worker::MediaRuntime;
-use crate::policy::CallOutcome;
-use crate::time::Millis;
+use crate::time::{Millis, MonotonicClock};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -23,6 +22,7 @@ use rsipstack::dialog::registration::Registration;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transport::{udp::UdpConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,68 +140,7 @@ pub struct CallRequest {
     pub lead_id: Option<String>,
 }
 
-/// What a transfer attempt came to.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct TransferReport {
-    /// The target.
-    pub target: String,
-    /// The response code to the REFER, if one came.
-    pub refer_code: Option<u16>,
-    /// Sipfrag codes in the order the NOTIFYs carried them.
-    pub notifies: Vec<u16>,
-    /// Final state (completed or failed with the reason).
-    pub result: TransferState,
-    /// Whether the bot kept the call after a failure.
-    pub bot_resumed: bool,
-    /// Whether we bridged the customer to the agent ourselves (both legs kept, media
-    /// relayed) because the customer's side refused REFER.
-    pub bridged: bool,
-    /// Media of our leg to the agent (consultation or bridge), when there was one.
-    pub agent_media: Option<MediaReport>,
-    /// Whether the bot told the customer the transfer failed (played `on_transfer_fail`).
-    pub announced: bool,
-}
-
-/// The outcome of one call, printed by `voxdial call --json`.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct CallReport {
-    /// The final response code to the INVITE (None when nothing came back).
-    pub sip_code: Option<u16>,
-    /// Its reason phrase or our explanation.
-    pub reason: String,
-    /// The dialer outcome.
-    pub outcome: DialResult,
-    /// Whether the call was answered.
-    pub answered: bool,
-    /// Whether early media (183 with SDP) started before answer.
-    pub early_media: bool,
-    /// INVITE to final response, in ms.
-    pub setup_ms: u64,
-    /// Answer to hang-up, in seconds.
-    pub duration_s: f64,
-    /// Who ended the call: `us`, `peer`, or null when it never connected.
-    pub hangup_by: Option<&'static str>,
-    /// The codec used.
-    pub codec: Option<G711>,
-    /// The SDP problem, when the answer was unusable.
-    pub sdp_error: Option<String>,
-    /// The transfer, when one was requested.
-    pub transfer: Option<TransferReport>,
-    /// Media counters.
-    pub media: Option<MediaReport>,
-    /// Final codes of the re-INVITEs we sent (hold, resume, session refreshes), in order.
-    pub reinvites: Vec<Option<u16>>,
-    /// The negotiated session-timer interval in seconds, when the peer asked for one.
-    pub session_expires_s: Option<u64>,
-    /// Whether the call ended because the peer stopped refreshing the session.
-    pub session_expired: bool,
-    /// What the contact policy counts: the SIP outcome, unless the call's agent found the
-    /// answer was a machine or an announcement (call-progress detection).
-    pub policy_outcome: CallOutcome,
-    /// The agent's account of the call (transcript, turn latencies, call progress), when an
-    /// agent held the conversation.
-    pub agent: Option<serde_json::Value>,
-}
+pub use super::call::{CallReport, TransferReport};
 
 /// Validate and parse a SIP URI (the stack's parser alone accepts garbage).
 pub fn check_uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
@@ -512,7 +451,7 @@ async fn run_call(
     runtime: &MediaRuntime,
     sip_addr: SocketAddr,
     req: CallRequest,
-    mut agent: Option<Box<dyn CallAgent>>,
+    agent: Option<Box<dyn CallAgent>>,
 ) -> Result<CallReport, UaError> {
     // Everything that can be wrong with the request is checked before dialling: an
     // error once the customer has answered would leave a live call without a BYE.
@@ -531,7 +470,6 @@ async fn run_call(
         addr: req.bind,
         source,
     })?;
-    let mut rtp = Some(rtp);
     let mut rng: u64 = req.seed.unwrap_or_else(rand::random);
     let mut next_rand = || {
         // splitmix64: enough for SSRC/sequence starts, reproducible with a seed.
@@ -555,501 +493,587 @@ async fn run_call(
     let contact = format!("sip:voxdial@{sip_addr}");
     let call_id = format!("{:016x}@voxdial", next_rand());
     tracing::Span::current().record("call_id", call_id.as_str());
-    let opt = InviteOption {
-        caller: uri(&from)?,
-        callee: uri(&req.to)?,
-        contact: uri(&contact)?,
-        offer: Some(local.offer(Direction::SendRecv).into_bytes()),
-        content_type: Some("application/sdp".into()),
-        call_id: Some(call_id),
-        credential: req.auth.as_ref().map(|(u, p)| Credential {
-            username: u.clone(),
-            password: p.clone(),
-            realm: None,
-            auth_username: None,
-        }),
-        ..Default::default()
-    };
-    let (states_tx, mut states) = layer.new_dialog_state_channel();
-    let started = Instant::now();
-    let (dialog, mut invite) = layer
-        .do_invite_async(opt, states_tx)
-        .map_err(UaError::Stack)?;
-    let media_cfg = |codec, dtmf_pt, remote| MediaConfig {
-        codec,
-        dtmf_pt,
-        remote,
+    let (caller, callee, contact_uri) = (uri(&from)?, uri(&req.to)?, uri(&contact)?);
+    let clock = MonotonicClock::new();
+    let mut call = Call::new(CallConfig {
+        local: local.clone(),
+        call_id,
+        from: from.clone(),
+        ring_timeout: req.ring_timeout,
+        credentials: req.auth.is_some(),
+        refer_to: req.refer_to.clone(),
+        consult: req.consult.clone(),
+        transfer_timeout: req.transfer_timeout,
+        bridge_fallback: req.bridge_fallback,
+        context: req.context.clone(),
+        has_agent: agent.is_some(),
+        take_back_announcement: take_back.is_some(),
+        script: Script {
+            refer_after: req.refer_after,
+            hangup_after: req.hangup_after,
+            hold: req.hold,
+        },
+    });
+    let mut io = CallIo {
+        layer: layer.clone(),
+        runtime: runtime.clone(),
+        sip_addr,
+        from,
+        transfer_timeout: req.transfer_timeout,
+        caller,
+        callee,
+        contact: contact_uri,
+        auth: req.auth.clone(),
         record: req.record.clone(),
-        ssrc: next_rand_u32(&local),
-        seq: (local.session_id >> 16) as u16,
-        ts: (local.session_id >> 32) as u32,
+        local,
+        rtp: Some(rtp),
+        dialog: None,
+        invite: None,
+        states: None,
+        media: None,
+        media_report: None,
+        early_rx: None,
+        early_ms: 0,
+        cancel_sent: false,
+        agent,
+        agent_thread: None,
+        agent_rx: None,
+        events_tx: None,
+        play,
+        dtmf: req.dtmf.clone(),
+        take_back,
+        pending: HashMap::new(),
+        next_request: 0,
+        replies: tokio::sync::mpsc::unbounded_channel(),
+        leg: None,
+        leg_media: None,
     };
+    call.start(clock.now());
+    loop {
+        while let Some(o) = call.poll_output() {
+            io.execute(o).await?;
+        }
+        if call.is_ended() {
+            break;
+        }
+        let input = io.next_input(&clock, call.poll_timeout()).await?;
+        call.handle_input(input);
+    }
+    let mut report = call.take_report().ok_or_else(|| {
+        UaError::Stack(rsipstack::Error::Error(
+            "the call ended without a report".into(),
+        ))
+    })?;
+    io.finish(&mut report).await;
+    Ok(report)
+}
 
-    // --- ringing ---
-    let mut media: Option<MediaHandle> = None;
-    let mut early_media = false;
-    let mut cancelled = false;
-    let ring_deadline = tokio::time::sleep(req.ring_timeout);
-    tokio::pin!(ring_deadline);
-    // A CANCEL waits for a provisional response (RFC 3261 §9.1); a peer that never
-    // answers at all is given up a few seconds after the ring timeout.
-    let give_up = tokio::time::sleep(req.ring_timeout + Duration::from_secs(4));
-    tokio::pin!(give_up);
-    let mut gave_up = false;
-    // Early media goes to the agent, which listens for carrier announcements and tones;
-    // the receiver is handed back to the media handle at the answer.
-    let mut early_rx: Option<tokio::sync::mpsc::Receiver<Vec<i16>>> = None;
-    let mut early_ms: u64 = 0;
-    let mut early_verdict: Option<super::agent::EarlyVerdict> = None;
-    let invite_result = loop {
-        tokio::select! {
-            r = &mut invite => break r,
-            s = states.recv() => {
-                if let Some(DialogState::Early(_, resp)) = s {
-                    if media.is_none() && !resp.body.is_empty() {
-                        if let Ok(p) = local.read_answer(&String::from_utf8_lossy(&resp.body)) {
-                            if let Some(sock) = rtp.take() {
-                                let mut m = runtime.start(sock, media_cfg(p.codec, p.dtmf_pt, p.remote));
-                                if agent.is_some() {
-                                    early_rx = Some(m.take_inbound());
-                                }
-                                media = Some(m);
-                                early_media = true;
+/// What a spawned SIP operation came back with.
+enum Reply {
+    Refer(Option<u16>),
+    Reinvite(Option<u16>),
+    Consult(Result<AgentLegIo, Option<u16>>),
+    Bridge(Result<AgentLegIo, Option<u16>>),
+}
+
+/// The I/O half of one call: the stack's dialog, the sockets, the media and the agent.
+/// It executes what [`Call`] decides and turns what happens into its inputs.
+struct CallIo {
+    layer: Arc<DialogLayer>,
+    runtime: MediaRuntime,
+    sip_addr: SocketAddr,
+    from: String,
+    transfer_timeout: Duration,
+    caller: rsipstack::sip::Uri,
+    callee: rsipstack::sip::Uri,
+    contact: rsipstack::sip::Uri,
+    auth: Option<(String, String)>,
+    record: Option<PathBuf>,
+    local: LocalMedia,
+    rtp: Option<UdpSocket>,
+    dialog: Option<rsipstack::dialog::invite_dialog::InviteDialog>,
+    invite: Option<tokio::task::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>>,
+    states: Option<rsipstack::dialog::dialog::DialogStateReceiver>,
+    media: Option<MediaHandle>,
+    media_report: Option<MediaReport>,
+    early_rx: Option<tokio::sync::mpsc::Receiver<Vec<i16>>>,
+    early_ms: u64,
+    cancel_sent: bool,
+    agent: Option<Box<dyn CallAgent>>,
+    agent_thread: Option<std::thread::JoinHandle<super::agent::AgentReport>>,
+    agent_rx: Option<tokio::sync::mpsc::UnboundedReceiver<AgentCommand>>,
+    events_tx: Option<std::sync::mpsc::Sender<CallEvent>>,
+    play: Option<Vec<i16>>,
+    dtmf: Option<String>,
+    take_back: Option<Vec<i16>>,
+    pending: HashMap<RequestId, rsipstack::dialog::dialog::TransactionHandle>,
+    next_request: RequestId,
+    replies: (
+        tokio::sync::mpsc::UnboundedSender<Reply>,
+        tokio::sync::mpsc::UnboundedReceiver<Reply>,
+    ),
+    leg: Option<AgentLegIo>,
+    leg_media: Option<MediaReport>,
+}
+
+impl CallIo {
+    fn media_cfg(&self, p: &MediaParams) -> MediaConfig {
+        MediaConfig {
+            codec: p.codec,
+            dtmf_pt: p.dtmf_pt,
+            remote: p.remote,
+            record: self.record.clone(),
+            ssrc: next_rand_u32(&self.local),
+            seq: (self.local.session_id >> 16) as u16,
+            ts: (self.local.session_id >> 32) as u32,
+        }
+    }
+
+    async fn execute(&mut self, o: Output) -> Result<(), UaError> {
+        match o {
+            Output::Send(a) => self.send(a).await?,
+            Output::StartMedia { params, early } => {
+                match self.media.as_mut() {
+                    Some(m) => m.set_remote(params.remote),
+                    None => match self.rtp.take() {
+                        Some(sock) => {
+                            let mut m = self.runtime.start(sock, self.media_cfg(&params));
+                            if early && self.agent.is_some() {
+                                // Early media goes to the agent, which listens for carrier
+                                // announcements and tones.
+                                self.early_rx = Some(m.take_inbound());
                             }
+                            self.media = Some(m);
                         }
+                        None => {
+                            return Err(UaError::Stack(rsipstack::Error::Error(
+                                "RTP socket already in use".into(),
+                            )))
+                        }
+                    },
+                }
+                if !early {
+                    // The agent's early-media stream is the call's inbound audio again.
+                    if let (Some(rx), Some(m)) = (self.early_rx.take(), self.media.as_mut()) {
+                        m.inbound = rx;
                     }
                 }
             }
-            f = recv_opt(&mut early_rx), if early_rx.is_some() && !cancelled => match f {
-                Some(f) => {
-                    early_ms += 20;
-                    if let Some(v) = agent.as_mut().and_then(|a| a.early_frame(early_ms, &f)) {
-                        tracing::info!(outcome = ?v.policy_outcome, "early media: no person to reach; sending CANCEL");
-                        early_verdict = Some(v);
-                        cancelled = true;
-                        let d = dialog.clone();
-                        tokio::spawn(async move {
-                            let _ = d.cancel().await;
-                        });
-                    }
+            Output::MoveMedia(addr) => {
+                if let Some(m) = &self.media {
+                    m.set_remote(addr);
                 }
-                None => early_rx = None,
-            },
-            _ = &mut ring_deadline, if !cancelled => {
-                cancelled = true;
-                tracing::info!("ring timeout: sending CANCEL");
-                let d = dialog.clone();
+            }
+            Output::StopMedia => {
+                self.early_rx = None;
+                if let Some(m) = self.media.take() {
+                    self.media_report = Some(m.stop().await);
+                }
+            }
+            Output::Event(e) => self.on_event(e),
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Answered => self.answered(),
+            Event::TransferFailed(why) => self.tell_agent(CallEvent::TransferFailed(why)),
+            Event::TransferCompleted => self.tell_agent(CallEvent::TransferCompleted),
+            Event::AnnounceTakeBack => {
+                if let (Some(pcm), Some(m)) = (&self.take_back, &self.media) {
+                    m.playout.flush();
+                    m.playout.push_8k(pcm);
+                }
+            }
+            Event::Ended => {}
+        }
+    }
+
+    fn tell_agent(&self, e: CallEvent) {
+        if let Some(tx) = &self.events_tx {
+            let _ = tx.send(e);
+        }
+    }
+
+    /// The answer: play the script's audio and DTMF, and hand the media to the agent.
+    fn answered(&mut self) {
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        if let Some(pcm) = &self.play {
+            media.playout.push_8k(pcm);
+        }
+        if let Some(d) = &self.dtmf {
+            media.send_dtmf(d);
+        }
+        if let Some(agent) = self.agent.take() {
+            let (agent_tx, agent_rx) = tokio::sync::mpsc::unbounded_channel::<AgentCommand>();
+            let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
+            self.agent_thread = Some(agent.start(
+                AgentMedia {
+                    inbound: media.take_inbound(),
+                    playout: media.playout.clone(),
+                    events: events_rx,
+                },
+                agent_tx,
+            ));
+            self.agent_rx = Some(agent_rx);
+            self.events_tx = Some(events_tx);
+        }
+    }
+
+    async fn send(&mut self, a: SipAction) -> Result<(), UaError> {
+        match a {
+            SipAction::Invite {
+                offer,
+                call_id,
+                authenticate,
+            } => {
+                let opt = InviteOption {
+                    caller: self.caller.clone(),
+                    callee: self.callee.clone(),
+                    contact: self.contact.clone(),
+                    offer: Some(offer.into_bytes()),
+                    content_type: Some("application/sdp".into()),
+                    call_id: Some(call_id),
+                    // The stack answers one 401/407 with these; the core reads the outcome.
+                    credential: self.auth.as_ref().filter(|_| authenticate).map(|(u, p)| {
+                        Credential {
+                            username: u.clone(),
+                            password: p.clone(),
+                            realm: None,
+                            auth_username: None,
+                        }
+                    }),
+                    ..Default::default()
+                };
+                let (states_tx, states) = self.layer.new_dialog_state_channel();
+                let (dialog, invite) = self.layer.do_invite_async(opt, states_tx)?;
+                self.dialog = Some(dialog);
+                self.invite = Some(invite);
+                self.states = Some(states);
+            }
+            SipAction::Cancel => {
+                self.cancel_sent = true;
+                if let Some(d) = self.dialog.clone() {
+                    tokio::spawn(async move {
+                        let _ = d.cancel().await;
+                    });
+                }
+            }
+            SipAction::Abandon => {
+                if let Some(i) = self.invite.take() {
+                    i.abort();
+                }
+            }
+            SipAction::Bye { reason } => {
+                if let Some(d) = &self.dialog {
+                    let _ = match reason {
+                        Some(r) => d.hangup_with_reason(r).await,
+                        None => d.bye().await,
+                    };
+                }
+            }
+            SipAction::Refer {
+                refer_to,
+                referred_by,
+                headers,
+            } => {
+                let Some(d) = self.dialog.clone() else {
+                    return Ok(());
+                };
+                let mut hdrs = vec![Header::ReferredBy(referred_by.into())];
+                for (k, v) in headers {
+                    hdrs.push(Header::Other(k, v));
+                }
+                let refer_to: rsipstack::sip::headers::ReferTo = refer_to.into();
+                let tx = self.replies.0.clone();
                 tokio::spawn(async move {
-                    let _ = d.cancel().await;
+                    let r = d.refer(refer_to, Some(hdrs), None).await;
+                    let code = r.ok().flatten().map(|r| u16::from(r.status_code));
+                    let _ = tx.send(Reply::Refer(code));
                 });
             }
-            _ = &mut give_up => {
-                gave_up = true;
-                invite.abort();
-                break Ok(Ok((dialog.id(), None)));
+            SipAction::Reinvite {
+                offer,
+                session_expires,
+            } => {
+                let Some(d) = self.dialog.clone() else {
+                    return Ok(());
+                };
+                let tx = self.replies.0.clone();
+                tokio::spawn(async move {
+                    let code = reinvite(&d, offer, session_expires).await;
+                    let _ = tx.send(Reply::Reinvite(code));
+                });
+            }
+            SipAction::Consult { target } => self.spawn_leg(target, false),
+            SipAction::Bridge { target } => self.spawn_leg(target, true),
+            SipAction::EndAgentLeg => {
+                if let Some(leg) = self.leg.take() {
+                    self.leg_media = leg.end(&self.layer).await;
+                }
+            }
+            SipAction::Respond { id, code, sdp } => {
+                if let Some(h) = self.pending.remove(&id) {
+                    let status = StatusCode::from(code);
+                    let _ = match sdp {
+                        Some(body) => {
+                            h.respond(
+                                status,
+                                Some(vec![Header::ContentType("application/sdp".into())]),
+                                Some(body.into_bytes()),
+                            )
+                            .await
+                        }
+                        None => h.reply(status).await,
+                    };
+                }
             }
         }
-    };
-    let setup_ms = started.elapsed().as_millis() as u64;
-    let resp = match invite_result {
-        Ok(Ok((_, resp))) => resp,
-        Ok(Err(e)) => {
-            tracing::info!(error = %e, "INVITE failed");
-            None
-        }
-        Err(e) => return Err(UaError::Stack(rsipstack::Error::Error(e.to_string()))),
-    };
-    let code = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
-    let reason = resp
-        .as_ref()
-        .map(|r| r.status_code.to_string())
-        .unwrap_or_else(|| {
-            if gave_up {
-                "no response from the callee".into()
-            } else if cancelled {
-                "no answer before the ring timeout".into()
-            } else {
-                "no final response".into()
-            }
-        });
-    let mut report = CallReport {
-        sip_code: code,
-        reason,
-        outcome: match code {
-            Some(c) => DialResult::from_final(c, cancelled),
-            None if gave_up => DialResult::Failed,
-            None if cancelled => DialResult::NoAnswer,
-            None => DialResult::Failed,
-        },
-        answered: false,
-        early_media,
-        setup_ms,
-        duration_s: 0.0,
-        hangup_by: None,
-        codec: None,
-        sdp_error: None,
-        transfer: None,
-        media: None,
-        reinvites: vec![],
-        session_expires_s: None,
-        session_expired: false,
-        policy_outcome: CallOutcome::Failed,
-        agent: None,
-    };
-    report.policy_outcome = report.outcome.to_policy();
-    if let Some(v) = early_verdict.take() {
-        report.reason = "cancelled: call progress on early media".into();
-        report.policy_outcome = v.policy_outcome;
-        report.agent = Some(serde_json::json!({ "early_media": v.detail }));
-    }
-    // The agent's early-media stream is the call's inbound audio again.
-    if let (Some(rx), Some(m)) = (early_rx.take(), media.as_mut()) {
-        m.inbound = rx;
-    }
-    let Some(resp) = resp.filter(|_| report.outcome == DialResult::Answered) else {
-        if let Some(m) = media {
-            report.media = Some(m.stop().await);
-        }
-        return Ok(report);
-    };
-    // A 2xx after our CANCEL crossed it: the stack BYEs it; treat as no answer.
-    if cancelled {
-        report.outcome = DialResult::NoAnswer;
-        if report.agent.is_none() {
-            report.policy_outcome = report.outcome.to_policy();
-        }
-        return Ok(report);
+        Ok(())
     }
 
-    // --- answered ---
-    report.answered = true;
-    let params = match local.read_answer(&String::from_utf8_lossy(&resp.body)) {
-        Ok(p) => p,
-        Err(e) => {
-            // RFC 3264: an unusable answer ends the call; say why.
-            report.sdp_error = Some(e.to_string());
-            let _ = dialog.hangup_with_reason(sdp_reason(&e)).await;
-            report.hangup_by = Some("us");
-            layer.remove_dialog(&dialog.id());
-            if let Some(m) = media {
-                report.media = Some(m.stop().await);
-            }
-            return Ok(report);
-        }
-    };
-    report.codec = Some(params.codec);
-    let mut media = match media {
-        Some(m) => {
-            m.set_remote(params.remote);
-            m
-        }
-        None => match rtp.take() {
-            Some(sock) => {
-                runtime.start(sock, media_cfg(params.codec, params.dtmf_pt, params.remote))
-            }
-            None => {
-                return Err(UaError::Stack(rsipstack::Error::Error(
-                    "RTP socket already in use".into(),
-                )))
-            }
-        },
-    };
-    if let Some(pcm) = &play {
-        media.playout.push_8k(pcm);
+    /// Call the agent (consultation or bridge) without holding up the signalling loop.
+    fn spawn_leg(&self, target: String, bridge: bool) {
+        let (layer, runtime, sip_addr) = (self.layer.clone(), self.runtime.clone(), self.sip_addr);
+        let (from, limit, tx) = (
+            self.from.clone(),
+            self.transfer_timeout,
+            self.replies.0.clone(),
+        );
+        tokio::spawn(async move {
+            let r = consult_call(&layer, &runtime, sip_addr, &from, &target, limit).await;
+            let _ = tx.send(if bridge {
+                Reply::Bridge(r)
+            } else {
+                Reply::Consult(r)
+            });
+        });
     }
-    if let Some(d) = &req.dtmf {
-        media.send_dtmf(d);
-    }
-    let answered_at = Instant::now();
-    let clock = crate::time::MonotonicClock::new();
-    let at = |m: Millis| Instant::from_std(clock.instant_of(m));
-    // The agent gets the customer's audio and the playout; the call keeps the dialog.
-    let (agent_tx, mut agent_rx) = tokio::sync::mpsc::unbounded_channel::<AgentCommand>();
-    let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
-    let agent_thread = agent.map(|a| {
-        a.start(
-            AgentMedia {
-                inbound: media.take_inbound(),
-                playout: media.playout.clone(),
-                events: events_rx,
-            },
-            agent_tx.clone(),
-        )
-    });
-    let has_agent = agent_thread.is_some();
-    drop(agent_tx);
-    let mut agent_open = has_agent;
-    let mut context = req.context.clone();
-    let timer = resp.headers.iter().find_map(|h| match h {
-        Header::SessionExpires(v) => SessionTimer::from_answer(v.value()),
-        _ => None,
-    });
-    report.session_expires_s = timer.map(|t| t.interval.as_secs());
-    let mut last_refresh = clock.now();
-    let mut sdp_version = local.version;
-    let hold_at = req.hold.map(|(after, _)| answered_at + after);
-    let resume_at = req.hold.map(|(after, len)| answered_at + after + len);
-    let mut holding = 0u8; // 0 not yet, 1 on hold, 2 resumed
-    let mut hangup_at = req.hangup_after.map(|d| answered_at + d);
-    let has_target = req.refer_to.is_some() || req.consult.is_some();
-    // With an agent, the conversation decides when to transfer; without, the timer does.
-    let mut refer_at = (has_target && !has_agent).then(|| answered_at + req.refer_after);
-    let mut transfer: Option<(BlindTransfer, TransferReport)> = None;
-    let mut consult: Option<ConsultLeg> = None;
-    let (refer_tx, mut refer_rx) = tokio::sync::mpsc::unbounded_channel::<Option<u16>>();
-    let far_future = answered_at + Duration::from_secs(86_400);
-    loop {
-        let t_deadline = transfer
-            .as_ref()
-            .filter(|(t, _)| !t.is_done())
-            .map(|(t, _)| at(t.deadline()))
-            .unwrap_or(far_future);
-        let refer_due = if transfer.is_none() { refer_at } else { None };
-        tokio::select! {
-            s = states.recv() => match s {
-                Some(DialogState::Terminated(_, why)) => {
-                    report.hangup_by = Some(match why {
-                        TerminatedReason::UacBye | TerminatedReason::UacCancel => "us",
-                        _ => "peer",
+
+    /// Wait for the next thing that happens to the call, or its deadline.
+    async fn next_input(
+        &mut self,
+        clock: &MonotonicClock,
+        deadline: Option<Millis>,
+    ) -> Result<Input, UaError> {
+        let wake = deadline.map(|d| Instant::from_std(clock.instant_of(d)));
+        loop {
+            tokio::select! {
+                r = async { self.invite.as_mut().expect("guarded").await }, if self.invite.is_some() => {
+                    self.invite = None;
+                    let resp = match r {
+                        Ok(Ok((_, resp))) => resp,
+                        Ok(Err(e)) => {
+                            tracing::info!(error = %e, "INVITE failed");
+                            None
+                        }
+                        Err(e) => return Err(UaError::Stack(rsipstack::Error::Error(e.to_string()))),
+                    };
+                    let now = clock.now();
+                    return Ok(match resp {
+                        Some(r) => Input::Response(now, Response::Final {
+                            code: u16::from(r.status_code.clone()),
+                            reason: r.status_code.to_string(),
+                            sdp: body_text(&r.body),
+                            session_expires: r.headers.iter().find_map(|h| match h {
+                                Header::SessionExpires(v) => Some(v.value().to_string()),
+                                _ => None,
+                            }),
+                        }),
+                        None => Input::Response(now, Response::NoFinal),
                     });
-                    break;
                 }
-                Some(DialogState::Notify(_, r, handle)) => {
-                    let _ = handle.reply(StatusCode::OK).await;
-                    let sub_state = r.headers.iter().find_map(|h| match h {
-                        Header::SubscriptionState(v) => Some(v.to_string()),
-                        Header::Other(n, v) if n.eq_ignore_ascii_case("subscription-state") => Some(v.clone()),
-                        _ => None,
-                    }).unwrap_or_default();
-                    if let (Some((t, rep)), Some(c)) = (transfer.as_mut(), parse_sipfrag(&r.body)) {
-                        rep.notifies.push(c);
-                        t.on_notify(c, sub_state.to_ascii_lowercase().starts_with("terminated"));
+                s = async { self.states.as_mut().expect("guarded").recv().await }, if self.states.is_some() => {
+                    if let Some(input) = self.on_dialog_state(clock.now(), s).await {
+                        return Ok(input);
                     }
                 }
-                Some(DialogState::Updated(_, r, handle)) if r.method == Method::Invite => {
-                    // re-INVITE (hold/resume, session refresh): answer from the offer.
-                    last_refresh = clock.now();
-                    match local.answer(&String::from_utf8_lossy(&r.body)) {
-                        Ok((sdp, p)) => {
-                            media.set_remote(p.remote);
-                            let _ = handle.respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(sdp.into_bytes())).await;
-                        }
-                        Err(e) => {
-                            tracing::info!(error = %e, "re-INVITE offer refused");
-                            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
-                        }
-                    }
-                }
-                Some(DialogState::Updated(_, _, handle) | DialogState::Options(_, _, handle) | DialogState::Info(_, _, handle)) => {
-                    let _ = handle.reply(StatusCode::OK).await;
-                }
-                Some(DialogState::Refer(_, _, handle)) | Some(DialogState::Message(_, _, handle)) => {
-                    let _ = handle.reply(StatusCode::MethodNotAllowed).await;
-                }
-                Some(_) => {}
-                None => break,
-            },
-            c = refer_rx.recv() => {
-                if let (Some((t, rep)), Some(c)) = (transfer.as_mut(), c) {
-                    rep.refer_code = c;
-                    match c {
-                        Some(code) => t.on_refer_response(code),
-                        None => t.on_refer_response(408),
-                    }
-                }
-            }
-            _ = sleep_until_opt(refer_due) => {
-                let mut t = BlindTransfer::new(clock.now(), req.transfer_timeout);
-                let mut target = req.refer_to.clone().unwrap_or_default();
-                let mut refer_to_text = refer_to_value(&target, &context, None);
-                if let Some(agent) = &req.consult {
-                    match consult_call(layer, runtime, sip_addr, &from, agent, req.transfer_timeout).await {
-                        Ok(leg) => {
-                            let id = leg.dialog.id();
-                            if req.refer_to.is_none() {
-                                target = leg.contact.clone().unwrap_or_else(|| agent.clone());
+                f = async { self.early_rx.as_mut().expect("guarded").recv().await }, if self.early_rx.is_some() && !self.cancel_sent => {
+                    match f {
+                        Some(f) => {
+                            self.early_ms += 20;
+                            if let Some(v) = self.agent.as_mut().and_then(|a| a.early_frame(self.early_ms, &f)) {
+                                return Ok(Input::Command(clock.now(), Command::CancelEarly(v)));
                             }
-                            let replaces = ReplacesDialog {
-                                call_id: id.call_id.clone(),
-                                remote_tag: id.remote_tag.clone(),
-                                local_tag: id.local_tag.clone(),
-                            };
-                            refer_to_text = refer_to_value(&target, &context, Some(&replaces));
-                            consult = Some(leg);
                         }
-                        Err(code) => t.on_consult_failed(code),
+                        None => self.early_rx = None,
                     }
                 }
-                if !t.is_done() {
-                    let mut headers = vec![Header::ReferredBy(format!("<{from}>").into())];
-                    for (k, v) in &context {
-                        headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
-                    }
-                    let d = dialog.clone();
-                    let refer_to: rsipstack::sip::headers::ReferTo = refer_to_text.into();
-                    let tx = refer_tx.clone();
-                    tokio::spawn(async move {
-                        let r = d.refer(refer_to, Some(headers), None).await;
-                        let code = r.ok().flatten().map(|r| u16::from(r.status_code));
-                        let _ = tx.send(code);
-                    });
-                }
-                transfer = Some((t, TransferReport {
-                    target,
-                    refer_code: None,
-                    notifies: vec![],
-                    result: TransferState::Requested,
-                    bot_resumed: false,
-                    bridged: false,
-                    agent_media: None,
-                    announced: false,
-                }));
-            }
-            _ = tokio::time::sleep_until(t_deadline) => {
-                if let Some((t, _)) = transfer.as_mut() {
-                    t.on_time(clock.now());
-                }
-            }
-            _ = sleep_until_opt(timer.and_then(|t| t.refresh_due(last_refresh)).map(at)) => {
-                sdp_version += 1;
-                let offer = LocalMedia { version: sdp_version, ..local.clone() }.offer(Direction::SendRecv);
-                let t = timer.map(|t| t.header_value()).unwrap_or_default();
-                let code = reinvite(&dialog, offer, Some(t)).await;
-                report.reinvites.push(code);
-                last_refresh = clock.now();
-                if matches!(code, Some(408 | 481) | None) {
-                    // RFC 4028 §10: a refresh that cannot reach the dialog ends the session.
-                    let _ = dialog.bye().await;
-                    report.hangup_by = Some("us");
-                    report.session_expired = true;
-                    break;
-                }
-            }
-            _ = sleep_until_opt(timer.and_then(|t| t.expiry(last_refresh)).map(at)) => {
-                tracing::info!("the peer stopped refreshing the session; ending it");
-                let _ = dialog.bye().await;
-                report.hangup_by = Some("us");
-                report.session_expired = true;
-                break;
-            }
-            _ = sleep_until_opt(if holding == 0 { hold_at } else if holding == 1 { resume_at } else { None }) => {
-                sdp_version += 1;
-                let dir = if holding == 0 { Direction::SendOnly } else { Direction::SendRecv };
-                let offer = LocalMedia { version: sdp_version, ..local.clone() }.offer(dir);
-                report.reinvites.push(reinvite(&dialog, offer, timer.map(|t| t.header_value())).await);
-                holding += 1;
-            }
-            _ = sleep_until_opt(hangup_at) => {
-                let _ = dialog.bye().await;
-                report.hangup_by = Some("us");
-                break;
-            }
-            c = agent_rx.recv(), if agent_open => match c {
-                Some(AgentCommand::Transfer { reason }) => {
-                    if transfer.is_some() || refer_at.is_some() {
-                        tracing::info!("transfer already under way; request ignored");
-                    } else if has_target {
-                        context.push(("Reason".into(), reason));
-                        refer_at = Some(Instant::now());
-                    } else {
-                        tracing::info!(%reason, "transfer requested but no queue is configured");
-                        let _ = events_tx.send(CallEvent::TransferFailed("no_queue".into()));
-                    }
-                }
-                Some(AgentCommand::Hangup { outcome }) => {
-                    // Let the goodbye play out first (bounded, in case the queue is huge).
-                    let tail = Duration::from_millis(media.playout.queued_ms().min(30_000) + 300);
-                    tracing::info!(%outcome, "the agent ends the call");
-                    let at = Instant::now() + tail;
-                    hangup_at = Some(hangup_at.map_or(at, |h| h.min(at)));
-                }
-                None => agent_open = false,
-            },
-        }
-        if let Some((t, rep)) = transfer.as_mut() {
-            if t.is_done() && rep.result != *t.state() {
-                rep.result = t.state().clone();
-                match t.state() {
-                    TransferState::Completed { .. } => {
-                        let _ = events_tx.send(CallEvent::TransferCompleted);
-                        // The customer is with the agent now: our leg ends.
-                        let _ = dialog.bye().await;
-                        report.hangup_by = Some("us");
-                        break;
-                    }
-                    TransferState::Failed(TransferFailure::ReferRejected { code })
-                        if req.bridge_fallback && consult.is_none() && !has_agent =>
-                    {
-                        // The customer's phone cannot transfer: call the agent ourselves
-                        // and relay media between the two legs.
-                        tracing::info!(code, "REFER refused; bridging to the agent");
-                        match consult_call(
-                            layer,
-                            runtime,
-                            sip_addr,
-                            &from,
-                            &rep.target,
-                            req.transfer_timeout,
-                        )
-                        .await
-                        {
-                            Ok(mut leg) => {
-                                if let Some(agent_media) = leg.media.as_mut() {
-                                    bridge(&mut media, agent_media);
+                r = self.replies.1.recv() => {
+                    let now = clock.now();
+                    match r {
+                        Some(Reply::Refer(code)) => return Ok(Input::Response(now, Response::Refer(code))),
+                        Some(Reply::Reinvite(code)) => return Ok(Input::Response(now, Response::Reinvite(code))),
+                        Some(Reply::Consult(r)) => {
+                            let r = r.map(|leg| {
+                                let id = leg.dialog.id();
+                                let core = ConsultLeg {
+                                    dialog: ReplacesDialog {
+                                        call_id: id.call_id.clone(),
+                                        remote_tag: id.remote_tag.clone(),
+                                        local_tag: id.local_tag.clone(),
+                                    },
+                                    contact: leg.contact.clone(),
+                                };
+                                self.leg = Some(leg);
+                                core
+                            });
+                            return Ok(Input::Response(now, Response::Consult(r)));
+                        }
+                        Some(Reply::Bridge(r)) => {
+                            let r = r.map(|mut leg| {
+                                if let (Some(m), Some(agent_media)) = (self.media.as_mut(), leg.media.as_mut()) {
+                                    bridge(m, agent_media);
                                 }
-                                rep.bridged = true;
-                                consult = Some(leg);
-                            }
-                            Err(code) => {
-                                tracing::info!(?code, "bridge call failed; the bot keeps the call");
-                                rep.bot_resumed = true;
-                            }
+                                self.leg = Some(leg);
+                            });
+                            return Ok(Input::Response(now, Response::Bridge(r)));
                         }
+                        None => {}
                     }
-                    TransferState::Failed(why) => {
-                        tracing::info!(?why, "transfer failed; the bot keeps the call");
-                        rep.bot_resumed = true;
-                        let _ = events_tx.send(CallEvent::TransferFailed(format!("{why:?}")));
-                        if let (Some(pcm), false) = (&take_back, has_agent) {
-                            media.playout.flush();
-                            media.playout.push_8k(pcm);
-                            rep.announced = true;
-                        }
-                    }
-                    _ => {}
                 }
+                c = async { self.agent_rx.as_mut().expect("guarded").recv().await }, if self.agent_rx.is_some() => {
+                    let now = clock.now();
+                    match c {
+                        Some(AgentCommand::Transfer { reason }) => {
+                            return Ok(Input::Command(now, Command::Transfer { reason }));
+                        }
+                        Some(AgentCommand::Hangup { outcome }) => {
+                            // Let the goodbye play out first (bounded, in case the queue is huge).
+                            let queued = self.media.as_ref().map_or(0, |m| m.playout.queued_ms());
+                            tracing::info!(%outcome, "the agent ends the call");
+                            let after = Duration::from_millis(queued.min(30_000) + 300);
+                            return Ok(Input::Command(now, Command::Hangup { after }));
+                        }
+                        None => self.agent_rx = None,
+                    }
+                }
+                _ = sleep_until_opt(wake) => return Ok(Input::Timeout(clock.now())),
             }
         }
     }
-    report.duration_s = answered_at.elapsed().as_secs_f64();
-    if let Some((mut t, mut rep)) = transfer {
-        if !t.is_done() {
-            t.on_call_ended();
+
+    /// Turn what the dialog layer reports into the core's input (None: nothing for it).
+    async fn on_dialog_state(&mut self, now: Millis, s: Option<DialogState>) -> Option<Input> {
+        let remember = |this: &mut Self, h| {
+            let id = this.next_request;
+            this.next_request += 1;
+            this.pending.insert(id, h);
+            id
+        };
+        match s {
+            Some(DialogState::Early(_, resp)) => Some(Input::Response(
+                now,
+                Response::Provisional {
+                    code: u16::from(resp.status_code.clone()),
+                    sdp: body_text(&resp.body),
+                },
+            )),
+            Some(DialogState::Terminated(_, why)) => Some(Input::Request(
+                now,
+                Request::Terminated {
+                    by_us: matches!(why, TerminatedReason::UacBye | TerminatedReason::UacCancel),
+                },
+            )),
+            Some(DialogState::Notify(_, r, handle)) => {
+                let terminated = r
+                    .headers
+                    .iter()
+                    .find_map(|h| match h {
+                        Header::SubscriptionState(v) => Some(v.to_string()),
+                        Header::Other(n, v) if n.eq_ignore_ascii_case("subscription-state") => {
+                            Some(v.clone())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .starts_with("terminated");
+                let id = remember(self, handle);
+                Some(Input::Request(
+                    now,
+                    Request::Notify {
+                        id,
+                        sipfrag: parse_sipfrag(&r.body),
+                        terminated,
+                    },
+                ))
+            }
+            Some(DialogState::Updated(_, r, handle)) if r.method == Method::Invite => {
+                let id = remember(self, handle);
+                let sdp = String::from_utf8_lossy(&r.body).into_owned();
+                Some(Input::Request(now, Request::Reinvite { id, sdp }))
+            }
+            Some(
+                DialogState::Updated(_, _, handle)
+                | DialogState::Options(_, _, handle)
+                | DialogState::Info(_, _, handle),
+            ) => {
+                let id = remember(self, handle);
+                Some(Input::Request(
+                    now,
+                    Request::Other {
+                        id,
+                        kind: OtherRequest::Benign,
+                    },
+                ))
+            }
+            Some(DialogState::Refer(_, _, handle) | DialogState::Message(_, _, handle)) => {
+                let id = remember(self, handle);
+                Some(Input::Request(
+                    now,
+                    Request::Other {
+                        id,
+                        kind: OtherRequest::Unsupported,
+                    },
+                ))
+            }
+            Some(_) => None,
+            None => {
+                // The dialog layer dropped the call: nothing more will come from it.
+                self.states = None;
+                Some(Input::Request(now, Request::Terminated { by_us: false }))
+            }
         }
-        rep.result = t.state().clone();
-        report.transfer = Some(rep);
     }
-    if let Some(leg) = consult.take() {
-        let m = leg.end(layer).await;
+
+    /// The call is over: put the media, the agent's leg and the agent's account in the
+    /// report, and let go of the dialog.
+    async fn finish(mut self, report: &mut CallReport) {
+        if let Some(leg) = self.leg.take() {
+            self.leg_media = leg.end(&self.layer).await;
+        }
         if let Some(t) = report.transfer.as_mut() {
-            t.agent_media = m;
+            t.agent_media = self.leg_media.take();
         }
-    }
-    report.media = Some(media.stop().await);
-    layer.remove_dialog(&dialog.id());
-    // Stopping the media closed the agent's inbound stream, so its thread is ending.
-    if let Some(h) = agent_thread {
-        match tokio::task::spawn_blocking(move || h.join()).await {
-            Ok(Ok(a)) => {
-                if let Some(o) = a.policy_outcome {
-                    report.policy_outcome = o;
-                }
-                report.agent = Some(a.detail);
+        if let Some(m) = self.media_report.take() {
+            report.media = Some(m);
+        }
+        if report.answered {
+            if let Some(d) = &self.dialog {
+                self.layer.remove_dialog(&d.id());
             }
-            _ => tracing::warn!("the call's agent thread panicked"),
+        }
+        // Stopping the media closed the agent's inbound stream, so its thread is ending.
+        if let Some(h) = self.agent_thread.take() {
+            match tokio::task::spawn_blocking(move || h.join()).await {
+                Ok(Ok(a)) => {
+                    if let Some(o) = a.policy_outcome {
+                        report.policy_outcome = o;
+                    }
+                    report.agent = Some(a.detail);
+                }
+                _ => tracing::warn!("the call's agent thread panicked"),
+            }
         }
     }
-    Ok(report)
+}
+
+fn body_text(body: &[u8]) -> Option<String> {
+    (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned())
 }
 
 /// Send a re-INVITE with a new offer; its final code (None when nothing came back).
@@ -1091,13 +1115,13 @@ fn bridge(a: &mut MediaHandle, b: &mut MediaHandle) {
 }
 
 /// The consultation leg of an attended transfer.
-struct ConsultLeg {
+struct AgentLegIo {
     dialog: rsipstack::dialog::invite_dialog::InviteDialog,
     media: Option<MediaHandle>,
     contact: Option<String>,
 }
 
-impl ConsultLeg {
+impl AgentLegIo {
     /// Hang up the leg unless the agent already did (it BYEs it when the Replaces lands).
     async fn end(self, layer: &DialogLayer) -> Option<MediaReport> {
         for _ in 0..20 {
@@ -1136,7 +1160,7 @@ async fn consult_call(
     from: &str,
     agent: &str,
     limit: Duration,
-) -> Result<ConsultLeg, Option<u16>> {
+) -> Result<AgentLegIo, Option<u16>> {
     let rtp = UdpSocket::bind(SocketAddr::new(sip_addr.ip(), 0))
         .await
         .map_err(|_| None)?;
@@ -1193,7 +1217,7 @@ async fn consult_call(
                 },
             )
         });
-    Ok(ConsultLeg {
+    Ok(AgentLegIo {
         dialog,
         media,
         contact,
@@ -1202,17 +1226,6 @@ async fn consult_call(
 
 fn next_rand_u32(local: &LocalMedia) -> u32 {
     (local.session_id as u32) ^ 0x5EED_0000
-}
-
-fn sdp_reason(e: &SdpError) -> String {
-    format!("SIP ;cause=488 ;text=\"{e}\"")
-}
-
-async fn recv_opt(rx: &mut Option<tokio::sync::mpsc::Receiver<Vec<i16>>>) -> Option<Vec<i16>> {
-    match rx {
-        Some(r) => r.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {
