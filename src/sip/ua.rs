@@ -60,7 +60,7 @@ pub enum UaError {
         addr: SocketAddr,
         /// The stack's error.
         #[source]
-        source: rsipstack::Error,
+        source: Box<rsipstack::Error>,
     },
     /// The call's RTP socket could not be bound.
     #[error("cannot bind RTP on {addr}")]
@@ -90,7 +90,13 @@ pub enum UaError {
     },
     /// The SIP stack refused an operation.
     #[error("SIP stack")]
-    Stack(#[from] rsipstack::Error),
+    Stack(#[source] Box<rsipstack::Error>),
+}
+
+impl From<rsipstack::Error> for UaError {
+    fn from(e: rsipstack::Error) -> Self {
+        UaError::Stack(Box::new(e))
+    }
 }
 
 /// One call to place, with what to do during it.
@@ -252,9 +258,9 @@ impl SipUa {
             .map_err(|source| UaError::BindSip {
                 what: "SIP",
                 addr: bind,
-                source,
+                source: Box::new(source),
             })?;
-        let sip_addr = udp.get_addr().get_socketaddr().map_err(UaError::Stack)?;
+        let sip_addr = udp.get_addr().get_socketaddr().map_err(UaError::from)?;
         transport.add_transport(udp.into());
         // TCP on the same address, for trunks that want it (`;transport=tcp` in the URI)
         // and messages too large for UDP.
@@ -263,7 +269,7 @@ impl SipUa {
             .map_err(|source| UaError::BindSip {
                 what: "SIP over TCP",
                 addr: sip_addr,
-                source,
+                source: Box::new(source),
             })?;
         transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()
@@ -277,7 +283,7 @@ impl SipUa {
             })
             .build();
         let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
-        let mut incoming = endpoint.incoming_transactions().map_err(UaError::Stack)?;
+        let mut incoming = endpoint.incoming_transactions().map_err(UaError::from)?;
         let ep = endpoint.inner.clone();
         tokio::spawn(async move {
             let _ = ep.serve().await;
@@ -353,7 +359,7 @@ impl SipUa {
         let resp = reg
             .register(uri(registrar)?, Some(expires_s))
             .await
-            .map_err(UaError::Stack)?;
+            .map_err(UaError::from)?;
         Ok(u16::from(resp.status_code))
     }
 
@@ -362,7 +368,7 @@ impl SipUa {
         use rsipstack::transaction::key::{TransactionKey, TransactionRole};
         use rsipstack::transaction::transaction::Transaction;
         let to_uri = uri(target)?;
-        let via = self.endpoint.get_via(None, None).map_err(UaError::Stack)?;
+        let via = self.endpoint.get_via(None, None).map_err(UaError::from)?;
         let me = uri(&format!("sip:voxdial@{}", self.sip_addr))?;
         let from = rsipstack::sip::typed::From {
             display_name: None,
@@ -379,9 +385,9 @@ impl SipUa {
             .endpoint
             .make_request(Method::Options, to_uri, via, from, to, 1, None);
         let key =
-            TransactionKey::from_request(&req, TransactionRole::Client).map_err(UaError::Stack)?;
+            TransactionKey::from_request(&req, TransactionRole::Client).map_err(UaError::from)?;
         let mut tx = Transaction::new_client(key, req, self.endpoint.clone(), None);
-        tx.send().await.map_err(UaError::Stack)?;
+        tx.send().await.map_err(UaError::from)?;
         while let Some(msg) = tx.receive().await {
             if let rsipstack::sip::SipMessage::Response(r) = msg {
                 let code = u16::from(r.status_code);
@@ -560,7 +566,7 @@ async fn run_call(
         call.handle_input(input);
     }
     let mut report = call.take_report().ok_or_else(|| {
-        UaError::Stack(rsipstack::Error::Error(
+        UaError::from(rsipstack::Error::Error(
             "the call ended without a report".into(),
         ))
     })?;
@@ -646,7 +652,7 @@ impl CallIo {
                             self.media = Some(m);
                         }
                         None => {
-                            return Err(UaError::Stack(rsipstack::Error::Error(
+                            return Err(UaError::from(rsipstack::Error::Error(
                                 "RTP socket already in use".into(),
                             )))
                         }
@@ -870,7 +876,7 @@ impl CallIo {
                             tracing::info!(error = %e, "INVITE failed");
                             None
                         }
-                        Err(e) => return Err(UaError::Stack(rsipstack::Error::Error(e.to_string()))),
+                        Err(e) => return Err(UaError::from(rsipstack::Error::Error(e.to_string()))),
                     };
                     let now = clock.now();
                     return Ok(match resp {
