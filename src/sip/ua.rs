@@ -30,6 +30,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Why a call could not even be attempted, or broke in a way the outcome cannot express.
 #[derive(Debug, thiserror::Error)]
@@ -440,7 +441,6 @@ async fn call_on(
     req: CallRequest,
     agent: Option<Box<dyn CallAgent>>,
 ) -> Result<CallReport, UaError> {
-    use tracing::Instrument;
     let span = tracing::info_span!(
         "call",
         call_id = tracing::field::Empty,
@@ -763,9 +763,12 @@ impl CallIo {
             SipAction::Cancel => {
                 self.cancel_sent = true;
                 if let Some(d) = self.dialog.clone() {
-                    tokio::spawn(async move {
-                        let _ = d.cancel().await;
-                    });
+                    tokio::spawn(
+                        async move {
+                            let _ = d.cancel().await;
+                        }
+                        .instrument(tracing::Span::current()),
+                    );
                 }
             }
             SipAction::Abandon => {
@@ -795,11 +798,14 @@ impl CallIo {
                 }
                 let refer_to: rsipstack::sip::headers::ReferTo = refer_to.into();
                 let tx = self.replies.0.clone();
-                tokio::spawn(async move {
-                    let r = d.refer(refer_to, Some(hdrs), None).await;
-                    let code = r.ok().flatten().map(|r| u16::from(r.status_code));
-                    let _ = tx.send(Reply::Refer(code));
-                });
+                tokio::spawn(
+                    async move {
+                        let r = d.refer(refer_to, Some(hdrs), None).await;
+                        let code = r.ok().flatten().map(|r| u16::from(r.status_code));
+                        let _ = tx.send(Reply::Refer(code));
+                    }
+                    .instrument(tracing::Span::current()),
+                );
             }
             SipAction::Reinvite {
                 offer,
@@ -809,10 +815,13 @@ impl CallIo {
                     return Ok(());
                 };
                 let tx = self.replies.0.clone();
-                tokio::spawn(async move {
-                    let code = reinvite(&d, offer, session_expires).await;
-                    let _ = tx.send(Reply::Reinvite(code));
-                });
+                tokio::spawn(
+                    async move {
+                        let code = reinvite(&d, offer, session_expires).await;
+                        let _ = tx.send(Reply::Reinvite(code));
+                    }
+                    .instrument(tracing::Span::current()),
+                );
             }
             SipAction::Consult { target } => self.spawn_leg(target, false),
             SipAction::Bridge { target } => self.spawn_leg(target, true),
@@ -849,14 +858,17 @@ impl CallIo {
             self.transfer_timeout,
             self.replies.0.clone(),
         );
-        tokio::spawn(async move {
-            let r = consult_call(&layer, &runtime, sip_addr, &from, &target, limit).await;
-            let _ = tx.send(if bridge {
-                Reply::Bridge(r)
-            } else {
-                Reply::Consult(r)
-            });
-        });
+        tokio::spawn(
+            async move {
+                let r = consult_call(&layer, &runtime, sip_addr, &from, &target, limit).await;
+                let _ = tx.send(if bridge {
+                    Reply::Bridge(r)
+                } else {
+                    Reply::Consult(r)
+                });
+            }
+            .instrument(tracing::Span::current()),
+        );
     }
 
     /// Wait for the next thing that happens to the call, or its deadline.
@@ -1110,14 +1122,17 @@ async fn reinvite(
 fn bridge(a: &mut MediaHandle, b: &mut MediaHandle) {
     let (mut a_in, mut b_in) = (a.take_inbound(), b.take_inbound());
     let (a_out, b_out) = (a.playout.clone(), b.playout.clone());
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                f = a_in.recv() => match f { Some(f) => b_out.push_16k(&f), None => break },
-                f = b_in.recv() => match f { Some(f) => a_out.push_16k(&f), None => break },
+    tokio::spawn(
+        async move {
+            loop {
+                tokio::select! {
+                    f = a_in.recv() => match f { Some(f) => b_out.push_16k(&f), None => break },
+                    f = b_in.recv() => match f { Some(f) => a_out.push_16k(&f), None => break },
+                }
             }
         }
-    });
+        .instrument(tracing::Span::current()),
+    );
 }
 
 /// The consultation leg of an attended transfer.
