@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use voxdial::media::g711::G711;
-use voxdial::media::stream::{self, MediaConfig};
+use voxdial::media::stream::MediaConfig;
+use voxdial::media::worker::MediaRuntime;
 use voxdial::sip::ua::{CallRequest, SipUa};
 
 fn cpu_seconds() -> f64 {
@@ -67,10 +68,12 @@ fn request(to: &str) -> CallRequest {
         bridge_fallback: false,
         hold: None,
         on_transfer_fail: None,
+        campaign: None,
+        lead_id: None,
     }
 }
 
-fn call_setups(seconds: u64, concurrency: usize) {
+fn call_setups(media: &MediaRuntime, seconds: u64, concurrency: usize) {
     let mut sipp = match Command::new("sipp")
         .args(["-sn", "uas", "-i", "127.0.0.1", "-p", "5470", "-nostdin"])
         .stdout(Stdio::null())
@@ -88,9 +91,10 @@ fn call_setups(seconds: u64, concurrency: usize) {
         .enable_all()
         .build()
         .expect("runtime");
+    let media = media.clone();
     let (done, failed) = rt.block_on(async move {
         let ua = Arc::new(
-            SipUa::bind("127.0.0.1:0".parse().expect("addr"))
+            SipUa::bind("127.0.0.1:0".parse().expect("addr"), media)
                 .await
                 .expect("bind"),
         );
@@ -124,7 +128,7 @@ fn call_setups(seconds: u64, concurrency: usize) {
     );
 }
 
-fn rtp_streams(streams: usize, seconds: u64) {
+fn rtp_streams(media: &MediaRuntime, streams: usize, seconds: u64) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -152,8 +156,8 @@ fn rtp_streams(streams: usize, seconds: u64) {
                 seq: 0,
                 ts: 0,
             };
-            let ha = stream::start(a, cfg(ba, 2 * p as u32));
-            let hb = stream::start(b, cfg(aa, 2 * p as u32 + 1));
+            let ha = media.start(a, cfg(ba, 2 * p as u32));
+            let hb = media.start(b, cfg(aa, 2 * p as u32 + 1));
             ha.playout.push_8k(&tone);
             hb.playout.push_8k(&tone);
             handles.push(ha);
@@ -193,18 +197,21 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    // One media worker thread: the RTP figures are per core.
-    if std::env::var_os("VOXDIAL_MEDIA_WORKERS").is_none() {
-        std::env::set_var("VOXDIAL_MEDIA_WORKERS", "1");
-    }
+    // One media worker thread unless told otherwise: the RTP figures are per core.
+    let workers = std::env::var("VOXDIAL_MEDIA_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    let media = MediaRuntime::new(workers);
     let only = std::env::var("VOXDIAL_BENCH").unwrap_or_default();
     if only.is_empty() || only == "calls" {
-        call_setups(10, 64);
+        call_setups(&media, 10, 64);
     }
     if !only.is_empty() && only != "rtp" {
         return;
     }
     for n in [500, 800, 1000, 1200] {
-        rtp_streams(n, 10);
+        rtp_streams(&media, n, 10);
     }
 }

@@ -149,6 +149,8 @@ pub fn run(root: &std::path::Path, a: CallArgs) -> Result<ExitCode> {
         consult: a.consult,
         bridge_fallback: !a.no_bridge,
         on_transfer_fail: a.on_transfer_fail,
+        campaign: None,
+        lead_id: None,
         hold: match a.hold_after_s {
             Some(h) => Some((secs(h, "hold-after-s")?, secs(a.hold_for_s, "hold-for-s")?)),
             None => None,
@@ -166,11 +168,15 @@ pub fn run(root: &std::path::Path, a: CallArgs) -> Result<ExitCode> {
     let rt = super::runtime()?;
     #[cfg(feature = "speech")]
     let report = match bot {
-        Some(b) => rt.block_on(voxdial::sip::ua::place_call_with(req, Box::new(b)))?,
-        None => rt.block_on(place_call(req))?,
+        Some(b) => rt.block_on(voxdial::sip::ua::place_call_with(
+            req,
+            Box::new(b),
+            super::media_runtime(),
+        ))?,
+        None => rt.block_on(place_call(req, super::media_runtime()))?,
     };
     #[cfg(not(feature = "speech"))]
-    let report = rt.block_on(place_call(req))?;
+    let report = rt.block_on(place_call(req, super::media_runtime()))?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -188,6 +188,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// The media workers for the commands that place calls: one per core, or
+/// `VOXDIAL_MEDIA_WORKERS` of them (benchmarks pin 1 to measure one core). The environment
+/// is read here, at the edge, and nowhere in the library.
+fn media_runtime() -> voxdial::media::worker::MediaRuntime {
+    match std::env::var("VOXDIAL_MEDIA_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        Some(n) => voxdial::media::worker::MediaRuntime::new(n),
+        None => voxdial::media::worker::MediaRuntime::per_core(),
+    }
+}
+
 fn today_or_now(d: Option<NaiveDate>) -> NaiveDate {
     d.unwrap_or_else(|| chrono::Local::now().date_naive())
 }

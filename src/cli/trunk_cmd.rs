@@ -46,7 +46,7 @@ pub fn run(cmd: TrunkCmd) -> Result<ExitCode> {
     let f = trunk::load(&file)?;
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let ua = SipUa::bind(bind).await?;
+        let ua = SipUa::bind(bind, super::media_runtime()).await?;
         let mut all_ok = true;
         for t in f
             .trunks
@@ -85,7 +85,7 @@ fn watch(file: PathBuf, bind: SocketAddr, for_s: Option<f64>) -> Result<ExitCode
     let f = trunk::load(&file)?;
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let ua = std::sync::Arc::new(SipUa::bind(bind).await?);
+        let ua = std::sync::Arc::new(SipUa::bind(bind, super::media_runtime()).await?);
         let mut tasks = vec![];
         for t in f.trunks {
             let ua = ua.clone();

@@ -6,6 +6,7 @@
 //! timing rule (reordering, loss, jitter, DTMF timing) testable without sleeps.
 
 use super::g711::G711;
+use crate::time::Millis;
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -285,8 +286,8 @@ impl RtpSession {
         pkt.unwrap_or_default()
     }
 
-    /// Take one datagram from the peer, received at `now` (time since the session began).
-    pub fn on_datagram(&mut self, bytes: &[u8], now: Duration) -> Inbound {
+    /// Take one datagram from the peer, received at `now`.
+    pub fn on_datagram(&mut self, bytes: &[u8], now: Millis) -> Inbound {
         let r = match RtpReader::new(bytes) {
             Ok(r) => r,
             Err(_) => {
@@ -324,7 +325,7 @@ impl RtpSession {
             return Inbound::Invalid("audio payload of an impossible size");
         }
         // Jitter, RFC 3550 A.8: the change in transit time between consecutive packets.
-        let arrival = (now.as_micros() as i64) * i64::from(CLOCK_HZ) / 1_000_000;
+        let arrival = i64::try_from(now.0).unwrap_or(i64::MAX / 2) * i64::from(CLOCK_HZ) / 1_000;
         let transit = arrival - i64::from(r.timestamp());
         if let Some(prev) = self.last_transit {
             let d = (transit - prev).unsigned_abs() as f64;
@@ -461,8 +462,8 @@ mod tests {
             .expect("packet")
     }
 
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
+    fn ms(n: u64) -> Millis {
+        Millis(n)
     }
 
     #[test]

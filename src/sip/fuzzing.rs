@@ -5,7 +5,6 @@ use super::sdp::{Direction, LocalMedia};
 use super::transfer::parse_sipfrag;
 use crate::media::g711::G711;
 use crate::media::rtp::RtpSession;
-use std::time::Duration;
 
 fn local() -> LocalMedia {
     LocalMedia {
@@ -43,7 +42,7 @@ pub fn rtp(data: &[u8]) {
     let mut t = 0u64;
     for chunk in data.split(|&b| b == 0xA5) {
         t += u64::from(chunk.first().copied().unwrap_or(0));
-        let _ = s.on_datagram(chunk, Duration::from_millis(t));
+        let _ = s.on_datagram(chunk, crate::time::Millis(t));
         let _ = s.pop_frame();
         let _ = s.tick_out(&[0; crate::media::rtp::FRAME_SAMPLES]);
     }

@@ -2,6 +2,7 @@
 //! and transfer by REFER.
 
 pub mod agent;
+pub mod call;
 pub mod fuzzing;
 pub mod outcome;
 pub mod ratelimit;

@@ -2,16 +2,16 @@
 //! bucket per source IP, sans-IO (time is passed in). Requests over the limit are
 //! dropped without an answer, because answering would amplify the flood.
 
+use crate::time::Millis;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Duration;
 
 /// A token bucket per source address.
 #[derive(Debug)]
 pub struct SourceLimiter {
     rate_per_s: f64,
     burst: f64,
-    buckets: HashMap<IpAddr, (f64, Duration)>,
+    buckets: HashMap<IpAddr, (f64, Millis)>,
     max_sources: usize,
 }
 
@@ -27,20 +27,18 @@ impl SourceLimiter {
     }
 
     /// Whether a request from `src` at `now` may be processed.
-    pub fn allow(&mut self, src: IpAddr, now: Duration) -> bool {
+    pub fn allow(&mut self, src: IpAddr, now: Millis) -> bool {
         if self.buckets.len() >= self.max_sources && !self.buckets.contains_key(&src) {
             // Forget sources whose buckets have refilled: they carry no state worth keeping.
             let (rate, burst) = (self.rate_per_s, self.burst);
-            self.buckets.retain(|_, (tokens, at)| {
-                *tokens + now.saturating_sub(*at).as_secs_f64() * rate < burst
-            });
+            self.buckets
+                .retain(|_, (tokens, at)| *tokens + now.since(*at).as_secs_f64() * rate < burst);
             if self.buckets.len() >= self.max_sources {
                 return false;
             }
         }
         let (tokens, at) = self.buckets.entry(src).or_insert((self.burst, now));
-        *tokens =
-            (*tokens + now.saturating_sub(*at).as_secs_f64() * self.rate_per_s).min(self.burst);
+        *tokens = (*tokens + now.since(*at).as_secs_f64() * self.rate_per_s).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -63,13 +61,13 @@ mod tests {
         let mut allowed = 0;
         // 1000 requests in one second from one source.
         for i in 0..1000u64 {
-            if l.allow(bad, Duration::from_millis(i)) {
+            if l.allow(bad, Millis(i)) {
                 allowed += 1;
             }
         }
         assert!((20..=31).contains(&allowed), "allowed {allowed}");
-        assert!(l.allow(good, Duration::from_millis(999)));
+        assert!(l.allow(good, Millis(999)));
         // After a quiet second the flooder gets its burst back.
-        assert!(l.allow(bad, Duration::from_secs(3)));
+        assert!(l.allow(bad, Millis(3000)));
     }
 }

@@ -2,6 +2,7 @@
 //! we must refresh (we are the refresher) or when the session is dead (the peer was
 //! supposed to refresh and did not).
 
+use crate::time::Millis;
 use std::time::Duration;
 
 /// Who refreshes the session.
@@ -50,13 +51,13 @@ impl SessionTimer {
 
     /// When (after the last refresh at `since`) we must send the next refresh: half the
     /// interval, as RFC 4028 §10 recommends.
-    pub fn refresh_due(&self, since: Duration) -> Option<Duration> {
+    pub fn refresh_due(&self, since: Millis) -> Option<Millis> {
         (self.refresher == Refresher::Us).then(|| since + self.interval / 2)
     }
 
     /// When (after the last refresh at `since`) a silent peer refresher means the session
     /// is gone: the interval minus min(32 s, a third of it) (RFC 4028 §10).
-    pub fn expiry(&self, since: Duration) -> Option<Duration> {
+    pub fn expiry(&self, since: Millis) -> Option<Millis> {
         let margin = (self.interval / 3).min(Duration::from_secs(32));
         (self.refresher == Refresher::Peer).then(|| since + self.interval - margin)
     }
@@ -75,15 +76,12 @@ mod tests {
     fn refresher_and_deadlines() {
         let us = SessionTimer::from_answer("1800;refresher=uac").expect("timer");
         assert_eq!(us.refresher, Refresher::Us);
-        assert_eq!(
-            us.refresh_due(Duration::from_secs(10)),
-            Some(Duration::from_secs(910))
-        );
-        assert_eq!(us.expiry(Duration::ZERO), None);
+        assert_eq!(us.refresh_due(Millis(10_000)), Some(Millis(910_000)));
+        assert_eq!(us.expiry(Millis::ZERO), None);
         let peer = SessionTimer::from_answer(" 90 ; refresher = UAS").expect("timer");
         assert_eq!(peer.refresher, Refresher::Peer);
-        assert_eq!(peer.expiry(Duration::ZERO), Some(Duration::from_secs(60)));
-        assert_eq!(peer.refresh_due(Duration::ZERO), None);
+        assert_eq!(peer.expiry(Millis::ZERO), Some(Millis(60_000)));
+        assert_eq!(peer.refresh_due(Millis::ZERO), None);
         assert_eq!(
             SessionTimer::from_answer("600").map(|t| t.refresher),
             Some(Refresher::Us)

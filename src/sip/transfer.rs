@@ -4,7 +4,11 @@
 //!
 //! RFC 3515 lets the first NOTIFY overtake the 202, so a NOTIFY is accepted in any
 //! state before the end.
+//!
+//! The REFER's `Refer-To` value (target, transfer context, RFC 3891 `Replaces` for an
+//! attended transfer) is built here too, so the call core only says what it refers.
 
+use crate::time::Millis;
 use std::time::Duration;
 
 /// Why a transfer did not complete.
@@ -56,12 +60,12 @@ pub enum TransferState {
 #[derive(Clone, Debug)]
 pub struct BlindTransfer {
     state: TransferState,
-    deadline: Duration,
+    deadline: Millis,
 }
 
 impl BlindTransfer {
     /// A REFER sent at `now`, that must reach a final sipfrag within `limit`.
-    pub fn new(now: Duration, limit: Duration) -> Self {
+    pub fn new(now: Millis, limit: Duration) -> Self {
         BlindTransfer {
             state: TransferState::Requested,
             deadline: now + limit,
@@ -82,7 +86,7 @@ impl BlindTransfer {
     }
 
     /// When the caller must call `on_time` next.
-    pub fn deadline(&self) -> Duration {
+    pub fn deadline(&self) -> Millis {
         self.deadline
     }
 
@@ -134,11 +138,64 @@ impl BlindTransfer {
     }
 
     /// Time passes.
-    pub fn on_time(&mut self, now: Duration) {
+    pub fn on_time(&mut self, now: Millis) {
         if !self.is_done() && now >= self.deadline {
             self.state = TransferState::Failed(TransferFailure::Timeout);
         }
     }
+}
+
+/// The dialog an attended transfer replaces (RFC 3891): our consultation call to the
+/// agent, as identified from our side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplacesDialog {
+    /// Its Call-ID.
+    pub call_id: String,
+    /// The agent's tag (the `to-tag` of the Replaces header).
+    pub remote_tag: String,
+    /// Our tag (the `from-tag`).
+    pub local_tag: String,
+}
+
+/// The `Refer-To` header value for a REFER to `target`: the transfer context rides in the
+/// URI's header part, because RFC 3515 has the customer's phone copy those headers into
+/// its INVITE to the agent, which is where the agent console reads them; an attended
+/// transfer adds `Replaces` so the agent's phone swaps our consultation leg for the
+/// customer.
+pub fn refer_to_value(
+    target: &str,
+    context: &[(String, String)],
+    replaces: Option<&ReplacesDialog>,
+) -> String {
+    let mut headers: Vec<String> = Vec::new();
+    if let Some(r) = replaces {
+        let value = format!(
+            "{};to-tag={};from-tag={}",
+            r.call_id, r.remote_tag, r.local_tag
+        );
+        headers.push(format!("Replaces={}", escape_uri_header(&value)));
+    }
+    for (k, v) in context {
+        headers.push(format!("X-Voxdial-{k}={}", escape_uri_header(v)));
+    }
+    if headers.is_empty() {
+        format!("<{target}>")
+    } else {
+        format!("<{target}?{}>", headers.join("&"))
+    }
+}
+
+/// Escape a header value for the `?name=value` part of a SIP URI (RFC 3261 §19.1.1).
+pub fn escape_uri_header(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() * 2);
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/:+$".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Read the status line of a `message/sipfrag` body (RFC 3420): `SIP/2.0 180 Ringing`.
@@ -157,13 +214,17 @@ pub fn parse_sipfrag(body: &[u8]) -> Option<u16> {
 mod tests {
     use super::*;
 
-    fn s(n: u64) -> Duration {
-        Duration::from_secs(n)
+    fn s(n: u64) -> Millis {
+        Millis(n * 1000)
+    }
+
+    fn limit() -> Duration {
+        Duration::from_secs(30)
     }
 
     #[test]
     fn happy_path_with_notify_before_202() {
-        let mut t = BlindTransfer::new(s(0), s(30));
+        let mut t = BlindTransfer::new(s(0), limit());
         t.on_notify(100, false);
         assert_eq!(t.state(), &TransferState::Accepted { last: Some(100) });
         t.on_refer_response(202);
@@ -177,20 +238,20 @@ mod tests {
 
     #[test]
     fn failures_say_why() {
-        let mut busy = BlindTransfer::new(s(0), s(30));
+        let mut busy = BlindTransfer::new(s(0), limit());
         busy.on_refer_response(202);
         busy.on_notify(486, true);
         assert_eq!(
             busy.state(),
             &TransferState::Failed(TransferFailure::TargetFailed { code: 486 })
         );
-        let mut refused = BlindTransfer::new(s(0), s(30));
+        let mut refused = BlindTransfer::new(s(0), limit());
         refused.on_refer_response(405);
         assert_eq!(
             refused.state(),
             &TransferState::Failed(TransferFailure::ReferRejected { code: 405 })
         );
-        let mut silent = BlindTransfer::new(s(0), s(30));
+        let mut silent = BlindTransfer::new(s(0), limit());
         silent.on_refer_response(202);
         silent.on_time(s(29));
         assert!(!silent.is_done());
@@ -199,15 +260,34 @@ mod tests {
             silent.state(),
             &TransferState::Failed(TransferFailure::Timeout)
         );
-        let mut gone = BlindTransfer::new(s(0), s(30));
+        let mut gone = BlindTransfer::new(s(0), limit());
         gone.on_call_ended();
         assert_eq!(
             gone.state(),
             &TransferState::Failed(TransferFailure::CallEnded)
         );
-        let mut gave_up = BlindTransfer::new(s(0), s(30));
+        let mut gave_up = BlindTransfer::new(s(0), limit());
         gave_up.on_notify(100, true);
         assert!(matches!(gave_up.state(), TransferState::Failed(_)));
+    }
+
+    #[test]
+    fn refer_to_carries_context_and_escaped_replaces() {
+        assert_eq!(refer_to_value("sip:q@h", &[], None), "<sip:q@h>");
+        let ctx = vec![("Reason".to_string(), "wants human".to_string())];
+        assert_eq!(
+            refer_to_value("sip:q@h", &ctx, None),
+            "<sip:q@h?X-Voxdial-Reason=wants%20human>"
+        );
+        let r = ReplacesDialog {
+            call_id: "abc@h".into(),
+            remote_tag: "t1".into(),
+            local_tag: "t2".into(),
+        };
+        assert_eq!(
+            refer_to_value("sip:agent@h", &ctx, Some(&r)),
+            "<sip:agent@h?Replaces=abc%40h%3Bto-tag%3Dt1%3Bfrom-tag%3Dt2&X-Voxdial-Reason=wants%20human>"
+        );
     }
 
     #[test]

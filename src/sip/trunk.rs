@@ -2,10 +2,10 @@
 //! gate (channels in use, calls per second) is sans-IO: the dialer asks it with the time
 //! before every INVITE, so a carrier's limits are never exceeded and tests need no clock.
 
+use crate::time::Millis;
 use crate::yaml::{line_of, YamlError};
 use serde::Deserialize;
 use std::path::Path;
-use std::time::Duration;
 
 /// One carrier or PBX trunk, as configured in `trunks.yaml`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -152,7 +152,7 @@ pub struct TrunkGate {
     in_use: u32,
     cps: f64,
     tokens: f64,
-    at: Duration,
+    at: Millis,
 }
 
 impl TrunkGate {
@@ -163,7 +163,7 @@ impl TrunkGate {
             in_use: 0,
             cps,
             tokens: cps.max(1.0),
-            at: Duration::ZERO,
+            at: Millis::ZERO,
         }
     }
 
@@ -173,10 +173,9 @@ impl TrunkGate {
     }
 
     /// Ask to start a call at `now`; on success a channel is taken until `release`.
-    pub fn try_start(&mut self, now: Duration) -> Result<(), Refusal> {
+    pub fn try_start(&mut self, now: Millis) -> Result<(), Refusal> {
         let burst = self.cps.max(1.0);
-        self.tokens =
-            (self.tokens + now.saturating_sub(self.at).as_secs_f64() * self.cps).min(burst);
+        self.tokens = (self.tokens + now.since(self.at).as_secs_f64() * self.cps).min(burst);
         self.at = now;
         if self.in_use >= self.channels {
             return Err(Refusal::ChannelsFull);
@@ -202,8 +201,8 @@ impl TrunkGate {
 mod tests {
     use super::*;
 
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
+    fn ms(n: u64) -> Millis {
+        Millis(n)
     }
 
     #[test]

@@ -4,13 +4,16 @@
 //! file only wires sockets, timers and the stack together.
 
 use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
-use super::outcome::DialResult;
-use super::sdp::{Direction, LocalMedia, SdpError};
-use super::timer::SessionTimer;
-use super::transfer::{parse_sipfrag, BlindTransfer, TransferFailure, TransferState};
+use super::call::{
+    Call, CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request, RequestId,
+    Response, Script, SipAction,
+};
+use super::sdp::{Direction, LocalMedia, MediaParams};
+use super::transfer::{parse_sipfrag, ReplacesDialog};
 use crate::media::g711::G711;
-use crate::media::stream::{self, MediaConfig, MediaHandle, MediaReport};
-use crate::policy::CallOutcome;
+use crate::media::stream::{MediaConfig, MediaHandle, MediaReport};
+use crate::media::worker::MediaRuntime;
+use crate::time::{Millis, MonotonicClock};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -19,6 +22,7 @@ use rsipstack::dialog::registration::Registration;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transport::{udp::UdpConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,29 +30,58 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Why a call could not even be attempted, or broke in a way the outcome cannot express.
 #[derive(Debug, thiserror::Error)]
 pub enum UaError {
-    /// A URI from the command line or the config does not parse.
+    /// A URI from the command line or the config fails our checks.
     #[error("invalid SIP URI {uri:?}: {why}")]
     Uri {
         /// The text given.
         uri: String,
-        /// The parser's complaint.
-        why: String,
+        /// What is wrong with it.
+        why: &'static str,
     },
-    /// A socket could not be bound.
-    #[error("cannot bind {what} on {addr}: {why}")]
-    Bind {
-        /// SIP or RTP.
+    /// A URI passes our checks but not the SIP parser.
+    #[error("invalid SIP URI {uri:?}")]
+    UriSyntax {
+        /// The text given.
+        uri: String,
+        /// The parser's complaint.
+        #[source]
+        source: rsipstack::sip::Error,
+    },
+    /// The SIP transport could not be bound.
+    #[error("cannot bind {what} on {addr}")]
+    BindSip {
+        /// SIP over UDP or TCP.
         what: &'static str,
         /// The address.
         addr: SocketAddr,
-        /// The OS error.
-        why: String,
+        /// The stack's error.
+        #[source]
+        source: Box<rsipstack::Error>,
     },
-    /// The audio file to play is unusable.
+    /// The call's RTP socket could not be bound.
+    #[error("cannot bind RTP on {addr}")]
+    BindRtp {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The audio file to play cannot be read.
+    #[error("cannot play {path}")]
+    PlayRead {
+        /// The file.
+        path: PathBuf,
+        /// The WAV reader's error.
+        #[source]
+        source: hound::Error,
+    },
+    /// The audio file to play is not in a format we play.
     #[error("cannot play {path}: {why}")]
     Play {
         /// The file.
@@ -57,8 +90,14 @@ pub enum UaError {
         why: String,
     },
     /// The SIP stack refused an operation.
-    #[error("SIP stack: {0}")]
-    Stack(String),
+    #[error("SIP stack")]
+    Stack(#[source] Box<rsipstack::Error>),
+}
+
+impl From<rsipstack::Error> for UaError {
+    fn from(e: rsipstack::Error) -> Self {
+        UaError::Stack(Box::new(e))
+    }
 }
 
 /// One call to place, with what to do during it.
@@ -102,70 +141,13 @@ pub struct CallRequest {
     /// Audio the bot plays when it takes the call back after a failed transfer ("sorry,
     /// nobody is free right now..."); the dialogue engine supplies this on live calls.
     pub on_transfer_fail: Option<PathBuf>,
+    /// The campaign the call belongs to, so its log lines can be told apart.
+    pub campaign: Option<String>,
+    /// The lead (not the phone number) the call is for, for the same reason.
+    pub lead_id: Option<String>,
 }
 
-/// What a transfer attempt came to.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct TransferReport {
-    /// The target.
-    pub target: String,
-    /// The response code to the REFER, if one came.
-    pub refer_code: Option<u16>,
-    /// Sipfrag codes in the order the NOTIFYs carried them.
-    pub notifies: Vec<u16>,
-    /// Final state (completed or failed with the reason).
-    pub result: TransferState,
-    /// Whether the bot kept the call after a failure.
-    pub bot_resumed: bool,
-    /// Whether we bridged the customer to the agent ourselves (both legs kept, media
-    /// relayed) because the customer's side refused REFER.
-    pub bridged: bool,
-    /// Media of our leg to the agent (consultation or bridge), when there was one.
-    pub agent_media: Option<MediaReport>,
-    /// Whether the bot told the customer the transfer failed (played `on_transfer_fail`).
-    pub announced: bool,
-}
-
-/// The outcome of one call, printed by `voxdial call --json`.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct CallReport {
-    /// The final response code to the INVITE (None when nothing came back).
-    pub sip_code: Option<u16>,
-    /// Its reason phrase or our explanation.
-    pub reason: String,
-    /// The dialer outcome.
-    pub outcome: DialResult,
-    /// Whether the call was answered.
-    pub answered: bool,
-    /// Whether early media (183 with SDP) started before answer.
-    pub early_media: bool,
-    /// INVITE to final response, in ms.
-    pub setup_ms: u64,
-    /// Answer to hang-up, in seconds.
-    pub duration_s: f64,
-    /// Who ended the call: `us`, `peer`, or null when it never connected.
-    pub hangup_by: Option<&'static str>,
-    /// The codec used.
-    pub codec: Option<G711>,
-    /// The SDP problem, when the answer was unusable.
-    pub sdp_error: Option<String>,
-    /// The transfer, when one was requested.
-    pub transfer: Option<TransferReport>,
-    /// Media counters.
-    pub media: Option<MediaReport>,
-    /// Final codes of the re-INVITEs we sent (hold, resume, session refreshes), in order.
-    pub reinvites: Vec<Option<u16>>,
-    /// The negotiated session-timer interval in seconds, when the peer asked for one.
-    pub session_expires_s: Option<u64>,
-    /// Whether the call ended because the peer stopped refreshing the session.
-    pub session_expired: bool,
-    /// What the contact policy counts: the SIP outcome, unless the call's agent found the
-    /// answer was a machine or an announcement (call-progress detection).
-    pub policy_outcome: CallOutcome,
-    /// The agent's account of the call (transcript, turn latencies, call progress), when an
-    /// agent held the conversation.
-    pub agent: Option<serde_json::Value>,
-}
+pub use super::call::{CallReport, TransferReport};
 
 /// Validate and parse a SIP URI (the stack's parser alone accepts garbage).
 pub fn check_uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
@@ -173,9 +155,9 @@ pub fn check_uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
 }
 
 fn uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
-    let bad = |why: &str| UaError::Uri {
+    let bad = |why: &'static str| UaError::Uri {
         uri: text.to_string(),
-        why: why.to_string(),
+        why,
     };
     // The stack's parser is lenient; a dialer must not send an INVITE to garbage.
     let lower = text.to_ascii_lowercase();
@@ -191,7 +173,10 @@ fn uri(text: &str) -> Result<rsipstack::sip::Uri, UaError> {
     if host.is_empty() || host.starts_with(':') {
         return Err(bad("no host"));
     }
-    rsipstack::sip::Uri::try_from(text).map_err(|e| bad(&e.to_string()))
+    rsipstack::sip::Uri::try_from(text).map_err(|source| UaError::UriSyntax {
+        uri: text.to_string(),
+        source,
+    })
 }
 
 /// Read a WAV for playout as 8 kHz mono (first channel; linear interpolation for rates
@@ -201,7 +186,11 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
         path: path.clone(),
         why,
     };
-    let mut r = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
+    let read_err = |source| UaError::PlayRead {
+        path: path.clone(),
+        source,
+    };
+    let mut r = hound::WavReader::open(path).map_err(read_err)?;
     let spec = r.spec();
     if spec.sample_format != hound::SampleFormat::Int || spec.bits_per_sample != 16 {
         return Err(err(format!(
@@ -213,7 +202,7 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
     let all: Vec<i16> = r
         .samples::<i16>()
         .collect::<Result<_, _>>()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(read_err)?;
     let mono: Vec<i16> = all.chunks(ch).map(|c| c[0]).collect();
     Ok(match spec.sample_rate {
         8000 => mono,
@@ -244,6 +233,7 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
 /// the loop that routes incoming requests. Many calls share it.
 pub struct SipUa {
     layer: Arc<DialogLayer>,
+    media: MediaRuntime,
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     sip_addr: SocketAddr,
     token: CancellationToken,
@@ -260,30 +250,27 @@ const UNSOLICITED_RATE: f64 = 20.0;
 const UNSOLICITED_BURST: f64 = 50.0;
 
 impl SipUa {
-    /// Start a user agent listening on `bind` (UDP).
-    pub async fn bind(bind: SocketAddr) -> Result<SipUa, UaError> {
+    /// Start a user agent listening on `bind` (UDP); its calls' media run on `media`.
+    pub async fn bind(bind: SocketAddr, media: MediaRuntime) -> Result<SipUa, UaError> {
         let token = CancellationToken::new();
         let transport = TransportLayer::new(token.child_token());
         let udp = UdpConnection::create_connection(bind, None, Some(token.child_token()))
             .await
-            .map_err(|e| UaError::Bind {
+            .map_err(|source| UaError::BindSip {
                 what: "SIP",
                 addr: bind,
-                why: e.to_string(),
+                source: Box::new(source),
             })?;
-        let sip_addr = udp
-            .get_addr()
-            .get_socketaddr()
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let sip_addr = udp.get_addr().get_socketaddr().map_err(UaError::from)?;
         transport.add_transport(udp.into());
         // TCP on the same address, for trunks that want it (`;transport=tcp` in the URI)
         // and messages too large for UDP.
         let tcp = rsipstack::transport::TcpListenerConnection::new(sip_addr, None)
             .await
-            .map_err(|e| UaError::Bind {
+            .map_err(|source| UaError::BindSip {
                 what: "SIP over TCP",
                 addr: sip_addr,
-                why: e.to_string(),
+                source: Box::new(source),
             })?;
         transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()
@@ -297,9 +284,7 @@ impl SipUa {
             })
             .build();
         let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
-        let mut incoming = endpoint
-            .incoming_transactions()
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let mut incoming = endpoint.incoming_transactions().map_err(UaError::from)?;
         let ep = endpoint.inner.clone();
         tokio::spawn(async move {
             let _ = ep.serve().await;
@@ -310,7 +295,7 @@ impl SipUa {
         tokio::spawn(async move {
             let mut limiter =
                 super::ratelimit::SourceLimiter::new(UNSOLICITED_RATE, UNSOLICITED_BURST);
-            let t0 = Instant::now();
+            let clock = crate::time::MonotonicClock::new();
             while let Some(mut tx) = incoming.recv().await {
                 match l2.match_dialog(&tx) {
                     Some(mut d) => {
@@ -325,7 +310,7 @@ impl SipUa {
                             .and_then(|c| c.get_addr().get_socketaddr().ok())
                             .map(|a| a.ip());
                         if let Some(ip) = src {
-                            if !limiter.allow(ip, t0.elapsed()) {
+                            if !limiter.allow(ip, clock.now()) {
                                 tracing::debug!(%ip, method = %tx.original.method, "unsolicited request dropped (rate limit)");
                                 continue;
                             }
@@ -346,6 +331,7 @@ impl SipUa {
         Ok(SipUa {
             layer,
             endpoint: endpoint.inner.clone(),
+            media,
             sip_addr,
             token,
         })
@@ -374,7 +360,7 @@ impl SipUa {
         let resp = reg
             .register(uri(registrar)?, Some(expires_s))
             .await
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+            .map_err(UaError::from)?;
         Ok(u16::from(resp.status_code))
     }
 
@@ -383,10 +369,7 @@ impl SipUa {
         use rsipstack::transaction::key::{TransactionKey, TransactionRole};
         use rsipstack::transaction::transaction::Transaction;
         let to_uri = uri(target)?;
-        let via = self
-            .endpoint
-            .get_via(None, None)
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let via = self.endpoint.get_via(None, None).map_err(UaError::from)?;
         let me = uri(&format!("sip:voxdial@{}", self.sip_addr))?;
         let from = rsipstack::sip::typed::From {
             display_name: None,
@@ -402,10 +385,10 @@ impl SipUa {
         let req = self
             .endpoint
             .make_request(Method::Options, to_uri, via, from, to, 1, None);
-        let key = TransactionKey::from_request(&req, TransactionRole::Client)
-            .map_err(|e| UaError::Stack(e.to_string()))?;
+        let key =
+            TransactionKey::from_request(&req, TransactionRole::Client).map_err(UaError::from)?;
         let mut tx = Transaction::new_client(key, req, self.endpoint.clone(), None);
-        tx.send().await.map_err(|e| UaError::Stack(e.to_string()))?;
+        tx.send().await.map_err(UaError::from)?;
         while let Some(msg) = tx.receive().await {
             if let rsipstack::sip::SipMessage::Response(r) = msg {
                 let code = u16::from(r.status_code);
@@ -419,7 +402,7 @@ impl SipUa {
 
     /// Place one call on this user agent and follow it to its end.
     pub async fn call(&self, req: CallRequest) -> Result<CallReport, UaError> {
-        call_on(&self.layer, self.sip_addr, req, None).await
+        call_on(&self.layer, &self.media, self.sip_addr, req, None).await
     }
 
     /// Place a call whose conversation `agent` holds once it is answered: the agent
@@ -429,13 +412,13 @@ impl SipUa {
         req: CallRequest,
         agent: Box<dyn CallAgent>,
     ) -> Result<CallReport, UaError> {
-        call_on(&self.layer, self.sip_addr, req, Some(agent)).await
+        call_on(&self.layer, &self.media, self.sip_addr, req, Some(agent)).await
     }
 }
 
 /// Place one call on a user agent of its own (the `voxdial call` path).
-pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
-    let ua = SipUa::bind(req.bind).await?;
+pub async fn place_call(req: CallRequest, media: MediaRuntime) -> Result<CallReport, UaError> {
+    let ua = SipUa::bind(req.bind, media).await?;
     ua.call(req).await
 }
 
@@ -443,16 +426,38 @@ pub async fn place_call(req: CallRequest) -> Result<CallReport, UaError> {
 pub async fn place_call_with(
     req: CallRequest,
     agent: Box<dyn CallAgent>,
+    media: MediaRuntime,
 ) -> Result<CallReport, UaError> {
-    let ua = SipUa::bind(req.bind).await?;
+    let ua = SipUa::bind(req.bind, media).await?;
     ua.call_with(req, agent).await
 }
 
+/// Everything one call does runs inside a `call` span (call id, campaign, lead id; never
+/// the phone number), so the logs of a thousand concurrent calls can be told apart.
 async fn call_on(
     layer: &Arc<DialogLayer>,
+    runtime: &MediaRuntime,
     sip_addr: SocketAddr,
     req: CallRequest,
-    mut agent: Option<Box<dyn CallAgent>>,
+    agent: Option<Box<dyn CallAgent>>,
+) -> Result<CallReport, UaError> {
+    let span = tracing::info_span!(
+        "call",
+        call_id = tracing::field::Empty,
+        campaign = req.campaign.as_deref(),
+        lead_id = req.lead_id.as_deref(),
+    );
+    run_call(layer, runtime, sip_addr, req, agent)
+        .instrument(span)
+        .await
+}
+
+async fn run_call(
+    layer: &Arc<DialogLayer>,
+    runtime: &MediaRuntime,
+    sip_addr: SocketAddr,
+    req: CallRequest,
+    agent: Option<Box<dyn CallAgent>>,
 ) -> Result<CallReport, UaError> {
     // Everything that can be wrong with the request is checked before dialling: an
     // error once the customer has answered would leave a live call without a BYE.
@@ -463,17 +468,14 @@ async fn call_on(
     let take_back = req.on_transfer_fail.as_ref().map(read_wav_8k).transpose()?;
     let rtp = UdpSocket::bind(SocketAddr::new(req.bind.ip(), 0))
         .await
-        .map_err(|e| UaError::Bind {
-            what: "RTP",
+        .map_err(|source| UaError::BindRtp {
             addr: req.bind,
-            why: e.to_string(),
+            source,
         })?;
-    let rtp_addr = rtp.local_addr().map_err(|e| UaError::Bind {
-        what: "RTP",
+    let rtp_addr = rtp.local_addr().map_err(|source| UaError::BindRtp {
         addr: req.bind,
-        why: e.to_string(),
+        source,
     })?;
-    let mut rtp = Some(rtp);
     let mut rng: u64 = req.seed.unwrap_or_else(rand::random);
     let mut next_rand = || {
         // splitmix64: enough for SSRC/sequence starts, reproducible with a seed.
@@ -495,515 +497,601 @@ async fn call_on(
         .clone()
         .unwrap_or_else(|| format!("sip:voxdial@{sip_addr}"));
     let contact = format!("sip:voxdial@{sip_addr}");
-    let opt = InviteOption {
-        caller: uri(&from)?,
-        callee: uri(&req.to)?,
-        contact: uri(&contact)?,
-        offer: Some(local.offer(Direction::SendRecv).into_bytes()),
-        content_type: Some("application/sdp".into()),
-        call_id: Some(format!("{:016x}@voxdial", next_rand())),
-        credential: req.auth.as_ref().map(|(u, p)| Credential {
-            username: u.clone(),
-            password: p.clone(),
-            realm: None,
-            auth_username: None,
-        }),
-        ..Default::default()
-    };
-    let (states_tx, mut states) = layer.new_dialog_state_channel();
-    let started = Instant::now();
-    let (dialog, mut invite) = layer
-        .do_invite_async(opt, states_tx)
-        .map_err(|e| UaError::Stack(e.to_string()))?;
-    let media_cfg = |codec, dtmf_pt, remote| MediaConfig {
-        codec,
-        dtmf_pt,
-        remote,
+    let call_id = format!("{:016x}@voxdial", next_rand());
+    tracing::Span::current().record("call_id", call_id.as_str());
+    let (caller, callee, contact_uri) = (uri(&from)?, uri(&req.to)?, uri(&contact)?);
+    let clock = MonotonicClock::new();
+    let mut call = Call::new(CallConfig {
+        local: local.clone(),
+        call_id,
+        from: from.clone(),
+        ring_timeout: req.ring_timeout,
+        credentials: req.auth.is_some(),
+        refer_to: req.refer_to.clone(),
+        consult: req.consult.clone(),
+        transfer_timeout: req.transfer_timeout,
+        bridge_fallback: req.bridge_fallback,
+        context: req.context.clone(),
+        has_agent: agent.is_some(),
+        take_back_announcement: take_back.is_some(),
+        script: Script {
+            refer_after: req.refer_after,
+            hangup_after: req.hangup_after,
+            hold: req.hold,
+        },
+    });
+    let mut io = CallIo {
+        layer: layer.clone(),
+        runtime: runtime.clone(),
+        sip_addr,
+        from,
+        transfer_timeout: req.transfer_timeout,
+        caller,
+        callee,
+        contact: contact_uri,
+        auth: req.auth.clone(),
         record: req.record.clone(),
-        ssrc: next_rand_u32(&local),
-        seq: (local.session_id >> 16) as u16,
-        ts: (local.session_id >> 32) as u32,
+        local,
+        rtp: Some(rtp),
+        dialog: None,
+        invite: None,
+        states: None,
+        media: None,
+        media_report: None,
+        early_rx: None,
+        early_ms: 0,
+        cancel_sent: false,
+        agent,
+        agent_thread: None,
+        agent_rx: None,
+        events_tx: None,
+        play,
+        dtmf: req.dtmf.clone(),
+        take_back,
+        pending: HashMap::new(),
+        next_request: 0,
+        replies: tokio::sync::mpsc::unbounded_channel(),
+        leg: None,
+        leg_media: None,
     };
+    call.start(clock.now());
+    loop {
+        while let Some(o) = call.poll_output() {
+            io.execute(o).await?;
+        }
+        if call.is_ended() {
+            break;
+        }
+        let input = io.next_input(&clock, call.poll_timeout()).await?;
+        call.handle_input(input);
+    }
+    let mut report = call.take_report().ok_or_else(|| {
+        UaError::from(rsipstack::Error::Error(
+            "the call ended without a report".into(),
+        ))
+    })?;
+    io.finish(&mut report).await;
+    Ok(report)
+}
 
-    // --- ringing ---
-    let mut media: Option<MediaHandle> = None;
-    let mut early_media = false;
-    let mut cancelled = false;
-    let ring_deadline = tokio::time::sleep(req.ring_timeout);
-    tokio::pin!(ring_deadline);
-    // A CANCEL waits for a provisional response (RFC 3261 §9.1); a peer that never
-    // answers at all is given up a few seconds after the ring timeout.
-    let give_up = tokio::time::sleep(req.ring_timeout + Duration::from_secs(4));
-    tokio::pin!(give_up);
-    let mut gave_up = false;
-    // Early media goes to the agent, which listens for carrier announcements and tones;
-    // the receiver is handed back to the media handle at the answer.
-    let mut early_rx: Option<tokio::sync::mpsc::Receiver<Vec<i16>>> = None;
-    let mut early_ms: u64 = 0;
-    let mut early_verdict: Option<super::agent::EarlyVerdict> = None;
-    let invite_result = loop {
-        tokio::select! {
-            r = &mut invite => break r,
-            s = states.recv() => {
-                if let Some(DialogState::Early(_, resp)) = s {
-                    if media.is_none() && !resp.body.is_empty() {
-                        if let Ok(p) = local.read_answer(&String::from_utf8_lossy(&resp.body)) {
-                            if let Some(sock) = rtp.take() {
-                                let mut m = stream::start(sock, media_cfg(p.codec, p.dtmf_pt, p.remote));
-                                if agent.is_some() {
-                                    early_rx = Some(m.take_inbound());
-                                }
-                                media = Some(m);
-                                early_media = true;
+/// What a spawned SIP operation came back with.
+enum Reply {
+    Refer(Option<u16>),
+    Reinvite(Option<u16>),
+    Consult(Result<AgentLegIo, Option<u16>>),
+    Bridge(Result<AgentLegIo, Option<u16>>),
+}
+
+/// The I/O half of one call: the stack's dialog, the sockets, the media and the agent.
+/// It executes what [`Call`] decides and turns what happens into its inputs.
+struct CallIo {
+    layer: Arc<DialogLayer>,
+    runtime: MediaRuntime,
+    sip_addr: SocketAddr,
+    from: String,
+    transfer_timeout: Duration,
+    caller: rsipstack::sip::Uri,
+    callee: rsipstack::sip::Uri,
+    contact: rsipstack::sip::Uri,
+    auth: Option<(String, String)>,
+    record: Option<PathBuf>,
+    local: LocalMedia,
+    rtp: Option<UdpSocket>,
+    dialog: Option<rsipstack::dialog::invite_dialog::InviteDialog>,
+    invite: Option<tokio::task::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>>,
+    states: Option<rsipstack::dialog::dialog::DialogStateReceiver>,
+    media: Option<MediaHandle>,
+    media_report: Option<MediaReport>,
+    early_rx: Option<tokio::sync::mpsc::Receiver<Vec<i16>>>,
+    early_ms: u64,
+    cancel_sent: bool,
+    agent: Option<Box<dyn CallAgent>>,
+    agent_thread: Option<std::thread::JoinHandle<super::agent::AgentReport>>,
+    agent_rx: Option<tokio::sync::mpsc::UnboundedReceiver<AgentCommand>>,
+    events_tx: Option<std::sync::mpsc::Sender<CallEvent>>,
+    play: Option<Vec<i16>>,
+    dtmf: Option<String>,
+    take_back: Option<Vec<i16>>,
+    pending: HashMap<RequestId, rsipstack::dialog::dialog::TransactionHandle>,
+    next_request: RequestId,
+    replies: (
+        tokio::sync::mpsc::UnboundedSender<Reply>,
+        tokio::sync::mpsc::UnboundedReceiver<Reply>,
+    ),
+    leg: Option<AgentLegIo>,
+    leg_media: Option<MediaReport>,
+}
+
+impl CallIo {
+    fn media_cfg(&self, p: &MediaParams) -> MediaConfig {
+        MediaConfig {
+            codec: p.codec,
+            dtmf_pt: p.dtmf_pt,
+            remote: p.remote,
+            record: self.record.clone(),
+            ssrc: next_rand_u32(&self.local),
+            seq: (self.local.session_id >> 16) as u16,
+            ts: (self.local.session_id >> 32) as u32,
+        }
+    }
+
+    async fn execute(&mut self, o: Output) -> Result<(), UaError> {
+        match o {
+            Output::Send(a) => self.send(a).await?,
+            Output::StartMedia { params, early } => {
+                match self.media.as_mut() {
+                    Some(m) => m.set_remote(params.remote),
+                    None => match self.rtp.take() {
+                        Some(sock) => {
+                            let mut m = self.runtime.start(sock, self.media_cfg(&params));
+                            if early && self.agent.is_some() {
+                                // Early media goes to the agent, which listens for carrier
+                                // announcements and tones.
+                                self.early_rx = Some(m.take_inbound());
                             }
+                            self.media = Some(m);
                         }
+                        None => {
+                            return Err(UaError::from(rsipstack::Error::Error(
+                                "RTP socket already in use".into(),
+                            )))
+                        }
+                    },
+                }
+                if !early {
+                    // The agent's early-media stream is the call's inbound audio again.
+                    if let (Some(rx), Some(m)) = (self.early_rx.take(), self.media.as_mut()) {
+                        m.inbound = rx;
                     }
                 }
             }
-            f = recv_opt(&mut early_rx), if early_rx.is_some() && !cancelled => match f {
-                Some(f) => {
-                    early_ms += 20;
-                    if let Some(v) = agent.as_mut().and_then(|a| a.early_frame(early_ms, &f)) {
-                        tracing::info!(outcome = ?v.policy_outcome, "early media: no person to reach; sending CANCEL");
-                        early_verdict = Some(v);
-                        cancelled = true;
-                        let d = dialog.clone();
-                        tokio::spawn(async move {
-                            let _ = d.cancel().await;
-                        });
-                    }
+            Output::MoveMedia(addr) => {
+                if let Some(m) = &self.media {
+                    m.set_remote(addr);
                 }
-                None => early_rx = None,
-            },
-            _ = &mut ring_deadline, if !cancelled => {
-                cancelled = true;
-                tracing::info!("ring timeout: sending CANCEL");
-                let d = dialog.clone();
-                tokio::spawn(async move {
-                    let _ = d.cancel().await;
+            }
+            Output::StopMedia => {
+                self.early_rx = None;
+                if let Some(m) = self.media.take() {
+                    self.media_report = Some(m.stop().await);
+                }
+            }
+            Output::Event(e) => self.on_event(e),
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::Answered => self.answered(),
+            Event::TransferFailed(why) => self.tell_agent(CallEvent::TransferFailed(why)),
+            Event::TransferCompleted => self.tell_agent(CallEvent::TransferCompleted),
+            Event::AnnounceTakeBack => {
+                if let (Some(pcm), Some(m)) = (&self.take_back, &self.media) {
+                    m.playout.flush();
+                    m.playout.push_8k(pcm);
+                }
+            }
+            Event::Ended => {}
+        }
+    }
+
+    fn tell_agent(&self, e: CallEvent) {
+        if let Some(tx) = &self.events_tx {
+            let _ = tx.send(e);
+        }
+    }
+
+    /// The answer: play the script's audio and DTMF, and hand the media to the agent.
+    fn answered(&mut self) {
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
+        if let Some(pcm) = &self.play {
+            media.playout.push_8k(pcm);
+        }
+        if let Some(d) = &self.dtmf {
+            media.send_dtmf(d);
+        }
+        if let Some(agent) = self.agent.take() {
+            let (agent_tx, agent_rx) = tokio::sync::mpsc::unbounded_channel::<AgentCommand>();
+            let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
+            self.agent_thread = Some(agent.start(
+                AgentMedia {
+                    inbound: media.take_inbound(),
+                    playout: media.playout.clone(),
+                    events: events_rx,
+                },
+                agent_tx,
+            ));
+            self.agent_rx = Some(agent_rx);
+            self.events_tx = Some(events_tx);
+        }
+    }
+
+    async fn send(&mut self, a: SipAction) -> Result<(), UaError> {
+        match a {
+            SipAction::Invite {
+                offer,
+                call_id,
+                authenticate,
+            } => {
+                let opt = InviteOption {
+                    caller: self.caller.clone(),
+                    callee: self.callee.clone(),
+                    contact: self.contact.clone(),
+                    offer: Some(offer.into_bytes()),
+                    content_type: Some("application/sdp".into()),
+                    call_id: Some(call_id),
+                    // The stack answers one 401/407 with these; the core reads the outcome.
+                    credential: self.auth.as_ref().filter(|_| authenticate).map(|(u, p)| {
+                        Credential {
+                            username: u.clone(),
+                            password: p.clone(),
+                            realm: None,
+                            auth_username: None,
+                        }
+                    }),
+                    ..Default::default()
+                };
+                let (states_tx, states) = self.layer.new_dialog_state_channel();
+                let (dialog, invite) = self.layer.do_invite_async(opt, states_tx)?;
+                self.dialog = Some(dialog);
+                self.invite = Some(invite);
+                self.states = Some(states);
+            }
+            SipAction::Cancel => {
+                self.cancel_sent = true;
+                if let Some(d) = self.dialog.clone() {
+                    tokio::spawn(
+                        async move {
+                            let _ = d.cancel().await;
+                        }
+                        .instrument(tracing::Span::current()),
+                    );
+                }
+            }
+            SipAction::Abandon => {
+                if let Some(i) = self.invite.take() {
+                    i.abort();
+                }
+            }
+            SipAction::Bye { reason } => {
+                if let Some(d) = &self.dialog {
+                    let _ = match reason {
+                        Some(r) => d.hangup_with_reason(r).await,
+                        None => d.bye().await,
+                    };
+                }
+            }
+            SipAction::Refer {
+                refer_to,
+                referred_by,
+                headers,
+            } => {
+                let Some(d) = self.dialog.clone() else {
+                    return Ok(());
+                };
+                let mut hdrs = vec![Header::ReferredBy(referred_by.into())];
+                for (k, v) in headers {
+                    hdrs.push(Header::Other(k, v));
+                }
+                let refer_to: rsipstack::sip::headers::ReferTo = refer_to.into();
+                let tx = self.replies.0.clone();
+                tokio::spawn(
+                    async move {
+                        let r = d.refer(refer_to, Some(hdrs), None).await;
+                        let code = r.ok().flatten().map(|r| u16::from(r.status_code));
+                        let _ = tx.send(Reply::Refer(code));
+                    }
+                    .instrument(tracing::Span::current()),
+                );
+            }
+            SipAction::Reinvite {
+                offer,
+                session_expires,
+            } => {
+                let Some(d) = self.dialog.clone() else {
+                    return Ok(());
+                };
+                let tx = self.replies.0.clone();
+                tokio::spawn(
+                    async move {
+                        let code = reinvite(&d, offer, session_expires).await;
+                        let _ = tx.send(Reply::Reinvite(code));
+                    }
+                    .instrument(tracing::Span::current()),
+                );
+            }
+            SipAction::Consult { target } => self.spawn_leg(target, false),
+            SipAction::Bridge { target } => self.spawn_leg(target, true),
+            SipAction::EndAgentLeg => {
+                if let Some(leg) = self.leg.take() {
+                    self.leg_media = leg.end(&self.layer).await;
+                }
+            }
+            SipAction::Respond { id, code, sdp } => {
+                if let Some(h) = self.pending.remove(&id) {
+                    let status = StatusCode::from(code);
+                    let _ = match sdp {
+                        Some(body) => {
+                            h.respond(
+                                status,
+                                Some(vec![Header::ContentType("application/sdp".into())]),
+                                Some(body.into_bytes()),
+                            )
+                            .await
+                        }
+                        None => h.reply(status).await,
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Call the agent (consultation or bridge) without holding up the signalling loop.
+    fn spawn_leg(&self, target: String, bridge: bool) {
+        let (layer, runtime, sip_addr) = (self.layer.clone(), self.runtime.clone(), self.sip_addr);
+        let (from, limit, tx) = (
+            self.from.clone(),
+            self.transfer_timeout,
+            self.replies.0.clone(),
+        );
+        tokio::spawn(
+            async move {
+                let r = consult_call(&layer, &runtime, sip_addr, &from, &target, limit).await;
+                let _ = tx.send(if bridge {
+                    Reply::Bridge(r)
+                } else {
+                    Reply::Consult(r)
                 });
             }
-            _ = &mut give_up => {
-                gave_up = true;
-                invite.abort();
-                break Ok(Ok((dialog.id(), None)));
-            }
-        }
-    };
-    let setup_ms = started.elapsed().as_millis() as u64;
-    let resp = match invite_result {
-        Ok(Ok((_, resp))) => resp,
-        Ok(Err(e)) => {
-            tracing::info!(error = %e, "INVITE failed");
-            None
-        }
-        Err(e) => return Err(UaError::Stack(e.to_string())),
-    };
-    let code = resp.as_ref().map(|r| u16::from(r.status_code.clone()));
-    let reason = resp
-        .as_ref()
-        .map(|r| r.status_code.to_string())
-        .unwrap_or_else(|| {
-            if gave_up {
-                "no response from the callee".into()
-            } else if cancelled {
-                "no answer before the ring timeout".into()
-            } else {
-                "no final response".into()
-            }
-        });
-    let mut report = CallReport {
-        sip_code: code,
-        reason,
-        outcome: match code {
-            Some(c) => DialResult::from_final(c, cancelled),
-            None if gave_up => DialResult::Failed,
-            None if cancelled => DialResult::NoAnswer,
-            None => DialResult::Failed,
-        },
-        answered: false,
-        early_media,
-        setup_ms,
-        duration_s: 0.0,
-        hangup_by: None,
-        codec: None,
-        sdp_error: None,
-        transfer: None,
-        media: None,
-        reinvites: vec![],
-        session_expires_s: None,
-        session_expired: false,
-        policy_outcome: CallOutcome::Failed,
-        agent: None,
-    };
-    report.policy_outcome = report.outcome.to_policy();
-    if let Some(v) = early_verdict.take() {
-        report.reason = "cancelled: call progress on early media".into();
-        report.policy_outcome = v.policy_outcome;
-        report.agent = Some(serde_json::json!({ "early_media": v.detail }));
-    }
-    // The agent's early-media stream is the call's inbound audio again.
-    if let (Some(rx), Some(m)) = (early_rx.take(), media.as_mut()) {
-        m.inbound = rx;
-    }
-    let Some(resp) = resp.filter(|_| report.outcome == DialResult::Answered) else {
-        if let Some(m) = media {
-            report.media = Some(m.stop().await);
-        }
-        return Ok(report);
-    };
-    // A 2xx after our CANCEL crossed it: the stack BYEs it; treat as no answer.
-    if cancelled {
-        report.outcome = DialResult::NoAnswer;
-        if report.agent.is_none() {
-            report.policy_outcome = report.outcome.to_policy();
-        }
-        return Ok(report);
+            .instrument(tracing::Span::current()),
+        );
     }
 
-    // --- answered ---
-    report.answered = true;
-    let params = match local.read_answer(&String::from_utf8_lossy(&resp.body)) {
-        Ok(p) => p,
-        Err(e) => {
-            // RFC 3264: an unusable answer ends the call; say why.
-            report.sdp_error = Some(e.to_string());
-            let _ = dialog.hangup_with_reason(sdp_reason(&e)).await;
-            report.hangup_by = Some("us");
-            layer.remove_dialog(&dialog.id());
-            if let Some(m) = media {
-                report.media = Some(m.stop().await);
-            }
-            return Ok(report);
-        }
-    };
-    report.codec = Some(params.codec);
-    let mut media = match media {
-        Some(m) => {
-            m.set_remote(params.remote);
-            m
-        }
-        None => match rtp.take() {
-            Some(sock) => {
-                stream::start(sock, media_cfg(params.codec, params.dtmf_pt, params.remote))
-            }
-            None => return Err(UaError::Stack("RTP socket already in use".into())),
-        },
-    };
-    if let Some(pcm) = &play {
-        media.playout.push_8k(pcm);
-    }
-    if let Some(d) = &req.dtmf {
-        media.send_dtmf(d);
-    }
-    let answered_at = Instant::now();
-    // The agent gets the customer's audio and the playout; the call keeps the dialog.
-    let (agent_tx, mut agent_rx) = tokio::sync::mpsc::unbounded_channel::<AgentCommand>();
-    let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
-    let agent_thread = agent.map(|a| {
-        a.start(
-            AgentMedia {
-                inbound: media.take_inbound(),
-                playout: media.playout.clone(),
-                events: events_rx,
-            },
-            agent_tx.clone(),
-        )
-    });
-    let has_agent = agent_thread.is_some();
-    drop(agent_tx);
-    let mut agent_open = has_agent;
-    let mut context = req.context.clone();
-    let timer = resp.headers.iter().find_map(|h| match h {
-        Header::SessionExpires(v) => SessionTimer::from_answer(v.value()),
-        _ => None,
-    });
-    report.session_expires_s = timer.map(|t| t.interval.as_secs());
-    let mut last_refresh = Duration::ZERO;
-    let mut sdp_version = local.version;
-    let hold_at = req.hold.map(|(after, _)| answered_at + after);
-    let resume_at = req.hold.map(|(after, len)| answered_at + after + len);
-    let mut holding = 0u8; // 0 not yet, 1 on hold, 2 resumed
-    let mut hangup_at = req.hangup_after.map(|d| answered_at + d);
-    let has_target = req.refer_to.is_some() || req.consult.is_some();
-    // With an agent, the conversation decides when to transfer; without, the timer does.
-    let mut refer_at = (has_target && !has_agent).then(|| answered_at + req.refer_after);
-    let mut transfer: Option<(BlindTransfer, TransferReport)> = None;
-    let mut consult: Option<ConsultLeg> = None;
-    let (refer_tx, mut refer_rx) = tokio::sync::mpsc::unbounded_channel::<Option<u16>>();
-    let far_future = answered_at + Duration::from_secs(86_400);
-    loop {
-        let t_deadline = transfer
-            .as_ref()
-            .filter(|(t, _)| !t.is_done())
-            .map(|(t, _)| answered_at + t.deadline())
-            .unwrap_or(far_future);
-        let refer_due = if transfer.is_none() { refer_at } else { None };
-        tokio::select! {
-            s = states.recv() => match s {
-                Some(DialogState::Terminated(_, why)) => {
-                    report.hangup_by = Some(match why {
-                        TerminatedReason::UacBye | TerminatedReason::UacCancel => "us",
-                        _ => "peer",
+    /// Wait for the next thing that happens to the call, or its deadline.
+    async fn next_input(
+        &mut self,
+        clock: &MonotonicClock,
+        deadline: Option<Millis>,
+    ) -> Result<Input, UaError> {
+        let wake = deadline.map(|d| Instant::from_std(clock.instant_of(d)));
+        loop {
+            tokio::select! {
+                r = async { self.invite.as_mut().expect("guarded").await }, if self.invite.is_some() => {
+                    self.invite = None;
+                    let resp = match r {
+                        Ok(Ok((_, resp))) => resp,
+                        Ok(Err(e)) => {
+                            tracing::info!(error = %e, "INVITE failed");
+                            None
+                        }
+                        Err(e) => return Err(UaError::from(rsipstack::Error::Error(e.to_string()))),
+                    };
+                    let now = clock.now();
+                    return Ok(match resp {
+                        Some(r) => Input::Response(now, Response::Final {
+                            code: u16::from(r.status_code.clone()),
+                            reason: r.status_code.to_string(),
+                            sdp: body_text(&r.body),
+                            session_expires: r.headers.iter().find_map(|h| match h {
+                                Header::SessionExpires(v) => Some(v.value().to_string()),
+                                _ => None,
+                            }),
+                        }),
+                        None => Input::Response(now, Response::NoFinal),
                     });
-                    break;
                 }
-                Some(DialogState::Notify(_, r, handle)) => {
-                    let _ = handle.reply(StatusCode::OK).await;
-                    let sub_state = r.headers.iter().find_map(|h| match h {
-                        Header::SubscriptionState(v) => Some(v.to_string()),
-                        Header::Other(n, v) if n.eq_ignore_ascii_case("subscription-state") => Some(v.clone()),
-                        _ => None,
-                    }).unwrap_or_default();
-                    if let (Some((t, rep)), Some(c)) = (transfer.as_mut(), parse_sipfrag(&r.body)) {
-                        rep.notifies.push(c);
-                        t.on_notify(c, sub_state.to_ascii_lowercase().starts_with("terminated"));
+                s = async { self.states.as_mut().expect("guarded").recv().await }, if self.states.is_some() => {
+                    if let Some(input) = self.on_dialog_state(clock.now(), s).await {
+                        return Ok(input);
                     }
                 }
-                Some(DialogState::Updated(_, r, handle)) if r.method == Method::Invite => {
-                    // re-INVITE (hold/resume, session refresh): answer from the offer.
-                    last_refresh = answered_at.elapsed();
-                    match local.answer(&String::from_utf8_lossy(&r.body)) {
-                        Ok((sdp, p)) => {
-                            media.set_remote(p.remote);
-                            let _ = handle.respond(StatusCode::OK, Some(vec![Header::ContentType("application/sdp".into())]), Some(sdp.into_bytes())).await;
-                        }
-                        Err(e) => {
-                            tracing::info!(error = %e, "re-INVITE offer refused");
-                            let _ = handle.reply(StatusCode::NotAcceptableHere).await;
-                        }
-                    }
-                }
-                Some(DialogState::Updated(_, _, handle) | DialogState::Options(_, _, handle) | DialogState::Info(_, _, handle)) => {
-                    let _ = handle.reply(StatusCode::OK).await;
-                }
-                Some(DialogState::Refer(_, _, handle)) | Some(DialogState::Message(_, _, handle)) => {
-                    let _ = handle.reply(StatusCode::MethodNotAllowed).await;
-                }
-                Some(_) => {}
-                None => break,
-            },
-            c = refer_rx.recv() => {
-                if let (Some((t, rep)), Some(c)) = (transfer.as_mut(), c) {
-                    rep.refer_code = c;
-                    match c {
-                        Some(code) => t.on_refer_response(code),
-                        None => t.on_refer_response(408),
-                    }
-                }
-            }
-            _ = sleep_until_opt(refer_due) => {
-                let now = answered_at.elapsed();
-                let mut t = BlindTransfer::new(now, req.transfer_timeout);
-                let mut target = req.refer_to.clone().unwrap_or_default();
-                // Transfer context rides in the Refer-To URI's headers too: RFC 3515 has
-                // the customer's phone copy them into its INVITE to the agent, which is
-                // where the agent console reads them.
-                let context_params: String = context
-                    .iter()
-                    .map(|(k, v)| format!("X-Voxdial-{k}={}", escape_uri_header(v)))
-                    .collect::<Vec<_>>()
-                    .join("&");
-                let join = |base: String, extra: &str| -> String {
-                    match (base.is_empty(), extra.is_empty()) {
-                        (_, true) => base,
-                        (true, false) => extra.to_string(),
-                        (false, false) => format!("{base}&{extra}"),
-                    }
-                };
-                let mut refer_to_value = match context_params.as_str() {
-                    "" => format!("<{target}>"),
-                    p => format!("<{target}?{p}>"),
-                };
-                if let Some(agent) = &req.consult {
-                    match consult_call(layer, sip_addr, &from, agent, req.transfer_timeout).await {
-                        Ok(leg) => {
-                            let id = leg.dialog.id();
-                            if req.refer_to.is_none() {
-                                target = leg.contact.clone().unwrap_or_else(|| agent.clone());
+                f = async { self.early_rx.as_mut().expect("guarded").recv().await }, if self.early_rx.is_some() && !self.cancel_sent => {
+                    match f {
+                        Some(f) => {
+                            self.early_ms += 20;
+                            if let Some(v) = self.agent.as_mut().and_then(|a| a.early_frame(self.early_ms, &f)) {
+                                return Ok(Input::Command(clock.now(), Command::CancelEarly(v)));
                             }
-                            // RFC 3891: to-tag is the agent's tag, from-tag ours, escaped
-                            // inside the Refer-To URI's header part.
-                            let replaces = format!(
-                                "{};to-tag={};from-tag={}",
-                                id.call_id, id.remote_tag, id.local_tag
-                            );
-                            let hdrs = join(format!("Replaces={}", escape_uri_header(&replaces)), &context_params);
-                            refer_to_value = format!("<{target}?{hdrs}>");
-                            consult = Some(leg);
                         }
-                        Err(code) => t.on_consult_failed(code),
+                        None => self.early_rx = None,
                     }
                 }
-                if !t.is_done() {
-                    let mut headers = vec![Header::ReferredBy(format!("<{from}>").into())];
-                    for (k, v) in &context {
-                        headers.push(Header::Other(format!("X-Voxdial-{k}"), v.clone()));
-                    }
-                    let d = dialog.clone();
-                    let refer_to: rsipstack::sip::headers::ReferTo = refer_to_value.into();
-                    let tx = refer_tx.clone();
-                    tokio::spawn(async move {
-                        let r = d.refer(refer_to, Some(headers), None).await;
-                        let code = r.ok().flatten().map(|r| u16::from(r.status_code));
-                        let _ = tx.send(code);
-                    });
-                }
-                transfer = Some((t, TransferReport {
-                    target,
-                    refer_code: None,
-                    notifies: vec![],
-                    result: TransferState::Requested,
-                    bot_resumed: false,
-                    bridged: false,
-                    agent_media: None,
-                    announced: false,
-                }));
-            }
-            _ = tokio::time::sleep_until(t_deadline) => {
-                if let Some((t, _)) = transfer.as_mut() {
-                    t.on_time(answered_at.elapsed());
-                }
-            }
-            _ = sleep_until_opt(timer.and_then(|t| t.refresh_due(last_refresh)).map(|d| answered_at + d)) => {
-                sdp_version += 1;
-                let offer = LocalMedia { version: sdp_version, ..local.clone() }.offer(Direction::SendRecv);
-                let t = timer.map(|t| t.header_value()).unwrap_or_default();
-                let code = reinvite(&dialog, offer, Some(t)).await;
-                report.reinvites.push(code);
-                last_refresh = answered_at.elapsed();
-                if matches!(code, Some(408 | 481) | None) {
-                    // RFC 4028 §10: a refresh that cannot reach the dialog ends the session.
-                    let _ = dialog.bye().await;
-                    report.hangup_by = Some("us");
-                    report.session_expired = true;
-                    break;
-                }
-            }
-            _ = sleep_until_opt(timer.and_then(|t| t.expiry(last_refresh)).map(|d| answered_at + d)) => {
-                tracing::info!("the peer stopped refreshing the session; ending it");
-                let _ = dialog.bye().await;
-                report.hangup_by = Some("us");
-                report.session_expired = true;
-                break;
-            }
-            _ = sleep_until_opt(if holding == 0 { hold_at } else if holding == 1 { resume_at } else { None }) => {
-                sdp_version += 1;
-                let dir = if holding == 0 { Direction::SendOnly } else { Direction::SendRecv };
-                let offer = LocalMedia { version: sdp_version, ..local.clone() }.offer(dir);
-                report.reinvites.push(reinvite(&dialog, offer, timer.map(|t| t.header_value())).await);
-                holding += 1;
-            }
-            _ = sleep_until_opt(hangup_at) => {
-                let _ = dialog.bye().await;
-                report.hangup_by = Some("us");
-                break;
-            }
-            c = agent_rx.recv(), if agent_open => match c {
-                Some(AgentCommand::Transfer { reason }) => {
-                    if transfer.is_some() || refer_at.is_some() {
-                        tracing::info!("transfer already under way; request ignored");
-                    } else if has_target {
-                        context.push(("Reason".into(), reason));
-                        refer_at = Some(Instant::now());
-                    } else {
-                        tracing::info!(%reason, "transfer requested but no queue is configured");
-                        let _ = events_tx.send(CallEvent::TransferFailed("no_queue".into()));
-                    }
-                }
-                Some(AgentCommand::Hangup { outcome }) => {
-                    // Let the goodbye play out first (bounded, in case the queue is huge).
-                    let tail = Duration::from_millis(media.playout.queued_ms().min(30_000) + 300);
-                    tracing::info!(%outcome, "the agent ends the call");
-                    let at = Instant::now() + tail;
-                    hangup_at = Some(hangup_at.map_or(at, |h| h.min(at)));
-                }
-                None => agent_open = false,
-            },
-        }
-        if let Some((t, rep)) = transfer.as_mut() {
-            if t.is_done() && rep.result != *t.state() {
-                rep.result = t.state().clone();
-                match t.state() {
-                    TransferState::Completed { .. } => {
-                        let _ = events_tx.send(CallEvent::TransferCompleted);
-                        // The customer is with the agent now: our leg ends.
-                        let _ = dialog.bye().await;
-                        report.hangup_by = Some("us");
-                        break;
-                    }
-                    TransferState::Failed(TransferFailure::ReferRejected { code })
-                        if req.bridge_fallback && consult.is_none() && !has_agent =>
-                    {
-                        // The customer's phone cannot transfer: call the agent ourselves
-                        // and relay media between the two legs.
-                        tracing::info!(code, "REFER refused; bridging to the agent");
-                        match consult_call(
-                            layer,
-                            sip_addr,
-                            &from,
-                            &rep.target,
-                            req.transfer_timeout,
-                        )
-                        .await
-                        {
-                            Ok(mut leg) => {
-                                if let Some(agent_media) = leg.media.as_mut() {
-                                    bridge(&mut media, agent_media);
+                r = self.replies.1.recv() => {
+                    let now = clock.now();
+                    match r {
+                        Some(Reply::Refer(code)) => return Ok(Input::Response(now, Response::Refer(code))),
+                        Some(Reply::Reinvite(code)) => return Ok(Input::Response(now, Response::Reinvite(code))),
+                        Some(Reply::Consult(r)) => {
+                            let r = r.map(|leg| {
+                                let id = leg.dialog.id();
+                                let core = ConsultLeg {
+                                    dialog: ReplacesDialog {
+                                        call_id: id.call_id.clone(),
+                                        remote_tag: id.remote_tag.clone(),
+                                        local_tag: id.local_tag.clone(),
+                                    },
+                                    contact: leg.contact.clone(),
+                                };
+                                self.leg = Some(leg);
+                                core
+                            });
+                            return Ok(Input::Response(now, Response::Consult(r)));
+                        }
+                        Some(Reply::Bridge(r)) => {
+                            let r = r.map(|mut leg| {
+                                if let (Some(m), Some(agent_media)) = (self.media.as_mut(), leg.media.as_mut()) {
+                                    bridge(m, agent_media);
                                 }
-                                rep.bridged = true;
-                                consult = Some(leg);
-                            }
-                            Err(code) => {
-                                tracing::info!(?code, "bridge call failed; the bot keeps the call");
-                                rep.bot_resumed = true;
-                            }
+                                self.leg = Some(leg);
+                            });
+                            return Ok(Input::Response(now, Response::Bridge(r)));
                         }
+                        None => {}
                     }
-                    TransferState::Failed(why) => {
-                        tracing::info!(?why, "transfer failed; the bot keeps the call");
-                        rep.bot_resumed = true;
-                        let _ = events_tx.send(CallEvent::TransferFailed(format!("{why:?}")));
-                        if let (Some(pcm), false) = (&take_back, has_agent) {
-                            media.playout.flush();
-                            media.playout.push_8k(pcm);
-                            rep.announced = true;
-                        }
-                    }
-                    _ => {}
                 }
+                c = async { self.agent_rx.as_mut().expect("guarded").recv().await }, if self.agent_rx.is_some() => {
+                    let now = clock.now();
+                    match c {
+                        Some(AgentCommand::Transfer { reason }) => {
+                            return Ok(Input::Command(now, Command::Transfer { reason }));
+                        }
+                        Some(AgentCommand::Hangup { outcome }) => {
+                            // Let the goodbye play out first (bounded, in case the queue is huge).
+                            let queued = self.media.as_ref().map_or(0, |m| m.playout.queued_ms());
+                            tracing::info!(%outcome, "the agent ends the call");
+                            let after = Duration::from_millis(queued.min(30_000) + 300);
+                            return Ok(Input::Command(now, Command::Hangup { after }));
+                        }
+                        None => self.agent_rx = None,
+                    }
+                }
+                _ = sleep_until_opt(wake) => return Ok(Input::Timeout(clock.now())),
             }
         }
     }
-    report.duration_s = answered_at.elapsed().as_secs_f64();
-    if let Some((mut t, mut rep)) = transfer {
-        if !t.is_done() {
-            t.on_call_ended();
+
+    /// Turn what the dialog layer reports into the core's input (None: nothing for it).
+    async fn on_dialog_state(&mut self, now: Millis, s: Option<DialogState>) -> Option<Input> {
+        let remember = |this: &mut Self, h| {
+            let id = this.next_request;
+            this.next_request += 1;
+            this.pending.insert(id, h);
+            id
+        };
+        match s {
+            Some(DialogState::Early(_, resp)) => Some(Input::Response(
+                now,
+                Response::Provisional {
+                    code: u16::from(resp.status_code.clone()),
+                    sdp: body_text(&resp.body),
+                },
+            )),
+            Some(DialogState::Terminated(_, why)) => Some(Input::Request(
+                now,
+                Request::Terminated {
+                    by_us: matches!(why, TerminatedReason::UacBye | TerminatedReason::UacCancel),
+                },
+            )),
+            Some(DialogState::Notify(_, r, handle)) => {
+                let terminated = r
+                    .headers
+                    .iter()
+                    .find_map(|h| match h {
+                        Header::SubscriptionState(v) => Some(v.to_string()),
+                        Header::Other(n, v) if n.eq_ignore_ascii_case("subscription-state") => {
+                            Some(v.clone())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .starts_with("terminated");
+                let id = remember(self, handle);
+                Some(Input::Request(
+                    now,
+                    Request::Notify {
+                        id,
+                        sipfrag: parse_sipfrag(&r.body),
+                        terminated,
+                    },
+                ))
+            }
+            Some(DialogState::Updated(_, r, handle)) if r.method == Method::Invite => {
+                let id = remember(self, handle);
+                let sdp = String::from_utf8_lossy(&r.body).into_owned();
+                Some(Input::Request(now, Request::Reinvite { id, sdp }))
+            }
+            Some(
+                DialogState::Updated(_, _, handle)
+                | DialogState::Options(_, _, handle)
+                | DialogState::Info(_, _, handle),
+            ) => {
+                let id = remember(self, handle);
+                Some(Input::Request(
+                    now,
+                    Request::Other {
+                        id,
+                        kind: OtherRequest::Benign,
+                    },
+                ))
+            }
+            Some(DialogState::Refer(_, _, handle) | DialogState::Message(_, _, handle)) => {
+                let id = remember(self, handle);
+                Some(Input::Request(
+                    now,
+                    Request::Other {
+                        id,
+                        kind: OtherRequest::Unsupported,
+                    },
+                ))
+            }
+            Some(_) => None,
+            None => {
+                // The dialog layer dropped the call: nothing more will come from it.
+                self.states = None;
+                Some(Input::Request(now, Request::Terminated { by_us: false }))
+            }
         }
-        rep.result = t.state().clone();
-        report.transfer = Some(rep);
     }
-    if let Some(leg) = consult.take() {
-        let m = leg.end(layer).await;
+
+    /// The call is over: put the media, the agent's leg and the agent's account in the
+    /// report, and let go of the dialog.
+    async fn finish(mut self, report: &mut CallReport) {
+        if let Some(leg) = self.leg.take() {
+            self.leg_media = leg.end(&self.layer).await;
+        }
         if let Some(t) = report.transfer.as_mut() {
-            t.agent_media = m;
+            t.agent_media = self.leg_media.take();
         }
-    }
-    report.media = Some(media.stop().await);
-    layer.remove_dialog(&dialog.id());
-    // Stopping the media closed the agent's inbound stream, so its thread is ending.
-    if let Some(h) = agent_thread {
-        match tokio::task::spawn_blocking(move || h.join()).await {
-            Ok(Ok(a)) => {
-                if let Some(o) = a.policy_outcome {
-                    report.policy_outcome = o;
-                }
-                report.agent = Some(a.detail);
+        if let Some(m) = self.media_report.take() {
+            report.media = Some(m);
+        }
+        if report.answered {
+            if let Some(d) = &self.dialog {
+                self.layer.remove_dialog(&d.id());
             }
-            _ => tracing::warn!("the call's agent thread panicked"),
+        }
+        // Stopping the media closed the agent's inbound stream, so its thread is ending.
+        if let Some(h) = self.agent_thread.take() {
+            match tokio::task::spawn_blocking(move || h.join()).await {
+                Ok(Ok(a)) => {
+                    if let Some(o) = a.policy_outcome {
+                        report.policy_outcome = o;
+                    }
+                    report.agent = Some(a.detail);
+                }
+                _ => tracing::warn!("the call's agent thread panicked"),
+            }
         }
     }
-    Ok(report)
+}
+
+fn body_text(body: &[u8]) -> Option<String> {
+    (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned())
 }
 
 /// Send a re-INVITE with a new offer; its final code (None when nothing came back).
@@ -1034,24 +1122,27 @@ async fn reinvite(
 fn bridge(a: &mut MediaHandle, b: &mut MediaHandle) {
     let (mut a_in, mut b_in) = (a.take_inbound(), b.take_inbound());
     let (a_out, b_out) = (a.playout.clone(), b.playout.clone());
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                f = a_in.recv() => match f { Some(f) => b_out.push_16k(&f), None => break },
-                f = b_in.recv() => match f { Some(f) => a_out.push_16k(&f), None => break },
+    tokio::spawn(
+        async move {
+            loop {
+                tokio::select! {
+                    f = a_in.recv() => match f { Some(f) => b_out.push_16k(&f), None => break },
+                    f = b_in.recv() => match f { Some(f) => a_out.push_16k(&f), None => break },
+                }
             }
         }
-    });
+        .instrument(tracing::Span::current()),
+    );
 }
 
 /// The consultation leg of an attended transfer.
-struct ConsultLeg {
+struct AgentLegIo {
     dialog: rsipstack::dialog::invite_dialog::InviteDialog,
     media: Option<MediaHandle>,
     contact: Option<String>,
 }
 
-impl ConsultLeg {
+impl AgentLegIo {
     /// Hang up the leg unless the agent already did (it BYEs it when the Replaces lands).
     async fn end(self, layer: &DialogLayer) -> Option<MediaReport> {
         for _ in 0..20 {
@@ -1082,27 +1173,15 @@ impl Terminated for rsipstack::dialog::invite_dialog::InviteDialog {
     }
 }
 
-/// Escape a header value for the `?name=value` part of a SIP URI (RFC 3261 §19.1.1).
-fn escape_uri_header(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() * 2);
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()[]/:+$".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Place the consultation call to the agent; the agent's final failure code on error.
 async fn consult_call(
     layer: &Arc<DialogLayer>,
+    runtime: &MediaRuntime,
     sip_addr: SocketAddr,
     from: &str,
     agent: &str,
     limit: Duration,
-) -> Result<ConsultLeg, Option<u16>> {
+) -> Result<AgentLegIo, Option<u16>> {
     let rtp = UdpSocket::bind(SocketAddr::new(sip_addr.ip(), 0))
         .await
         .map_err(|_| None)?;
@@ -1146,7 +1225,7 @@ async fn consult_call(
         .read_answer(&String::from_utf8_lossy(&resp.body))
         .ok()
         .map(|p| {
-            stream::start(
+            runtime.start(
                 rtp,
                 MediaConfig {
                     codec: p.codec,
@@ -1159,7 +1238,7 @@ async fn consult_call(
                 },
             )
         });
-    Ok(ConsultLeg {
+    Ok(AgentLegIo {
         dialog,
         media,
         contact,
@@ -1168,17 +1247,6 @@ async fn consult_call(
 
 fn next_rand_u32(local: &LocalMedia) -> u32 {
     (local.session_id as u32) ^ 0x5EED_0000
-}
-
-fn sdp_reason(e: &SdpError) -> String {
-    format!("SIP ;cause=488 ;text=\"{e}\"")
-}
-
-async fn recv_opt(rx: &mut Option<tokio::sync::mpsc::Receiver<Vec<i16>>>) -> Option<Vec<i16>> {
-    match rx {
-        Some(r) => r.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

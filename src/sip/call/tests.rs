@@ -1,0 +1,801 @@
+//! Whole calls driven through the core with no sockets and no sleeps: time is passed in.
+
+use super::*;
+use crate::media::g711::G711;
+use crate::policy::CallOutcome;
+use crate::sip::sdp::MediaParams;
+use crate::sip::transfer::ReplacesDialog;
+
+const T0: Millis = Millis(1_000_000);
+
+fn at(ms: u64) -> Millis {
+    T0.plus_ms(ms)
+}
+
+fn local() -> LocalMedia {
+    LocalMedia {
+        addr: "127.0.0.1:40000".parse().expect("addr"),
+        codecs: vec![G711::Ulaw, G711::Alaw],
+        dtmf_pt: 101,
+        session_id: 42,
+        version: 1,
+    }
+}
+
+/// The peer's SDP: PCMA only, at its own RTP address.
+fn peer_sdp(port: u16) -> String {
+    LocalMedia {
+        addr: format!("127.0.0.1:{port}").parse().expect("addr"),
+        codecs: vec![G711::Alaw],
+        dtmf_pt: 101,
+        session_id: 7,
+        version: 1,
+    }
+    .offer(Direction::SendRecv)
+}
+
+fn peer_params(port: u16) -> MediaParams {
+    local().read_answer(&peer_sdp(port)).expect("answer")
+}
+
+fn config() -> CallConfig {
+    CallConfig {
+        local: local(),
+        call_id: "c1@voxdial".into(),
+        from: "sip:bot@127.0.0.1".into(),
+        ring_timeout: Duration::from_secs(30),
+        credentials: false,
+        refer_to: None,
+        consult: None,
+        transfer_timeout: Duration::from_secs(10),
+        bridge_fallback: false,
+        context: vec![],
+        has_agent: false,
+        take_back_announcement: false,
+        script: Script::default(),
+    }
+}
+
+fn drain(c: &mut Call) -> Vec<Output> {
+    std::iter::from_fn(|| c.poll_output()).collect()
+}
+
+fn invite(cfg: &CallConfig) -> Output {
+    Output::Send(SipAction::Invite {
+        offer: cfg.local.offer(Direction::SendRecv),
+        call_id: cfg.call_id.clone(),
+        authenticate: cfg.credentials,
+    })
+}
+
+fn ok_200(port: u16, se: Option<&str>) -> Response {
+    Response::Final {
+        code: 200,
+        reason: "OK".into(),
+        sdp: Some(peer_sdp(port)),
+        session_expires: se.map(str::to_string),
+    }
+}
+
+fn final_(code: u16, reason: &str) -> Response {
+    Response::Final {
+        code,
+        reason: reason.into(),
+        sdp: None,
+        session_expires: None,
+    }
+}
+
+/// Dial and answer at +1 s; returns the call with its outputs drained.
+fn answered(cfg: CallConfig, se: Option<&str>) -> Call {
+    let mut c = Call::new(cfg.clone());
+    c.start(T0);
+    assert_eq!(drain(&mut c), vec![invite(&cfg)]);
+    c.handle_input(Input::Response(at(1000), ok_200(30000, se)));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::StartMedia {
+                params: peer_params(30000),
+                early: false
+            },
+            Output::Event(Event::Answered),
+        ]
+    );
+    c
+}
+
+fn ended() -> Vec<Output> {
+    vec![Output::StopMedia, Output::Event(Event::Ended)]
+}
+
+fn bye() -> Output {
+    Output::Send(SipAction::Bye { reason: None })
+}
+
+fn with_refer(mut cfg: CallConfig) -> CallConfig {
+    cfg.refer_to = Some("sip:queue@127.0.0.1".into());
+    cfg.script.refer_after = Duration::from_secs(2);
+    cfg
+}
+
+fn refer_sent(cfg: &CallConfig) -> Output {
+    Output::Send(SipAction::Refer {
+        refer_to: "<sip:queue@127.0.0.1>".into(),
+        referred_by: format!("<{}>", cfg.from),
+        headers: vec![],
+    })
+}
+
+fn notify(id: RequestId, code: u16, terminated: bool) -> Input {
+    Input::Request(
+        at(4000 + id),
+        Request::Notify {
+            id,
+            sipfrag: Some(code),
+            terminated,
+        },
+    )
+}
+
+fn respond_ok(id: RequestId) -> Output {
+    Output::Send(SipAction::Respond {
+        id,
+        code: 200,
+        sdp: None,
+    })
+}
+
+#[test]
+fn answered_call_then_remote_bye() {
+    let mut c = answered(config(), None);
+    assert_eq!(c.poll_timeout(), None, "nothing scheduled on a plain call");
+    c.handle_input(Input::Request(
+        at(6000),
+        Request::Terminated { by_us: false },
+    ));
+    assert_eq!(drain(&mut c), ended());
+    assert!(c.is_ended());
+    let r = c.take_report().expect("report");
+    assert_eq!(r.sip_code, Some(200));
+    assert_eq!(r.outcome, DialResult::Answered);
+    assert!(r.answered && !r.early_media);
+    assert_eq!(r.setup_ms, 1000);
+    assert_eq!(r.duration_s, 5.0);
+    assert_eq!(r.hangup_by, Some("peer"));
+    assert_eq!(r.codec, Some(G711::Alaw));
+    assert_eq!(r.policy_outcome, CallOutcome::Connected);
+}
+
+#[test]
+fn failure_codes_map_to_outcomes() {
+    for (code, text, outcome, policy) in [
+        (486, "Busy Here", DialResult::Busy, CallOutcome::Busy),
+        (603, "Decline", DialResult::Rejected, CallOutcome::Rejected),
+        (
+            404,
+            "Not Found",
+            DialResult::InvalidNumber,
+            CallOutcome::InvalidNumber,
+        ),
+        (
+            503,
+            "Service Unavailable",
+            DialResult::Congestion,
+            CallOutcome::Failed,
+        ),
+    ] {
+        let mut c = Call::new(config());
+        c.start(T0);
+        drain(&mut c);
+        c.handle_input(Input::Response(at(300), final_(code, text)));
+        assert_eq!(drain(&mut c), vec![Output::Event(Event::Ended)], "{code}");
+        let r = c.take_report().expect("report");
+        assert_eq!(
+            (r.sip_code, r.reason.as_str(), r.outcome, r.policy_outcome),
+            (Some(code), text, outcome, policy)
+        );
+        assert!(!r.answered && r.hangup_by.is_none() && r.setup_ms == 300);
+        assert_eq!(c.poll_timeout(), None);
+    }
+}
+
+#[test]
+fn ring_timeout_sends_cancel_and_the_487_is_no_answer() {
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(
+        at(100),
+        Response::Provisional {
+            code: 180,
+            sdp: None,
+        },
+    ));
+    assert_eq!(c.poll_timeout(), Some(at(30_000)));
+    c.handle_input(Input::Timeout(at(29_999)));
+    assert_eq!(drain(&mut c), vec![]);
+    c.handle_input(Input::Timeout(at(30_000)));
+    assert_eq!(drain(&mut c), vec![Output::Send(SipAction::Cancel)]);
+    // Still waiting for the 487, but not forever.
+    assert_eq!(c.poll_timeout(), Some(at(34_000)));
+    c.handle_input(Input::Response(
+        at(30_050),
+        final_(487, "Request Terminated"),
+    ));
+    assert_eq!(drain(&mut c), vec![Output::Event(Event::Ended)]);
+    let r = c.take_report().expect("report");
+    assert_eq!(r.outcome, DialResult::NoAnswer);
+    assert_eq!(r.policy_outcome, CallOutcome::NoAnswer);
+    assert_eq!(r.sip_code, Some(487));
+}
+
+#[test]
+fn a_silent_peer_is_given_up_after_the_ring_timeout() {
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Timeout(at(30_000)));
+    assert_eq!(drain(&mut c), vec![Output::Send(SipAction::Cancel)]);
+    c.handle_input(Input::Timeout(at(34_000)));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Send(SipAction::Abandon),
+            Output::Event(Event::Ended)
+        ]
+    );
+    let r = c.take_report().expect("report");
+    assert_eq!(r.sip_code, None);
+    assert_eq!(r.reason, "no response from the callee");
+    assert_eq!(r.outcome, DialResult::Failed);
+}
+
+#[test]
+fn a_challenged_invite_carries_credentials_and_a_second_challenge_fails() {
+    let mut cfg = config();
+    cfg.credentials = true;
+    // The stack answers the first 401 with the digest; a second challenge is final.
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Request(
+        at(2000),
+        Request::Terminated { by_us: false },
+    ));
+    assert_eq!(c.take_report().expect("report").sip_code, Some(200));
+    let mut c = Call::new(cfg.clone());
+    c.start(T0);
+    assert_eq!(drain(&mut c), vec![invite(&cfg)]);
+    c.handle_input(Input::Response(
+        at(200),
+        final_(407, "Proxy Authentication Required"),
+    ));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Event(Event::Ended)],
+        "no third INVITE"
+    );
+    let r = c.take_report().expect("report");
+    assert_eq!((r.sip_code, r.outcome), (Some(407), DialResult::Failed));
+}
+
+#[test]
+fn early_media_starts_before_the_answer_and_carries_on() {
+    let cfg = config();
+    let mut c = Call::new(cfg.clone());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(
+        at(200),
+        Response::Provisional {
+            code: 183,
+            sdp: Some(peer_sdp(31000)),
+        },
+    ));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::StartMedia {
+            params: peer_params(31000),
+            early: true
+        }]
+    );
+    // A second 183 does not restart media.
+    c.handle_input(Input::Response(
+        at(300),
+        Response::Provisional {
+            code: 183,
+            sdp: Some(peer_sdp(31000)),
+        },
+    ));
+    assert_eq!(drain(&mut c), vec![]);
+    c.handle_input(Input::Response(at(2000), ok_200(31002, None)));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::StartMedia {
+                params: peer_params(31002),
+                early: false
+            },
+            Output::Event(Event::Answered)
+        ]
+    );
+    c.handle_input(Input::Request(
+        at(3000),
+        Request::Terminated { by_us: false },
+    ));
+    let r = c.take_report().expect("report");
+    assert!(r.early_media && r.answered);
+    assert_eq!(r.setup_ms, 2000);
+}
+
+#[test]
+fn early_media_verdict_cancels_with_the_agents_outcome() {
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(
+        at(200),
+        Response::Provisional {
+            code: 183,
+            sdp: Some(peer_sdp(31000)),
+        },
+    ));
+    drain(&mut c);
+    let verdict = EarlyVerdict {
+        policy_outcome: CallOutcome::InvalidNumber,
+        detail: serde_json::json!({"class": "sit"}),
+    };
+    c.handle_input(Input::Command(at(2000), Command::CancelEarly(verdict)));
+    assert_eq!(drain(&mut c), vec![Output::Send(SipAction::Cancel)]);
+    c.handle_input(Input::Response(at(2100), final_(487, "Request Terminated")));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::StopMedia, Output::Event(Event::Ended)]
+    );
+    let r = c.take_report().expect("report");
+    assert_eq!(r.outcome, DialResult::NoAnswer);
+    assert_eq!(r.policy_outcome, CallOutcome::InvalidNumber);
+    assert_eq!(r.reason, "cancelled: call progress on early media");
+    assert_eq!(
+        r.agent,
+        Some(serde_json::json!({"early_media": {"class": "sit"}}))
+    );
+}
+
+#[test]
+fn an_unusable_answer_ends_the_call_with_a_reason() {
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(
+        at(500),
+        Response::Final {
+            code: 200,
+            reason: "OK".into(),
+            sdp: Some("v=0\r\n".into()),
+            session_expires: None,
+        },
+    ));
+    let out = drain(&mut c);
+    assert!(
+        matches!(&out[0], Output::Send(SipAction::Bye { reason: Some(r) }) if r.starts_with("SIP ;cause=488")),
+        "{out:?}"
+    );
+    assert_eq!(out[1..], ended()[..]);
+    let r = c.take_report().expect("report");
+    assert!(r.answered && r.sdp_error.is_some() && r.hangup_by == Some("us"));
+}
+
+#[test]
+fn blind_transfer_completes_on_the_final_notify() {
+    let cfg = with_refer(config());
+    let mut c = answered(cfg.clone(), None);
+    assert_eq!(c.poll_timeout(), Some(at(3000)));
+    c.handle_input(Input::Timeout(at(3000)));
+    assert_eq!(drain(&mut c), vec![refer_sent(&cfg)]);
+    assert_eq!(c.poll_timeout(), Some(at(13_000)), "transfer deadline");
+    c.handle_input(Input::Response(at(3100), Response::Refer(Some(202))));
+    c.handle_input(notify(1, 100, false));
+    assert_eq!(drain(&mut c), vec![respond_ok(1)]);
+    c.handle_input(notify(2, 200, true));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            respond_ok(2),
+            Output::Event(Event::TransferCompleted),
+            bye(),
+            Output::StopMedia,
+            Output::Event(Event::Ended)
+        ]
+    );
+    let r = c.take_report().expect("report");
+    let t = r.transfer.expect("transfer");
+    assert_eq!(t.refer_code, Some(202));
+    assert_eq!(t.notifies, vec![100, 200]);
+    assert_eq!(t.result, TransferState::Completed { code: 200 });
+    assert!(!t.bot_resumed && !t.bridged);
+    assert_eq!(r.hangup_by, Some("us"));
+}
+
+fn failed_transfer(
+    cfg: CallConfig,
+    feed: impl FnOnce(&mut Call),
+    why: TransferFailure,
+) -> (Vec<Output>, CallReport) {
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Timeout(at(3000)));
+    assert_eq!(drain(&mut c), vec![refer_sent(&cfg)]);
+    feed(&mut c);
+    let out = drain(&mut c);
+    assert!(!c.is_ended(), "the bot keeps the call");
+    c.handle_input(Input::Request(
+        at(20_000),
+        Request::Terminated { by_us: false },
+    ));
+    drain(&mut c);
+    let r = c.take_report().expect("report");
+    let t = r.transfer.as_ref().expect("transfer");
+    assert_eq!(t.result, TransferState::Failed(why));
+    assert!(t.bot_resumed);
+    (out, r)
+}
+
+#[test]
+fn a_refused_refer_takes_the_call_back_with_the_announcement() {
+    let mut cfg = with_refer(config());
+    cfg.take_back_announcement = true;
+    let (out, r) = failed_transfer(
+        cfg,
+        |c| c.handle_input(Input::Response(at(3100), Response::Refer(Some(405)))),
+        TransferFailure::ReferRejected { code: 405 },
+    );
+    assert_eq!(
+        out,
+        vec![
+            Output::Event(Event::TransferFailed("ReferRejected { code: 405 }".into())),
+            Output::Event(Event::AnnounceTakeBack)
+        ]
+    );
+    let t = r.transfer.expect("transfer");
+    assert!(t.announced && !t.bridged);
+    assert_eq!(t.refer_code, Some(405));
+}
+
+#[test]
+fn a_busy_agent_in_the_notify_fails_the_transfer() {
+    let (out, r) = failed_transfer(
+        with_refer(config()),
+        |c| {
+            c.handle_input(Input::Response(at(3100), Response::Refer(Some(202))));
+            c.handle_input(notify(1, 100, false));
+            c.handle_input(notify(2, 486, true));
+        },
+        TransferFailure::TargetFailed { code: 486 },
+    );
+    assert_eq!(
+        out,
+        vec![
+            respond_ok(1),
+            respond_ok(2),
+            Output::Event(Event::TransferFailed("TargetFailed { code: 486 }".into()))
+        ]
+    );
+    assert_eq!(r.transfer.expect("transfer").notifies, vec![100, 486]);
+}
+
+#[test]
+fn a_transfer_without_a_final_notify_times_out() {
+    let (out, _) = failed_transfer(
+        with_refer(config()),
+        |c| {
+            c.handle_input(Input::Response(at(3100), Response::Refer(Some(202))));
+            c.handle_input(Input::Timeout(at(12_999)));
+            assert_eq!(drain(c), vec![]);
+            assert_eq!(c.poll_timeout(), Some(at(13_000)));
+            c.handle_input(Input::Timeout(at(13_000)));
+        },
+        TransferFailure::Timeout,
+    );
+    assert_eq!(
+        out,
+        vec![Output::Event(Event::TransferFailed("Timeout".into()))]
+    );
+}
+
+#[test]
+fn a_refused_refer_is_bridged_when_allowed() {
+    let mut cfg = with_refer(config());
+    cfg.bridge_fallback = true;
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Timeout(at(3000)));
+    drain(&mut c);
+    c.handle_input(Input::Response(at(3100), Response::Refer(Some(501))));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Bridge {
+            target: "sip:queue@127.0.0.1".into()
+        })]
+    );
+    c.handle_input(Input::Response(at(4000), Response::Bridge(Ok(()))));
+    c.handle_input(Input::Request(
+        at(9000),
+        Request::Terminated { by_us: false },
+    ));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Send(SipAction::EndAgentLeg),
+            Output::StopMedia,
+            Output::Event(Event::Ended)
+        ]
+    );
+    let t = c.take_report().expect("report").transfer.expect("transfer");
+    assert!(t.bridged && !t.bot_resumed);
+}
+
+#[test]
+fn attended_transfer_consults_then_refers_with_replaces() {
+    let mut cfg = config();
+    cfg.consult = Some("sip:agent@127.0.0.1:5300".into());
+    cfg.script.refer_after = Duration::from_secs(1);
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Timeout(at(2000)));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Consult {
+            target: "sip:agent@127.0.0.1:5300".into()
+        })]
+    );
+    let leg = ConsultLeg {
+        dialog: ReplacesDialog {
+            call_id: "k@h".into(),
+            remote_tag: "a".into(),
+            local_tag: "b".into(),
+        },
+        contact: Some("sip:agent@127.0.0.1:5301".into()),
+    };
+    c.handle_input(Input::Response(at(2500), Response::Consult(Ok(leg))));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Refer {
+            refer_to: "<sip:agent@127.0.0.1:5301?Replaces=k%40h%3Bto-tag%3Da%3Bfrom-tag%3Db>"
+                .into(),
+            referred_by: format!("<{}>", cfg.from),
+            headers: vec![],
+        })]
+    );
+    c.handle_input(Input::Response(at(2600), Response::Refer(Some(202))));
+    c.handle_input(notify(1, 200, true));
+    let out = drain(&mut c);
+    assert_eq!(
+        out[out.len() - 4..],
+        [
+            bye(),
+            Output::Send(SipAction::EndAgentLeg),
+            Output::StopMedia,
+            Output::Event(Event::Ended)
+        ]
+    );
+    let t = c.take_report().expect("report").transfer.expect("transfer");
+    assert_eq!(t.target, "sip:agent@127.0.0.1:5301");
+    assert_eq!(t.result, TransferState::Completed { code: 200 });
+}
+
+#[test]
+fn the_agent_asks_for_a_transfer_and_hears_when_there_is_no_queue() {
+    let mut cfg = config();
+    cfg.has_agent = true;
+    let mut c = answered(cfg.clone(), None);
+    let ask = || Command::Transfer {
+        reason: "wants_human".into(),
+    };
+    c.handle_input(Input::Command(at(2000), ask()));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Event(Event::TransferFailed("no_queue".into()))]
+    );
+    let mut cfg = with_refer(cfg);
+    cfg.has_agent = true;
+    let mut c = answered(cfg.clone(), None);
+    assert_eq!(c.poll_timeout(), None, "the agent decides when");
+    c.handle_input(Input::Command(at(2000), ask()));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Refer {
+            refer_to: "<sip:queue@127.0.0.1?X-Voxdial-Reason=wants_human>".into(),
+            referred_by: format!("<{}>", cfg.from),
+            headers: vec![("X-Voxdial-Reason".into(), "wants_human".into())],
+        })]
+    );
+    c.handle_input(Input::Command(at(2100), ask()));
+    assert_eq!(drain(&mut c), vec![], "one transfer at a time");
+}
+
+#[test]
+fn hold_and_resume_by_re_invite() {
+    let mut cfg = config();
+    cfg.script.hold = Some((Duration::from_secs(1), Duration::from_secs(2)));
+    cfg.script.hangup_after = Some(Duration::from_secs(5));
+    let mut c = answered(cfg.clone(), None);
+    let offer = |version, dir| {
+        LocalMedia {
+            version,
+            ..cfg.local.clone()
+        }
+        .offer(dir)
+    };
+    assert_eq!(c.poll_timeout(), Some(at(2000)));
+    c.handle_input(Input::Timeout(at(2000)));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Reinvite {
+            offer: offer(2, Direction::SendOnly),
+            session_expires: None
+        })]
+    );
+    assert_eq!(c.hold_state(), HoldState::Active, "until the answer");
+    c.handle_input(Input::Response(at(2050), Response::Reinvite(Some(200))));
+    assert_eq!(c.hold_state(), HoldState::Held);
+    assert_eq!(c.poll_timeout(), Some(at(4000)));
+    c.handle_input(Input::Timeout(at(4000)));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Reinvite {
+            offer: offer(3, Direction::SendRecv),
+            session_expires: None
+        })]
+    );
+    c.handle_input(Input::Response(at(4050), Response::Reinvite(Some(200))));
+    assert_eq!(c.hold_state(), HoldState::Resumed);
+    assert_eq!(c.poll_timeout(), Some(at(6000)));
+    c.handle_input(Input::Timeout(at(6000)));
+    let mut want = vec![bye()];
+    want.extend(ended());
+    assert_eq!(drain(&mut c), want);
+    let r = c.take_report().expect("report");
+    assert_eq!(r.reinvites, vec![Some(200), Some(200)]);
+    assert_eq!(r.hangup_by, Some("us"));
+}
+
+#[test]
+fn a_peer_re_invite_is_answered_from_its_offer_and_moves_media() {
+    let mut c = answered(config(), None);
+    c.handle_input(Input::Request(
+        at(2000),
+        Request::Reinvite {
+            id: 9,
+            sdp: peer_sdp(32000),
+        },
+    ));
+    let out = drain(&mut c);
+    assert_eq!(
+        out[0],
+        Output::MoveMedia("127.0.0.1:32000".parse().expect("addr"))
+    );
+    assert!(
+        matches!(
+            &out[1],
+            Output::Send(SipAction::Respond {
+                id: 9,
+                code: 200,
+                sdp: Some(_)
+            })
+        ),
+        "{out:?}"
+    );
+    c.handle_input(Input::Request(
+        at(2100),
+        Request::Reinvite {
+            id: 10,
+            sdp: "garbage".into(),
+        },
+    ));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Respond {
+            id: 10,
+            code: 488,
+            sdp: None
+        })]
+    );
+    c.handle_input(Input::Request(
+        at(2200),
+        Request::Other {
+            id: 11,
+            kind: OtherRequest::Unsupported,
+        },
+    ));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Send(SipAction::Respond {
+            id: 11,
+            code: 405,
+            sdp: None
+        })]
+    );
+}
+
+#[test]
+fn we_refresh_the_session_at_half_the_interval() {
+    let mut c = answered(config(), Some("90;refresher=uac"));
+    assert_eq!(c.poll_timeout(), Some(at(46_000)));
+    c.handle_input(Input::Timeout(at(46_000)));
+    let out = drain(&mut c);
+    assert!(
+        matches!(&out[..], [Output::Send(SipAction::Reinvite { session_expires: Some(se), .. })] if se == "90;refresher=uac"),
+        "{out:?}"
+    );
+    assert_eq!(c.poll_timeout(), None, "one re-INVITE at a time");
+    c.handle_input(Input::Response(at(46_100), Response::Reinvite(Some(200))));
+    assert_eq!(c.poll_timeout(), Some(at(91_100)));
+    // A refresh that gets no answer ends the session.
+    c.handle_input(Input::Timeout(at(91_100)));
+    drain(&mut c);
+    c.handle_input(Input::Response(at(91_200), Response::Reinvite(None)));
+    let mut want = vec![bye()];
+    want.extend(ended());
+    assert_eq!(drain(&mut c), want);
+    let r = c.take_report().expect("report");
+    assert_eq!(r.session_expires_s, Some(90));
+    assert_eq!(r.reinvites, vec![Some(200), None]);
+    assert!(r.session_expired);
+}
+
+#[test]
+fn a_session_the_peer_stops_refreshing_expires() {
+    let mut c = answered(config(), Some("90;refresher=uas"));
+    assert_eq!(c.poll_timeout(), Some(at(61_000)));
+    // The peer's refresh pushes expiry out.
+    c.handle_input(Input::Request(
+        at(40_000),
+        Request::Reinvite {
+            id: 1,
+            sdp: peer_sdp(30000),
+        },
+    ));
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), Some(at(100_000)));
+    c.handle_input(Input::Timeout(at(100_000)));
+    let mut want = vec![bye()];
+    want.extend(ended());
+    assert_eq!(drain(&mut c), want);
+    let r = c.take_report().expect("report");
+    assert!(r.session_expired && r.hangup_by == Some("us"));
+    assert!(r.reinvites.is_empty());
+}
+
+#[test]
+fn the_customer_hanging_up_during_a_transfer_ends_it() {
+    let cfg = with_refer(config());
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Timeout(at(3000)));
+    c.handle_input(Input::Response(at(3100), Response::Refer(Some(202))));
+    c.handle_input(notify(1, 180, false));
+    drain(&mut c);
+    c.handle_input(Input::Request(
+        at(5000),
+        Request::Terminated { by_us: false },
+    ));
+    assert_eq!(drain(&mut c), ended());
+    let r = c.take_report().expect("report");
+    let t = r.transfer.expect("transfer");
+    assert_eq!(t.result, TransferState::Failed(TransferFailure::CallEnded));
+    assert_eq!(r.hangup_by, Some("peer"));
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn the_agent_hangs_up_after_its_goodbye_plays() {
+    let mut cfg = config();
+    cfg.has_agent = true;
+    let mut c = answered(cfg, None);
+    c.handle_input(Input::Command(
+        at(5000),
+        Command::Hangup {
+            after: Duration::from_millis(1300),
+        },
+    ));
+    assert_eq!(c.poll_timeout(), Some(at(6300)));
+    c.handle_input(Input::Timeout(at(6300)));
+    assert_eq!(drain(&mut c)[0], bye());
+    assert_eq!(c.take_report().expect("report").duration_s, 5.3);
+}
