@@ -2,8 +2,11 @@
 //! or country, kept apart from the code that uses them so a config file can be validated
 //! without building a detector.
 
-use super::frontend::FRAME_MS;
 use serde::{Deserialize, Serialize};
+
+/// Frame duration in milliseconds: every stage of the detector counts time in 20 ms frames,
+/// and the config's minimums are checked against it.
+pub(super) const FRAME_MS: u64 = 20;
 
 /// Why a detector could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

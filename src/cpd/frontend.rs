@@ -16,8 +16,7 @@ pub(super) const WIN: usize = 320;
 /// Dual-tone window (80 ms): 12.5 Hz bins, so 440 and 480 Hz are three bins apart and a
 /// single 450 or 460 Hz tone does not pass for the pair.
 pub(super) const WIN2: usize = 640;
-/// Frame duration in milliseconds.
-pub(super) const FRAME_MS: u64 = 20;
+pub(super) use super::config::FRAME_MS;
 
 /// Second-order Butterworth high-pass at 200 Hz: removes DC and mains hum and the rumble of
 /// brown noise, which otherwise pass the energy gate as "speech".

@@ -476,15 +476,13 @@ async fn run_call(
         addr: req.bind,
         source,
     })?;
-    let mut rng: u64 = req.seed.unwrap_or_else(rand::random);
-    let mut next_rand = || {
-        // splitmix64: enough for SSRC/sequence starts, reproducible with a seed.
-        rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    // The same seeded generator as the rest of the code base: a seed makes a test call's
+    // identifiers reproducible.
+    let mut rng = {
+        use rand::SeedableRng;
+        rand_chacha::ChaCha8Rng::seed_from_u64(req.seed.unwrap_or_else(rand::random))
     };
+    let mut next_rand = || rand::RngCore::next_u64(&mut rng);
     let local = LocalMedia {
         addr: rtp_addr,
         codecs: vec![G711::Ulaw, G711::Alaw],
