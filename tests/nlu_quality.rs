@@ -63,3 +63,36 @@ fn a_negated_yes_word_is_a_deny_and_the_yes_no_reading_agrees() {
         assert_eq!(u.intent, want, "{l} {t:?}: {u:?}");
     }
 }
+
+/// A number the customer says (an amount, an ID or card number, a date) is not evidence for
+/// an intent unless the intent is about that number: "12345" inside an ID number must not
+/// read as the 12345 complaint hotline, while "I'll call 12378 to complain" still does.
+#[test]
+fn numbers_are_not_evidence_for_an_intent_unless_it_is_about_them() {
+    let (lib, _) = Library::load(&[PathBuf::from("dialogs")]);
+    let nlu = lib.shared_nlu();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+    for (l, t) in [
+        (Locale::ZhCn, "2345"),
+        (Locale::ZhCn, "12345"),
+        (Locale::ZhCn, "123456"),
+        (Locale::ZhCn, "是我,我身份证号110105199001012345"),
+        (Locale::ZhCn, "卡号6222021234567812378"),
+        (Locale::ZhCn, "尾号2345"),
+        (Locale::EnUs, "12345"),
+        (Locale::EnUs, "my account number is 4012378123"),
+    ] {
+        let u = nlu.understand(t, l, today);
+        assert_ne!(u.intent, "complaint", "{l} {t:?}: {u:?}");
+    }
+    let u = nlu.understand("是我,我身份证号110105199001012345", Locale::ZhCn, today);
+    assert_eq!(u.intent, "affirm", "{u:?}");
+    for (l, t) in [
+        (Locale::ZhCn, "我打12345投诉你们"),
+        (Locale::ZhCn, "我要打12378"),
+        (Locale::ZhCn, "再打我就打12315投诉"),
+    ] {
+        let u = nlu.understand(t, l, today);
+        assert_eq!(u.intent, "complaint", "{l} {t:?}: {u:?}");
+    }
+}

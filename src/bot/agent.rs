@@ -21,6 +21,7 @@ use super::prompts::{PromptCache, Source, WarmReport};
 use super::BotError;
 use crate::cpd::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
 use crate::dialogue::engine::{Conversation, Event};
+use crate::language::redact::mask_account_numbers;
 use crate::media::stream::PlayoutQueue;
 use crate::scenario::library::Library;
 use crate::sip::agent::{
@@ -253,6 +254,19 @@ pub struct BotReport {
     pub error: Option<String>,
 }
 
+/// The report's line for what the customer said. The report is kept (call records, QC):
+/// an ID, card or phone number read out to the bot is stored with its last four digits
+/// only; the conversation itself heard the whole number.
+fn customer_line(at_ms: u64, heard: &str) -> TranscriptLine {
+    TranscriptLine {
+        at_ms,
+        who: "customer",
+        text: mask_account_numbers(heard).into_owned(),
+        prompt_id: None,
+        source: None,
+    }
+}
+
 /// Frames of played audio an echo can lag behind (15 × 20 ms).
 const ECHO_FRAMES: usize = 15;
 
@@ -336,13 +350,7 @@ impl Driver {
                             self.report.cpd = Some(v);
                         }
                     }
-                    self.report.transcript.push(TranscriptLine {
-                        at_ms: now_ms,
-                        who: "customer",
-                        text,
-                        prompt_id: None,
-                        source: None,
-                    });
+                    self.report.transcript.push(customer_line(now_ms, &text));
                 }
                 Output::Transfer { reason } => {
                     self.transferring = true;
@@ -576,6 +584,15 @@ mod tests {
         // A person (or a voicemail greeting) talking over it near its level: not echo.
         assert!(!is_echo(-22.0, &out));
         assert!(!is_echo(-27.9, &out));
+    }
+
+    #[test]
+    fn the_report_keeps_a_spoken_id_number_masked() {
+        let line = customer_line(1_200, "是我,我身份证号110105199001012345");
+        assert_eq!(line.text, "是我,我身份证号**************2345");
+        assert_eq!(line.who, "customer");
+        let json = serde_json::to_string(&line).unwrap();
+        assert!(!json.contains("110105199001012345"), "{json}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod locale;
 pub mod normalise;
 pub mod pinyin;
+pub mod redact;
 pub mod verbalise;
 
 pub use locale::{Locale, UnknownLocale};

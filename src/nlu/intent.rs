@@ -249,7 +249,7 @@ impl IntentModel {
         let norm_text = normalize(&text, locale);
         let mut kw_hit: Vec<Option<&str>> = vec![None; n_int];
         for (kw, i) in &idx.keywords {
-            if let Some(pos) = norm_text.find(kw.as_str()) {
+            if let Some(pos) = find_whole_number(&norm_text, kw) {
                 if !negated_before(&norm_text[..pos], locale) {
                     kw_hit[*i as usize] = Some(kw.as_str());
                 }
@@ -306,6 +306,49 @@ fn confidence(s1: f32, s2: f32) -> f32 {
     }
     let margin = ((s1 - s2) / s1).clamp(0.0, 1.0);
     (s1.sqrt() * (0.4 + 0.6 * margin)).clamp(0.0, 1.0)
+}
+
+/// Where `kw` occurs in `text`, with a keyword that starts or ends in a digit matching only
+/// a whole number: the hotline keyword "12378" must not hit inside a card number.
+fn find_whole_number(text: &str, kw: &str) -> Option<usize> {
+    let starts_digit = kw.starts_with(|c: char| c.is_ascii_digit());
+    let ends_digit = kw.ends_with(|c: char| c.is_ascii_digit());
+    let mut from = 0;
+    while let Some(off) = text[from..].find(kw) {
+        let pos = from + off;
+        let end = pos + kw.len();
+        let digit_before = text[..pos].ends_with(|c: char| c.is_ascii_digit());
+        let digit_after = text[end..].starts_with(|c: char| c.is_ascii_digit());
+        let inside_a_number = (starts_digit && digit_before) || (ends_digit && digit_after);
+        if !inside_a_number {
+            return Some(pos);
+        }
+        from = pos + kw.chars().next().map_or(1, char::len_utf8);
+    }
+    None
+}
+
+/// The characters n-grams are taken over, whitespace dropped and every run of digits folded
+/// into one `#`: "打12345投诉" and "打12378投诉" share "打#投诉", and no digit n-gram links
+/// an ID number to a hotline.
+fn number_units(norm: &str) -> Vec<char> {
+    let mut out: Vec<char> = Vec::with_capacity(norm.len());
+    for c in norm.chars().filter(|c| !c.is_whitespace()) {
+        if c.is_ascii_digit() {
+            if out.last() != Some(&'#') {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Maximal runs of ASCII digits (the normal form has folded full-width digits already).
+fn digit_runs(norm: &str) -> impl Iterator<Item = &str> {
+    norm.split(|c: char| !c.is_ascii_digit())
+        .filter(|r| !r.is_empty())
 }
 
 fn negated_before(prefix: &str, locale: Locale) -> bool {
@@ -471,9 +514,14 @@ fn features(text: &str, locale: Locale) -> Vec<(u64, f32)> {
     let norm = normalize(text, locale);
     let mut f = Vec::with_capacity(64);
     // Chinese character n-grams (also used for mixed text in the English model).
-    let han: Vec<char> = norm.chars().filter(|c| !c.is_whitespace()).collect();
+    let han = number_units(&norm);
     let has_han = han.iter().any(|c| is_han(*c));
     if has_han {
+        // A number is evidence only as the whole number ("12378" the hotline), never through
+        // its digits: "12345" inside an ID number is not the 12345 hotline.
+        for run in digit_runs(&norm) {
+            f.push((hash(&[run], 12), 1.0));
+        }
         let mut buf = [0u8; 4];
         for n in 1..=3usize {
             if han.len() < n {

@@ -591,7 +591,11 @@ impl WhisperRecognizer {
                 }
                 let mut attempt = read_attempt(state, self.ctx.token_eot(), max_tokens as usize);
                 if let Some(one) = collapse_repeated_turn(&attempt.text) {
-                    debug!(text = %attempt.text, kept = %one, "collapsed a repeated turn");
+                    debug!(
+                        text = %crate::language::redact::mask_account_numbers(&attempt.text),
+                        kept = %crate::language::redact::mask_account_numbers(&one),
+                        "collapsed a repeated turn"
+                    );
                     attempt.text = one;
                 }
                 // whisper.cpp reads the no-speech token after <|transcribe|>, where it is ~0 whatever
@@ -616,7 +620,7 @@ impl WhisperRecognizer {
                     temperature = t,
                     audio_ctx = out.audio_ctx,
                     ms = started.elapsed().as_millis() as u64,
-                    text = %attempt.text,
+                    text = %crate::language::redact::mask_account_numbers(&attempt.text),
                     avg_logprob = attempt.avg_logprob,
                     no_speech = attempt.no_speech_prob,
                     verdict = ?verdict,
