@@ -89,7 +89,7 @@ async fn ask<T>(
             Err(_) => Err(format!("no answer from {proxy} to {what} after {}", seconds(wait))),
         },
         e = trunk::port_unreachable(local, proxy) => {
-            Err(format!("{proxy} is unreachable ({e}): nothing listens there"))
+            Err(format!("{proxy} is unreachable: nothing listens on that port ({e})"))
         }
     }
 }
