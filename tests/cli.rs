@@ -168,3 +168,157 @@ fn the_catalogue_in_docs_is_the_generated_one() {
         "docs/scenarios.md is stale: run `voxdial scenario list --format markdown > docs/scenarios.md`"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 20, item 6: resource exhaustion. `asr` refuses absurd WAV headers and overlong
+// files before any work; `trunk check` names a missing password's variable before sending
+// anything, and an unreachable or silent proxy fails fast, naming the address and the wait.
+
+/// A canonical 44-byte PCM WAV header with whatever the fields say, then `payload`.
+#[cfg(feature = "speech")]
+fn crafted_wav(rate: u32, payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + payload.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    b.extend_from_slice(payload);
+    b
+}
+
+#[cfg(feature = "speech")]
+#[test]
+fn asr_refuses_a_one_hertz_header_and_an_overlong_file_with_clear_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let one_hz = dir.path().join("one_hz.wav");
+    std::fs::write(&one_hz, crafted_wav(1, &[0u8; 32_000])).expect("write");
+    let (code, out, err) = voxdial(&["asr", one_hz.to_str().expect("utf-8")]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("one_hz.wav") && err.contains("`sample rate` says 1 Hz"),
+        "{err}"
+    );
+    // Two seconds of audio against a limit of 0.01 min (0.6 s).
+    let long = dir.path().join("long.wav");
+    std::fs::write(&long, crafted_wav(8000, &[0u8; 32_000])).expect("write");
+    let (code, _, err) = voxdial(&[
+        "asr",
+        "--max-minutes",
+        "0.01",
+        long.to_str().expect("utf-8"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("long.wav") && err.contains("lasts 2 s") && err.contains("--max-minutes"),
+        "{err}"
+    );
+}
+
+fn trunks_file(dir: &std::path::Path, proxy: std::net::SocketAddr, register: bool) -> String {
+    let p = dir.join("trunks.yaml");
+    let reg = if register {
+        "    register: true\n    username: bot\n    password_env: VOXDIAL_TEST_TRUNK_PASSWORD\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &p,
+        format!(
+            "trunks:\n  - name: carrier\n    proxy: {proxy}\n    channels: 2\n    cps: 1\n{reg}"
+        ),
+    )
+    .expect("write");
+    p.to_str().expect("utf-8").to_string()
+}
+
+fn voxdial_password(args: &[&str], password: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voxdial"));
+    cmd.args(args);
+    match password {
+        Some(p) => cmd.env("VOXDIAL_TEST_TRUNK_PASSWORD", p),
+        None => cmd.env_remove("VOXDIAL_TEST_TRUNK_PASSWORD"),
+    };
+    let out = cmd.output().expect("run voxdial");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn trunk_check_names_the_missing_password_variable_before_sending_anything() {
+    let proxy = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    proxy.set_nonblocking(true).expect("nonblocking");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = trunks_file(dir.path(), proxy.local_addr().expect("addr"), true);
+    for (password, says) in [(Some(""), "is empty"), (None, "is not set")] {
+        let (code, out, err) =
+            voxdial_password(&["trunk", "check", &file, "--timeout-s", "30"], password);
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            err.contains("trunk carrier") && err.contains("VOXDIAL_TEST_TRUNK_PASSWORD"),
+            "{err}"
+        );
+        assert!(err.contains(says), "{err}");
+    }
+    let mut buf = [0u8; 2048];
+    let sent = proxy.recv_from(&mut buf);
+    assert!(
+        sent.as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "something was sent to the proxy: {sent:?}"
+    );
+}
+
+#[test]
+fn trunk_check_on_a_closed_port_fails_at_once_naming_the_address() {
+    // A port nothing listens on: the OS answers with ICMP port unreachable.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = trunks_file(dir.path(), closed, false);
+    // A long timeout: only the unreachable report can end this with this error.
+    let (code, out, err) = voxdial(&["trunk", "check", &file, "--timeout-s", "120"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["ok"], false, "{out}");
+    let e = v["error"].as_str().unwrap_or_default();
+    assert!(
+        e.contains(&closed.to_string()) && e.contains("unreachable"),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!("OPTIONS sent to {closed}, waiting up to 120 s")),
+        "{err}"
+    );
+}
+
+#[test]
+fn trunk_check_on_a_silent_proxy_says_no_answer_after_its_timeout() {
+    // Bound, so no ICMP comes back, but it never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = trunks_file(dir.path(), addr, false);
+    let (code, out, err) = voxdial(&["trunk", "check", &file, "--timeout-s", "1"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(
+        v["error"],
+        format!("no answer from {addr} to OPTIONS after 1 s"),
+        "{out}"
+    );
+    assert!(err.contains("waiting up to 1 s"), "{err}");
+    drop(silent);
+}

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -42,8 +43,29 @@ pub struct AsrArgs {
     /// Print JSON (segments, timings) instead of the text.
     #[arg(long)]
     pub json: bool,
+    /// Refuse recordings longer than this many minutes (a guard against a wrong file
+    /// running the recognizer for hours).
+    #[arg(long, default_value_t = 15.0, value_parser = positive_minutes)]
+    pub max_minutes: f64,
     #[command(flatten)]
     pub speech: SpeechOpts,
+}
+
+fn positive_minutes(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(m) if m > 0.0 && m <= 24.0 * 60.0 => Ok(m),
+        _ => Err(format!(
+            "`{s}` is not a number of minutes between 0 and 1440"
+        )),
+    }
+}
+
+/// Files longer than this show progress on a terminal.
+const PROGRESS_AFTER_S: f64 = 60.0;
+
+/// `mm:ss`.
+fn clock(ms: u64) -> String {
+    format!("{:02}:{:02}", ms / 60_000, ms / 1000 % 60)
 }
 
 #[derive(Serialize)]
@@ -71,14 +93,33 @@ struct AsrOut {
 /// Transcribe a recording: VAD-segmented, one line of text (or JSON).
 pub fn asr(a: AsrArgs) -> Result<ExitCode> {
     let (cfg, models) = a.speech.load()?;
-    let pcm = audio::load_wav(&a.file)?.at_rate(16_000)?;
+    let limits = audio::WavLimits {
+        max_duration: std::time::Duration::from_secs_f64(a.max_minutes * 60.0),
+        raise_with: Some("--max-minutes"),
+        ..audio::WavLimits::default()
+    };
+    let pcm = audio::load_wav_limited(&a.file, &limits)?.at_rate(16_000)?;
+    // Progress goes to a person watching, never into a pipe or a log.
+    let progress = pcm.seconds() > PROGRESS_AFTER_S && std::io::stderr().is_terminal();
+    let total = clock((pcm.seconds() * 1000.0) as u64);
     let t0 = Instant::now();
     let rec = voxdial::speech::asr::Recognizer::load(cfg.asr_for(a.locale)?, &models)?;
     let load_ms = t0.elapsed().as_millis() as u64;
+    if progress {
+        eprintln!("{}: {total} of audio; finding speech…", a.file.display());
+    }
     let segments = voxdial::speech::vad::segment(&cfg.vad, &models, &pcm.samples)?;
     let t1 = Instant::now();
     let mut out = Vec::new();
-    for s in &segments {
+    for (i, s) in segments.iter().enumerate() {
+        if progress {
+            eprint!(
+                "\r\x1b[2Ktranscribing segment {}/{} at {} of {total}",
+                i + 1,
+                segments.len(),
+                clock(s.start / 16)
+            );
+        }
         let t = rec.transcribe(&s.samples)?;
         out.push(SegmentOut {
             start_ms: s.start / 16,
@@ -87,6 +128,13 @@ pub fn asr(a: AsrArgs) -> Result<ExitCode> {
             decode_ms: t.decode_ms,
             rejected: t.rejected,
         });
+    }
+    if progress {
+        eprintln!(
+            "\r\x1b[2Ktranscribed {} segments of {total} in {:.0} s",
+            segments.len(),
+            t1.elapsed().as_secs_f64()
+        );
     }
     let decode_ms = t1.elapsed().as_millis() as u64;
     let join = if a.locale == Locale::ZhCn { "" } else { " " };

@@ -1,5 +1,6 @@
 //! A sans-IO RTP session for one call leg: packetises our 20 ms G.711 frames, reads the
-//! peer's packets into an adaptive jitter buffer, and carries RFC 4733 DTMF both ways.
+//! peer's packets into an adaptive jitter buffer, and carries RFC 4733 DTMF both ways;
+//! and the [`SourceFilter`] that decides which source's packets reach it at all.
 //!
 //! No sockets and no clock live here: the driver passes datagrams and the time in, and
 //! asks for one outbound packet and one inbound frame per 20 ms tick. That keeps every
@@ -9,6 +10,7 @@ use super::g711::G711;
 use crate::time::Millis;
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Samples in one 20 ms frame at 8 kHz.
@@ -426,6 +428,147 @@ impl RtpSession {
     }
 }
 
+/// Consecutive in-sequence packets of one SSRC that another port of the peer's address
+/// must send before media follows it (symmetric RTP behind an SBC or a NAT that picked a
+/// different port than the SDP says).
+pub const RELEARN_PACKETS: u16 = 5;
+/// How long the source media is latched to must have been quiet before another port may
+/// take its place: a live stream is never taken over, whoever sends alongside it.
+pub const RELEARN_SILENCE_MS: u64 = 500;
+
+/// What to do with one datagram, judged by where it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceVerdict {
+    /// From the source media is latched to: play it.
+    Accept,
+    /// From anywhere else: drop it (and it is counted).
+    Drop,
+    /// This packet completed a legitimate move of the peer's port: media now comes from
+    /// and goes to it, starting with this packet.
+    Relearn,
+}
+
+/// A port that is trying to become the media source.
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    from: SocketAddr,
+    ssrc: u32,
+    seq: u16,
+    run: u16,
+}
+
+/// Which source a call's RTP is accepted from (and sent to). Media latches to the address
+/// the answer SDP gave; packets from any other source are dropped and counted, so a forger
+/// on the network can neither be heard as the customer nor divert the bot's audio. The one
+/// exception is symmetric RTP's: another port of the same IP may take over, but only once
+/// the latched stream has gone quiet for [`RELEARN_SILENCE_MS`] (or never started) and the
+/// new port has sent [`RELEARN_PACKETS`] consecutive packets in sequence with one SSRC.
+///
+/// Sans-IO: the driver passes each datagram's source, SSRC, sequence number and arrival
+/// time, so every rule is unit-tested without sockets.
+#[derive(Clone, Debug)]
+pub struct SourceFilter {
+    current: SocketAddr,
+    last_accepted: Option<Millis>,
+    candidate: Option<Candidate>,
+    rejected: u64,
+    relearned: u64,
+}
+
+fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+}
+
+impl SourceFilter {
+    /// A filter latched to `expected`, the address in the answer SDP.
+    pub fn new(expected: SocketAddr) -> Self {
+        SourceFilter {
+            current: expected,
+            last_accepted: None,
+            candidate: None,
+            rejected: 0,
+            relearned: 0,
+        }
+    }
+
+    /// Signalling moved media (a re-INVITE, the 200 after early media): latch to the new
+    /// SDP address as if the call had just started. The counters carry on.
+    pub fn reset(&mut self, expected: SocketAddr) {
+        self.current = expected;
+        self.last_accepted = None;
+        self.candidate = None;
+    }
+
+    /// Where media is accepted from and sent to now.
+    pub fn remote(&self) -> SocketAddr {
+        self.current
+    }
+
+    /// Datagrams dropped because of their source.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Times media moved to another port of the peer's address.
+    pub fn relearned(&self) -> u64 {
+        self.relearned
+    }
+
+    /// Judge an RTP packet (source, SSRC, sequence number) that arrived at `now`.
+    pub fn check(&mut self, from: SocketAddr, ssrc: u32, seq: u16, now: Millis) -> SourceVerdict {
+        if same_addr(from, self.current) {
+            self.last_accepted = Some(now);
+            // A run must happen while the latched stream is quiet: it starts over.
+            self.candidate = None;
+            return SourceVerdict::Accept;
+        }
+        let quiet = self
+            .last_accepted
+            .is_none_or(|t| now.ms_since(t) >= RELEARN_SILENCE_MS);
+        if from.ip().to_canonical() != self.current.ip().to_canonical() || !quiet {
+            self.rejected += 1;
+            return SourceVerdict::Drop;
+        }
+        let run = match self.candidate.as_mut() {
+            Some(c)
+                if same_addr(c.from, from) && c.ssrc == ssrc && c.seq.wrapping_add(1) == seq =>
+            {
+                c.seq = seq;
+                c.run += 1;
+                c.run
+            }
+            _ => {
+                self.candidate = Some(Candidate {
+                    from,
+                    ssrc,
+                    seq,
+                    run: 1,
+                });
+                1
+            }
+        };
+        if run >= RELEARN_PACKETS {
+            self.current = from;
+            self.last_accepted = Some(now);
+            self.candidate = None;
+            self.relearned += 1;
+            return SourceVerdict::Relearn;
+        }
+        self.rejected += 1;
+        SourceVerdict::Drop
+    }
+
+    /// Judge a datagram that is not RTP at all: from the latched source it goes on to the
+    /// session (which counts it invalid); from anywhere else it is dropped and counted here.
+    pub fn check_garbage(&mut self, from: SocketAddr) -> SourceVerdict {
+        if same_addr(from, self.current) {
+            return SourceVerdict::Accept;
+        }
+        self.rejected += 1;
+        SourceVerdict::Drop
+    }
+}
+
 /// The RFC 4733 event code of a key.
 pub fn dtmf_event(c: char) -> Option<u8> {
     Some(match c {
@@ -653,6 +796,129 @@ mod tests {
         let one: Vec<_> = dtmf.iter().filter(|d| d.0 == 1).collect();
         assert_eq!(one.len(), 7);
         assert!(one[0].2 > hash[0].2, "the next press has its own timestamp");
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("addr")
+    }
+
+    #[test]
+    fn a_forger_beside_a_live_stream_is_dropped_and_counted() {
+        let peer = addr("127.0.0.1:4000");
+        let mut f = SourceFilter::new(peer);
+        let mut t = 0;
+        for i in 0..50u16 {
+            // The peer sends every 20 ms; the forger, from another port of the same host
+            // and even in sequence with one SSRC, sends in between.
+            assert_eq!(f.check(peer, 1, i, ms(t)), SourceVerdict::Accept);
+            let v = f.check(addr("127.0.0.1:4444"), 9, i, ms(t + 10));
+            assert_eq!(v, SourceVerdict::Drop, "forged packet {i}");
+            t += 20;
+        }
+        assert_eq!(f.remote(), peer);
+        assert_eq!((f.rejected(), f.relearned()), (50, 0));
+    }
+
+    #[test]
+    fn another_ip_never_takes_over_even_when_the_peer_is_silent() {
+        let mut f = SourceFilter::new(addr("10.0.0.5:4000"));
+        for i in 0..100u16 {
+            let v = f.check(addr("10.0.0.6:4000"), 7, i, ms(10_000 + u64::from(i) * 20));
+            assert_eq!(v, SourceVerdict::Drop);
+        }
+        assert_eq!(f.remote(), addr("10.0.0.5:4000"));
+        assert_eq!(f.rejected(), 100);
+        assert_eq!(
+            f.check_garbage(addr("10.0.0.6:4000")),
+            SourceVerdict::Drop,
+            "non-RTP from a stranger is dropped too"
+        );
+        assert_eq!(
+            f.check_garbage(addr("10.0.0.5:4000")),
+            SourceVerdict::Accept
+        );
+        assert_eq!(f.rejected(), 101);
+    }
+
+    #[test]
+    fn an_sbc_sending_from_another_port_is_learned_after_a_clean_run() {
+        // The SDP says :4000 but the SBC sends from :4002 from the first packet on.
+        let sdp = addr("192.0.2.1:4000");
+        let real = addr("192.0.2.1:4002");
+        let mut f = SourceFilter::new(sdp);
+        let verdicts: Vec<SourceVerdict> = (0..6u16)
+            .map(|i| f.check(real, 0xAB, 100 + i, ms(u64::from(i) * 20)))
+            .collect();
+        let n = usize::from(RELEARN_PACKETS);
+        assert!(verdicts[..n - 1].iter().all(|v| *v == SourceVerdict::Drop));
+        assert_eq!(verdicts[n - 1], SourceVerdict::Relearn);
+        assert_eq!(verdicts[n], SourceVerdict::Accept);
+        assert_eq!(f.remote(), real);
+        assert_eq!(f.relearned(), 1);
+        // The old port, now the stranger, cannot come straight back while :4002 talks.
+        assert_eq!(f.check(sdp, 0xAB, 200, ms(130)), SourceVerdict::Drop);
+    }
+
+    #[test]
+    fn a_run_must_be_in_sequence_with_one_ssrc_and_after_silence() {
+        let peer = addr("192.0.2.1:4000");
+        let other = addr("192.0.2.1:5000");
+        let mut f = SourceFilter::new(peer);
+        assert_eq!(f.check(peer, 1, 1, ms(0)), SourceVerdict::Accept);
+        // Not quiet long enough yet: nothing counts towards a run.
+        for i in 0..10u16 {
+            let at = ms(20 + u64::from(i) * 20);
+            assert_eq!(f.check(other, 2, i, at), SourceVerdict::Drop);
+        }
+        let quiet = RELEARN_SILENCE_MS;
+        // Quiet now, but sequence numbers jump and the SSRC changes: never a run of 5.
+        let seqs = [
+            (2u32, 10u16),
+            (2, 11),
+            (2, 13),
+            (2, 14),
+            (3, 15),
+            (3, 16),
+            (2, 17),
+        ];
+        for (k, (ssrc, seq)) in seqs.iter().enumerate() {
+            let v = f.check(other, *ssrc, *seq, ms(quiet + k as u64 * 20));
+            assert_eq!(v, SourceVerdict::Drop, "packet {k}");
+        }
+        // The latched peer speaking again resets a run in progress.
+        let t = quiet + 200;
+        for i in 0..4u16 {
+            assert_eq!(
+                f.check(other, 2, 20 + i, ms(t + u64::from(i))),
+                SourceVerdict::Drop
+            );
+        }
+        assert_eq!(f.check(peer, 1, 2, ms(t + 10)), SourceVerdict::Accept);
+        assert_eq!(
+            f.check(other, 2, 24, ms(t + quiet + 10)),
+            SourceVerdict::Drop
+        );
+        assert_eq!(f.remote(), peer);
+        assert_eq!(f.relearned(), 0);
+        // A clean run after silence moves media; a reset by signalling moves it back.
+        let t = t + 2 * quiet;
+        let v: Vec<_> = (0..RELEARN_PACKETS)
+            .map(|i| f.check(other, 4, 1000 + i, ms(t + u64::from(i) * 20)))
+            .collect();
+        assert_eq!(v.last(), Some(&SourceVerdict::Relearn));
+        assert_eq!(f.remote(), other);
+        f.reset(peer);
+        assert_eq!(f.remote(), peer);
+        assert_eq!(f.check(peer, 1, 3, ms(t + 200)), SourceVerdict::Accept);
+    }
+
+    #[test]
+    fn an_ipv4_mapped_source_is_the_same_address() {
+        let mut f = SourceFilter::new(addr("127.0.0.1:4000"));
+        assert_eq!(
+            f.check(addr("[::ffff:127.0.0.1]:4000"), 1, 1, ms(0)),
+            SourceVerdict::Accept
+        );
     }
 
     #[test]

@@ -5,8 +5,11 @@
 
 use super::g711::G711;
 use super::resample::{Downsampler, Upsampler};
-use super::rtp::{Inbound, Playout, RtpSession, RtpStats, FRAME, FRAME_SAMPLES};
+use super::rtp::{
+    Inbound, Playout, RtpSession, RtpStats, SourceFilter, SourceVerdict, FRAME, FRAME_SAMPLES,
+};
 use crate::time::MonotonicClock;
+use rtp_rs::RtpReader;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,7 +28,8 @@ pub struct MediaConfig {
     pub codec: G711,
     /// The peer's telephone-event payload type, if any.
     pub dtmf_pt: Option<u8>,
-    /// Where the SDP says to send RTP (symmetric RTP may correct it).
+    /// Where the answer SDP says to send RTP: the only source media is accepted from, but
+    /// for symmetric RTP's strict port relearning (see [`SourceFilter`]).
     pub remote: SocketAddr,
     /// Stereo WAV to record into.
     pub record: Option<PathBuf>,
@@ -50,8 +54,13 @@ pub struct MediaReport {
     pub max_late_ms: f64,
     /// DTMF keys received.
     pub dtmf_received: String,
-    /// The address media was finally sent to (after latching).
+    /// The address media was finally sent to (the SDP's, or a port of its IP relearned).
     pub remote: Option<SocketAddr>,
+    /// Datagrams dropped because they came from another source than the one media is
+    /// latched to (forged or stray traffic; the first packets of a port being relearned).
+    pub rejected_packets: u64,
+    /// Times media moved to another port of the peer's address (symmetric RTP).
+    pub relearned: u64,
     /// Seconds of customer audio that carried sound (not digital silence).
     pub customer_audio_s: f64,
 }
@@ -231,8 +240,7 @@ impl Recorder {
 pub(crate) struct Stream {
     sock: std::net::UdpSocket,
     session: RtpSession,
-    remote: SocketAddr,
-    latched: bool,
+    source: SourceFilter,
     rec: Option<Recorder>,
     up: Upsampler,
     report: MediaReport,
@@ -273,8 +281,7 @@ impl Stream {
         Stream {
             sock,
             session: RtpSession::new(cfg.codec, cfg.dtmf_pt, cfg.ssrc, cfg.seq, cfg.ts),
-            remote: cfg.remote,
-            latched: false,
+            source: SourceFilter::new(cfg.remote),
             rec: cfg.record.as_ref().and_then(Recorder::open),
             up: Upsampler::default(),
             report: MediaReport::default(),
@@ -311,10 +318,7 @@ impl Stream {
                 Ok(Control::Dtmf(d)) => {
                     self.session.send_dtmf(&d);
                 }
-                Ok(Control::Remote(a)) => {
-                    self.remote = a;
-                    self.latched = false;
-                }
+                Ok(Control::Remote(a)) => self.source.reset(a),
                 Ok(Control::Stop(reply)) => {
                     let _ = reply.send(self.finish());
                     return Service::Done;
@@ -348,24 +352,37 @@ impl Stream {
                 Err(_) => return,
             };
             let at = self.clock.at(now);
-            match self.session.on_datagram(&self.buf[..n], at) {
+            let datagram = &self.buf[..n];
+            // Judge the source before the session sees anything: a forged packet must
+            // not reach the jitter buffer, the DTMF detector or the send address.
+            let previous = self.source.remote();
+            let verdict = match RtpReader::new(datagram) {
+                Ok(r) => self
+                    .source
+                    .check(from, r.ssrc(), u16::from(r.sequence_number()), at),
+                Err(_) => self.source.check_garbage(from),
+            };
+            match verdict {
+                SourceVerdict::Drop => {
+                    if self.source.rejected() == 1 {
+                        tracing::warn!(expected = %previous, %from, "RTP from another source dropped (counted in the media report)");
+                    }
+                    continue;
+                }
+                SourceVerdict::Relearn => {
+                    tracing::info!(from = %previous, to = %from, "RTP source moved to another port of the peer's address");
+                }
+                SourceVerdict::Accept => {}
+            }
+            match self.session.on_datagram(datagram, at) {
                 Inbound::Invalid(why) => {
                     tracing::trace!(%from, why, "RTP datagram dropped");
                 }
-                ev => {
-                    // Symmetric RTP: answer where valid media comes from.
-                    if !self.latched || from != self.remote {
-                        if from != self.remote {
-                            tracing::debug!(sdp = %self.remote, actual = %from, "RTP latched to source address");
-                        }
-                        self.remote = from;
-                        self.latched = true;
-                    }
-                    if let Inbound::Dtmf(c) = ev {
-                        self.report.dtmf_received.push(c);
-                        let _ = self.dtmf.send(c);
-                    }
+                Inbound::Dtmf(c) => {
+                    self.report.dtmf_received.push(c);
+                    let _ = self.dtmf.send(c);
                 }
+                _ => {}
             }
         }
     }
@@ -379,7 +396,7 @@ impl Stream {
         self.report.max_late_ms = self.report.max_late_ms.max(late.as_secs_f64() * 1000.0);
         self.playout.take_frame(&mut self.bot);
         let pkt = self.session.tick_out(&self.bot);
-        if let Err(e) = self.sock.send_to(&pkt, self.remote) {
+        if let Err(e) = self.sock.send_to(&pkt, self.source.remote()) {
             tracing::trace!(error = %e, "RTP send failed");
         }
         match self.session.pop_frame() {
@@ -425,7 +442,9 @@ impl Stream {
         }
         let mut report = std::mem::take(&mut self.report);
         report.rtp = self.session.stats();
-        report.remote = Some(self.remote);
+        report.remote = Some(self.source.remote());
+        report.rejected_packets = self.source.rejected();
+        report.relearned = self.source.relearned();
         report
     }
 }

@@ -5,6 +5,7 @@
 use crate::time::Millis;
 use crate::yaml::{line_of, YamlError};
 use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 /// One carrier or PBX trunk, as configured in `trunks.yaml`.
@@ -73,15 +74,91 @@ pub enum TrunkError {
     /// YAML or a field is wrong, with its place.
     #[error(transparent)]
     Invalid(#[from] YamlError),
+    /// A registration trunk's password is missing or empty where the file says to find
+    /// it; the error names the environment variable, so it is found before anything is
+    /// sent (a REGISTER with an empty password only earns a 401 after a long wait).
+    #[error("trunk {trunk}: {why}")]
+    NoPassword {
+        /// The trunk's name.
+        trunk: String,
+        /// What is missing, naming the variable or the field.
+        why: String,
+    },
+    /// The proxy's name does not resolve to an address.
+    #[error("trunk {trunk}: proxy {proxy} has no address")]
+    Resolve {
+        /// The trunk's name.
+        trunk: String,
+        /// The proxy as configured.
+        proxy: String,
+        /// The resolver's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl TrunkConfig {
-    /// The password, from the file or the environment.
-    pub fn password(&self) -> Option<String> {
-        self.password_env
+    /// The password: the environment variable `password_env` names, else `password` from
+    /// the file. Empty counts as missing, and the error names the variable it expected.
+    pub fn password(&self) -> Result<String, TrunkError> {
+        let from_env = self
+            .password_env
             .as_ref()
-            .and_then(|v| std::env::var(v).ok())
-            .or_else(|| self.password.clone())
+            .map(|var| (var, std::env::var(var)));
+        if let Some((_, Ok(p))) = &from_env {
+            if !p.is_empty() {
+                return Ok(p.clone());
+            }
+        }
+        if let Some(p) = self.password.as_ref().filter(|p| !p.is_empty()) {
+            return Ok(p.clone());
+        }
+        let why = match from_env {
+            Some((var, Ok(_))) => {
+                format!("the environment variable {var} (password_env) is empty")
+            }
+            Some((var, Err(std::env::VarError::NotPresent))) => {
+                format!("the environment variable {var} (password_env) is not set")
+            }
+            Some((var, Err(std::env::VarError::NotUnicode(_)))) => {
+                format!("the environment variable {var} (password_env) is not valid UTF-8")
+            }
+            None if self.password.is_some() => {
+                "password is empty; put it in an environment variable named by password_env".into()
+            }
+            None => "no password: name an environment variable holding it in password_env".into(),
+        };
+        Err(TrunkError::NoPassword {
+            trunk: self.name.clone(),
+            why,
+        })
+    }
+
+    /// The proxy's socket address (resolved when it is a name; port 5060 when it has none).
+    pub async fn proxy_addr(&self) -> Result<SocketAddr, TrunkError> {
+        let with_port = if self.proxy.parse::<SocketAddr>().is_ok()
+            || self.proxy.rsplit_once(':').is_some_and(|(h, p)| {
+                !h.is_empty() && !h.ends_with(':') && p.parse::<u16>().is_ok()
+            }) {
+            self.proxy.clone()
+        } else {
+            format!("{}:5060", self.proxy)
+        };
+        let resolve = |source| TrunkError::Resolve {
+            trunk: self.name.clone(),
+            proxy: self.proxy.clone(),
+            source,
+        };
+        let first = tokio::net::lookup_host(with_port.as_str())
+            .await
+            .map_err(resolve)?
+            .next();
+        first.ok_or_else(|| {
+            resolve(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the name resolves to no address",
+            ))
+        })
     }
 
     /// The request URI for a number on this trunk.
@@ -122,13 +199,63 @@ pub fn parse(text: &str, path: &str) -> Result<TrunksFile, TrunkError> {
         if t.proxy.parse::<std::net::SocketAddr>().is_err() && !t.proxy.contains('.') {
             return Err(bad(format!("proxy {:?} is not host:port", t.proxy)));
         }
-        if t.register && (t.username.is_none() || t.password().is_none()) {
+        // Whether the environment holds the password is checked when it is used
+        // (`password()`), so loading the file does not depend on the environment.
+        if t.register
+            && (t.username.is_none() || (t.password.is_none() && t.password_env.is_none()))
+        {
             return Err(bad(
                 "register: true needs username and password (or password_env)".into(),
             ));
         }
     }
     Ok(f)
+}
+
+/// How often [`port_unreachable`] probes while nothing has come back.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Resolves when the operating system reports the proxy's port unreachable (an ICMP port
+/// unreachable comes back as a refused connection on a connected UDP socket), which a SIP
+/// transaction over the shared transport never sees: it sits out its 32 s timer instead.
+/// Probes with CRLF keep-alives (RFC 5626 §4.4.1), which a SIP server ignores, from a
+/// socket of its own bound to `local`. Never resolves while the port may be open or when
+/// the probe cannot be sent at all, so callers race it against the real request.
+pub async fn port_unreachable(local: IpAddr, proxy: SocketAddr) -> std::io::Error {
+    use std::io::ErrorKind;
+    let refused = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable
+        )
+    };
+    let sock = match tokio::net::UdpSocket::bind(SocketAddr::new(local, 0)).await {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    if sock.connect(proxy).await.is_err() {
+        return std::future::pending().await;
+    }
+    let mut buf = [0u8; 512];
+    loop {
+        let sent = sock.send(b"\r\n\r\n").await;
+        let got = match sent {
+            Ok(_) => match tokio::time::timeout(PROBE_EVERY, sock.recv(&mut buf)).await {
+                Ok(r) => r,
+                // Silence: the port may be filtered or the server quiet; probe again.
+                Err(_) => continue,
+            },
+            Err(e) => Err(e),
+        };
+        match got {
+            Err(e) if refused(&e) => return e,
+            // An answer (a keep-alive pong) means someone listens; any other error says
+            // nothing about the proxy. Either way, stop probing.
+            _ => return std::future::pending().await,
+        }
+    }
 }
 
 /// Why a call may not start on the trunk now.
@@ -260,5 +387,57 @@ mod tests {
             .expect_err("no creds")
             .to_string()
             .contains("username"));
+    }
+
+    fn registering(password: &str) -> TrunkConfig {
+        let yaml = format!(
+            "trunks:\n  - name: reg\n    proxy: 127.0.0.1:5060\n    channels: 1\n    cps: 1\n    register: true\n    username: u\n{password}"
+        );
+        parse(&yaml, "t.yaml")
+            .expect("loads whatever the environment holds")
+            .trunks
+            .remove(0)
+    }
+
+    #[test]
+    fn a_missing_password_is_an_error_naming_where_it_was_expected() {
+        let var = "VOXDIAL_TEST_TRUNK_PASSWORD_NEVER_SET";
+        let e = registering(&format!("    password_env: {var}\n"))
+            .password()
+            .expect_err("unset")
+            .to_string();
+        assert_eq!(
+            e,
+            format!("trunk reg: the environment variable {var} (password_env) is not set")
+        );
+        let e = registering("    password: \"\"\n")
+            .password()
+            .expect_err("empty")
+            .to_string();
+        assert!(e.contains("password is empty"), "{e}");
+        // The file's password stands in for an unset variable.
+        let t = registering(&format!("    password_env: {var}\n    password: s3cret\n"));
+        assert_eq!(t.password().expect("from the file"), "s3cret");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_reported_unreachable() {
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr");
+        // A guard against hanging, not a measurement: ICMP comes back in microseconds.
+        let e = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            port_unreachable(closed.ip(), closed),
+        )
+        .await
+        .expect("the OS reported the port closed");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+        let t = registering("    password: x\n");
+        assert_eq!(
+            t.proxy_addr().await.expect("addr"),
+            "127.0.0.1:5060".parse::<SocketAddr>().expect("addr")
+        );
     }
 }
