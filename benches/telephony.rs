@@ -2,7 +2,8 @@
 //!
 //! 1. Call setups per second, INVITE -> 200 -> ACK -> BYE -> 200, from voxdial's
 //!    `SipUa` to a sipp UAS (`sipp -sn uas`) on 127.0.0.1, with media started and
-//!    stopped on every call as in production.
+//!    stopped on every call as in production. `VOXDIAL_BENCH_SECONDS` (10) and
+//!    `VOXDIAL_BENCH_CONCURRENCY` (64 calls in flight) change the run.
 //! 2. Concurrent RTP streams on one core: pairs of media streams on one media worker
 //!    thread exchanging G.711 over loopback UDP (encode, decode, 20 ms pacing, jitter
 //!    buffer, 16 kHz resampling for the speech API), with the share of packets sent more
@@ -206,7 +207,19 @@ fn main() {
     let media = MediaRuntime::new(workers);
     let only = std::env::var("VOXDIAL_BENCH").unwrap_or_default();
     if only.is_empty() || only == "calls" {
-        call_setups(&media, 10, 64);
+        // Knobs so old and new builds can be made to do the same work under a profiler.
+        let knob = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(default)
+        };
+        call_setups(
+            &media,
+            knob("VOXDIAL_BENCH_SECONDS", 10),
+            knob("VOXDIAL_BENCH_CONCURRENCY", 64) as usize,
+        );
     }
     if !only.is_empty() && only != "rtp" {
         return;

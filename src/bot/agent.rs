@@ -355,12 +355,17 @@ impl Driver {
                 Output::Transfer { reason } => {
                     self.transferring = true;
                     self.report.transfer_reason = Some(reason.clone());
-                    let _ = self.commands.send(AgentCommand::Transfer { reason });
+                    let _ = self.commands.send(AgentCommand::Transfer {
+                        reason: Some(reason),
+                    });
                 }
                 Output::Hangup { outcome } => {
                     self.ended = true;
                     self.report.outcome = Some(outcome.clone());
-                    let _ = self.commands.send(AgentCommand::Hangup { outcome });
+                    let _ = self.commands.send(AgentCommand::Hangup {
+                        outcome,
+                        after_playout: true,
+                    });
                 }
                 // The driver carries out the pipeline's requests; none reach the call.
                 Output::Transcribe { .. }
@@ -487,7 +492,10 @@ impl BotAgent {
                         d.ended = true;
                         let outcome = format!("cpd_{}", serde_plain(&o));
                         d.report.outcome = Some(outcome.clone());
-                        let _ = d.commands.send(AgentCommand::Hangup { outcome });
+                        let _ = d.commands.send(AgentCommand::Hangup {
+                            outcome,
+                            after_playout: true,
+                        });
                     }
                     self.cpd = None;
                 } else if now > window {
@@ -506,6 +514,7 @@ impl BotAgent {
                     d.ended = true;
                     let _ = d.commands.send(AgentCommand::Hangup {
                         outcome: "bot_error".into(),
+                        after_playout: true,
                     });
                 }
             }

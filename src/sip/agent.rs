@@ -21,19 +21,33 @@ pub struct AgentMedia {
     pub events: std::sync::mpsc::Receiver<CallEvent>,
 }
 
-/// What the agent asks of the call.
+/// What the agent asks of the call. Whatever is specific to one kind of agent (the
+/// bot's hand-off reason, its goodbye) is an explicit field here, so the call core knows
+/// commands, never which agent sent them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AgentCommand {
     /// Hand the customer to a human (REFER to the configured queue).
     Transfer {
-        /// The hand-off reason code, carried to the agent console.
-        reason: String,
+        /// The hand-off reason code, carried to the agent console as `X-Voxdial-Reason`
+        /// (None: a plain REFER, as a test call sends).
+        reason: Option<String>,
     },
-    /// End the call once the queued audio has played.
+    /// End the call.
     Hangup {
         /// The conversation's outcome code.
         outcome: String,
+        /// Let the queued audio play out first (and 300 ms more), as after a goodbye.
+        after_playout: bool,
     },
+    /// Send these keys as RFC 4733 events.
+    Dtmf {
+        /// The keys (`0-9*#A-D`).
+        digits: String,
+    },
+    /// Put the customer on hold (re-INVITE sendonly).
+    Hold,
+    /// Take the customer off hold.
+    Resume,
 }
 
 /// What the call tells the agent.

@@ -6,8 +6,9 @@
 use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
 use super::call::{
     Call, CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request, RequestId,
-    Response, Script, SipAction,
+    Response, SipAction,
 };
+use super::scripted::{Script, ScriptedAgent};
 use super::sdp::{Direction, LocalMedia, MediaParams};
 use super::transfer::{parse_sipfrag, ReplacesDialog};
 use crate::media::g711::G711;
@@ -508,15 +509,22 @@ async fn run_call(
         refer_to: req.refer_to.clone(),
         consult: req.consult.clone(),
         transfer_timeout: req.transfer_timeout,
-        bridge_fallback: req.bridge_fallback,
+        // The bot holds the customer's audio, which a bridge would have to relay, and
+        // announces a failed transfer itself; a test call's script does neither.
+        bridge_fallback: req.bridge_fallback && agent.is_none(),
         context: req.context.clone(),
-        has_agent: agent.is_some(),
-        take_back_announcement: take_back.is_some(),
-        script: Script {
-            refer_after: req.refer_after,
-            hangup_after: req.hangup_after,
+        take_back_announcement: take_back.is_some() && agent.is_none(),
+    });
+    // Without an agent the test-call script holds the call, inline (no thread per call).
+    let script = agent.is_none().then(|| {
+        let has_target = req.refer_to.is_some() || req.consult.is_some();
+        ScriptedAgent::new(Script {
+            play,
+            dtmf: req.dtmf.clone(),
+            refer_after: has_target.then_some(req.refer_after),
             hold: req.hold,
-        },
+            hangup_after: req.hangup_after,
+        })
     });
     let mut io = CallIo {
         layer: layer.clone(),
@@ -543,14 +551,16 @@ async fn run_call(
         agent_thread: None,
         agent_rx: None,
         events_tx: None,
-        play,
-        dtmf: req.dtmf.clone(),
+        script,
+        answered_at: None,
+        clock,
         take_back,
         pending: HashMap::new(),
         next_request: 0,
         replies: tokio::sync::mpsc::unbounded_channel(),
         leg: None,
         leg_media: None,
+        fired: None,
     };
     call.start(clock.now());
     loop {
@@ -607,8 +617,10 @@ struct CallIo {
     agent_thread: Option<std::thread::JoinHandle<super::agent::AgentReport>>,
     agent_rx: Option<tokio::sync::mpsc::UnboundedReceiver<AgentCommand>>,
     events_tx: Option<std::sync::mpsc::Sender<CallEvent>>,
-    play: Option<Vec<i16>>,
-    dtmf: Option<String>,
+    /// The test-call script, when no agent was given: asked at its deadlines.
+    script: Option<ScriptedAgent>,
+    answered_at: Option<Millis>,
+    clock: MonotonicClock,
     take_back: Option<Vec<i16>>,
     pending: HashMap<RequestId, rsipstack::dialog::dialog::TransactionHandle>,
     next_request: RequestId,
@@ -618,6 +630,18 @@ struct CallIo {
     ),
     leg: Option<AgentLegIo>,
     leg_media: Option<MediaReport>,
+    /// The last deadline fed at once, without a timer (see [`fire_at_once`]).
+    fired: Option<Millis>,
+}
+
+/// Whether the core's deadline is already due, so the driver feeds the timeout at once
+/// instead of arming a tokio timer: a timer in the past still waits for the timer
+/// driver's next millisecond tick and costs a registration and a wakeup, and a call that
+/// hangs up or refers at the answer (the call-setup benchmark, `--hangup-after-s 0`)
+/// would pay both. A deadline fed at once and returned again unchanged goes through the
+/// timer, so a core that keeps asking for a past instant is paced, never spun.
+fn fire_at_once(deadline: Option<Millis>, now: Millis, fired: Option<Millis>) -> bool {
+    deadline.is_some_and(|d| d <= now) && deadline != fired
 }
 
 impl CallIo {
@@ -674,6 +698,11 @@ impl CallIo {
                     self.media_report = Some(m.stop().await);
                 }
             }
+            Output::SendDtmf(digits) => {
+                if let Some(m) = &self.media {
+                    m.send_dtmf(&digits);
+                }
+            }
             Output::Event(e) => self.on_event(e),
         }
         Ok(())
@@ -700,16 +729,14 @@ impl CallIo {
         }
     }
 
-    /// The answer: play the script's audio and DTMF, and hand the media to the agent.
+    /// The answer: start the script's timeline, or hand the media to the agent.
     fn answered(&mut self) {
         let Some(media) = self.media.as_mut() else {
             return;
         };
-        if let Some(pcm) = &self.play {
-            media.playout.push_8k(pcm);
-        }
-        if let Some(d) = &self.dtmf {
-            media.send_dtmf(d);
+        if let Some(s) = self.script.as_mut() {
+            s.answered(&media.playout);
+            self.answered_at = Some(self.clock.now());
         }
         if let Some(agent) = self.agent.take() {
             let (agent_tx, agent_rx) = tokio::sync::mpsc::unbounded_channel::<AgentCommand>();
@@ -848,6 +875,30 @@ impl CallIo {
         Ok(())
     }
 
+    /// What an agent's command asks of the call core.
+    fn command_of(&self, c: AgentCommand) -> Command {
+        match c {
+            AgentCommand::Transfer { reason } => Command::Transfer { reason },
+            AgentCommand::Hangup {
+                outcome,
+                after_playout,
+            } => {
+                tracing::info!(%outcome, "the agent ends the call");
+                let after = if after_playout {
+                    // Let the goodbye play out first (bounded, in case the queue is huge).
+                    let queued = self.media.as_ref().map_or(0, |m| m.playout.queued_ms());
+                    Duration::from_millis(queued.min(30_000) + 300)
+                } else {
+                    Duration::ZERO
+                };
+                Command::Hangup { after }
+            }
+            AgentCommand::Dtmf { digits } => Command::Dtmf(digits),
+            AgentCommand::Hold => Command::Hold,
+            AgentCommand::Resume => Command::Resume,
+        }
+    }
+
     /// Call the agent (consultation or bridge) without holding up the signalling loop.
     fn spawn_leg(&self, target: String, bridge: bool) {
         let (layer, runtime, sip_addr) = (self.layer.clone(), self.runtime.clone(), self.sip_addr);
@@ -875,6 +926,19 @@ impl CallIo {
         clock: &MonotonicClock,
         deadline: Option<Millis>,
     ) -> Result<Input, UaError> {
+        let now = clock.now();
+        let mut deadline = deadline;
+        if let (Some(s), Some(t0)) = (self.script.as_mut(), self.answered_at) {
+            if let Some(c) = s.due(now.since(t0)) {
+                return Ok(Input::Command(now, self.command_of(c)));
+            }
+            let next = s.next_due().map(|d| t0 + d);
+            deadline = deadline.into_iter().chain(next).min();
+        }
+        if fire_at_once(deadline, now, self.fired) {
+            self.fired = deadline;
+            return Ok(Input::Timeout(now));
+        }
         let wake = deadline.map(|d| Instant::from_std(clock.instant_of(d)));
         loop {
             tokio::select! {
@@ -954,16 +1018,7 @@ impl CallIo {
                 c = async { self.agent_rx.as_mut().expect("guarded").recv().await }, if self.agent_rx.is_some() => {
                     let now = clock.now();
                     match c {
-                        Some(AgentCommand::Transfer { reason }) => {
-                            return Ok(Input::Command(now, Command::Transfer { reason }));
-                        }
-                        Some(AgentCommand::Hangup { outcome }) => {
-                            // Let the goodbye play out first (bounded, in case the queue is huge).
-                            let queued = self.media.as_ref().map_or(0, |m| m.playout.queued_ms());
-                            tracing::info!(%outcome, "the agent ends the call");
-                            let after = Duration::from_millis(queued.min(30_000) + 300);
-                            return Ok(Input::Command(now, Command::Hangup { after }));
-                        }
+                        Some(c) => return Ok(Input::Command(now, self.command_of(c))),
                         None => self.agent_rx = None,
                     }
                 }
@@ -1251,5 +1306,21 @@ async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_due_deadline_is_fed_at_once_but_a_repeated_one_waits_for_the_timer() {
+        let now = Millis(10_000);
+        assert!(fire_at_once(Some(now), now, None));
+        assert!(fire_at_once(Some(Millis(9_000)), now, Some(Millis(8_000))));
+        // The core asked again for the instant it was just given: pace it.
+        assert!(!fire_at_once(Some(Millis(9_000)), now, Some(Millis(9_000))));
+        assert!(!fire_at_once(Some(Millis(10_001)), now, None));
+        assert!(!fire_at_once(None, now, None));
     }
 }

@@ -27,28 +27,15 @@ pub struct CallConfig {
     pub consult: Option<String>,
     /// How long a transfer may take to reach a final NOTIFY.
     pub transfer_timeout: Duration,
-    /// Bridge the agent ourselves when the customer's side refuses REFER.
+    /// Bridge the agent ourselves when the customer's side refuses REFER. The driver
+    /// turns it off when an agent holds the customer's audio (the bot): the bridge would
+    /// need that audio to relay it.
     pub bridge_fallback: bool,
     /// Transfer context for the agent console (`X-Voxdial-*`).
     pub context: Vec<(String, String)>,
-    /// Whether an agent holds the conversation (it then decides when to transfer and
-    /// hang up, and announces a failed transfer itself).
-    pub has_agent: bool,
-    /// Whether there is a take-back announcement to play when a transfer fails.
+    /// Whether there is a take-back announcement to play when a transfer fails (off
+    /// when the agent announces a failed transfer itself, as the bot does).
     pub take_back_announcement: bool,
-    /// The test-call script: timings relative to the answer.
-    pub script: Script,
-}
-
-/// Timed actions of a test call, relative to the answer (`voxdial call` flags).
-#[derive(Clone, Debug, Default)]
-pub struct Script {
-    /// Send the REFER this long after answer (only without an agent).
-    pub refer_after: Duration,
-    /// Hang up this long after answer.
-    pub hangup_after: Option<Duration>,
-    /// Put the customer on hold this long after answer, for this long.
-    pub hold: Option<(Duration, Duration)>,
 }
 
 /// An in-dialog request the driver must answer; the id pairs it with [`SipAction::Respond`].
@@ -156,8 +143,9 @@ pub enum OtherRequest {
 pub enum Command {
     /// Hand the customer to a human.
     Transfer {
-        /// The hand-off reason, carried to the agent console.
-        reason: String,
+        /// The hand-off reason, carried to the agent console (`X-Voxdial-Reason`); none
+        /// for a plain REFER.
+        reason: Option<String>,
     },
     /// Hang up once this much queued audio has played.
     Hangup {
@@ -170,6 +158,8 @@ pub enum Command {
     Hold,
     /// Take the customer off hold.
     Resume,
+    /// Send DTMF keys on the call's media.
+    Dtmf(String),
 }
 
 /// What the driver must do.
@@ -188,6 +178,8 @@ pub enum Output {
     MoveMedia(std::net::SocketAddr),
     /// Stop the call's media and put its counters in the report.
     StopMedia,
+    /// Send these keys as RFC 4733 events on the call's media.
+    SendDtmf(String),
     /// Tell the driver or the agent something.
     Event(Event),
 }
@@ -255,7 +247,7 @@ pub enum SipAction {
 /// Things the call tells its driver and agent.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// The call was answered: start the agent, play the script's audio and DTMF.
+    /// The call was answered: start the agent.
     Answered,
     /// The transfer failed; the bot has the customer again.
     TransferFailed(String),

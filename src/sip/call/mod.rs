@@ -17,7 +17,7 @@ mod tests;
 
 pub use messages::{
     CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request, RequestId,
-    Response, Script, SipAction,
+    Response, SipAction,
 };
 pub use report::{CallReport, TransferReport};
 
@@ -88,10 +88,10 @@ pub struct Call {
     last_refresh: Millis,
     sdp_version: u64,
     hold: HoldState,
-    hold_at: Option<Millis>,
-    resume_at: Option<Millis>,
+    /// Where the agent wants the hold to be; reached by re-INVITE once no other
+    /// re-INVITE is in flight (a refresh goes first, the hold follows).
+    hold_wanted: HoldState,
     hangup_at: Option<Millis>,
-    refer_at: Option<Millis>,
     reinvite_pending: Option<ReinvitePurpose>,
     context: Vec<(String, String)>,
     transfer: Option<(BlindTransfer, TransferReport)>,
@@ -120,10 +120,8 @@ impl Call {
             last_refresh: Millis::ZERO,
             sdp_version,
             hold: HoldState::Active,
-            hold_at: None,
-            resume_at: None,
+            hold_wanted: HoldState::Active,
             hangup_at: None,
-            refer_at: None,
             reinvite_pending: None,
             context,
             transfer: None,
@@ -178,7 +176,6 @@ impl Call {
             }),
             Phase::Answered => [
                 self.hangup_at,
-                self.refer_due(),
                 self.transfer
                     .as_ref()
                     .filter(|(t, _)| !t.is_done())
@@ -211,10 +208,6 @@ impl Call {
         self.out.push_back(Output::Event(e));
     }
 
-    fn refer_due(&self) -> Option<Millis> {
-        self.refer_at.filter(|_| self.transfer.is_none())
-    }
-
     fn refresh_due(&self) -> Option<Millis> {
         if self.reinvite_pending.is_some() {
             return None;
@@ -222,14 +215,28 @@ impl Call {
         self.timer.and_then(|t| t.refresh_due(self.last_refresh))
     }
 
+    /// Whether the agent asked for a hold change that is not yet on its way.
     fn hold_due(&self) -> Option<Millis> {
-        if self.reinvite_pending.is_some() {
+        if self.reinvite_pending.is_some() || self.phase != Phase::Answered {
             return None;
         }
-        match self.hold {
-            HoldState::Active => self.hold_at,
-            HoldState::Held => self.resume_at,
-            HoldState::Resumed => None,
+        let held = self.hold == HoldState::Held;
+        match self.hold_wanted {
+            HoldState::Held if !held => Some(Millis::ZERO),
+            HoldState::Resumed if held => Some(Millis::ZERO),
+            _ => None,
+        }
+    }
+
+    /// Send the re-INVITE the agent's hold request needs, unless one is in flight.
+    fn advance_hold(&mut self) {
+        if self.hold_due().is_none() {
+            return;
+        }
+        if self.hold_wanted == HoldState::Held {
+            self.reinvite(Direction::SendOnly, ReinvitePurpose::Hold);
+        } else {
+            self.reinvite(Direction::SendRecv, ReinvitePurpose::Resume);
         }
     }
 
@@ -271,20 +278,13 @@ impl Call {
             self.end(now, Some("us"));
             return;
         }
-        if self.refer_due().is_some_and(|t| now >= t) {
-            self.begin_transfer(now);
-        }
         if let Some((t, _)) = self.transfer.as_mut() {
             t.on_time(now);
         }
         if self.refresh_due().is_some_and(|t| now >= t) {
             self.reinvite(Direction::SendRecv, ReinvitePurpose::Refresh);
-        } else if self.hold_due().is_some_and(|t| now >= t) {
-            match self.hold {
-                HoldState::Active => self.reinvite(Direction::SendOnly, ReinvitePurpose::Hold),
-                HoldState::Held => self.reinvite(Direction::SendRecv, ReinvitePurpose::Resume),
-                HoldState::Resumed => {}
-            }
+        } else {
+            self.advance_hold();
         }
         self.check_transfer(now);
     }
@@ -361,10 +361,17 @@ impl Call {
                     r.reinvites.push(code);
                 }
                 match purpose {
-                    ReinvitePurpose::Hold => self.hold = HoldState::Held,
-                    ReinvitePurpose::Resume => self.hold = HoldState::Resumed,
+                    ReinvitePurpose::Hold => {
+                        self.hold = HoldState::Held;
+                        self.advance_hold();
+                    }
+                    ReinvitePurpose::Resume => {
+                        self.hold = HoldState::Resumed;
+                        self.advance_hold();
+                    }
                     ReinvitePurpose::Refresh => {
                         self.last_refresh = now;
+                        self.advance_hold();
                         if matches!(code, Some(408 | 481) | None) {
                             // RFC 4028 §10: a refresh that cannot reach the dialog ends
                             // the session.
@@ -538,13 +545,6 @@ impl Call {
         });
         self.event(Event::Answered);
         self.last_refresh = now;
-        let script = &self.cfg.script;
-        self.hold_at = script.hold.map(|(after, _)| now + after);
-        self.resume_at = script.hold.map(|(after, len)| now + after + len);
-        self.hangup_at = script.hangup_after.map(|d| now + d);
-        // With an agent, the conversation decides when to transfer; without, the script.
-        self.refer_at =
-            (self.has_target() && !self.cfg.has_agent).then(|| now + script.refer_after);
     }
 
     fn has_target(&self) -> bool {
@@ -660,15 +660,16 @@ impl Call {
             }
             _ if self.phase != Phase::Answered => {}
             Command::Transfer { reason } => {
-                if self.transfer.is_some() || self.refer_at.is_some() {
+                if self.transfer.is_some() {
                     tracing::info!("transfer already under way; request ignored");
                 } else if self.has_target() {
-                    self.context.push(("Reason".into(), reason));
-                    self.refer_at = Some(now);
+                    if let Some(reason) = reason {
+                        self.context.push(("Reason".into(), reason));
+                    }
                     self.begin_transfer(now);
                     self.check_transfer(now);
                 } else {
-                    tracing::info!(%reason, "transfer requested but no queue is configured");
+                    tracing::info!(?reason, "transfer requested but no queue is configured");
                     self.event(Event::TransferFailed("no_queue".into()));
                 }
             }
@@ -677,15 +678,14 @@ impl Call {
                 self.hangup_at = Some(self.hangup_at.map_or(at, |h| h.min(at)));
             }
             Command::Hold => {
-                if self.hold != HoldState::Held && self.reinvite_pending.is_none() {
-                    self.reinvite(Direction::SendOnly, ReinvitePurpose::Hold);
-                }
+                self.hold_wanted = HoldState::Held;
+                self.advance_hold();
             }
             Command::Resume => {
-                if self.hold == HoldState::Held && self.reinvite_pending.is_none() {
-                    self.reinvite(Direction::SendRecv, ReinvitePurpose::Resume);
-                }
+                self.hold_wanted = HoldState::Resumed;
+                self.advance_hold();
             }
+            Command::Dtmf(digits) => self.out.push_back(Output::SendDtmf(digits)),
         }
     }
 
@@ -709,9 +709,7 @@ impl Call {
                 self.end(now, Some("us"));
             }
             TransferState::Failed(TransferFailure::ReferRejected { code })
-                if self.cfg.bridge_fallback
-                    && self.agent_leg == AgentLeg::None
-                    && !self.cfg.has_agent =>
+                if self.cfg.bridge_fallback && self.agent_leg == AgentLeg::None =>
             {
                 // The customer's phone cannot transfer: call the agent ourselves and
                 // relay media between the two legs.
@@ -723,7 +721,7 @@ impl Call {
             TransferState::Failed(why) => {
                 tracing::info!(?why, "transfer failed; the bot keeps the call");
                 rep.bot_resumed = true;
-                let announce = self.cfg.take_back_announcement && !self.cfg.has_agent;
+                let announce = self.cfg.take_back_announcement;
                 if announce {
                     rep.announced = true;
                 }

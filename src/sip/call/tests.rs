@@ -50,9 +50,7 @@ fn config() -> CallConfig {
         transfer_timeout: Duration::from_secs(10),
         bridge_fallback: false,
         context: vec![],
-        has_agent: false,
         take_back_announcement: false,
-        script: Script::default(),
     }
 }
 
@@ -115,8 +113,12 @@ fn bye() -> Output {
 
 fn with_refer(mut cfg: CallConfig) -> CallConfig {
     cfg.refer_to = Some("sip:queue@127.0.0.1".into());
-    cfg.script.refer_after = Duration::from_secs(2);
     cfg
+}
+
+/// The agent (a test call's script at +2 s) asks for a plain transfer.
+fn transfer_at(c: &mut Call, ms: u64) {
+    c.handle_input(Input::Command(at(ms), Command::Transfer { reason: None }));
 }
 
 fn refer_sent(cfg: &CallConfig) -> Output {
@@ -389,8 +391,8 @@ fn an_unusable_answer_ends_the_call_with_a_reason() {
 fn blind_transfer_completes_on_the_final_notify() {
     let cfg = with_refer(config());
     let mut c = answered(cfg.clone(), None);
-    assert_eq!(c.poll_timeout(), Some(at(3000)));
-    c.handle_input(Input::Timeout(at(3000)));
+    assert_eq!(c.poll_timeout(), None, "the agent decides when");
+    transfer_at(&mut c, 3000);
     assert_eq!(drain(&mut c), vec![refer_sent(&cfg)]);
     assert_eq!(c.poll_timeout(), Some(at(13_000)), "transfer deadline");
     c.handle_input(Input::Response(at(3100), Response::Refer(Some(202))));
@@ -422,7 +424,7 @@ fn failed_transfer(
     why: TransferFailure,
 ) -> (Vec<Output>, CallReport) {
     let mut c = answered(cfg.clone(), None);
-    c.handle_input(Input::Timeout(at(3000)));
+    transfer_at(&mut c, 3000);
     assert_eq!(drain(&mut c), vec![refer_sent(&cfg)]);
     feed(&mut c);
     let out = drain(&mut c);
@@ -506,7 +508,7 @@ fn a_refused_refer_is_bridged_when_allowed() {
     let mut cfg = with_refer(config());
     cfg.bridge_fallback = true;
     let mut c = answered(cfg.clone(), None);
-    c.handle_input(Input::Timeout(at(3000)));
+    transfer_at(&mut c, 3000);
     drain(&mut c);
     c.handle_input(Input::Response(at(3100), Response::Refer(Some(501))));
     assert_eq!(
@@ -536,9 +538,8 @@ fn a_refused_refer_is_bridged_when_allowed() {
 fn attended_transfer_consults_then_refers_with_replaces() {
     let mut cfg = config();
     cfg.consult = Some("sip:agent@127.0.0.1:5300".into());
-    cfg.script.refer_after = Duration::from_secs(1);
     let mut c = answered(cfg.clone(), None);
-    c.handle_input(Input::Timeout(at(2000)));
+    transfer_at(&mut c, 2000);
     assert_eq!(
         drain(&mut c),
         vec![Output::Send(SipAction::Consult {
@@ -582,19 +583,17 @@ fn attended_transfer_consults_then_refers_with_replaces() {
 
 #[test]
 fn the_agent_asks_for_a_transfer_and_hears_when_there_is_no_queue() {
-    let mut cfg = config();
-    cfg.has_agent = true;
+    let cfg = config();
     let mut c = answered(cfg.clone(), None);
     let ask = || Command::Transfer {
-        reason: "wants_human".into(),
+        reason: Some("wants_human".into()),
     };
     c.handle_input(Input::Command(at(2000), ask()));
     assert_eq!(
         drain(&mut c),
         vec![Output::Event(Event::TransferFailed("no_queue".into()))]
     );
-    let mut cfg = with_refer(cfg);
-    cfg.has_agent = true;
+    let cfg = with_refer(cfg);
     let mut c = answered(cfg.clone(), None);
     assert_eq!(c.poll_timeout(), None, "the agent decides when");
     c.handle_input(Input::Command(at(2000), ask()));
@@ -612,9 +611,7 @@ fn the_agent_asks_for_a_transfer_and_hears_when_there_is_no_queue() {
 
 #[test]
 fn hold_and_resume_by_re_invite() {
-    let mut cfg = config();
-    cfg.script.hold = Some((Duration::from_secs(1), Duration::from_secs(2)));
-    cfg.script.hangup_after = Some(Duration::from_secs(5));
+    let cfg = config();
     let mut c = answered(cfg.clone(), None);
     let offer = |version, dir| {
         LocalMedia {
@@ -623,8 +620,8 @@ fn hold_and_resume_by_re_invite() {
         }
         .offer(dir)
     };
-    assert_eq!(c.poll_timeout(), Some(at(2000)));
-    c.handle_input(Input::Timeout(at(2000)));
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_input(Input::Command(at(2000), Command::Hold));
     assert_eq!(
         drain(&mut c),
         vec![Output::Send(SipAction::Reinvite {
@@ -635,8 +632,8 @@ fn hold_and_resume_by_re_invite() {
     assert_eq!(c.hold_state(), HoldState::Active, "until the answer");
     c.handle_input(Input::Response(at(2050), Response::Reinvite(Some(200))));
     assert_eq!(c.hold_state(), HoldState::Held);
-    assert_eq!(c.poll_timeout(), Some(at(4000)));
-    c.handle_input(Input::Timeout(at(4000)));
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_input(Input::Command(at(4000), Command::Resume));
     assert_eq!(
         drain(&mut c),
         vec![Output::Send(SipAction::Reinvite {
@@ -646,6 +643,12 @@ fn hold_and_resume_by_re_invite() {
     );
     c.handle_input(Input::Response(at(4050), Response::Reinvite(Some(200))));
     assert_eq!(c.hold_state(), HoldState::Resumed);
+    c.handle_input(Input::Command(
+        at(6000),
+        Command::Hangup {
+            after: Duration::ZERO,
+        },
+    ));
     assert_eq!(c.poll_timeout(), Some(at(6000)));
     c.handle_input(Input::Timeout(at(6000)));
     let mut want = vec![bye()];
@@ -654,6 +657,32 @@ fn hold_and_resume_by_re_invite() {
     let r = c.take_report().expect("report");
     assert_eq!(r.reinvites, vec![Some(200), Some(200)]);
     assert_eq!(r.hangup_by, Some("us"));
+}
+
+#[test]
+fn a_hold_asked_during_a_session_refresh_follows_its_answer() {
+    let mut c = answered(config(), Some("90;refresher=uac"));
+    c.handle_input(Input::Timeout(at(46_000)));
+    drain(&mut c);
+    // The script's hold falls due while the refresh is in flight: it waits, not lost.
+    c.handle_input(Input::Command(at(46_050), Command::Hold));
+    assert_eq!(drain(&mut c), vec![], "one re-INVITE at a time");
+    c.handle_input(Input::Response(at(46_100), Response::Reinvite(Some(200))));
+    let out = drain(&mut c);
+    assert!(
+        matches!(&out[..], [Output::Send(SipAction::Reinvite { offer, .. })] if offer.contains("a=sendonly")),
+        "{out:?}"
+    );
+    c.handle_input(Input::Response(at(46_200), Response::Reinvite(Some(200))));
+    assert_eq!(c.hold_state(), HoldState::Held);
+    assert_eq!(drain(&mut c), vec![]);
+}
+
+#[test]
+fn the_agents_dtmf_goes_to_the_media() {
+    let mut c = answered(config(), None);
+    c.handle_input(Input::Command(at(1000), Command::Dtmf("12#".into())));
+    assert_eq!(drain(&mut c), vec![Output::SendDtmf("12#".into())]);
 }
 
 #[test]
@@ -767,7 +796,7 @@ fn a_session_the_peer_stops_refreshing_expires() {
 fn the_customer_hanging_up_during_a_transfer_ends_it() {
     let cfg = with_refer(config());
     let mut c = answered(cfg.clone(), None);
-    c.handle_input(Input::Timeout(at(3000)));
+    transfer_at(&mut c, 3000);
     c.handle_input(Input::Response(at(3100), Response::Refer(Some(202))));
     c.handle_input(notify(1, 180, false));
     drain(&mut c);
@@ -785,9 +814,7 @@ fn the_customer_hanging_up_during_a_transfer_ends_it() {
 
 #[test]
 fn the_agent_hangs_up_after_its_goodbye_plays() {
-    let mut cfg = config();
-    cfg.has_agent = true;
-    let mut c = answered(cfg, None);
+    let mut c = answered(config(), None);
     c.handle_input(Input::Command(
         at(5000),
         Command::Hangup {
