@@ -1,15 +1,24 @@
-//! Importing a campaign list: CSV (UTF-8, UTF-8 with BOM, UTF-16 with BOM, GBK/GB18030
-//! detected) or XLSX; columns mapped to the scenario's campaign variables and checked
-//! row by row; numbers normalised; duplicates merged; suppressed numbers refused. Bad
-//! rows never stop an import: each goes to the reject report with its line number and
-//! reason. The leads are stored in one transaction, so an interrupted import leaves
-//! nothing half-done, and importing the same file again changes nothing.
+//! Importing a campaign list: CSV (UTF-8, UTF-8 with BOM, UTF-16 with BOM, GBK/GB18030,
+//! decided from the whole file by [`encoding`]) or XLSX; columns mapped to the scenario's
+//! campaign variables and checked row by row; numbers normalised; duplicates merged;
+//! suppressed numbers refused. Bad rows never stop an import: each goes to the reject
+//! report ([`report`]) with its line number and reason. The leads are stored in one
+//! transaction, so an interrupted import leaves nothing half-done, and importing the same
+//! file again changes nothing. A corrected file updates the variables of leads already
+//! stored, and the store keeps the values they replaced (a call made before the
+//! correction spoke the old amount; the ledger must be able to say so).
+
+pub mod encoding;
+mod report;
+
+pub use report::mask_reason;
 
 use super::phone::{self, PhoneError};
 use crate::policy::zones;
 use crate::scenario::model::{VarSource, VarType, VariableSpec};
 use crate::scenario::value::Value;
-use crate::store::{ImportCounts, NewLead, Store, StoreError};
+use crate::store::{ImportCounts, LeadUpdate, NewLead, Store, StoreError};
+use report::RejectWriter;
 use phonenumber::country::Id;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -47,6 +56,18 @@ pub enum ImportError {
         #[source]
         source: calamine::Error,
     },
+    /// The reject report could not be written.
+    #[error("{path}: {source}")]
+    Report {
+        /// File.
+        path: String,
+        /// Cause.
+        #[source]
+        source: csv::Error,
+    },
+    /// A command-line setting does not fit the list or the scenario.
+    #[error("{0}")]
+    Setting(String),
     /// A CSV record could not be read at all.
     #[error("{path}:{line}: {source}")]
     Csv {
@@ -84,8 +105,12 @@ pub struct ImportOptions {
     pub default_region: Id,
     /// XLSX sheet (default: the first).
     pub sheet: Option<String>,
-    /// Where the reject report goes.
-    pub rejects_path: PathBuf,
+    /// Row of the header, from 1: the rows above it (a title, a date line) are skipped.
+    pub header_row: u64,
+    /// Read CSV text in this encoding instead of detecting it (`--encoding`).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Where the reject report goes (`None`: nowhere, for fuzzing and benchmarks).
+    pub rejects_path: Option<PathBuf>,
     /// Draw a progress bar on a terminal.
     pub progress: bool,
     /// Import time (unix seconds): new leads are due from then.
@@ -101,6 +126,15 @@ pub struct Reject {
     pub reason: String,
 }
 
+/// A stored lead whose variables a re-import changed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    /// Line in the file.
+    pub line: u64,
+    /// Variables whose value changed (names only: the values stay in the store).
+    pub variables: Vec<String>,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
@@ -109,6 +143,14 @@ pub struct ImportReport {
     pub counts: ImportCounts,
     /// Encoding detected (CSV) or `xlsx`.
     pub encoding: String,
+    /// How the encoding was decided: `bom`, `forced`, `utf8`, `ascii`, `guessed`, `xlsx`.
+    pub encoding_decided_by: String,
+    /// Share of the non-ASCII characters that decode cleanly in that encoding.
+    pub encoding_confidence: f64,
+    /// First lines with bytes that do not decode (their rows are refused).
+    pub undecodable_lines: Vec<u64>,
+    /// The first leads a corrected file changed.
+    pub first_changes: Vec<Change>,
     /// Variable -> column used.
     pub columns: BTreeMap<String, String>,
     /// Columns present but not used.
@@ -117,7 +159,7 @@ pub struct ImportReport {
     pub already_imported: bool,
     /// Reject report path (written when there are rejects).
     pub rejects_file: Option<String>,
-    /// The first rejects, for the terminal.
+    /// The first rejects, for the terminal (values in reasons masked).
     pub first_rejects: Vec<Reject>,
     /// Rejects by reason kind.
     pub reject_reasons: BTreeMap<String, u64>,
@@ -235,42 +277,80 @@ type RawRow = (u64, u64, Vec<String>);
 /// Columns resolved, the variable -> header map, and the unused headers.
 type Resolved = (Columns, BTreeMap<String, String>, Vec<String>);
 
-/// A whole table read from a file: header and rows with their line numbers.
-struct Table {
+/// A whole table read from a list: header and rows with their line numbers.
+struct Table<'a> {
     encoding: String,
+    decided_by: String,
+    confidence: f64,
+    undecodable: Vec<u64>,
     headers: Vec<String>,
     /// (line, progress position, fields); the position counts toward `size`.
-    rows: Box<dyn Iterator<Item = Result<RawRow, ImportError>>>,
+    rows: Box<dyn Iterator<Item = Result<RawRow, ImportError>> + 'a>,
     size: u64,
 }
 
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ImportError + '_ {
-    move |source| ImportError::Io {
-        path: path.display().to_string(),
-        source,
+/// Where a list comes from: a file, or bytes in memory (fuzzing, tests).
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    /// A file; `.xlsx`/`.xlsm`/`.xls`/`.ods` are spreadsheets, anything else CSV.
+    Path(&'a Path),
+    /// CSV text.
+    CsvBytes(&'a [u8]),
+    /// A spreadsheet file's bytes.
+    SheetBytes(&'a [u8]),
+}
+
+impl<'a> Input<'a> {
+    fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::CsvBytes(_) | Input::SheetBytes(_) => "<list>".into(),
+        }
+    }
+    fn open(&self) -> std::io::Result<Box<dyn Read + 'a>> {
+        match *self {
+            Input::Path(p) => Ok(Box::new(std::io::BufReader::with_capacity(
+                1 << 20,
+                std::fs::File::open(p)?,
+            ))),
+            Input::CsvBytes(b) | Input::SheetBytes(b) => Ok(Box::new(b)),
+        }
+    }
+    fn len(&self) -> u64 {
+        match self {
+            Input::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::CsvBytes(b) | Input::SheetBytes(b) => b.len() as u64,
+        }
+    }
+    fn is_sheet(&self) -> bool {
+        match self {
+            Input::Path(p) => is_xlsx(p),
+            Input::CsvBytes(_) => false,
+            Input::SheetBytes(_) => true,
+        }
+    }
+    fn io_err(&self) -> impl Fn(std::io::Error) -> ImportError {
+        let path = self.name();
+        move |source| ImportError::Io {
+            path: path.clone(),
+            source,
+        }
+    }
+    fn sha256(&self) -> Result<String, ImportError> {
+        match self {
+            Input::Path(p) => crate::checksum::sha256_file(p).map_err(self.io_err()),
+            Input::CsvBytes(b) | Input::SheetBytes(b) => {
+                use sha2::Digest;
+                let d = sha2::Sha256::digest(b);
+                Ok(d.iter().map(|x| format!("{x:02x}")).collect())
+            }
+        }
     }
 }
 
-/// Decide a CSV's encoding from its first bytes.
-pub fn detect_encoding(sample: &[u8]) -> &'static encoding_rs::Encoding {
-    if let Some((enc, _)) = encoding_rs::Encoding::for_bom(sample) {
-        return enc;
-    }
-    match std::str::from_utf8(sample) {
-        Ok(_) => return encoding_rs::UTF_8,
-        // Valid UTF-8 cut in the middle of a character at the end of the sample.
-        Err(e) if e.error_len().is_none() => return encoding_rs::UTF_8,
-        Err(_) => {}
-    }
-    let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-    det.feed(sample, sample.len() < 65_536);
-    let guess = det.guess(Some(b"cn"), chardetng::Utf8Detection::Allow);
-    // GB18030 is a superset of GBK and GB2312: decode with it whatever the guess among them.
-    if guess == encoding_rs::GBK {
-        encoding_rs::GB18030
-    } else {
-        guess
-    }
+/// Decide a CSV's encoding from bytes in memory (the suppression command's files).
+pub fn detect_encoding(bytes: &[u8]) -> &'static encoding_rs::Encoding {
+    encoding::detect_bytes(bytes)
 }
 
 /// Notes CR and LF offsets as bytes pass, so a record's byte offset can be turned into the
@@ -325,33 +405,46 @@ impl LineOf {
     }
 }
 
-fn read_csv(path: &Path) -> Result<Table, ImportError> {
-    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+/// Marks a row whose text did not decode; `prepare` turns it into a reject.
+const UNDECODABLE: &str = "\u{0}undecodable";
+
+fn read_csv<'a>(
+    input: Input<'a>,
+    forced: Option<&'static encoding_rs::Encoding>,
+    header_row: u64,
+) -> Result<Table<'a>, ImportError> {
+    let size = input.len();
+    let detected = encoding::detect(&mut || input.open(), forced).map_err(input.io_err())?;
+    let enc = detected.encoding;
     let mut sample = vec![0u8; 65_536];
-    let mut n = 0;
-    while n < sample.len() {
-        let k = f.read(&mut sample[n..]).map_err(io_err(path))?;
-        if k == 0 {
-            break;
+    let n = {
+        let mut r = input.open().map_err(input.io_err())?;
+        let mut n = 0;
+        while n < sample.len() {
+            let k = r.read(&mut sample[n..]).map_err(input.io_err())?;
+            if k == 0 {
+                break;
+            }
+            n += k;
         }
-        n += k;
-    }
+        n
+    };
     sample.truncate(n);
-    let enc = detect_encoding(&sample);
-    let first_line = {
+    let header_line = {
         let (text, _, _) = enc.decode(&sample);
-        text.lines().next().unwrap_or("").to_string()
+        text.lines()
+            .nth(header_row.saturating_sub(1) as usize)
+            .unwrap_or("")
+            .to_string()
     };
     let delimiter = [b',', b'\t', b';', b'|']
         .into_iter()
-        .max_by_key(|d| first_line.matches(*d as char).count())
+        .max_by_key(|d| header_line.matches(*d as char).count())
         .unwrap_or(b',');
-    let f = std::fs::File::open(path).map_err(io_err(path))?;
     let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(enc))
         .bom_override(true)
-        .build(std::io::BufReader::with_capacity(1 << 20, f));
+        .build(input.open().map_err(input.io_err())?);
     let newlines = Rc::new(RefCell::new(VecDeque::new()));
     let decoded = LineCounter {
         inner: decoded,
@@ -367,41 +460,51 @@ fn read_csv(path: &Path) -> Result<Table, ImportError> {
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(decoded);
-    let p = path.display().to_string();
+    let p = input.name();
     let mut records = rdr.into_records();
-    let headers = match records.next() {
+    let mut header = None;
+    for _ in 0..header_row.max(1) {
+        header = records.next();
+    }
+    let headers = match header {
         Some(Ok(r)) => r.iter().map(|s| s.trim().to_string()).collect(),
         Some(Err(e)) => {
+            let line = e.position().map(|p| p.line()).unwrap_or(header_row);
             return Err(ImportError::Csv {
                 path: p,
-                line: 1,
+                line,
                 source: e,
-            })
+            });
         }
         None => {
             return Err(ImportError::Header {
                 path: p,
-                message: "the file is empty".into(),
+                message: if header_row > 1 {
+                    format!("no header: the file has fewer than {header_row} rows")
+                } else {
+                    "the file is empty".into()
+                },
             })
         }
     };
     let rows = records.map(move |r| match r {
         Ok(rec) => {
             let byte = rec.position().map(|p| p.byte()).unwrap_or(0);
-            Ok((
-                line_of.line(byte),
-                byte,
-                rec.iter().map(str::to_string).collect(),
-            ))
+            let fields: Vec<String> = rec.iter().map(str::to_string).collect();
+            // Bytes that did not decode arrive as U+FFFD: the row is refused, not
+            // stored with a garbled name.
+            let fields = if fields.iter().any(|f| f.contains('\u{fffd}')) {
+                vec![UNDECODABLE.to_string()]
+            } else {
+                fields
+            };
+            Ok((line_of.line(byte), byte, fields))
         }
         Err(e) => {
             let byte = e.position().map(|p| p.byte()).unwrap_or(0);
             let line = line_of.line(byte);
             match e.kind() {
-                // Bad bytes in one row: a reject, not the end of the import.
-                csv::ErrorKind::Utf8 { .. } => {
-                    Ok((line, byte, vec!["\u{0}invalid text encoding".into()]))
-                }
+                csv::ErrorKind::Utf8 { .. } => Ok((line, byte, vec![UNDECODABLE.to_string()])),
                 _ => Err(ImportError::Csv {
                     path: p.clone(),
                     line,
@@ -412,6 +515,9 @@ fn read_csv(path: &Path) -> Result<Table, ImportError> {
     });
     Ok(Table {
         encoding: enc.name().to_string(),
+        decided_by: detected.how.to_string(),
+        confidence: detected.confidence,
+        undecodable: detected.bad_lines,
         headers,
         rows: Box::new(rows),
         size,
@@ -438,45 +544,90 @@ fn cell_text(c: &calamine::Data) -> String {
     }
 }
 
-fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ImportError> {
-    use calamine::Reader;
-    let p = path.display().to_string();
-    let serr = |m: String| ImportError::Sheet {
-        path: p.clone(),
-        message: m,
-    };
+fn read_xlsx<'a>(
+    input: Input<'a>,
+    sheet: Option<&str>,
+    header_row: u64,
+) -> Result<Table<'a>, ImportError> {
+    let p = input.name();
     let workbook_err = |source: calamine::Error| ImportError::Workbook {
         path: p.clone(),
         source,
     };
-    let mut wb = calamine::open_workbook_auto(path).map_err(workbook_err)?;
+    match input {
+        Input::Path(path) => read_sheets(
+            calamine::open_workbook_auto(path).map_err(workbook_err)?,
+            &p,
+            sheet,
+            header_row,
+        ),
+        Input::CsvBytes(b) | Input::SheetBytes(b) => read_sheets(
+            calamine::open_workbook_auto_from_rs(std::io::Cursor::new(b)).map_err(workbook_err)?,
+            &p,
+            sheet,
+            header_row,
+        ),
+    }
+}
+
+fn read_sheets<'a, RS: std::io::Read + std::io::Seek>(
+    mut wb: calamine::Sheets<RS>,
+    p: &str,
+    sheet: Option<&str>,
+    header_row: u64,
+) -> Result<Table<'a>, ImportError> {
+    use calamine::Reader;
     let names = wb.sheet_names();
-    let name = match sheet {
+    let name = pick_sheet(&names, sheet).map_err(|message| ImportError::Sheet {
+        path: p.to_string(),
+        message,
+    })?;
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|source| ImportError::Workbook {
+            path: p.to_string(),
+            source,
+        })?;
+    table_from_range(p, &name, &range, header_row)
+}
+
+fn pick_sheet(names: &[String], sheet: Option<&str>) -> Result<String, String> {
+    match sheet {
         Some(s) => names
             .iter()
             .find(|n| n.as_str() == s)
             .cloned()
-            .ok_or_else(|| serr(format!("no sheet `{s}` (sheets: {})", names.join(", "))))?,
+            .ok_or_else(|| format!("no sheet `{s}` (sheets: {})", names.join(", "))),
         None => names
             .first()
             .cloned()
-            .ok_or_else(|| serr("the workbook has no sheets".into()))?,
-    };
-    let range = wb.worksheet_range(&name).map_err(workbook_err)?;
+            .ok_or_else(|| "the workbook has no sheets".into()),
+    }
+}
+
+fn table_from_range<'a>(
+    p: &str,
+    name: &str,
+    range: &calamine::Range<calamine::Data>,
+    header_row: u64,
+) -> Result<Table<'a>, ImportError> {
     let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
-    let mut rows = range.rows();
+    // `header_row` counts sheet rows as Excel shows them (1 = the first row).
+    let skip = (header_row.max(1) - 1).saturating_sub(start);
+    let mut rows = range.rows().skip(skip as usize);
     let headers: Vec<String> = rows
         .next()
         .map(|r| r.iter().map(|c| cell_text(c).trim().to_string()).collect())
         .ok_or_else(|| ImportError::Header {
-            path: p.clone(),
-            message: format!("sheet `{name}` is empty"),
+            path: p.to_string(),
+            message: format!("sheet `{name}` has no row {}", header_row.max(1)),
         })?;
+    let first_data = start + skip + 2;
     let data: Vec<(u64, u64, Vec<String>)> = rows
         .enumerate()
         .map(|(i, r)| {
             (
-                start + i as u64 + 2,
+                first_data + i as u64,
                 i as u64,
                 r.iter().map(cell_text).collect(),
             )
@@ -485,14 +636,13 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ImportError> {
     let size = data.len() as u64;
     Ok(Table {
         encoding: "xlsx".into(),
+        decided_by: "xlsx".into(),
+        confidence: 1.0,
+        undecodable: Vec::new(),
         headers,
         rows: Box::new(data.into_iter().map(Ok)),
         size,
     })
-}
-
-fn sha256_file(path: &Path) -> Result<String, ImportError> {
-    crate::checksum::sha256_file(path).map_err(io_err(path))
 }
 
 fn is_xlsx(path: &Path) -> bool {
@@ -513,8 +663,53 @@ struct Columns {
     vars: Vec<(String, usize, VarType, bool)>,
 }
 
+impl Columns {
+    /// Indices of the columns the import reads, in file order.
+    fn used(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = [Some(self.phone), self.customer_id, self.timezone]
+            .into_iter()
+            .flatten()
+            .chain(self.vars.iter().map(|v| v.1))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Columns every list may map whatever the scenario.
+const BUILT_IN: [&str; 3] = ["phone", "customer_id", "timezone"];
+
+/// A `--map` naming a variable nothing reads would be dropped silently: refuse it.
+fn check_mapping(opts: &ImportOptions) -> Result<(), ImportError> {
+    let campaign_vars: Vec<&str> = opts
+        .variables
+        .iter()
+        .filter(|(_, s)| s.source == VarSource::Campaign)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    for (var, col) in &opts.mapping {
+        if BUILT_IN.contains(&var.as_str()) || campaign_vars.contains(&var.as_str()) {
+            continue;
+        }
+        let known: Vec<&str> = BUILT_IN.iter().copied().chain(campaign_vars.iter().copied()).collect();
+        let why = if opts.variables.is_empty() {
+            " (no scenario: give --scenario to map its variables)".to_string()
+        } else if opts.variables.contains_key(var) {
+            format!(" (`{var}` is filled during the call, not from the list)")
+        } else {
+            String::new()
+        };
+        return Err(ImportError::Setting(format!(
+            "--map {var}={col}: no variable `{var}` to map{why}; variables: {}",
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 fn resolve_columns(
-    path: &Path,
+    path: &str,
     headers: &[String],
     opts: &ImportOptions,
 ) -> Result<Resolved, ImportError> {
@@ -524,7 +719,7 @@ fn resolve_columns(
         .map(|(v, c)| (v.as_str(), c.as_str()))
         .collect();
     let header_err = |message: String| ImportError::Header {
-        path: path.display().to_string(),
+        path: path.to_string(),
         message,
     };
     let list = headers.join(", ");
@@ -611,13 +806,17 @@ struct RowContext<'a> {
     width: usize,
     region: Id,
     constants: &'a serde_json::Map<String, serde_json::Value>,
+    encoding: &'a str,
 }
 
 impl RowContext<'_> {
     /// Check one row and build its lead, or say why not.
     fn prepare(&self, line: u64, row: &[String]) -> Result<NewLead, String> {
         if row.first().is_some_and(|c| c.starts_with('\u{0}')) {
-            return Err("invalid text encoding in this row".into());
+            return Err(format!(
+                "text encoding: bytes that are not {} in this row (the list was read as {}; see --encoding)",
+                self.encoding, self.encoding
+            ));
         }
         if row.len() != self.width {
             return Err(format!(
@@ -682,6 +881,27 @@ fn reason_kind(r: &str) -> String {
     r.split([':', '(']).next().unwrap_or(r).trim().to_string()
 }
 
+/// Variables of a stored lead after a corrected row: the row's values over the stored
+/// ones (a column left out of the new file erases nothing); `None` when nothing changed.
+fn changed_vars(old: &str, new: &str) -> Option<(String, Vec<String>)> {
+    let mut merged: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(old).unwrap_or_default();
+    let new: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(new).unwrap_or_default();
+    let mut changed = Vec::new();
+    for (k, v) in new {
+        if merged.get(&k) != Some(&v) {
+            changed.push(k.clone());
+            merged.insert(k, v);
+        }
+    }
+    if changed.is_empty() {
+        None
+    } else {
+        Some((serde_json::Value::Object(merged).to_string(), changed))
+    }
+}
+
 /// Import `path` into `campaign`.
 pub fn import_file(
     store: &mut dyn Store,
@@ -689,32 +909,46 @@ pub fn import_file(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
+    import_input(store, campaign, Input::Path(path), opts)
+}
+
+/// Import a list from a file or from memory into `campaign`.
+pub fn import_input(
+    store: &mut dyn Store,
+    campaign: i64,
+    input: Input<'_>,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let name = input.name();
+    check_mapping(opts)?;
     let mut constant_vars = serde_json::Map::new();
     for (k, v) in &opts.constants {
         if let Some(spec) = opts.variables.get(k) {
-            Value::parse_typed(v.trim(), spec.ty).map_err(|e| ImportError::Header {
-                path: path.display().to_string(),
-                message: format!("--set {k}={v}: {e}"),
+            Value::parse_typed(v.trim(), spec.ty).map_err(|e| {
+                ImportError::Setting(format!("--set {k}=…: {}", mask_reason(&e.to_string())))
             })?;
         } else if !opts.variables.is_empty() {
-            return Err(ImportError::Header {
-                path: path.display().to_string(),
-                message: format!("--set {k}: the scenario has no variable `{k}`"),
-            });
+            return Err(ImportError::Setting(format!(
+                "--set {k}: the scenario has no variable `{k}`"
+            )));
         }
         constant_vars.insert(k.clone(), serde_json::Value::String(v.trim().to_string()));
     }
     let started = std::time::Instant::now();
-    let sha = sha256_file(path)?;
-    let table = if is_xlsx(path) {
-        read_xlsx(path, opts.sheet.as_deref())?
+    let sha = input.sha256()?;
+    let table = if input.is_sheet() {
+        read_xlsx(input, opts.sheet.as_deref(), opts.header_row)?
     } else {
-        read_csv(path)?
+        read_csv(input, opts.encoding, opts.header_row)?
     };
-    let (cols, columns, ignored_columns) = resolve_columns(path, &table.headers, opts)?;
+    let (cols, columns, ignored_columns) = resolve_columns(&name, &table.headers, opts)?;
     let mut report = ImportReport {
         counts: ImportCounts::default(),
         encoding: table.encoding.clone(),
+        encoding_decided_by: table.decided_by.clone(),
+        encoding_confidence: table.confidence,
+        undecodable_lines: table.undecodable.clone(),
+        first_changes: Vec::new(),
         columns,
         ignored_columns,
         already_imported: false,
@@ -728,6 +962,7 @@ pub fn import_file(
             merged: prev.rows - prev.rejected,
             rejected: prev.rejected,
             inserted: 0,
+            updated: 0,
         };
         report.already_imported = true;
         return Ok(report);
@@ -744,49 +979,34 @@ pub fn import_file(
     } else {
         None
     };
-    let mut rejects_w: Option<csv::Writer<std::fs::File>> = None;
+    let headers = table.headers.clone();
+    let mut rejects_w = opts
+        .rejects_path
+        .clone()
+        .map(|p| RejectWriter::new(p, &headers, cols.used()));
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
     let mut leads: Vec<NewLead> = Vec::new();
+    let mut updates: Vec<LeadUpdate> = Vec::new();
     let width = table.headers.len();
     let mut counts = ImportCounts::default();
-    let mut within_file_merged = 0u64;
-    let headers = table.headers.clone();
+    let mut merged = 0u64;
     let mut reject = |line: u64,
                       reason: String,
                       row: &[String],
                       report: &mut ImportReport|
      -> Result<(), ImportError> {
-        if rejects_w.is_none() {
-            let mut w = csv::WriterBuilder::new()
-                .flexible(true)
-                .from_path(&opts.rejects_path)
-                .map_err(|e| ImportError::Io {
-                    path: opts.rejects_path.display().to_string(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-            let mut h = vec!["line".to_string(), "reason".to_string()];
-            h.extend(headers.iter().cloned());
-            w.write_record(&h).map_err(|e| ImportError::Io {
-                path: opts.rejects_path.display().to_string(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            rejects_w = Some(w);
-            report.rejects_file = Some(opts.rejects_path.display().to_string());
-        }
         if let Some(w) = rejects_w.as_mut() {
-            let mut rec = vec![line.to_string(), reason.clone()];
-            rec.extend(row.iter().map(|s| s.replace('\u{0}', "")));
-            w.write_record(&rec).map_err(|e| ImportError::Io {
-                path: opts.rejects_path.display().to_string(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            w.write(line, &reason, row)?;
         }
         *report
             .reject_reasons
             .entry(reason_kind(&reason))
             .or_insert(0) += 1;
         if report.first_rejects.len() < 10 {
-            report.first_rejects.push(Reject { line, reason });
+            report.first_rejects.push(Reject {
+                line,
+                reason: mask_reason(&reason),
+            });
         }
         Ok(())
     };
@@ -796,6 +1016,7 @@ pub fn import_file(
         width,
         region: opts.default_region,
         constants: &constant_vars,
+        encoding: &table.encoding,
     };
     let mut rows = table.rows;
     let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
@@ -847,7 +1068,7 @@ pub fn import_file(
             }
             if let Some((first, owner)) = seen.get(&lead.phone) {
                 if *owner == lead.debtor_id {
-                    within_file_merged += 1;
+                    merged += 1;
                 } else {
                     counts.rejected += 1;
                     reject(
@@ -860,27 +1081,120 @@ pub fn import_file(
                 continue;
             }
             seen.insert(lead.phone.clone(), (line, lead.debtor_id.clone()));
-            leads.push(lead);
+            match store.lead_by_phone(campaign, &lead.phone)? {
+                None => leads.push(lead),
+                Some(old) if old.debtor_id != lead.debtor_id => {
+                    counts.rejected += 1;
+                    reject(
+                        line,
+                        "duplicate: number already in this campaign for another customer (contact only the debtor)".into(),
+                        row,
+                        &mut report,
+                    )?;
+                }
+                Some(old) => match changed_vars(&old.vars_json, &lead.vars_json) {
+                    None => merged += 1,
+                    Some((vars_json, variables)) => {
+                        if report.first_changes.len() < 10 {
+                            report.first_changes.push(Change {
+                                line,
+                                variables: variables.clone(),
+                            });
+                        }
+                        updates.push(LeadUpdate {
+                            lead: old.id,
+                            old_vars_json: old.vars_json,
+                            vars_json,
+                            source_line: line,
+                        });
+                    }
+                },
+            }
         }
-    }
-    if let Some(w) = rejects_w.as_mut() {
-        w.flush().map_err(io_err(&opts.rejects_path))?;
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     drop(seen);
-    let file_name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    counts.merged = within_file_merged;
+    let file_name = match input {
+        Input::Path(p) => p
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        _ => name,
+    };
+    counts.merged = merged;
     let read_s = started.elapsed().as_secs_f64();
-    report.counts = store.import_leads(campaign, &leads, &file_name, &sha, &counts, opts.now)?;
+    report.counts = store.import_leads(
+        campaign,
+        &leads,
+        &updates,
+        &file_name,
+        &sha,
+        &counts,
+        opts.now,
+    )?;
+    // Only now, with the leads committed, does the new report replace the old one.
+    if let Some(w) = rejects_w {
+        report.rejects_file = w.finish()?.map(|p| p.display().to_string());
+    }
     tracing::info!(
         read_and_check_s = read_s,
         store_s = started.elapsed().as_secs_f64() - read_s,
         "import timing"
     );
     Ok(report)
+}
+
+/// The fuzz target's entry point (`fuzz/fuzz_targets/import.rs`, replayed by
+/// `tests/fuzz_corpus.rs`): list bytes (a ZIP header means a spreadsheet) through the
+/// whole importer into an in-memory store, with a scenario's typed variables. It must
+/// never panic; errors are fine.
+pub fn fuzzing(bytes: &[u8]) {
+    use crate::store::sqlite::SqliteStore;
+    let Ok(mut store) = SqliteStore::memory() else {
+        return;
+    };
+    let Ok(c) = store.ensure_campaign("fuzz", None, "cn-collection") else {
+        return;
+    };
+    let spec = |ty, required| VariableSpec {
+        ty,
+        source: VarSource::Campaign,
+        sensitive: false,
+        required,
+        example: None,
+    };
+    let variables = BTreeMap::from([
+        ("amount_due".to_string(), spec(VarType::Amount, true)),
+        ("due_date".to_string(), spec(VarType::Date, false)),
+        ("customer_name".to_string(), spec(VarType::Text, false)),
+    ]);
+    let opts = ImportOptions {
+        variables,
+        mapping: Vec::new(),
+        constants: Vec::new(),
+        default_region: Id::CN,
+        sheet: None,
+        header_row: 1,
+        encoding: None,
+        rejects_path: None,
+        progress: false,
+        now: 1_795_395_600,
+    };
+    let input = if bytes.starts_with(b"PK\x03\x04") {
+        Input::SheetBytes(bytes)
+    } else {
+        Input::CsvBytes(bytes)
+    };
+    // Twice: the second run is the re-import path (merges and updates).
+    let _ = import_input(&mut store, c.id, input, &opts);
+    let mut changed = bytes.to_vec();
+    changed.push(b'\n');
+    let again = if input.is_sheet() {
+        input
+    } else {
+        Input::CsvBytes(&changed)
+    };
+    let _ = import_input(&mut store, c.id, again, &opts);
 }
