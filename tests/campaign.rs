@@ -102,7 +102,10 @@ fn gbk_list_with_crlf_imports_with_line_numbered_rejects_and_is_idempotent() {
         .collect();
     assert_eq!(lines, vec![42, 43, 44, 46]);
     let report = std::fs::read_to_string(dir.path().join("list.csv.rejects.csv")).expect("report");
-    assert!(report.starts_with("\u{feff}line,reason,客户编号"), "{report}");
+    assert!(
+        report.starts_with("\u{feff}line,reason,客户编号"),
+        "{report}"
+    );
     assert!(
         report.contains("43,amount_due: `abc` is not a valid amount"),
         "{report}"
@@ -262,7 +265,10 @@ fn suppressed_numbers_are_refused_at_import_and_blocked_at_dial_time() {
     let first = dir.path().join("first.csv");
     std::fs::write(&first, "phone\n13900139000\n").expect("write");
     let f = first.to_str().expect("p");
-    json(&voxdial(&db, &["campaign", "import", f, "--campaign", "t", "--json"]));
+    json(&voxdial(
+        &db,
+        &["campaign", "import", f, "--campaign", "t", "--json"],
+    ));
     let o = voxdial(&db, &["campaign", "suppress", "--phone", "138 0013 8000"]);
     assert!(o.status.success());
     let r = json(&voxdial(

@@ -100,7 +100,10 @@ fn a_utf8_list_with_one_bad_byte_stays_utf8_and_only_that_row_is_refused() {
     let conf = r["encoding_confidence"].as_f64().expect("confidence");
     assert!(conf > 0.95 && conf < 1.0, "{r}");
     assert_eq!(r["undecodable_lines"], serde_json::json!([6]));
-    assert_eq!((r["inserted"].as_u64(), r["rejected"].as_u64()), (Some(29), Some(1)));
+    assert_eq!(
+        (r["inserted"].as_u64(), r["rejected"].as_u64()),
+        (Some(29), Some(1))
+    );
     assert_eq!(r["first_rejects"][0]["line"], 6);
     assert!(r["first_rejects"][0]["reason"]
         .as_str()
@@ -117,19 +120,22 @@ fn a_utf8_list_with_one_bad_byte_stays_utf8_and_only_that_row_is_refused() {
     let (gbk, _, _) = encoding_rs::GBK.encode("phone,note\n13800138000,张伟\n13800138001,ok\n");
     std::fs::write(&gbk_file, &gbk).expect("write");
     let g = gbk_file.to_str().expect("p");
-    let r = ok_json(&voxdial(&db, &import(g, "forced", &["--encoding", "utf-8"])));
+    let r = ok_json(&voxdial(
+        &db,
+        &import(g, "forced", &["--encoding", "utf-8"]),
+    ));
     assert_eq!(
         (r["encoding"].as_str(), r["encoding_decided_by"].as_str()),
         (Some("UTF-8"), Some("forced")),
         "{r}"
     );
-    assert_eq!((r["inserted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (r["inserted"].as_u64(), r["rejected"].as_u64()),
+        (Some(1), Some(1))
+    );
     let r = ok_json(&voxdial(&db, &import(g, "detected", &[])));
     assert_eq!(r["encoding"], "gb18030", "{r}");
-    let err = failed(&voxdial(
-        &db,
-        &import(f, "k", &["--encoding", "klingon"]),
-    ));
+    let err = failed(&voxdial(&db, &import(f, "k", &["--encoding", "klingon"])));
     assert!(err.contains("--encoding klingon"), "{err}");
 }
 
@@ -168,9 +174,16 @@ fn a_corrected_amount_updates_the_lead_and_keeps_the_old_value_on_record() {
     );
     let file2 = dir.path().join("l2.csv");
     std::fs::write(&file2, fixed).expect("write");
-    let r = ok_json(&voxdial(&db, &import(file2.to_str().expect("p"), "m1", &[])));
+    let r = ok_json(&voxdial(
+        &db,
+        &import(file2.to_str().expect("p"), "m1", &[]),
+    ));
     assert_eq!(
-        (r["updated"].as_u64(), r["merged"].as_u64(), r["inserted"].as_u64()),
+        (
+            r["updated"].as_u64(),
+            r["merged"].as_u64(),
+            r["inserted"].as_u64()
+        ),
         (Some(1), Some(2), Some(0)),
         "{r}"
     );
@@ -185,7 +198,10 @@ fn a_corrected_amount_updates_the_lead_and_keeps_the_old_value_on_record() {
             Ok((r.get(0)?, r.get(1)?))
         })
         .expect("one change on record");
-    assert!(old.contains("1001.50") && new.contains("200.00"), "{old} {new}");
+    assert!(
+        old.contains("1001.50") && new.contains("200.00"),
+        "{old} {new}"
+    );
     // The terminal report says what changed, not the amounts.
     let file3 = dir.path().join("l3.csv");
     std::fs::write(&file3, format!("{HEADER}\n{}\n", row(1, "150.00"))).expect("write");
@@ -232,7 +248,10 @@ fn data_files_and_reports_are_owner_only_and_reports_hold_used_columns_only() {
     // The terminal never shows the refused value; the owner-only report does.
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(!out.contains("3500元整"), "{out}");
-    assert!(out.contains("amount_due: `***` is not a valid amount"), "{out}");
+    assert!(
+        out.contains("amount_due: `***` is not a valid amount"),
+        "{out}"
+    );
     let report_path = r["rejects_file"].as_str().expect("a report");
     let report = std::fs::read_to_string(report_path).expect("report");
     assert!(report.starts_with('\u{feff}'), "Excel needs the BOM");
@@ -276,10 +295,25 @@ fn map_of_an_unknown_variable_is_refused() {
     let f = file.to_str().expect("p");
     let err = failed(&voxdial(
         &db,
-        &import(f, "m1", &["--scenario", "collection_m1_overdue", "--map", "amount_dew=欠款金额"]),
+        &import(
+            f,
+            "m1",
+            &[
+                "--scenario",
+                "collection_m1_overdue",
+                "--map",
+                "amount_dew=欠款金额",
+            ],
+        ),
     ));
-    assert!(err.contains("--map amount_dew=欠款金额: no variable `amount_dew`"), "{err}");
-    let err = failed(&voxdial(&db, &import(f, "m2", &["--map", "amount_due=欠款金额"])));
+    assert!(
+        err.contains("--map amount_dew=欠款金额: no variable `amount_dew`"),
+        "{err}"
+    );
+    let err = failed(&voxdial(
+        &db,
+        &import(f, "m2", &["--map", "amount_due=欠款金额"]),
+    ));
     assert!(err.contains("give --scenario"), "{err}");
 }
 

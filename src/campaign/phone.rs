@@ -231,7 +231,10 @@ pub fn mask(e164: &str) -> String {
     let keep_head = if e164.starts_with('+') { 6 } else { 3 }.min(n - tail - 4);
     let tail: String = chars[n - tail..].iter().collect();
     let head: String = chars[..keep_head].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(n - keep_head - tail.chars().count()))
+    format!(
+        "{head}{}{tail}",
+        "*".repeat(n - keep_head - tail.chars().count())
+    )
 }
 
 fn mask_raw(raw: &str) -> String {

@@ -227,7 +227,11 @@ mod tests {
         assert_eq!(d.how, "utf8");
         assert_eq!(d.malformed, 1);
         assert_eq!(d.bad_lines, vec![8]);
-        assert!(d.confidence > 0.99 && d.confidence < 1.0, "{}", d.confidence);
+        assert!(
+            d.confidence > 0.99 && d.confidence < 1.0,
+            "{}",
+            d.confidence
+        );
     }
 
     #[test]
@@ -256,13 +260,19 @@ mod tests {
     #[test]
     fn forced_and_bom() {
         let (gbk, _, _) = encoding_rs::GBK.encode("姓名\n张伟\n");
-        let d = detect(&mut || Ok(Box::new(&gbk[..]) as Box<dyn Read>), by_label("utf-8"))
-            .expect("detect");
+        let d = detect(
+            &mut || Ok(Box::new(&gbk[..]) as Box<dyn Read>),
+            by_label("utf-8"),
+        )
+        .expect("detect");
         assert_eq!((d.encoding, d.how), (encoding_rs::UTF_8, "forced"));
         assert!(d.malformed > 0 && d.confidence < 0.5);
         let bom = "\u{feff}姓名\n".as_bytes();
         let d = detect_in(bom);
-        assert_eq!((d.encoding, d.how, d.confidence), (encoding_rs::UTF_8, "bom", 1.0));
+        assert_eq!(
+            (d.encoding, d.how, d.confidence),
+            (encoding_rs::UTF_8, "bom", 1.0)
+        );
         assert_eq!(by_label("GBK"), Some(encoding_rs::GB18030));
         assert_eq!(by_label("klingon"), None);
     }

@@ -58,7 +58,12 @@ impl RejectWriter {
     }
 
     /// Add one refused row.
-    pub(super) fn write(&mut self, line: u64, reason: &str, row: &[String]) -> Result<(), ImportError> {
+    pub(super) fn write(
+        &mut self,
+        line: u64,
+        reason: &str,
+        row: &[String],
+    ) -> Result<(), ImportError> {
         if self.out.is_none() {
             let mut f = create_private(&self.tmp).map_err(|source| ImportError::Io {
                 path: self.tmp.display().to_string(),
@@ -72,16 +77,17 @@ impl RejectWriter {
                 }
             })?;
             let mut w = csv::WriterBuilder::new().flexible(true).from_writer(f);
-            w.write_record(&self.header).map_err(report_err(&self.tmp))?;
+            w.write_record(&self.header)
+                .map_err(report_err(&self.tmp))?;
             self.out = Some(w);
         }
         if let Some(w) = self.out.as_mut() {
             let mut rec = vec![line.to_string(), reason.to_string()];
-            rec.extend(
-                self.columns
-                    .iter()
-                    .map(|&i| row.get(i).map(|s| s.replace('\u{0}', "")).unwrap_or_default()),
-            );
+            rec.extend(self.columns.iter().map(|&i| {
+                row.get(i)
+                    .map(|s| s.replace('\u{0}', ""))
+                    .unwrap_or_default()
+            }));
             w.write_record(&rec).map_err(report_err(&self.tmp))?;
         }
         Ok(())
@@ -163,7 +169,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let target = dir.path().join("r.csv");
         std::fs::write(&target, "old report\n").expect("old");
-        let headers = vec!["手机号".to_string(), "身份证号".to_string(), "姓名".to_string()];
+        let headers = vec![
+            "手机号".to_string(),
+            "身份证号".to_string(),
+            "姓名".to_string(),
+        ];
         let mut w = RejectWriter::new(target.clone(), &headers, vec![0, 2]);
         let row = ["13800138000", "110105199001012345", "张伟"].map(String::from);
         w.write(2, "why", &row).expect("write");
@@ -176,7 +186,10 @@ mod tests {
         w.write(2, "why", &row).expect("write");
         assert_eq!(w.finish().expect("finish"), Some(target.clone()));
         let text = std::fs::read_to_string(&target).expect("r");
-        assert_eq!(text, "\u{feff}line,reason,手机号,姓名\n2,why,13800138000,张伟\n");
+        assert_eq!(
+            text,
+            "\u{feff}line,reason,手机号,姓名\n2,why,13800138000,张伟\n"
+        );
         let mode = std::fs::metadata(&target).expect("m").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
