@@ -344,3 +344,53 @@ fn an_xlsx_title_row_is_skipped_with_header_row() {
     // Lines are the sheet's row numbers as Excel shows them.
     assert_eq!(r["first_rejects"][0]["line"], 4, "{r}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_killed_import_leaves_the_previous_reject_report_whole() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let file = dir.path().join("l.csv");
+    // The first row is refused at once; the other 100k keep the import busy.
+    let mut text = String::from("phone,id\n12345,X\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("1380{i:07},C{i}\n"));
+    }
+    std::fs::write(&file, text).expect("write");
+    let report = dir.path().join("l.csv.rejects.csv");
+    std::fs::write(&report, "the previous import's report\n").expect("old report");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args(["campaign", "import", file.to_str().expect("p"), "--campaign", "k"])
+        .arg("--db")
+        .arg(&db)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Kill it as soon as it has started writing rejects (a temporary file beside the
+    // report, or the report itself as before the fix).
+    let started_rejects = || {
+        std::fs::read_to_string(&report).ok().as_deref() != Some("the previous import's report\n")
+            || std::fs::read_dir(dir.path())
+                .expect("ls")
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().contains(".rejects.csv.tmp"))
+    };
+    for _ in 0..60_000 {
+        if started_rejects() || child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let status = child.wait().expect("wait");
+    let now = std::fs::read_to_string(&report).expect("report");
+    if status.signal() == Some(9) {
+        assert_eq!(now, "the previous import's report\n");
+    } else {
+        // It finished before the kill: the new report is whole.
+        assert!(now.starts_with("\u{feff}line,reason,phone"), "{now}");
+    }
+}
