@@ -361,7 +361,13 @@ fn a_killed_import_leaves_the_previous_reject_report_whole() {
     let report = dir.path().join("l.csv.rejects.csv");
     std::fs::write(&report, "the previous import's report\n").expect("old report");
     let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .args(["campaign", "import", file.to_str().expect("p"), "--campaign", "k"])
+        .args([
+            "campaign",
+            "import",
+            file.to_str().expect("p"),
+            "--campaign",
+            "k",
+        ])
         .arg("--db")
         .arg(&db)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
