@@ -345,7 +345,18 @@ fn resolve_columns(
         path: path.to_string(),
         message,
     };
-    let list = headers.join(", ");
+    // A list without a header row shows its first row here: no numbers on screens.
+    let list = headers
+        .iter()
+        .map(|h| {
+            if h.chars().filter(char::is_ascii_digit).count() >= 7 {
+                phone::mask(h)
+            } else {
+                h.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let find = |var: &str| -> Result<Option<usize>, ImportError> {
         match explicit.get(var) {
             Some(col) => headers
@@ -866,6 +877,20 @@ mod tests {
         assert_eq!(r.first_rejects[0].line, 3);
         let gb = corpus("gb18030.csv");
         assert_eq!(run(Input::CsvBytes(&gb)).encoding, "gb18030");
+    }
+
+    #[test]
+    fn a_list_without_a_header_shows_no_number_in_the_error() {
+        let mut store = SqliteStore::memory().expect("db");
+        let c = store
+            .ensure_campaign("t", None, "cn-collection")
+            .expect("c");
+        let list = "13800138000,张三\n13800138001,李四\n";
+        let err = import_input(&mut store, c.id, Input::CsvBytes(list.as_bytes()), &opts())
+            .expect_err("no phone column")
+            .to_string();
+        assert!(err.contains("no phone column"), "{err}");
+        assert!(!err.contains("13800138000"), "{err}");
     }
 
     #[test]
