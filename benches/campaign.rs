@@ -108,7 +108,7 @@ fn main() {
         .map(|f| f.spec.variables.clone())
         .unwrap_or_default();
     let db = dir.path().join("v.db");
-    let mut store = SqliteStore::open(&db).expect("db");
+    let mut store = SqliteStore::create(&db).expect("db");
     let c = store
         .ensure_campaign("bench", Some("collection_m1_overdue"), "cn-collection")
         .expect("campaign");
@@ -118,7 +118,9 @@ fn main() {
         constants: vec![("creditor".into(), "安心消费金融".into())],
         default_region: phonenumber::country::Id::CN,
         sheet: None,
-        rejects_path: dir.path().join("rejects.csv"),
+        header_row: 1,
+        encoding: None,
+        rejects_path: Some(dir.path().join("rejects.csv")),
         progress: false,
         now: 1_795_395_600,
     };

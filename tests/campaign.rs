@@ -102,7 +102,10 @@ fn gbk_list_with_crlf_imports_with_line_numbered_rejects_and_is_idempotent() {
         .collect();
     assert_eq!(lines, vec![42, 43, 44, 46]);
     let report = std::fs::read_to_string(dir.path().join("list.csv.rejects.csv")).expect("report");
-    assert!(report.starts_with("line,reason,客户编号"), "{report}");
+    assert!(
+        report.starts_with("\u{feff}line,reason,客户编号"),
+        "{report}"
+    );
     assert!(
         report.contains("43,amount_due: `abc` is not a valid amount"),
         "{report}"
@@ -258,6 +261,14 @@ fn suppressed_numbers_are_refused_at_import_and_blocked_at_dial_time() {
     let db = dir.path().join("v.db");
     let file = dir.path().join("l.csv");
     std::fs::write(&file, "phone\n13800138000\n13800138001\n13800138002\n").expect("write");
+    // Only `import` and `run` create a database: start it with another campaign.
+    let first = dir.path().join("first.csv");
+    std::fs::write(&first, "phone\n13900139000\n").expect("write");
+    let f = first.to_str().expect("p");
+    json(&voxdial(
+        &db,
+        &["campaign", "import", f, "--campaign", "t", "--json"],
+    ));
     let o = voxdial(&db, &["campaign", "suppress", "--phone", "138 0013 8000"]);
     assert!(o.status.success());
     let r = json(&voxdial(

@@ -81,3 +81,10 @@ fn rtp_session_survives_the_corpus_and_its_mutations() {
 fn sip_uri_check_survives_the_corpus_and_its_mutations() {
     run("sip_uri", fuzzing::sip_uri, 100_000);
 }
+
+/// The list importer (CSV in any encoding, XLSX) into an in-memory store: each input
+/// goes through two imports and SQLite, so fewer rounds than the wire parsers.
+#[test]
+fn list_importer_survives_the_corpus_and_its_mutations() {
+    run("import", voxdial::campaign::import::fuzzing, 1_500);
+}

@@ -81,7 +81,8 @@ pub fn normalize(raw: &str, default_region: Id) -> Result<Phone, PhoneError> {
     let e164 = format!("+{}{}", n.code().value(), n.national());
     // Valid means the numbering plan gives the number a type: one lookup for both.
     let kind = match number_type(&n) {
-        Type::Unknown => return Err(PhoneError::Invalid(mask(&e164))),
+        // As written, not as parsed: libphonenumber may have stripped a carrier prefix.
+        Type::Unknown => return Err(PhoneError::Invalid(mask_raw(raw))),
         Type::Mobile => "mobile",
         Type::FixedLine => "landline",
         Type::FixedLineOrMobile => "landline_or_mobile",
@@ -221,13 +222,19 @@ fn number_type(n: &phonenumber::PhoneNumber) -> Type {
 /// `+86138****8000`: enough to tell numbers apart in a log, not enough to call one.
 pub fn mask(e164: &str) -> String {
     let chars: Vec<char> = e164.chars().collect();
-    if chars.len() <= 6 {
-        return "*".repeat(chars.len());
+    let n = chars.len();
+    if n <= 6 {
+        return "*".repeat(n);
     }
-    let keep_head = if e164.starts_with('+') { 6 } else { 3 }.min(chars.len() - 4);
-    let tail: String = chars[chars.len() - 4..].iter().collect();
+    // At least four characters are always hidden, however short the number.
+    let tail = if n >= 11 { 4 } else { 2 };
+    let keep_head = if e164.starts_with('+') { 6 } else { 3 }.min(n - tail - 4);
+    let tail: String = chars[n - tail..].iter().collect();
     let head: String = chars[..keep_head].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - keep_head - 4))
+    format!(
+        "{head}{}{tail}",
+        "*".repeat(n - keep_head - tail.chars().count())
+    )
 }
 
 fn mask_raw(raw: &str) -> String {
@@ -365,9 +372,22 @@ mod tests {
     }
 
     #[test]
+    fn refused_numbers_are_shown_masked_as_written() {
+        // libphonenumber strips `11111` as a carrier-selection prefix and validates the
+        // rest as +86 111111: the message showed that whole (too short to mask).
+        let err = e("11111111111").expect_err("not a number").to_string();
+        assert!(!err.contains("111111"), "{err}");
+        assert!(err.contains("111****1111"), "{err}");
+        for short in ["+86111111", "+8612345", "1234567"] {
+            let m = mask(short);
+            assert!(m.matches('*').count() >= 4, "{short} -> {m}");
+        }
+    }
+
+    #[test]
     fn masking_hides_the_middle() {
         assert_eq!(mask("+8613800138000"), "+86138****8000");
-        assert_eq!(mask("+12025550143"), "+12025**0143");
+        assert_eq!(mask("+12025550143"), "+120****0143");
         assert!(!mask("+8613800138000").contains("0013"));
     }
 }

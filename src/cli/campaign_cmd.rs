@@ -38,6 +38,12 @@ pub enum CampaignCmd {
         /// XLSX sheet (default: the first).
         #[arg(long)]
         sheet: Option<String>,
+        /// Row of the header, from 1; rows above it (a title line) are skipped.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        header_row: u64,
+        /// Read a CSV in this encoding instead of detecting it (utf-8, gb18030, gbk, utf-16le...).
+        #[arg(long)]
+        encoding: Option<String>,
         /// Reject report path (default: FILE.rejects.csv).
         #[arg(long)]
         rejects: Option<PathBuf>,
@@ -79,6 +85,156 @@ pub enum CampaignCmd {
     },
 }
 
+/// `campaign import`'s arguments, gathered for [`import`].
+struct ImportArgs {
+    file: PathBuf,
+    campaign: String,
+    scenario: Option<String>,
+    policy: String,
+    mapping: Vec<(String, String)>,
+    constants: Vec<(String, String)>,
+    region: String,
+    sheet: Option<String>,
+    header_row: u64,
+    encoding: Option<String>,
+    rejects: Option<PathBuf>,
+    json: bool,
+}
+
+/// The database for a command that may start it (`import`, `run`): created owner-only
+/// if missing. Every other command opens an existing one with `SqliteStore::open`, so a
+/// typo in `--db` is an error instead of a new empty database.
+fn open_or_create_db(db: &Path) -> Result<SqliteStore> {
+    SqliteStore::create(db).with_context(|| format!("opening {}", db.display()))
+}
+
+fn import(root: &Path, db: &Path, a: ImportArgs) -> Result<ExitCode> {
+    let ImportArgs {
+        file,
+        campaign,
+        scenario,
+        policy,
+        mapping,
+        constants,
+        region,
+        sheet,
+        header_row,
+        encoding,
+        rejects,
+        json,
+    } = a;
+    voxdial::policy::Policy::load(&policy)?;
+    let default_region = phone::region(&region)
+        .with_context(|| format!("--region {region}: not an ISO country code like CN or US"))?;
+    let encoding = match &encoding {
+        Some(label) => Some(import::encoding::by_label(label).with_context(|| {
+            format!("--encoding {label}: not an encoding name (utf-8, gb18030, gbk, big5, utf-16le, ...)")
+        })?),
+        None => None,
+    };
+    let mut store = open_or_create_db(db)?;
+    let existing = match store.campaign(&campaign) {
+        Ok(c) => Some(c),
+        Err(voxdial::store::StoreError::NoCampaign(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    // Importing into a campaign without --scenario checks the rows against the scenario
+    // the campaign already runs: its leads must carry what that scenario speaks.
+    let scenario = scenario.or_else(|| existing.as_ref().and_then(|c| c.scenario.clone()));
+    let variables = match &scenario {
+        Some(id) => {
+            let (lib, _) = voxdial::scenario::library::Library::load_project(root, &[]);
+            let flow = lib.flows.get(id).with_context(|| {
+                format!(
+                    "no scenario `{id}` under {} (run `voxdial scenario list`)",
+                    root.display()
+                )
+            })?;
+            flow.spec.variables.clone()
+        }
+        None => Default::default(),
+    };
+    let c = store.ensure_campaign(&campaign, scenario.as_deref(), &policy)?;
+    let rejects_path = rejects.unwrap_or_else(|| {
+        let mut p = file.clone().into_os_string();
+        p.push(".rejects.csv");
+        PathBuf::from(p)
+    });
+    let opts = ImportOptions {
+        variables,
+        mapping,
+        constants,
+        default_region,
+        sheet,
+        header_row,
+        encoding,
+        rejects_path: Some(rejects_path),
+        progress: std::io::stderr().is_terminal() && !json,
+        now: now_unix(),
+    };
+    let started = std::time::Instant::now();
+    let r = match import::import_file(&mut store, c.id, &file, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            // A campaign this import created and could not fill is not left behind.
+            if existing.is_none() {
+                if let Err(rm) = store.remove_if_empty(c.id) {
+                    tracing::warn!(error = %rm, "removing the empty campaign");
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if r.already_imported {
+        println!(
+            "{}: imported before into `{campaign}` (same SHA-256); nothing changed",
+            file.display()
+        );
+    }
+    println!(
+        "{} rows in {secs:.1}s: {} new leads, {} updated, {} merged duplicates, {} rejected",
+        r.counts.rows, r.counts.inserted, r.counts.updated, r.counts.merged, r.counts.rejected
+    );
+    println!(
+        "  encoding {} ({}, {:.1}% of non-ASCII characters decode)",
+        r.encoding,
+        r.encoding_decided_by,
+        r.encoding_confidence * 100.0
+    );
+    if !r.undecodable_lines.is_empty() {
+        let lines: Vec<String> = r.undecodable_lines.iter().map(u64::to_string).collect();
+        println!(
+            "  bytes that are not {} on lines {} (rows refused; --encoding forces another reading)",
+            r.encoding,
+            lines.join(", ")
+        );
+    }
+    for (k, v) in &r.columns {
+        println!("  {k:<16} <- {v}");
+    }
+    if !r.ignored_columns.is_empty() {
+        println!("  not used: {}", r.ignored_columns.join(", "));
+    }
+    for ch in &r.first_changes {
+        println!("  line {}: updated {}", ch.line, ch.variables.join(", "));
+    }
+    for (k, v) in &r.reject_reasons {
+        println!("  rejected {v:>7}  {k}");
+    }
+    for rj in &r.first_rejects {
+        println!("  line {}: {}", rj.line, rj.reason);
+    }
+    if let Some(f) = &r.rejects_file {
+        println!("reject report: {f}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -94,82 +250,28 @@ pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
             constants,
             region,
             sheet,
+            header_row,
+            encoding,
             rejects,
             json,
-        } => {
-            voxdial::policy::Policy::load(&policy)?;
-            let default_region = phone::region(&region).with_context(|| {
-                format!("--region {region}: not an ISO country code like CN or US")
-            })?;
-            let variables = match &scenario {
-                Some(id) => {
-                    let (lib, _) = voxdial::scenario::library::Library::load_project(root, &[]);
-                    let flow = lib.flows.get(id).with_context(|| {
-                        format!(
-                            "no scenario `{id}` under {} (run `voxdial scenario list`)",
-                            root.display()
-                        )
-                    })?;
-                    flow.spec.variables.clone()
-                }
-                None => Default::default(),
-            };
-            let mut store =
-                SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
-            let c = store.ensure_campaign(&campaign, scenario.as_deref(), &policy)?;
-            let rejects_path = rejects.unwrap_or_else(|| {
-                let mut p = file.clone().into_os_string();
-                p.push(".rejects.csv");
-                PathBuf::from(p)
-            });
-            let opts = ImportOptions {
-                variables,
+        } => import(
+            root,
+            db,
+            ImportArgs {
+                file,
+                campaign,
+                scenario,
+                policy,
                 mapping,
                 constants,
-                default_region,
+                region,
                 sheet,
-                rejects_path,
-                progress: std::io::stderr().is_terminal() && !json,
-                now: now_unix(),
-            };
-            let started = std::time::Instant::now();
-            let r = import::import_file(&mut store, c.id, &file, &opts)?;
-            if json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                let secs = started.elapsed().as_secs_f64();
-                if r.already_imported {
-                    println!(
-                        "{}: imported before into `{campaign}` (same SHA-256); nothing changed",
-                        file.display()
-                    );
-                }
-                println!(
-                    "{} rows ({}) in {secs:.1}s: {} new leads, {} merged duplicates, {} rejected",
-                    r.counts.rows,
-                    r.encoding,
-                    r.counts.inserted,
-                    r.counts.merged,
-                    r.counts.rejected
-                );
-                for (k, v) in &r.columns {
-                    println!("  {k:<16} <- {v}");
-                }
-                if !r.ignored_columns.is_empty() {
-                    println!("  not used: {}", r.ignored_columns.join(", "));
-                }
-                for (k, v) in &r.reject_reasons {
-                    println!("  rejected {v:>7}  {k}");
-                }
-                for rj in &r.first_rejects {
-                    println!("  line {}: {}", rj.line, rj.reason);
-                }
-                if let Some(f) = &r.rejects_file {
-                    println!("reject report: {f}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+                header_row,
+                encoding,
+                rejects,
+                json,
+            },
+        ),
         CampaignCmd::Suppress {
             file,
             phones,

@@ -52,7 +52,7 @@ pub struct RunArgs {
 }
 
 pub fn run(db: &Path, a: RunArgs) -> Result<ExitCode> {
-    let mut store = SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let mut store = SqliteStore::create(db).with_context(|| format!("opening {}", db.display()))?;
     let c = store.campaign(&a.campaign)?;
     let policy = Policy::load(&c.policy)?;
     let start = match &a.start {

@@ -35,6 +35,18 @@ pub enum StoreError {
         "no campaign `{0}` (import a list first: voxdial campaign import FILE --campaign NAME)"
     )]
     NoCampaign(String),
+    /// `--db` names no database (only the commands that start a campaign create one).
+    #[error("no database at {0} (check --db; `voxdial campaign import` creates one)")]
+    NoDatabase(String),
+    /// The database file or its folder could not be created or protected.
+    #[error("{path}: {source}")]
+    Io {
+        /// File or folder.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -70,6 +82,20 @@ pub struct NewLead {
     /// Campaign variables as a JSON object of strings.
     pub vars_json: String,
     /// Line of the source file, for support.
+    pub source_line: u64,
+}
+
+/// A stored lead whose variables a corrected list changes; the old values are kept
+/// with the change so the ledger can still say what an earlier call spoke.
+#[derive(Debug, Clone)]
+pub struct LeadUpdate {
+    /// Lead row id.
+    pub lead: i64,
+    /// The variables as stored before (JSON).
+    pub old_vars_json: String,
+    /// The variables from now on (JSON).
+    pub vars_json: String,
+    /// Line of the source file.
     pub source_line: u64,
 }
 
@@ -143,6 +169,9 @@ pub struct ImportCounts {
     pub inserted: u64,
     /// Rows already stored (a re-import) or repeated in the file: merged into one lead.
     pub merged: u64,
+    /// Rows of leads already stored whose variables changed (a corrected list).
+    #[serde(default)]
+    pub updated: u64,
     /// Rows refused (see the reject report).
     pub rejected: u64,
 }
@@ -169,14 +198,22 @@ pub trait Store {
     ) -> Result<Campaign>;
     /// A campaign by name.
     fn campaign(&self, name: &str) -> Result<Campaign>;
+    /// Remove a campaign that has no leads, imports or attempts (one an import created
+    /// and then failed to fill); returns whether it was removed.
+    fn remove_if_empty(&mut self, campaign: i64) -> Result<bool>;
     /// Whether this exact file (by SHA-256) was imported into the campaign already.
     fn import_seen(&self, campaign: i64, sha256: &str) -> Result<Option<ImportCounts>>;
-    /// Store leads and the import record atomically: all or nothing. Leads whose
-    /// number the campaign already has are merged (left as they are).
+    /// The campaign's lead with this number, if any (a re-import compares with it).
+    fn lead_by_phone(&self, campaign: i64, phone: &str) -> Result<Option<Lead>>;
+    /// Store leads, variable corrections and the import record atomically: all or
+    /// nothing. Leads whose number the campaign already has are merged (left as they
+    /// are); `updates` replace stored variables and keep the old ones in a change log.
+    #[allow(clippy::too_many_arguments)]
     fn import_leads(
         &mut self,
         campaign: i64,
         leads: &[NewLead],
+        updates: &[LeadUpdate],
         file: &str,
         sha256: &str,
         counts: &ImportCounts,

@@ -3,13 +3,34 @@
 //! `PRAGMA user_version` and applied in one transaction each.
 
 use super::{
-    AttemptEnd, Campaign, CampaignStats, ImportCounts, Lead, LeadStatus, LedgerRow, NewLead,
-    Result, Store, StoreError,
+    AttemptEnd, Campaign, CampaignStats, ImportCounts, Lead, LeadStatus, LeadUpdate, LedgerRow,
+    NewLead, Result, Store, StoreError,
 };
 use crate::policy::{CallOutcome, Next, PastAttempt, Rule};
 use crate::time::Millis;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
+
+/// Tighten a data file to owner-only: SQLite makes its `-wal` and `-shm` files with the
+/// database's mode, so this covers them too. A database from before this rule was
+/// world-readable.
+fn restrict(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.permissions().mode() & 0o777 & !mode != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
 
 /// Schema migrations, oldest first; never edit one that has shipped, add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -82,6 +103,21 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (campaign_id, sha256)
     );
     "#,
+    // 2: a corrected list changes a lead's variables; the values it replaced are kept
+    // (an attempt made before `at` spoke `old_vars`).
+    r#"
+    CREATE TABLE lead_changes (
+        id INTEGER PRIMARY KEY,
+        lead_id INTEGER NOT NULL REFERENCES leads(id),
+        import_sha256 TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        source_line INTEGER NOT NULL,
+        old_vars TEXT NOT NULL,
+        new_vars TEXT NOT NULL
+    );
+    CREATE INDEX lead_changes_lead ON lead_changes (lead_id);
+    ALTER TABLE imports ADD COLUMN updated INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -96,15 +132,52 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Open (creating and migrating) the database at `path`.
+    /// Open (and migrate) the existing database at `path`. A missing file is an error,
+    /// not a new empty database: a typo in `--db` must not look like an empty campaign
+    /// store (and suppressions written there would protect nobody).
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path.display().to_string()));
+        }
+        restrict(path, 0o600)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Self::init(conn)
+    }
+
+    /// Open the database at `path`, creating it (owner-only, `0600`, in a `0700` folder
+    /// when the folder is new) if it does not exist: for the commands that start a
+    /// campaign (`campaign import`, `campaign run`).
+    pub fn create(path: &Path) -> Result<SqliteStore> {
+        let io = |source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                let _ = std::fs::create_dir_all(dir);
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::DirBuilderExt;
+                    b.mode(0o700);
+                }
+                b.create(dir).map_err(io)?;
             }
         }
-        let conn = Connection::open(path)?;
-        Self::init(conn)
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o.open(path).map_err(io)?;
+        Self::open(path)
     }
 
     /// An in-memory database, for tests and benchmarks.
@@ -228,11 +301,32 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::NoCampaign(name.to_string()))
     }
 
+    fn remove_if_empty(&mut self, campaign: i64) -> Result<bool> {
+        let n = self.conn.execute(
+            "DELETE FROM campaigns WHERE id=?1
+             AND NOT EXISTS (SELECT 1 FROM leads WHERE campaign_id=?1)
+             AND NOT EXISTS (SELECT 1 FROM imports WHERE campaign_id=?1)
+             AND NOT EXISTS (SELECT 1 FROM attempts WHERE campaign_id=?1)",
+            [campaign],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn lead_by_phone(&self, campaign: i64, phone: &str) -> Result<Option<Lead>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, debtor_id, phone, zones, vars, status, attempts, next_due_at
+             FROM leads WHERE campaign_id=? AND phone=?",
+        )?;
+        st.query_row(params![campaign, phone], lead_row)
+            .optional()?
+            .transpose()
+    }
+
     fn import_seen(&self, campaign: i64, sha256: &str) -> Result<Option<ImportCounts>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT rows, inserted, merged, rejected FROM imports WHERE campaign_id=? AND sha256=?",
+                "SELECT rows, inserted, merged, rejected, updated FROM imports WHERE campaign_id=? AND sha256=?",
                 params![campaign, sha256],
                 |r| {
                     Ok(ImportCounts {
@@ -240,6 +334,7 @@ impl Store for SqliteStore {
                         inserted: r.get::<_, i64>(1)? as u64,
                         merged: r.get::<_, i64>(2)? as u64,
                         rejected: r.get::<_, i64>(3)? as u64,
+                        updated: r.get::<_, i64>(4)? as u64,
                     })
                 },
             )
@@ -250,6 +345,7 @@ impl Store for SqliteStore {
         &mut self,
         campaign: i64,
         leads: &[NewLead],
+        updates: &[LeadUpdate],
         file: &str,
         sha256: &str,
         counts: &ImportCounts,
@@ -281,10 +377,27 @@ impl Store for SqliteStore {
                     out.merged += 1;
                 }
             }
+            let mut upd = tx.prepare_cached("UPDATE leads SET vars=?1 WHERE id=?2")?;
+            let mut log = tx.prepare_cached(
+                "INSERT INTO lead_changes (lead_id, import_sha256, at, source_line, old_vars, new_vars)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for u in updates {
+                upd.execute(params![u.vars_json, u.lead])?;
+                log.execute(params![
+                    u.lead,
+                    sha256,
+                    now,
+                    u.source_line as i64,
+                    u.old_vars_json,
+                    u.vars_json
+                ])?;
+                out.updated += 1;
+            }
         }
         tx.execute(
-            "INSERT INTO imports (campaign_id, sha256, file, at, rows, inserted, merged, rejected)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO imports (campaign_id, sha256, file, at, rows, inserted, merged, rejected, updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(campaign_id, sha256) DO UPDATE SET at=excluded.at",
             params![
                 campaign,
@@ -294,7 +407,8 @@ impl Store for SqliteStore {
                 out.rows as i64,
                 out.inserted as i64,
                 out.merged as i64,
-                out.rejected as i64
+                out.rejected as i64,
+                out.updated as i64
             ],
         )?;
         tx.commit()?;
@@ -620,6 +734,7 @@ mod tests {
                     lead("+8613800000002"),
                     lead("+8613800000001"),
                 ],
+                &[],
                 "f.csv",
                 "abc",
                 &counts,

@@ -1,23 +1,32 @@
-//! Importing a campaign list: CSV (UTF-8, UTF-8 with BOM, UTF-16 with BOM, GBK/GB18030
-//! detected) or XLSX; columns mapped to the scenario's campaign variables and checked
-//! row by row; numbers normalised; duplicates merged; suppressed numbers refused. Bad
-//! rows never stop an import: each goes to the reject report with its line number and
-//! reason. The leads are stored in one transaction, so an interrupted import leaves
-//! nothing half-done, and importing the same file again changes nothing.
+//! Importing a campaign list: CSV (UTF-8, UTF-8 with BOM, UTF-16 with BOM, GBK/GB18030,
+//! decided from the whole file by [`encoding`]) or XLSX; columns mapped to the scenario's
+//! campaign variables and checked row by row; numbers normalised; duplicates merged;
+//! suppressed numbers refused. Bad rows never stop an import: each goes to the reject
+//! report ([`report`]) with its line number and reason. The leads are stored in one
+//! transaction, so an interrupted import leaves nothing half-done, and importing the same
+//! file again changes nothing. A corrected file updates the variables of leads already
+//! stored, and the store keeps the values they replaced (a call made before the
+//! correction spoke the old amount; the ledger must be able to say so).
+
+pub mod encoding;
+mod read;
+mod report;
+
+pub use report::mask_reason;
 
 use super::phone::{self, PhoneError};
 use crate::policy::zones;
 use crate::scenario::model::{VarSource, VarType, VariableSpec};
 use crate::scenario::value::Value;
-use crate::store::{ImportCounts, NewLead, Store, StoreError};
+use crate::store::{ImportCounts, LeadUpdate, NewLead, Store, StoreError};
 use phonenumber::country::Id;
 use rayon::prelude::*;
+pub use read::{detect_encoding, Input};
+use read::{read_csv, read_xlsx, RawRow};
+use report::RejectWriter;
 use serde::Serialize;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::Read;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 /// Errors that stop an import before any row is stored.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +56,18 @@ pub enum ImportError {
         #[source]
         source: calamine::Error,
     },
+    /// The reject report could not be written.
+    #[error("{path}: {source}")]
+    Report {
+        /// File.
+        path: String,
+        /// Cause.
+        #[source]
+        source: csv::Error,
+    },
+    /// A command-line setting does not fit the list or the scenario.
+    #[error("{0}")]
+    Setting(String),
     /// A CSV record could not be read at all.
     #[error("{path}:{line}: {source}")]
     Csv {
@@ -84,8 +105,12 @@ pub struct ImportOptions {
     pub default_region: Id,
     /// XLSX sheet (default: the first).
     pub sheet: Option<String>,
-    /// Where the reject report goes.
-    pub rejects_path: PathBuf,
+    /// Row of the header, from 1: the rows above it (a title, a date line) are skipped.
+    pub header_row: u64,
+    /// Read CSV text in this encoding instead of detecting it (`--encoding`).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Where the reject report goes (`None`: nowhere, for fuzzing and benchmarks).
+    pub rejects_path: Option<PathBuf>,
     /// Draw a progress bar on a terminal.
     pub progress: bool,
     /// Import time (unix seconds): new leads are due from then.
@@ -101,6 +126,15 @@ pub struct Reject {
     pub reason: String,
 }
 
+/// A stored lead whose variables a re-import changed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    /// Line in the file.
+    pub line: u64,
+    /// Variables whose value changed (names only: the values stay in the store).
+    pub variables: Vec<String>,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
@@ -109,6 +143,14 @@ pub struct ImportReport {
     pub counts: ImportCounts,
     /// Encoding detected (CSV) or `xlsx`.
     pub encoding: String,
+    /// How the encoding was decided: `bom`, `forced`, `utf8`, `ascii`, `guessed`, `xlsx`.
+    pub encoding_decided_by: String,
+    /// Share of the non-ASCII characters that decode cleanly in that encoding.
+    pub encoding_confidence: f64,
+    /// First lines with bytes that do not decode (their rows are refused).
+    pub undecodable_lines: Vec<u64>,
+    /// The first leads a corrected file changed.
+    pub first_changes: Vec<Change>,
     /// Variable -> column used.
     pub columns: BTreeMap<String, String>,
     /// Columns present but not used.
@@ -117,7 +159,7 @@ pub struct ImportReport {
     pub already_imported: bool,
     /// Reject report path (written when there are rejects).
     pub rejects_file: Option<String>,
-    /// The first rejects, for the terminal.
+    /// The first rejects, for the terminal (values in reasons masked).
     pub first_rejects: Vec<Reject>,
     /// Rejects by reason kind.
     pub reject_reasons: BTreeMap<String, u64>,
@@ -229,281 +271,8 @@ fn find_column(headers: &[String], var: &str) -> Option<usize> {
         .find_map(|a| normed.iter().position(|h| h == a))
 }
 
-/// A row as read: (line, progress position, fields).
-type RawRow = (u64, u64, Vec<String>);
-
 /// Columns resolved, the variable -> header map, and the unused headers.
 type Resolved = (Columns, BTreeMap<String, String>, Vec<String>);
-
-/// A whole table read from a file: header and rows with their line numbers.
-struct Table {
-    encoding: String,
-    headers: Vec<String>,
-    /// (line, progress position, fields); the position counts toward `size`.
-    rows: Box<dyn Iterator<Item = Result<RawRow, ImportError>>>,
-    size: u64,
-}
-
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ImportError + '_ {
-    move |source| ImportError::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// Decide a CSV's encoding from its first bytes.
-pub fn detect_encoding(sample: &[u8]) -> &'static encoding_rs::Encoding {
-    if let Some((enc, _)) = encoding_rs::Encoding::for_bom(sample) {
-        return enc;
-    }
-    match std::str::from_utf8(sample) {
-        Ok(_) => return encoding_rs::UTF_8,
-        // Valid UTF-8 cut in the middle of a character at the end of the sample.
-        Err(e) if e.error_len().is_none() => return encoding_rs::UTF_8,
-        Err(_) => {}
-    }
-    let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-    det.feed(sample, sample.len() < 65_536);
-    let guess = det.guess(Some(b"cn"), chardetng::Utf8Detection::Allow);
-    // GB18030 is a superset of GBK and GB2312: decode with it whatever the guess among them.
-    if guess == encoding_rs::GBK {
-        encoding_rs::GB18030
-    } else {
-        guess
-    }
-}
-
-/// Notes CR and LF offsets as bytes pass, so a record's byte offset can be turned into the
-/// physical line a person sees in an editor (the csv crate's own line count is off by
-/// one on CRLF files, which is what spreadsheets on Windows write).
-struct LineCounter<R> {
-    inner: R,
-    offset: u64,
-    newlines: Rc<RefCell<VecDeque<(u64, bool)>>>,
-}
-
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut q = self.newlines.borrow_mut();
-        for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' || *b == b'\r' {
-                q.push_back((self.offset + i as u64, *b == b'\n'));
-            }
-        }
-        self.offset += n as u64;
-        Ok(n)
-    }
-}
-
-/// Line of a record starting at a byte offset: 1 + LFs before its first character. Offsets arrive in increasing order,
-/// so newlines already passed are dropped and only counted.
-struct LineOf {
-    newlines: Rc<RefCell<VecDeque<(u64, bool)>>>,
-    passed: u64,
-}
-
-impl LineOf {
-    fn line(&mut self, byte: u64) -> u64 {
-        let mut q = self.newlines.borrow_mut();
-        // The csv reader reports a record from where it started looking, which may be
-        // the CR/LF ending the previous record or blank lines it skipped.
-        let mut pos = byte;
-        while let Some(&(at, lf)) = q.front() {
-            if at > pos {
-                break;
-            }
-            q.pop_front();
-            if lf {
-                self.passed += 1;
-            }
-            if at == pos {
-                pos += 1;
-            }
-        }
-        self.passed + 1
-    }
-}
-
-fn read_csv(path: &Path) -> Result<Table, ImportError> {
-    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut sample = vec![0u8; 65_536];
-    let mut n = 0;
-    while n < sample.len() {
-        let k = f.read(&mut sample[n..]).map_err(io_err(path))?;
-        if k == 0 {
-            break;
-        }
-        n += k;
-    }
-    sample.truncate(n);
-    let enc = detect_encoding(&sample);
-    let first_line = {
-        let (text, _, _) = enc.decode(&sample);
-        text.lines().next().unwrap_or("").to_string()
-    };
-    let delimiter = [b',', b'\t', b';', b'|']
-        .into_iter()
-        .max_by_key(|d| first_line.matches(*d as char).count())
-        .unwrap_or(b',');
-    let f = std::fs::File::open(path).map_err(io_err(path))?;
-    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(Some(enc))
-        .bom_override(true)
-        .build(std::io::BufReader::with_capacity(1 << 20, f));
-    let newlines = Rc::new(RefCell::new(VecDeque::new()));
-    let decoded = LineCounter {
-        inner: decoded,
-        offset: 0,
-        newlines: newlines.clone(),
-    };
-    let mut line_of = LineOf {
-        newlines,
-        passed: 0,
-    };
-    let rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(decoded);
-    let p = path.display().to_string();
-    let mut records = rdr.into_records();
-    let headers = match records.next() {
-        Some(Ok(r)) => r.iter().map(|s| s.trim().to_string()).collect(),
-        Some(Err(e)) => {
-            return Err(ImportError::Csv {
-                path: p,
-                line: 1,
-                source: e,
-            })
-        }
-        None => {
-            return Err(ImportError::Header {
-                path: p,
-                message: "the file is empty".into(),
-            })
-        }
-    };
-    let rows = records.map(move |r| match r {
-        Ok(rec) => {
-            let byte = rec.position().map(|p| p.byte()).unwrap_or(0);
-            Ok((
-                line_of.line(byte),
-                byte,
-                rec.iter().map(str::to_string).collect(),
-            ))
-        }
-        Err(e) => {
-            let byte = e.position().map(|p| p.byte()).unwrap_or(0);
-            let line = line_of.line(byte);
-            match e.kind() {
-                // Bad bytes in one row: a reject, not the end of the import.
-                csv::ErrorKind::Utf8 { .. } => {
-                    Ok((line, byte, vec!["\u{0}invalid text encoding".into()]))
-                }
-                _ => Err(ImportError::Csv {
-                    path: p.clone(),
-                    line,
-                    source: e,
-                }),
-            }
-        }
-    });
-    Ok(Table {
-        encoding: enc.name().to_string(),
-        headers,
-        rows: Box::new(rows),
-        size,
-    })
-}
-
-fn cell_text(c: &calamine::Data) -> String {
-    use calamine::Data;
-    match c {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        // Phone numbers and ids typed into Excel become floats.
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => match d.as_datetime() {
-            Some(dt) if dt.time() == chrono::NaiveTime::MIN => dt.date().to_string(),
-            Some(dt) => dt.to_string(),
-            None => d.to_string(),
-        },
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => format!("#{e:?}"),
-    }
-}
-
-fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ImportError> {
-    use calamine::Reader;
-    let p = path.display().to_string();
-    let serr = |m: String| ImportError::Sheet {
-        path: p.clone(),
-        message: m,
-    };
-    let workbook_err = |source: calamine::Error| ImportError::Workbook {
-        path: p.clone(),
-        source,
-    };
-    let mut wb = calamine::open_workbook_auto(path).map_err(workbook_err)?;
-    let names = wb.sheet_names();
-    let name = match sheet {
-        Some(s) => names
-            .iter()
-            .find(|n| n.as_str() == s)
-            .cloned()
-            .ok_or_else(|| serr(format!("no sheet `{s}` (sheets: {})", names.join(", "))))?,
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| serr("the workbook has no sheets".into()))?,
-    };
-    let range = wb.worksheet_range(&name).map_err(workbook_err)?;
-    let start = range.start().map(|(r, _)| r as u64).unwrap_or(0);
-    let mut rows = range.rows();
-    let headers: Vec<String> = rows
-        .next()
-        .map(|r| r.iter().map(|c| cell_text(c).trim().to_string()).collect())
-        .ok_or_else(|| ImportError::Header {
-            path: p.clone(),
-            message: format!("sheet `{name}` is empty"),
-        })?;
-    let data: Vec<(u64, u64, Vec<String>)> = rows
-        .enumerate()
-        .map(|(i, r)| {
-            (
-                start + i as u64 + 2,
-                i as u64,
-                r.iter().map(cell_text).collect(),
-            )
-        })
-        .collect();
-    let size = data.len() as u64;
-    Ok(Table {
-        encoding: "xlsx".into(),
-        headers,
-        rows: Box::new(data.into_iter().map(Ok)),
-        size,
-    })
-}
-
-fn sha256_file(path: &Path) -> Result<String, ImportError> {
-    crate::checksum::sha256_file(path).map_err(io_err(path))
-}
-
-fn is_xlsx(path: &Path) -> bool {
-    matches!(
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("xlsx" | "xlsm" | "xls" | "ods")
-    )
-}
 
 /// Columns resolved for a table.
 struct Columns {
@@ -513,8 +282,57 @@ struct Columns {
     vars: Vec<(String, usize, VarType, bool)>,
 }
 
+impl Columns {
+    /// Indices of the columns the import reads, in file order.
+    fn used(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = [Some(self.phone), self.customer_id, self.timezone]
+            .into_iter()
+            .flatten()
+            .chain(self.vars.iter().map(|v| v.1))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Columns every list may map whatever the scenario.
+const BUILT_IN: [&str; 3] = ["phone", "customer_id", "timezone"];
+
+/// A `--map` naming a variable nothing reads would be dropped silently: refuse it.
+fn check_mapping(opts: &ImportOptions) -> Result<(), ImportError> {
+    let campaign_vars: Vec<&str> = opts
+        .variables
+        .iter()
+        .filter(|(_, s)| s.source == VarSource::Campaign)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    for (var, col) in &opts.mapping {
+        if BUILT_IN.contains(&var.as_str()) || campaign_vars.contains(&var.as_str()) {
+            continue;
+        }
+        let known: Vec<&str> = BUILT_IN
+            .iter()
+            .copied()
+            .chain(campaign_vars.iter().copied())
+            .collect();
+        let why = if opts.variables.is_empty() {
+            " (no scenario: give --scenario to map its variables)".to_string()
+        } else if opts.variables.contains_key(var) {
+            format!(" (`{var}` is filled during the call, not from the list)")
+        } else {
+            String::new()
+        };
+        return Err(ImportError::Setting(format!(
+            "--map {var}={col}: no variable `{var}` to map{why}; variables: {}",
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 fn resolve_columns(
-    path: &Path,
+    path: &str,
     headers: &[String],
     opts: &ImportOptions,
 ) -> Result<Resolved, ImportError> {
@@ -524,10 +342,21 @@ fn resolve_columns(
         .map(|(v, c)| (v.as_str(), c.as_str()))
         .collect();
     let header_err = |message: String| ImportError::Header {
-        path: path.display().to_string(),
+        path: path.to_string(),
         message,
     };
-    let list = headers.join(", ");
+    // A list without a header row shows its first row here: no numbers on screens.
+    let list = headers
+        .iter()
+        .map(|h| {
+            if h.chars().filter(char::is_ascii_digit).count() >= 7 {
+                phone::mask(h)
+            } else {
+                h.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let find = |var: &str| -> Result<Option<usize>, ImportError> {
         match explicit.get(var) {
             Some(col) => headers
@@ -611,13 +440,17 @@ struct RowContext<'a> {
     width: usize,
     region: Id,
     constants: &'a serde_json::Map<String, serde_json::Value>,
+    encoding: &'a str,
 }
 
 impl RowContext<'_> {
     /// Check one row and build its lead, or say why not.
     fn prepare(&self, line: u64, row: &[String]) -> Result<NewLead, String> {
         if row.first().is_some_and(|c| c.starts_with('\u{0}')) {
-            return Err("invalid text encoding in this row".into());
+            return Err(format!(
+                "text encoding: bytes that are not {} in this row (the list was read as {}; see --encoding)",
+                self.encoding, self.encoding
+            ));
         }
         if row.len() != self.width {
             return Err(format!(
@@ -682,6 +515,27 @@ fn reason_kind(r: &str) -> String {
     r.split([':', '(']).next().unwrap_or(r).trim().to_string()
 }
 
+/// Variables of a stored lead after a corrected row: the row's values over the stored
+/// ones (a column left out of the new file erases nothing); `None` when nothing changed.
+fn changed_vars(old: &str, new: &str) -> Option<(String, Vec<String>)> {
+    let mut merged: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(old).unwrap_or_default();
+    let new: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(new).unwrap_or_default();
+    let mut changed = Vec::new();
+    for (k, v) in new {
+        if merged.get(&k) != Some(&v) {
+            changed.push(k.clone());
+            merged.insert(k, v);
+        }
+    }
+    if changed.is_empty() {
+        None
+    } else {
+        Some((serde_json::Value::Object(merged).to_string(), changed))
+    }
+}
+
 /// Import `path` into `campaign`.
 pub fn import_file(
     store: &mut dyn Store,
@@ -689,32 +543,46 @@ pub fn import_file(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
+    import_input(store, campaign, Input::Path(path), opts)
+}
+
+/// Import a list from a file or from memory into `campaign`.
+pub fn import_input(
+    store: &mut dyn Store,
+    campaign: i64,
+    input: Input<'_>,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let name = input.name();
+    check_mapping(opts)?;
     let mut constant_vars = serde_json::Map::new();
     for (k, v) in &opts.constants {
         if let Some(spec) = opts.variables.get(k) {
-            Value::parse_typed(v.trim(), spec.ty).map_err(|e| ImportError::Header {
-                path: path.display().to_string(),
-                message: format!("--set {k}={v}: {e}"),
+            Value::parse_typed(v.trim(), spec.ty).map_err(|e| {
+                ImportError::Setting(format!("--set {k}=…: {}", mask_reason(&e.to_string())))
             })?;
         } else if !opts.variables.is_empty() {
-            return Err(ImportError::Header {
-                path: path.display().to_string(),
-                message: format!("--set {k}: the scenario has no variable `{k}`"),
-            });
+            return Err(ImportError::Setting(format!(
+                "--set {k}: the scenario has no variable `{k}`"
+            )));
         }
         constant_vars.insert(k.clone(), serde_json::Value::String(v.trim().to_string()));
     }
     let started = std::time::Instant::now();
-    let sha = sha256_file(path)?;
-    let table = if is_xlsx(path) {
-        read_xlsx(path, opts.sheet.as_deref())?
+    let sha = input.sha256()?;
+    let table = if input.is_sheet() {
+        read_xlsx(input, opts.sheet.as_deref(), opts.header_row)?
     } else {
-        read_csv(path)?
+        read_csv(input, opts.encoding, opts.header_row)?
     };
-    let (cols, columns, ignored_columns) = resolve_columns(path, &table.headers, opts)?;
+    let (cols, columns, ignored_columns) = resolve_columns(&name, &table.headers, opts)?;
     let mut report = ImportReport {
         counts: ImportCounts::default(),
         encoding: table.encoding.clone(),
+        encoding_decided_by: table.decided_by.clone(),
+        encoding_confidence: table.confidence,
+        undecodable_lines: table.undecodable.clone(),
+        first_changes: Vec::new(),
         columns,
         ignored_columns,
         already_imported: false,
@@ -728,6 +596,7 @@ pub fn import_file(
             merged: prev.rows - prev.rejected,
             rejected: prev.rejected,
             inserted: 0,
+            updated: 0,
         };
         report.already_imported = true;
         return Ok(report);
@@ -744,49 +613,34 @@ pub fn import_file(
     } else {
         None
     };
-    let mut rejects_w: Option<csv::Writer<std::fs::File>> = None;
+    let headers = table.headers.clone();
+    let mut rejects_w = opts
+        .rejects_path
+        .clone()
+        .map(|p| RejectWriter::new(p, &headers, cols.used()));
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
     let mut leads: Vec<NewLead> = Vec::new();
+    let mut updates: Vec<LeadUpdate> = Vec::new();
     let width = table.headers.len();
     let mut counts = ImportCounts::default();
-    let mut within_file_merged = 0u64;
-    let headers = table.headers.clone();
+    let mut merged = 0u64;
     let mut reject = |line: u64,
                       reason: String,
                       row: &[String],
                       report: &mut ImportReport|
      -> Result<(), ImportError> {
-        if rejects_w.is_none() {
-            let mut w = csv::WriterBuilder::new()
-                .flexible(true)
-                .from_path(&opts.rejects_path)
-                .map_err(|e| ImportError::Io {
-                    path: opts.rejects_path.display().to_string(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-            let mut h = vec!["line".to_string(), "reason".to_string()];
-            h.extend(headers.iter().cloned());
-            w.write_record(&h).map_err(|e| ImportError::Io {
-                path: opts.rejects_path.display().to_string(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            rejects_w = Some(w);
-            report.rejects_file = Some(opts.rejects_path.display().to_string());
-        }
         if let Some(w) = rejects_w.as_mut() {
-            let mut rec = vec![line.to_string(), reason.clone()];
-            rec.extend(row.iter().map(|s| s.replace('\u{0}', "")));
-            w.write_record(&rec).map_err(|e| ImportError::Io {
-                path: opts.rejects_path.display().to_string(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            w.write(line, &reason, row)?;
         }
         *report
             .reject_reasons
             .entry(reason_kind(&reason))
             .or_insert(0) += 1;
         if report.first_rejects.len() < 10 {
-            report.first_rejects.push(Reject { line, reason });
+            report.first_rejects.push(Reject {
+                line,
+                reason: mask_reason(&reason),
+            });
         }
         Ok(())
     };
@@ -796,6 +650,7 @@ pub fn import_file(
         width,
         region: opts.default_region,
         constants: &constant_vars,
+        encoding: &table.encoding,
     };
     let mut rows = table.rows;
     let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
@@ -847,7 +702,7 @@ pub fn import_file(
             }
             if let Some((first, owner)) = seen.get(&lead.phone) {
                 if *owner == lead.debtor_id {
-                    within_file_merged += 1;
+                    merged += 1;
                 } else {
                     counts.rejected += 1;
                     reject(
@@ -860,27 +715,190 @@ pub fn import_file(
                 continue;
             }
             seen.insert(lead.phone.clone(), (line, lead.debtor_id.clone()));
-            leads.push(lead);
+            match store.lead_by_phone(campaign, &lead.phone)? {
+                None => leads.push(lead),
+                Some(old) if old.debtor_id != lead.debtor_id => {
+                    counts.rejected += 1;
+                    reject(
+                        line,
+                        "duplicate: number already in this campaign for another customer (contact only the debtor)".into(),
+                        row,
+                        &mut report,
+                    )?;
+                }
+                Some(old) => match changed_vars(&old.vars_json, &lead.vars_json) {
+                    None => merged += 1,
+                    Some((vars_json, variables)) => {
+                        if report.first_changes.len() < 10 {
+                            report.first_changes.push(Change {
+                                line,
+                                variables: variables.clone(),
+                            });
+                        }
+                        updates.push(LeadUpdate {
+                            lead: old.id,
+                            old_vars_json: old.vars_json,
+                            vars_json,
+                            source_line: line,
+                        });
+                    }
+                },
+            }
         }
-    }
-    if let Some(w) = rejects_w.as_mut() {
-        w.flush().map_err(io_err(&opts.rejects_path))?;
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     drop(seen);
-    let file_name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    counts.merged = within_file_merged;
+    let file_name = match input {
+        Input::Path(p) => p
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        _ => name,
+    };
+    counts.merged = merged;
     let read_s = started.elapsed().as_secs_f64();
-    report.counts = store.import_leads(campaign, &leads, &file_name, &sha, &counts, opts.now)?;
+    report.counts = store.import_leads(
+        campaign, &leads, &updates, &file_name, &sha, &counts, opts.now,
+    )?;
+    // Only now, with the leads committed, does the new report replace the old one.
+    if let Some(w) = rejects_w {
+        report.rejects_file = w.finish()?.map(|p| p.display().to_string());
+    }
     tracing::info!(
         read_and_check_s = read_s,
         store_s = started.elapsed().as_secs_f64() - read_s,
         "import timing"
     );
     Ok(report)
+}
+
+/// The fuzz target's entry point (`fuzz/fuzz_targets/import.rs`, replayed by
+/// `tests/fuzz_corpus.rs`): list bytes (a ZIP header means a spreadsheet) through the
+/// whole importer into an in-memory store, with a scenario's typed variables. It must
+/// never panic; errors are fine.
+pub fn fuzzing(bytes: &[u8]) {
+    use crate::store::sqlite::SqliteStore;
+    let Ok(mut store) = SqliteStore::memory() else {
+        return;
+    };
+    let Ok(c) = store.ensure_campaign("fuzz", None, "cn-collection") else {
+        return;
+    };
+    let spec = |ty, required| VariableSpec {
+        ty,
+        source: VarSource::Campaign,
+        sensitive: false,
+        required,
+        example: None,
+    };
+    let variables = BTreeMap::from([
+        ("amount_due".to_string(), spec(VarType::Amount, true)),
+        ("due_date".to_string(), spec(VarType::Date, false)),
+        ("customer_name".to_string(), spec(VarType::Text, false)),
+    ]);
+    let opts = ImportOptions {
+        variables,
+        mapping: Vec::new(),
+        constants: Vec::new(),
+        default_region: Id::CN,
+        sheet: None,
+        header_row: 1,
+        encoding: None,
+        rejects_path: None,
+        progress: false,
+        now: 1_795_395_600,
+    };
+    let input = if bytes.starts_with(b"PK\x03\x04") {
+        Input::SheetBytes(bytes)
+    } else {
+        Input::CsvBytes(bytes)
+    };
+    // Twice: the second run is the re-import path (merges and updates).
+    let _ = import_input(&mut store, c.id, input, &opts);
+    let mut changed = bytes.to_vec();
+    changed.push(b'\n');
+    let again = if input.is_sheet() {
+        input
+    } else {
+        Input::CsvBytes(&changed)
+    };
+    let _ = import_input(&mut store, c.id, again, &opts);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    fn corpus(name: &str) -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/corpus/import")
+                .join(name),
+        )
+        .expect("corpus file")
+    }
+
+    fn opts() -> ImportOptions {
+        ImportOptions {
+            variables: BTreeMap::new(),
+            mapping: Vec::new(),
+            constants: Vec::new(),
+            default_region: Id::CN,
+            sheet: None,
+            header_row: 1,
+            encoding: None,
+            rejects_path: None,
+            progress: false,
+            now: 0,
+        }
+    }
+
+    fn run(input: Input<'_>) -> ImportReport {
+        let mut store = SqliteStore::memory().expect("db");
+        let c = store
+            .ensure_campaign("t", None, "cn-collection")
+            .expect("c");
+        import_input(&mut store, c.id, input, &opts()).expect("import")
+    }
+
+    #[test]
+    fn lists_in_memory_import_like_files() {
+        let x = corpus("tiny.xlsx");
+        let r = run(Input::SheetBytes(&x));
+        assert_eq!((r.counts.inserted, r.counts.rejected), (2, 1));
+        assert_eq!(r.first_rejects[0].line, 3);
+        let bad = corpus("utf8_bad_byte.csv");
+        let r = run(Input::CsvBytes(&bad));
+        assert_eq!(r.encoding, "UTF-8");
+        assert_eq!(r.undecodable_lines, vec![3]);
+        assert_eq!(r.first_rejects[0].line, 3);
+        let gb = corpus("gb18030.csv");
+        assert_eq!(run(Input::CsvBytes(&gb)).encoding, "gb18030");
+    }
+
+    #[test]
+    fn a_list_without_a_header_shows_no_number_in_the_error() {
+        let mut store = SqliteStore::memory().expect("db");
+        let c = store
+            .ensure_campaign("t", None, "cn-collection")
+            .expect("c");
+        let list = "13800138000,张三\n13800138001,李四\n";
+        let err = import_input(&mut store, c.id, Input::CsvBytes(list.as_bytes()), &opts())
+            .expect_err("no phone column")
+            .to_string();
+        assert!(err.contains("no phone column"), "{err}");
+        assert!(!err.contains("13800138000"), "{err}");
+    }
+
+    #[test]
+    fn corrections_keep_values_the_new_file_leaves_out() {
+        assert_eq!(
+            changed_vars(r#"{"a":"1","b":"2"}"#, r#"{"a":"3"}"#),
+            Some((r#"{"a":"3","b":"2"}"#.to_string(), vec!["a".to_string()]))
+        );
+        assert_eq!(changed_vars(r#"{"a":"1","b":"2"}"#, r#"{"b":"2"}"#), None);
+    }
 }
