@@ -4,6 +4,8 @@
 //! "unknown field"), because the people who edit these files are not programmers.
 
 use serde::de::DeserializeOwned;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use yaml_rust2::scanner::{Scanner, TokenType};
 
 /// The largest YAML file any loader accepts, in bytes. The biggest file a person writes
@@ -62,6 +64,63 @@ impl YamlError {
 pub fn parse<T: DeserializeOwned>(text: &str, path: &str) -> Result<T, YamlError> {
     check(text, path)?;
     serde_yaml_ng::from_str(text).map_err(|e| YamlError::from_serde(path, &e))
+}
+
+/// A file that could not be read as YAML text.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file system refused; the caller names the file.
+    #[error("{source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Too large, not UTF-8, or nested too deep, with the place.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+}
+
+/// Read a file a person wrote, reading no more than [`MAX_BYTES`] and one byte, so a
+/// huge file (or `/dev/zero`) costs nothing, and [`check`] it. Not UTF-8 is an error at
+/// the first bad byte.
+pub fn read(path: &Path) -> Result<String, ReadError> {
+    let name = path.display().to_string();
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() > MAX_BYTES {
+        let prefix = String::from_utf8_lossy(&bytes);
+        let (line, col) = place_of_byte(&prefix, MAX_BYTES);
+        return Err(YamlError::at(
+            &name,
+            line,
+            col,
+            format!("the file is larger than {MAX_BYTES} bytes ({} MiB), the most a YAML file may have: split it", MAX_BYTES >> 20),
+        )
+        .into());
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(e.as_bytes());
+        let (line, col) = place_of_byte(&prefix[..valid], valid);
+        YamlError::at(
+            &name,
+            line,
+            col,
+            "the file is not UTF-8 text here: save it as UTF-8",
+        )
+    })?;
+    check(&text, &name)?;
+    Ok(text)
 }
 
 /// Refuse a text over [`MAX_BYTES`] or nested deeper than [`MAX_DEPTH`], with the place
@@ -268,6 +327,27 @@ mod tests {
         assert!(e.col >= 1);
         // Every loader goes through the check.
         assert!(parse::<Conf>(&text, "big.yaml").is_err());
+    }
+
+    #[test]
+    fn read_stops_at_the_cap_and_names_bad_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, "a: 1\n".repeat(MAX_BYTES / 5 + 1)).unwrap();
+        let e = read(&big).unwrap_err();
+        let ReadError::Yaml(e) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(e.line, MAX_BYTES / 5 + 1, "{e}");
+        assert!(e.message.contains("larger than"), "{e}");
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, b"a: 1\nb: \xff\n").unwrap();
+        let e = read(&bad).unwrap_err().to_string();
+        assert!(e.ends_with("bad.yaml:2:4: the file is not UTF-8 text here: save it as UTF-8"), "{e}");
+        assert!(matches!(
+            read(&dir.path().join("missing.yaml")),
+            Err(ReadError::Io { .. })
+        ));
     }
 
     #[test]

@@ -150,6 +150,28 @@ pub fn yaml_error(src: &SourceFile, e: &serde_yaml_ng::Error) -> Diagnostic {
     )
 }
 
+/// A file that could not be read (or is too large or too deep to parse) as a diagnostic
+/// at the place it names, so the file is reported and skipped and the others still load.
+pub fn read_error(path: &Path, e: crate::yaml::ReadError) -> Diagnostic {
+    match e {
+        crate::yaml::ReadError::Io { source, .. } => Diagnostic::error(
+            path,
+            Pos { line: 1, col: 1 },
+            "io",
+            format!("cannot read the file: {source}"),
+        ),
+        crate::yaml::ReadError::Yaml(e) => Diagnostic::error(
+            path,
+            Pos {
+                line: e.line,
+                col: e.col,
+            },
+            "yaml",
+            e.message,
+        ),
+    }
+}
+
 /// `root/name`, without a leading `./` so diagnostics print as `scenarios/x.yaml:3:5`.
 pub fn under(root: &Path, name: &str) -> PathBuf {
     if root == Path::new(".") {
@@ -196,12 +218,7 @@ impl Library {
             let src = match SourceFile::read(&path) {
                 Ok(s) => s,
                 Err(e) => {
-                    diags.push(Diagnostic::error(
-                        &path,
-                        Pos { line: 1, col: 1 },
-                        "io",
-                        format!("cannot read the file: {e}"),
-                    ));
+                    diags.push(read_error(&path, e));
                     continue;
                 }
             };
