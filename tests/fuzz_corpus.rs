@@ -81,3 +81,12 @@ fn rtp_session_survives_the_corpus_and_its_mutations() {
 fn sip_uri_check_survives_the_corpus_and_its_mutations() {
     run("sip_uri", fuzzing::sip_uri, 100_000);
 }
+
+/// The scenario loader: real files trimmed and the hostile ones of issue 20 (ten thousand
+/// `- ` on a line, a hundred block levels, five thousand `[`, a nest after a syntax
+/// error, conditions nested three thousand deep). Fewer rounds than the wire parsers:
+/// each one compiles a flow.
+#[test]
+fn scenario_loader_survives_the_corpus_and_its_mutations() {
+    run("scenario", voxdial::scenario::fuzzing::load, 2_000);
+}

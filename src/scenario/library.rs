@@ -112,7 +112,8 @@ fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), WalkError> {
     Ok(())
 }
 
-/// Decide what a file is from its top-level keys.
+/// Decide what a file is from its top-level keys. `src` must have passed the YAML limits
+/// ([`SourceFile::read`] or [`SourceFile::parse`]), as serde reads its text.
 pub fn sniff(src: &SourceFile) -> Result<FileKind, Diagnostic> {
     let v: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
@@ -199,7 +200,6 @@ impl Library {
     /// Load and compile everything under `paths`; returns the library and all diagnostics.
     /// Only flows without errors are kept, so a broken file never takes the others down.
     pub fn load(paths: &[PathBuf]) -> (Library, Vec<Diagnostic>) {
-        let mut lib = Library::default();
         let mut diags = Vec::new();
         let files = match yaml_files(paths) {
             Ok(f) => f,
@@ -210,18 +210,35 @@ impl Library {
                     "io",
                     e.to_string(),
                 ));
-                return (lib, diags);
+                return (Library::default(), diags);
             }
         };
+        let sources = files.into_iter().map(|path| {
+            SourceFile::read(&path).map_err(|e| read_error(&path, e))
+        });
+        let (lib, more) = Library::from_sources(sources);
+        diags.extend(more);
+        (lib, diags)
+    }
+
+    /// Build a library from files already read and checked against the YAML limits
+    /// ([`SourceFile::read`] or [`SourceFile::parse`]; a file that was not is passed as its
+    /// diagnostic), in order.
+    pub(crate) fn from_sources(
+        sources: impl IntoIterator<Item = Result<SourceFile, Diagnostic>>,
+    ) -> (Library, Vec<Diagnostic>) {
+        let mut lib = Library::default();
+        let mut diags = Vec::new();
         let mut flows: Vec<(SourceFile, FlowFile)> = Vec::new();
-        for path in files {
-            let src = match SourceFile::read(&path) {
+        for src in sources {
+            let src = match src {
                 Ok(s) => s,
-                Err(e) => {
-                    diags.push(read_error(&path, e));
+                Err(d) => {
+                    diags.push(d);
                     continue;
                 }
             };
+            let path = src.path.clone();
             match sniff(&src) {
                 Err(d) => diags.push(d),
                 Ok(FileKind::Tests) => lib.test_files.push(path),
