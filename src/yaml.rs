@@ -287,12 +287,16 @@ mod tests {
 
     #[test]
     fn indented_block_levels_are_counted_too() {
-        let text: String = (0..100).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let text: String = (0..100)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         let e = check(&text, "s.yaml").unwrap_err();
         assert!(deep_message(&e), "{e}");
         assert_eq!((e.line, e.col), (65, 65), "{e}");
         // The same shape at the limit is fine.
-        let ok: String = (0..63).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let ok: String = (0..63)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         check(&(ok + &" ".repeat(63) + "leaf: 1\n"), "s.yaml").unwrap();
     }
 
@@ -335,15 +339,16 @@ mod tests {
         let big = dir.path().join("big.yaml");
         std::fs::write(&big, "a: 1\n".repeat(MAX_BYTES / 5 + 1)).unwrap();
         let e = read(&big).unwrap_err();
-        let ReadError::Yaml(e) = e else {
-            panic!("{e}")
-        };
+        let ReadError::Yaml(e) = e else { panic!("{e}") };
         assert_eq!(e.line, MAX_BYTES / 5 + 1, "{e}");
         assert!(e.message.contains("larger than"), "{e}");
         let bad = dir.path().join("bad.yaml");
         std::fs::write(&bad, b"a: 1\nb: \xff\n").unwrap();
         let e = read(&bad).unwrap_err().to_string();
-        assert!(e.ends_with("bad.yaml:2:4: the file is not UTF-8 text here: save it as UTF-8"), "{e}");
+        assert!(
+            e.ends_with("bad.yaml:2:4: the file is not UTF-8 text here: save it as UTF-8"),
+            "{e}"
+        );
         assert!(matches!(
             read(&dir.path().join("missing.yaml")),
             Err(ReadError::Io { .. })

@@ -184,8 +184,13 @@ fn project_with(bad: &str) -> tempfile::TempDir {
     for e in std::fs::read_dir(root.join("dialogs")).expect("dialogs") {
         let p = e.expect("entry").path();
         if p.extension().is_some_and(|x| x == "yaml") {
-            std::fs::copy(&p, dir.path().join("dialogs").join(p.file_name().expect("name")))
-                .expect("copy");
+            std::fs::copy(
+                &p,
+                dir.path()
+                    .join("dialogs")
+                    .join(p.file_name().expect("name")),
+            )
+            .expect("copy");
         }
     }
     std::fs::copy(
@@ -207,10 +212,14 @@ fn check_refuses(bad: &str, place: &str, message: &str) {
     let file = format!("{root}/scenarios/bad.yaml:{place}");
     let what = format!(": error[yaml]: {message}");
     assert!(
-        out.lines().any(|l| l.starts_with(&file) && l.contains(&what)),
+        out.lines()
+            .any(|l| l.starts_with(&file) && l.contains(&what)),
         "want {file}...{what}\n{out}{err}"
     );
-    assert!(err.contains("checked 1 scenarios"), "the good one still loads: {err}");
+    assert!(
+        err.contains("checked 1 scenarios"),
+        "the good one still loads: {err}"
+    );
 }
 
 #[test]
@@ -225,7 +234,9 @@ fn ten_thousand_dashes_on_one_line_are_refused_not_a_crash() {
 #[test]
 fn three_thousand_block_levels_are_refused_not_a_crash() {
     // Three thousand levels take 4.5 MB at one space each: refused for its size first.
-    let text: String = (0..3000).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    let text: String = (0..3000)
+        .map(|i| format!("{}k:\n", " ".repeat(i)))
+        .collect();
     check_refuses(&text, "", "the file is larger than 1048576 bytes");
     // Two hundred levels fit: refused for depth at the 65th.
     let text: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();

@@ -103,8 +103,7 @@ pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
             })?;
             let variables = match &scenario {
                 Some(id) => {
-                    let (lib, diags) =
-                        voxdial::scenario::library::Library::load_project(root, &[]);
+                    let (lib, diags) = voxdial::scenario::library::Library::load_project(root, &[]);
                     super::scenario_cmd::warn_unloaded(&diags);
                     let flow = lib.flows.get(id).with_context(|| {
                         format!(

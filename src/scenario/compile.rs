@@ -1557,7 +1557,7 @@ mod tests {
 
     #[test]
     fn suggestions_find_near_names_and_skip_hostile_long_ones() {
-        let known = vec![
+        let known = [
             "affirm".to_string(),
             "deny".to_string(),
             "y".repeat(300_000),

@@ -17,7 +17,10 @@ pub fn load(data: &[u8]) {
         .map_err(|e| read_error(path, crate::yaml::ReadError::Yaml(e)));
     let (lib, diags) = Library::from_sources([src]);
     for d in &diags {
-        assert!(d.line >= 1 && d.col >= 1, "a diagnostic points somewhere: {d}");
+        assert!(
+            d.line >= 1 && d.col >= 1,
+            "a diagnostic points somewhere: {d}"
+        );
         assert!(!d.to_string().is_empty());
     }
     for flow in lib.flows.values() {

@@ -213,9 +213,9 @@ impl Library {
                 return (Library::default(), diags);
             }
         };
-        let sources = files.into_iter().map(|path| {
-            SourceFile::read(&path).map_err(|e| read_error(&path, e))
-        });
+        let sources = files
+            .into_iter()
+            .map(|path| SourceFile::read(&path).map_err(|e| read_error(&path, e)));
         let (lib, more) = Library::from_sources(sources);
         diags.extend(more);
         (lib, diags)

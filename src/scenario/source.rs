@@ -66,12 +66,16 @@ impl SourceFile {
     /// Position of the value at `path` (e.g. `["nodes", "greet", "next"]`), or of the nearest
     /// enclosing value that has one, so a message always points somewhere useful.
     pub fn value_pos(&self, path: &[&str]) -> Pos {
-        self.index.lookup(path).map_or(Pos { line: 1, col: 1 }, |s| s.1)
+        self.index
+            .lookup(path)
+            .map_or(Pos { line: 1, col: 1 }, |s| s.1)
     }
 
     /// Position of the key at `path` (the start of `greet:`), falling back like [`Self::value_pos`].
     pub fn key_pos(&self, path: &[&str]) -> Pos {
-        self.index.lookup(path).map_or(Pos { line: 1, col: 1 }, |s| s.0)
+        self.index
+            .lookup(path)
+            .map_or(Pos { line: 1, col: 1 }, |s| s.0)
     }
 }
 
@@ -257,7 +261,13 @@ mod tests {
         let text = format!("? {key}\n:\n  a:\n{}", "    - 1\n".repeat(50_000));
         let f = SourceFile::parse("wide.yaml", text).unwrap();
         assert!(f.index.children.keys().map(|(_, s)| s.len()).sum::<usize>() < 400_000);
-        assert_eq!(f.value_pos(&[&key, "a", "49999"]), Pos { line: 50_003, col: 7 });
+        assert_eq!(
+            f.value_pos(&[&key, "a", "49999"]),
+            Pos {
+                line: 50_003,
+                col: 7
+            }
+        );
     }
 
     #[test]
