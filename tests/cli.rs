@@ -322,3 +322,134 @@ fn trunk_check_on_a_silent_proxy_says_no_answer_after_its_timeout() {
     assert!(err.contains("waiting up to 1 s"), "{err}");
     drop(silent);
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 20, item 1: hostile YAML. Each of these files aborted the whole process (stack
+// overflow) or ran for minutes before; now the file is refused at file:line:col, skipped,
+// and the rest of the library still loads. They run through the binary, so a regression
+// fails the test instead of aborting the test harness.
+
+/// A project with the shipped dialogs, one good scenario and one hostile file.
+fn project_with(bad: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.path().join("dialogs")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("scenarios")).expect("mkdir");
+    for e in std::fs::read_dir(root.join("dialogs")).expect("dialogs") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            std::fs::copy(
+                &p,
+                dir.path()
+                    .join("dialogs")
+                    .join(p.file_name().expect("name")),
+            )
+            .expect("copy");
+        }
+    }
+    std::fs::copy(
+        root.join("scenarios/collection/m1_overdue.yaml"),
+        dir.path().join("scenarios/m1_overdue.yaml"),
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("scenarios/bad.yaml"), bad).expect("write");
+    dir
+}
+
+/// `scenario check` on the project: it fails, names the bad file at `place` with
+/// `message`, and still checked the good scenario.
+fn check_refuses(bad: &str, place: &str, message: &str) {
+    let dir = project_with(bad);
+    let root = dir.path().to_str().expect("utf-8 path");
+    let (code, out, err) = voxdial(&["--root", root, "scenario", "check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let file = format!("{root}/scenarios/bad.yaml:{place}");
+    let what = format!(": error[yaml]: {message}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&file) && l.contains(&what)),
+        "want {file}...{what}\n{out}{err}"
+    );
+    assert!(
+        err.contains("checked 1 scenarios"),
+        "the good one still loads: {err}"
+    );
+}
+
+#[test]
+fn ten_thousand_dashes_on_one_line_are_refused_not_a_crash() {
+    check_refuses(
+        &("- ".repeat(10_000) + "x\n"),
+        "1:129",
+        "nested more than 64 levels deep",
+    );
+}
+
+#[test]
+fn three_thousand_block_levels_are_refused_not_a_crash() {
+    // Three thousand levels take 4.5 MB at one space each: refused for its size first.
+    let text: String = (0..3000)
+        .map(|i| format!("{}k:\n", " ".repeat(i)))
+        .collect();
+    check_refuses(&text, "", "the file is larger than 1048576 bytes");
+    // Two hundred levels fit: refused for depth at the 65th.
+    let text: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    check_refuses(&text, "65:65", "nested more than 64 levels deep");
+}
+
+#[test]
+fn a_hundred_thousand_brackets_are_refused_at_once() {
+    check_refuses(
+        &("nodes: ".to_string() + &"[".repeat(100_000) + "\n"),
+        "1:71",
+        "nested more than 64 levels deep",
+    );
+}
+
+#[test]
+fn an_oversize_scenario_is_refused_before_parsing() {
+    let line = "# a comment line of forty bytes .......\n";
+    let text = "id: huge\n".to_string() + &line.repeat(30_000);
+    check_refuses(&text, "", "the file is larger than 1048576 bytes");
+}
+
+#[test]
+fn one_bad_file_does_not_stop_a_command_that_needs_another_scenario() {
+    let dir = project_with(&("- ".repeat(10_000) + "x\n"));
+    let root = dir.path().to_str().expect("utf-8 path");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args([
+            "--root",
+            root,
+            "chat",
+            "collection_m1_overdue",
+            "--locale",
+            "zh-CN",
+            "--today",
+            "2026-11-22",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("是我\n我明天还\n".as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    assert!(
+        err.contains("warning:") && err.contains("scenarios/bad.yaml:1:129: error[yaml]"),
+        "the skipped file is named: {err}"
+    );
+    // Listing the catalogue works too, and warns.
+    let (code, out, err) = voxdial(&["--root", root, "scenario", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("collection_m1_overdue"), "{out}");
+    assert!(err.contains("bad.yaml"), "{err}");
+}

@@ -88,3 +88,12 @@ fn sip_uri_check_survives_the_corpus_and_its_mutations() {
 fn list_importer_survives_the_corpus_and_its_mutations() {
     run("import", voxdial::campaign::import::fuzzing, 1_500);
 }
+
+/// The scenario loader: real files trimmed and the hostile ones of issue 20 (ten thousand
+/// `- ` on a line, a hundred block levels, five thousand `[`, a nest after a syntax
+/// error, conditions nested three thousand deep). Fewer rounds than the wire parsers:
+/// each one compiles a flow.
+#[test]
+fn scenario_loader_survives_the_corpus_and_its_mutations() {
+    run("scenario", voxdial::scenario::fuzzing::load, 2_000);
+}

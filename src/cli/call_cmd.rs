@@ -228,6 +228,7 @@ fn bot_for(
             root.display()
         );
     }
+    super::scenario_cmd::warn_unloaded(&diags);
     let lib = Arc::new(lib);
     let (cfg, models) = a.speech.load()?;
     let t0 = std::time::Instant::now();

@@ -143,7 +143,8 @@ fn import(root: &Path, db: &Path, a: ImportArgs) -> Result<ExitCode> {
     let scenario = scenario.or_else(|| existing.as_ref().and_then(|c| c.scenario.clone()));
     let variables = match &scenario {
         Some(id) => {
-            let (lib, _) = voxdial::scenario::library::Library::load_project(root, &[]);
+            let (lib, diags) = voxdial::scenario::library::Library::load_project(root, &[]);
+            super::scenario_cmd::warn_unloaded(&diags);
             let flow = lib.flows.get(id).with_context(|| {
                 format!(
                     "no scenario `{id}` under {} (run `voxdial scenario list`)",

@@ -70,6 +70,8 @@ pub fn run(
         for d in diags.iter().filter(|d| d.is_error()) {
             eprintln!("{d}");
         }
+    } else {
+        super::scenario_cmd::warn_unloaded(&diags);
     }
     let lib = Arc::new(lib);
     let vars: BTreeMap<String, String> = vars.into_iter().collect();

@@ -225,7 +225,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             today,
             text,
         } => {
-            let (lib, _) = voxdial::scenario::library::Library::load_project(&root, &[]);
+            let (lib, diags) = voxdial::scenario::library::Library::load_project(&root, &[]);
+            scenario_cmd::warn_unloaded(&diags);
             let nlu = match &scenario {
                 Some(id) => lib.nlu_for(id).with_context(|| {
                     format!("no scenario `{id}` (run `voxdial scenario check`)")

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use voxdial::dialogue::conversation_test;
+use voxdial::scenario::diag::Diagnostic;
 use voxdial::scenario::graph;
 use voxdial::scenario::library::Library;
 use voxdial::scenario::model::FlowKind;
@@ -80,6 +81,7 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
                     }
                 )
             })?;
+            warn_unloaded(&diags);
             print!("{}", graph::render(flow, format));
             Ok(ExitCode::SUCCESS)
         }
@@ -109,7 +111,8 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
             })
         }
         ScenarioCmd::List { format } => {
-            let (lib, _) = Library::load_project(root, &[]);
+            let (lib, diags) = Library::load_project(root, &[]);
+            warn_unloaded(&diags);
             let rows = voxdial::scenario::catalogue::rows(&lib);
             match format {
                 ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
@@ -117,6 +120,28 @@ pub fn run(root: &Path, cmd: ScenarioCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Say on stderr what did not load, for a command that needs one scenario and keeps working
+/// without the rest: a broken file elsewhere in the project (one too large or too deep to
+/// parse, or a flow with errors) is skipped with a warning there, while `scenario check`
+/// and `scenario test` fail on it.
+pub fn warn_unloaded(diags: &[Diagnostic]) {
+    const SHOWN: usize = 5;
+    let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+    if errors.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {} error(s) in the project; the files and flows they are in were skipped (run `voxdial scenario check`):",
+        errors.len()
+    );
+    for d in errors.iter().take(SHOWN) {
+        eprintln!("  {d}");
+    }
+    if errors.len() > SHOWN {
+        eprintln!("  ... and {} more", errors.len() - SHOWN);
     }
 }
 

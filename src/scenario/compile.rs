@@ -1513,10 +1513,22 @@ fn type_name(t: NodeType) -> &'static str {
 
 /// " (did you mean `x`?)" when a known name is close to a typo.
 pub fn suggest<'s>(wrong: &str, known: impl Iterator<Item = &'s String>) -> String {
+    // The distance costs the product of the lengths: a name longer than any a person
+    // types (a hostile file's 500 KB target) gets no suggestion rather than a hang.
+    const LONGEST: usize = 64;
+    let len = wrong.chars().count();
+    if len > LONGEST {
+        return String::new();
+    }
+    let near = 2.max(len / 4);
     let mut best: Option<(usize, &str)> = None;
     for k in known {
+        // The distance is at least the difference in length.
+        if k.chars().count().abs_diff(len) > near {
+            continue;
+        }
         let d = edit_distance(wrong, k);
-        if d <= 2.max(wrong.chars().count() / 4) && best.is_none_or(|(bd, _)| d < bd) {
+        if d <= near && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, k));
         }
     }
@@ -1537,4 +1549,22 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_near_names_and_skip_hostile_long_ones() {
+        let known = [
+            "affirm".to_string(),
+            "deny".to_string(),
+            "y".repeat(300_000),
+        ];
+        assert_eq!(suggest("afirm", known.iter()), " (did you mean `affirm`?)");
+        assert_eq!(suggest("zzzzzz", known.iter()), "");
+        // On main this compared 300,000 characters with 300,000: 9e10 steps.
+        assert_eq!(suggest(&"y".repeat(299_999), known.iter()), "");
+    }
 }

@@ -46,6 +46,12 @@ pub enum BinOp {
     Sub,
 }
 
+/// The most parts (names, values, operators, parentheses) one condition may have. A
+/// condition people write has a handful; the parser, the linter and the engine walk an
+/// expression recursively, so its size bounds their depth (a file of ten thousand `(`
+/// in one condition would otherwise overflow the stack and abort every command).
+pub const MAX_TOKENS: usize = 256;
+
 /// A syntax error in an expression, with the 0-based character offset where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (at character {offset})")]
@@ -265,6 +271,14 @@ impl Expr {
     /// Parse an expression; errors carry the character offset for file:line:col reporting.
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
         let toks = lex(src)?;
+        if let Some((_, offset)) = toks.get(MAX_TOKENS) {
+            return Err(ExprError {
+                offset: *offset,
+                message: format!(
+                    "the condition is too long: at most {MAX_TOKENS} names, values and operators; split it with a branch"
+                ),
+            });
+        }
         let end = src.chars().count();
         if toks.is_empty() {
             return Err(ExprError {
@@ -480,6 +494,22 @@ mod tests {
         assert!(Expr::parse("").is_err());
         assert!(Expr::parse("a b").is_err());
         assert!(Expr::parse("1.2.3").is_err());
+    }
+
+    #[test]
+    fn deep_or_long_conditions_are_refused_where_they_grow_too_long() {
+        let deep = "(".repeat(10_000) + "a" + &")".repeat(10_000);
+        let e = Expr::parse(&deep).unwrap_err();
+        assert_eq!(e.offset, MAX_TOKENS, "{e}");
+        assert!(e.message.contains("too long"), "{e}");
+        let chain = "not ".repeat(5_000) + "a";
+        assert_eq!(Expr::parse(&chain).unwrap_err().offset, 4 * MAX_TOKENS);
+        let ors = "a".to_string() + &" or a".repeat(5_000);
+        assert!(Expr::parse(&ors).is_err());
+        // At the limit it still parses and evaluates.
+        let ok = "a".to_string() + &" or a".repeat((MAX_TOKENS - 1) / 2);
+        let e = Expr::parse(&ok).expect("parses");
+        assert_eq!(e.eval(&by_name).expect("evaluates"), Value::Bool(false));
     }
 
     #[test]

@@ -112,7 +112,8 @@ fn walk(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), WalkError> {
     Ok(())
 }
 
-/// Decide what a file is from its top-level keys.
+/// Decide what a file is from its top-level keys. `src` must have passed the YAML limits
+/// ([`SourceFile::read`] or [`SourceFile::parse`]), as serde reads its text.
 pub fn sniff(src: &SourceFile) -> Result<FileKind, Diagnostic> {
     let v: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
@@ -150,6 +151,28 @@ pub fn yaml_error(src: &SourceFile, e: &serde_yaml_ng::Error) -> Diagnostic {
     )
 }
 
+/// A file that could not be read (or is too large or too deep to parse) as a diagnostic
+/// at the place it names, so the file is reported and skipped and the others still load.
+pub fn read_error(path: &Path, e: crate::yaml::ReadError) -> Diagnostic {
+    match e {
+        crate::yaml::ReadError::Io { source, .. } => Diagnostic::error(
+            path,
+            Pos { line: 1, col: 1 },
+            "io",
+            format!("cannot read the file: {source}"),
+        ),
+        crate::yaml::ReadError::Yaml(e) => Diagnostic::error(
+            path,
+            Pos {
+                line: e.line,
+                col: e.col,
+            },
+            "yaml",
+            e.message,
+        ),
+    }
+}
+
 /// `root/name`, without a leading `./` so diagnostics print as `scenarios/x.yaml:3:5`.
 pub fn under(root: &Path, name: &str) -> PathBuf {
     if root == Path::new(".") {
@@ -177,7 +200,6 @@ impl Library {
     /// Load and compile everything under `paths`; returns the library and all diagnostics.
     /// Only flows without errors are kept, so a broken file never takes the others down.
     pub fn load(paths: &[PathBuf]) -> (Library, Vec<Diagnostic>) {
-        let mut lib = Library::default();
         let mut diags = Vec::new();
         let files = match yaml_files(paths) {
             Ok(f) => f,
@@ -188,23 +210,35 @@ impl Library {
                     "io",
                     e.to_string(),
                 ));
-                return (lib, diags);
+                return (Library::default(), diags);
             }
         };
+        let sources = files
+            .into_iter()
+            .map(|path| SourceFile::read(&path).map_err(|e| read_error(&path, e)));
+        let (lib, more) = Library::from_sources(sources);
+        diags.extend(more);
+        (lib, diags)
+    }
+
+    /// Build a library from files already read and checked against the YAML limits
+    /// ([`SourceFile::read`] or [`SourceFile::parse`]; a file that was not is passed as its
+    /// diagnostic), in order.
+    pub(crate) fn from_sources(
+        sources: impl IntoIterator<Item = Result<SourceFile, Diagnostic>>,
+    ) -> (Library, Vec<Diagnostic>) {
+        let mut lib = Library::default();
+        let mut diags = Vec::new();
         let mut flows: Vec<(SourceFile, FlowFile)> = Vec::new();
-        for path in files {
-            let src = match SourceFile::read(&path) {
+        for src in sources {
+            let src = match src {
                 Ok(s) => s,
-                Err(e) => {
-                    diags.push(Diagnostic::error(
-                        &path,
-                        Pos { line: 1, col: 1 },
-                        "io",
-                        format!("cannot read the file: {e}"),
-                    ));
+                Err(d) => {
+                    diags.push(d);
                     continue;
                 }
             };
+            let path = src.path.clone();
             match sniff(&src) {
                 Err(d) => diags.push(d),
                 Ok(FileKind::Tests) => lib.test_files.push(path),

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod compile;
 pub mod diag;
 pub mod expr;
+pub mod fuzzing;
 pub mod graph;
 pub mod library;
 pub mod model;
