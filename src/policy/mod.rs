@@ -8,7 +8,7 @@
 mod model;
 pub mod zones;
 
-pub use model::{parse_duration, DayHours, PolicyFile, RetryRule};
+pub use model::{parse_duration, DayHours, PolicyFile, RetryRule, StopOn};
 
 use crate::time::Millis;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};

@@ -403,3 +403,28 @@ fn bad_policy_files_name_the_place() {
         Err(PolicyError::Unknown(_))
     ));
 }
+
+// ---- issue 20 item 4: policy handling ----
+
+#[test]
+fn a_misspelt_stop_disposition_is_an_error_at_its_place_listing_the_names() {
+    let text = PRESETS[0]
+        .1
+        .replace("stop_on: [refused,", "stop_on: [refusd,");
+    let e = Policy::from_yaml(&text, "p.yaml").expect_err("typo accepted");
+    let PolicyError::Yaml(y) = &e else {
+        panic!("not a YAML error: {e}");
+    };
+    let line = text
+        .lines()
+        .position(|l| l.contains("refusd"))
+        .expect("line")
+        + 1;
+    assert_eq!(y.line, line, "{e}");
+    assert!(y.col > 1, "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("`refusd`"), "{msg}");
+    for name in ["refused", "opt_out", "wrong_party", "deceased"] {
+        assert!(msg.contains(name), "{msg} does not list {name}");
+    }
+}
