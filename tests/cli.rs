@@ -168,3 +168,62 @@ fn the_catalogue_in_docs_is_the_generated_one() {
         "docs/scenarios.md is stale: run `voxdial scenario list --format markdown > docs/scenarios.md`"
     );
 }
+
+// ---- issue 20 item 9 (h-policy): error texts, run output, simulate help ----
+
+/// A cause printed twice ("os error 2: ... (os error 2)") means some error printed its
+/// source in its own message and anyhow printed the chain again.
+fn assert_no_repeated_cause(err: &str) {
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or(err);
+    let parts: Vec<&str> = line.split(": ").map(str::trim).collect();
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() < 6 {
+            continue;
+        }
+        for q in &parts[i + 1..] {
+            assert!(!q.contains(p), "`{p}` repeated in: {line}");
+        }
+    }
+    for marker in ["(os error", "database is locked"] {
+        assert!(
+            line.matches(marker).count() <= 1,
+            "repeated {marker}: {line}"
+        );
+    }
+}
+
+#[test]
+fn error_texts_print_each_cause_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("missing.yaml");
+    let (code, _, err) = voxdial(&["simulate", "--config", missing.to_str().expect("p")]);
+    assert_ne!(code, 0);
+    assert!(err.contains("missing.yaml"), "{err}");
+    assert!(err.contains("os error 2"), "{err}");
+    assert_no_repeated_cause(&err);
+    // A policy path that exists but cannot be read as a file.
+    let (code, _, err) = voxdial(&[
+        "simulate",
+        "--leads",
+        "10",
+        "--policy",
+        dir.path().to_str().expect("p"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("os error"), "{err}");
+    assert_no_repeated_cause(&err);
+    let list = dir.path().join("nope.csv");
+    let db = dir.path().join("v.db");
+    let (code, _, err) = voxdial(&[
+        "campaign",
+        "import",
+        list.to_str().expect("p"),
+        "--campaign",
+        "x",
+        "--db",
+        db.to_str().expect("p"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nope.csv"), "{err}");
+    assert_no_repeated_cause(&err);
+}

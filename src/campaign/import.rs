@@ -23,7 +23,7 @@ use std::rc::Rc;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File.
         path: String,
@@ -39,7 +39,7 @@ pub enum ImportError {
         message: String,
     },
     /// The spreadsheet reader failed on the file.
-    #[error("{path}: not a readable spreadsheet: {source}")]
+    #[error("{path}: not a readable spreadsheet")]
     Workbook {
         /// File.
         path: String,
@@ -48,7 +48,7 @@ pub enum ImportError {
         source: calamine::Error,
     },
     /// A CSV record could not be read at all.
-    #[error("{path}:{line}: {source}")]
+    #[error("{path}:{line}")]
     Csv {
         /// File.
         path: String,

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused an operation.
-    #[error("database: {0}")]
+    #[error("database")]
     Db(#[from] rusqlite::Error),
     /// The database file was written by a newer voxdial.
     #[error("database schema version {found} is newer than this voxdial understands ({known})")]
