@@ -736,9 +736,19 @@ pub fn import_file(
         let b = indicatif::ProgressBar::new(table.size);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} importing {bar:40} {percent}% {per_sec} eta {eta}",
+                "{spinner} importing {bar:40} {percent}% {rate} eta {eta}",
             )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            // The bar counts bytes of a CSV and rows of a sheet: say which.
+            .with_key("rate", {
+                let rows = table.encoding == "xlsx";
+                move |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = match rows {
+                        true => write!(w, "{:.0} rows/s", s.per_sec()),
+                        false => write!(w, "{}/s", indicatif::BinaryBytes(s.per_sec() as u64)),
+                    };
+                }
+            }),
         );
         Some(b)
     } else {

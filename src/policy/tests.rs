@@ -428,3 +428,19 @@ fn a_misspelt_stop_disposition_is_an_error_at_its_place_listing_the_names() {
         assert!(msg.contains(name), "{msg} does not list {name}");
     }
 }
+
+#[test]
+fn a_file_policy_is_named_by_its_absolute_path_and_hashed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("p.yaml");
+    std::fs::write(&file, PRESETS[0].1).expect("write");
+    let (_, src) = PolicySource::resolve(file.to_str().expect("p")).expect("loads");
+    assert!(Path::new(&src.source).is_absolute(), "{}", src.source);
+    assert_eq!(src.text, PRESETS[0].1);
+    assert_eq!(src.sha256.len(), 64);
+    let (_, preset) = PolicySource::resolve(PRESETS[0].0).expect("preset");
+    assert_eq!(preset.source, PRESETS[0].0);
+    // Same rules, same hash, wherever they came from.
+    assert_eq!(preset.sha256, src.sha256);
+    assert_eq!(preset.compile().expect("compiles").name, PRESETS[0].0);
+}
