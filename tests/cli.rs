@@ -227,3 +227,46 @@ fn error_texts_print_each_cause_once() {
     assert!(err.contains("nope.csv"), "{err}");
     assert_no_repeated_cause(&err);
 }
+
+#[test]
+fn simulate_help_points_to_a_doc_that_exists() {
+    let (code, out, _) = voxdial(&["simulate", "--help"]);
+    assert_eq!(code, 0);
+    let docs: Vec<&str> = out
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';' || c == ',')
+        .filter(|w| w.starts_with("docs/") && w.ends_with(".md"))
+        .collect();
+    assert!(!docs.is_empty(), "{out}");
+    for d in docs {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(d);
+        assert!(
+            p.is_file(),
+            "simulate --help points to {d}, which does not exist"
+        );
+    }
+}
+
+#[test]
+fn simulate_prints_figures_with_units_by_default_and_json_only_when_asked() {
+    let args = [
+        "simulate", "--leads", "300", "--hours", "0.5", "--agents", "3",
+    ];
+    let (code, out, err) = voxdial(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        serde_json::from_str::<Value>(&out).is_err(),
+        "JSON without --json: {out}"
+    );
+    assert!(
+        out.contains("agent occupancy") && out.contains('%'),
+        "{out}"
+    );
+    assert!(out.contains(" min") && out.contains(" s"), "{out}");
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let (code, out, _) = voxdial(&json_args);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert!(v["calls_placed"].as_u64().is_some(), "{v}");
+}
