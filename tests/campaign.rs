@@ -713,3 +713,19 @@ fn unsuppress_takes_numbers_off_the_list_with_a_reason_and_masked_output() {
     ));
     assert_eq!(r["inserted"], 1, "{r}");
 }
+
+#[test]
+fn a_locked_database_is_said_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let o = voxdial(&db, &["campaign", "suppress", "--phone", "13800138000"]);
+    assert!(o.status.success());
+    let c = rusqlite::Connection::open(&db).expect("open");
+    c.execute_batch("BEGIN EXCLUSIVE; INSERT INTO suppression VALUES ('x', 'y', 0);")
+        .expect("hold the write lock");
+    let o = voxdial(&db, &["campaign", "suppress", "--phone", "13800138001"]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert_eq!(err.matches("database is locked").count(), 1, "{err}");
+    c.execute_batch("ROLLBACK").expect("release");
+}
