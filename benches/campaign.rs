@@ -110,7 +110,14 @@ fn main() {
     let db = dir.path().join("v.db");
     let mut store = SqliteStore::create(&db).expect("db");
     let c = store
-        .ensure_campaign("bench", Some("collection_m1_overdue"), "cn-collection")
+        .ensure_campaign(
+            "bench",
+            Some("collection_m1_overdue"),
+            &voxdial::policy::PolicySource::resolve("cn-collection")
+                .expect("preset")
+                .1,
+            "bench",
+        )
         .expect("campaign");
     let opts = ImportOptions {
         variables,
@@ -199,7 +206,9 @@ fn main() {
             };
             match policy.check(&contact, Millis::from_unix_secs(now)) {
                 voxdial::policy::Decision::Allow => {
-                    let a = store.start_attempt(&lead, c.id, now).expect("start");
+                    let a = store
+                        .start_attempt(&lead, c.id, c.policy_version, now)
+                        .expect("start");
                     store
                         .finish_attempt(
                             a,

@@ -46,7 +46,7 @@ echo "== re-import (idempotent)"
 $bin --db "$db" campaign import demo/lists/collection_m1.csv --campaign m1-demo \
   --scenario collection_m1_overdue --set creditor=安心消费金融 --rejects "$out/collection_m1.rejects.csv"
 echo "== campaign run: two virtual days under cn-collection, 8 agents (simulated lines)"
-$bin --db "$db" campaign run m1-demo --days 2 --agents 8 --answer-rate 0.35 --seed 7
+$bin --db "$db" campaign run m1-demo --simulate --days 2 --agents 8 --answer-rate 0.35 --seed 7
 $bin --db "$db" campaign status m1-demo
 echo "== ledger audit: every dial replayed against the policy"
 $bin --db "$db" campaign audit m1-demo

@@ -306,6 +306,7 @@ fn suppressed_numbers_are_refused_at_import_and_blocked_at_dial_time() {
             "campaign",
             "run",
             "s",
+            "--simulate",
             "--days",
             "1",
             "--json",
@@ -345,6 +346,7 @@ fn a_campaign_killed_with_sigkill_loses_no_lead_and_breaks_no_rule() {
         "campaign",
         "run",
         "k",
+        "--simulate",
         "--days",
         "3",
         "--agents",
@@ -409,4 +411,332 @@ fn a_campaign_killed_with_sigkill_loses_no_lead_and_breaks_no_rule() {
     let audit = voxdial(&db, &["campaign", "audit", "k", "--json"]);
     let a = json(&audit);
     assert_eq!(a["violations"].as_array().map(Vec::len), Some(0), "{a}");
+}
+
+// ---- issue 20 items 4 and 9 (h-policy): policy snapshots, run output, unsuppress ----
+
+fn voxdial_in(dir: &Path, db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .current_dir(dir)
+        .output()
+        .expect("voxdial runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn small_list(dir: &Path, name: &str, first: u32) -> std::path::PathBuf {
+    let file = dir.join(name);
+    let mut t = String::from("customer_id,phone\n");
+    for i in first..first + 20 {
+        t.push_str(&format!("D{i},1390000{i:04}\n"));
+    }
+    std::fs::write(&file, t).expect("write");
+    file
+}
+
+const CN: &str = include_str!("../policies/cn-collection.yaml");
+
+#[test]
+fn a_file_policy_is_snapshotted_so_runs_and_audits_work_anywhere_and_edits_rewrite_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let work = dir.path().join("ops");
+    std::fs::create_dir(&work).expect("mkdir");
+    let db = dir.path().join("v.db");
+    std::fs::write(
+        work.join("p.yaml"),
+        CN.replace("name: cn-collection", "name: ours"),
+    )
+    .expect("policy");
+    small_list(&work, "l.csv", 0);
+    // A typo in stop_on is refused with its place.
+    std::fs::write(work.join("typo.yaml"), CN.replace("[refused,", "[refusd,")).expect("typo");
+    let o = voxdial_in(
+        &work,
+        &db,
+        &[
+            "campaign",
+            "import",
+            "l.csv",
+            "--campaign",
+            "t",
+            "--policy",
+            "typo.yaml",
+        ],
+    );
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("typo.yaml:") && err.contains("refusd") && err.contains("opt_out"),
+        "{err}"
+    );
+    // Imported from `ops/` with a relative path ...
+    let o = voxdial_in(
+        &work,
+        &db,
+        &[
+            "campaign",
+            "import",
+            "l.csv",
+            "--campaign",
+            "p",
+            "--policy",
+            "p.yaml",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&o)["inserted"], 20);
+    // ... run from another folder.
+    let r = json(&voxdial(
+        &db,
+        &[
+            "campaign",
+            "run",
+            "p",
+            "--simulate",
+            "--days",
+            "1",
+            "--answer-rate",
+            "0.5",
+            "--json",
+        ],
+    ));
+    assert!(r["dials"].as_u64().unwrap_or(0) > 0, "{r}");
+    // Editing the file (no calls at all now) and then deleting it changes no verdict.
+    std::fs::write(
+        work.join("p.yaml"),
+        CN.replace("all: \"08:00-22:00\"", "all: none"),
+    )
+    .expect("edit");
+    let a = json(&voxdial(&db, &["campaign", "audit", "p", "--json"]));
+    assert_eq!(a["violations"].as_array().map(Vec::len), Some(0), "{a}");
+    std::fs::remove_file(work.join("p.yaml")).expect("rm");
+    let a = json(&voxdial(&db, &["campaign", "audit", "p", "--json"]));
+    assert_eq!(a["violations"].as_array().map(Vec::len), Some(0), "{a}");
+    let o = voxdial(&db, &["campaign", "status", "p"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("sha256"), "{out}");
+}
+
+#[test]
+fn changing_a_campaigns_policy_is_explicit_logged_and_audited_per_attempt() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let l1 = small_list(dir.path(), "a.csv", 0);
+    let l2 = small_list(dir.path(), "b.csv", 100);
+    let import = |f: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "campaign",
+            "import",
+            f.to_str().expect("p"),
+            "--campaign",
+            "c",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        voxdial(&db, &args)
+    };
+    json(&import(&l1, &[]));
+    json(&voxdial(
+        &db,
+        &[
+            "campaign",
+            "run",
+            "c",
+            "--simulate",
+            "--days",
+            "1",
+            "--answer-rate",
+            "0.5",
+            "--json",
+        ],
+    ));
+    // --policy on an existing campaign with other rules is an error that says how to change it.
+    let o = import(&l2, &["--policy", "us-tcpa-regf"]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success(), "silently ignored: {err}");
+    assert!(
+        err.contains("voxdial campaign policy c --set us-tcpa-regf"),
+        "{err}"
+    );
+    // The same rules again are fine.
+    json(&import(&l2, &["--policy", "cn-collection"]));
+    // The explicit change prints old -> new hashes and is logged.
+    let strict = dir.path().join("never.yaml");
+    std::fs::write(&strict, CN.replace("all: \"08:00-22:00\"", "all: none")).expect("w");
+    let o = voxdial(
+        &db,
+        &[
+            "campaign",
+            "policy",
+            "c",
+            "--set",
+            strict.to_str().expect("p"),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("cn-collection (") && out.contains("-> ") && out.contains("never.yaml"),
+        "{out}"
+    );
+    let o = voxdial(&db, &["campaign", "policy", "c"]);
+    let (out, _) = text(&o);
+    assert!(out.contains("never.yaml"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("->")).count(),
+        2,
+        "creation and change: {out}"
+    );
+    // Attempts dialled under cn-collection are still judged by it: no violations,
+    // although the policy now in force would refuse every one of them.
+    let a = json(&voxdial(&db, &["campaign", "audit", "c", "--json"]));
+    assert!(a["attempts"].as_u64().unwrap_or(0) > 0, "{a}");
+    assert_eq!(a["violations"].as_array().map(Vec::len), Some(0), "{a}");
+    // And the new policy is the one dialled under now: nothing is allowed.
+    let r = json(&voxdial(
+        &db,
+        &[
+            "campaign",
+            "run",
+            "c",
+            "--simulate",
+            "--days",
+            "1",
+            "--json",
+        ],
+    ));
+    assert_eq!(r["dials"], 0, "{r}");
+}
+
+#[test]
+fn run_prints_a_plain_summary_by_default_one_json_line_with_json_and_wants_simulate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let l = small_list(dir.path(), "a.csv", 0);
+    json(&voxdial(
+        &db,
+        &[
+            "campaign",
+            "import",
+            l.to_str().expect("p"),
+            "--campaign",
+            "r",
+            "--json",
+        ],
+    ));
+    // Without --simulate nothing is dialled and the error says why.
+    let o = voxdial(&db, &["campaign", "run", "r", "--days", "1"]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("--simulate"), "{err}");
+    assert_eq!(attempts_in_ledger(&db), 0);
+    let o = voxdial(&db, &["campaign", "run", "r", "--simulate", "--days", "1"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out).is_err(),
+        "JSON without --json: {out}"
+    );
+    assert!(
+        out.contains("dials") && out.contains("dials/s") && out.contains("outcomes"),
+        "{out}"
+    );
+    let o = voxdial(
+        &db,
+        &[
+            "campaign",
+            "run",
+            "r",
+            "--simulate",
+            "--days",
+            "1",
+            "--json",
+        ],
+    );
+    let (out, _) = text(&o);
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    json(&o);
+}
+
+#[test]
+fn unsuppress_takes_numbers_off_the_list_with_a_reason_and_masked_output() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let o = voxdial(
+        &db,
+        &[
+            "campaign",
+            "suppress",
+            "--phone",
+            "13800138000",
+            "--reason",
+            "complaint",
+        ],
+    );
+    assert!(o.status.success());
+    let o = voxdial(&db, &["campaign", "unsuppress", "--phone", "13800138000"]);
+    assert!(!o.status.success(), "a removal needs a reason");
+    let o = voxdial(
+        &db,
+        &[
+            "campaign",
+            "unsuppress",
+            "--phone",
+            "13800138000",
+            "--reason",
+            "complaint withdrawn",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        !out.contains("13800138000") && out.contains("****"),
+        "unmasked: {out}"
+    );
+    assert!(
+        out.contains("removed") && out.contains("complaint"),
+        "{out}"
+    );
+    let store = SqliteStore::open(&db).expect("db");
+    assert!(!store.is_suppressed("+8613800138000").expect("q"));
+    // Imported now, the number is accepted again.
+    let l = dir.path().join("l.csv");
+    std::fs::write(&l, "phone\n13800138000\n").expect("w");
+    let r = json(&voxdial(
+        &db,
+        &[
+            "campaign",
+            "import",
+            l.to_str().expect("p"),
+            "--campaign",
+            "u",
+            "--json",
+        ],
+    ));
+    assert_eq!(r["inserted"], 1, "{r}");
+}
+
+#[test]
+fn a_locked_database_is_said_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let o = voxdial(&db, &["campaign", "suppress", "--phone", "13800138000"]);
+    assert!(o.status.success());
+    let c = rusqlite::Connection::open(&db).expect("open");
+    c.execute_batch("BEGIN EXCLUSIVE; INSERT INTO suppression VALUES ('x', 'y', 0);")
+        .expect("hold the write lock");
+    let o = voxdial(&db, &["campaign", "suppress", "--phone", "13800138001"]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert_eq!(err.matches("database is locked").count(), 1, "{err}");
+    c.execute_batch("ROLLBACK").expect("release");
 }

@@ -453,3 +453,105 @@ fn one_bad_file_does_not_stop_a_command_that_needs_another_scenario() {
     assert!(out.contains("collection_m1_overdue"), "{out}");
     assert!(err.contains("bad.yaml"), "{err}");
 }
+
+// ---- issue 20 item 9 (h-policy): error texts, run output, simulate help ----
+
+/// A cause printed twice ("os error 2: ... (os error 2)") means some error printed its
+/// source in its own message and anyhow printed the chain again.
+fn assert_no_repeated_cause(err: &str) {
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or(err);
+    let parts: Vec<&str> = line.split(": ").map(str::trim).collect();
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() < 6 {
+            continue;
+        }
+        for q in &parts[i + 1..] {
+            assert!(!q.contains(p), "`{p}` repeated in: {line}");
+        }
+    }
+    for marker in ["(os error", "database is locked"] {
+        assert!(
+            line.matches(marker).count() <= 1,
+            "repeated {marker}: {line}"
+        );
+    }
+}
+
+#[test]
+fn error_texts_print_each_cause_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("missing.yaml");
+    let (code, _, err) = voxdial(&["simulate", "--config", missing.to_str().expect("p")]);
+    assert_ne!(code, 0);
+    assert!(err.contains("missing.yaml"), "{err}");
+    assert!(err.contains("os error 2"), "{err}");
+    assert_no_repeated_cause(&err);
+    // A policy path that exists but cannot be read as a file.
+    let (code, _, err) = voxdial(&[
+        "simulate",
+        "--leads",
+        "10",
+        "--policy",
+        dir.path().to_str().expect("p"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("os error"), "{err}");
+    assert_no_repeated_cause(&err);
+    let list = dir.path().join("nope.csv");
+    let db = dir.path().join("v.db");
+    let (code, _, err) = voxdial(&[
+        "campaign",
+        "import",
+        list.to_str().expect("p"),
+        "--campaign",
+        "x",
+        "--db",
+        db.to_str().expect("p"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nope.csv"), "{err}");
+    assert_no_repeated_cause(&err);
+}
+
+#[test]
+fn simulate_help_points_to_a_doc_that_exists() {
+    let (code, out, _) = voxdial(&["simulate", "--help"]);
+    assert_eq!(code, 0);
+    let docs: Vec<&str> = out
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';' || c == ',')
+        .filter(|w| w.starts_with("docs/") && w.ends_with(".md"))
+        .collect();
+    assert!(!docs.is_empty(), "{out}");
+    for d in docs {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(d);
+        assert!(
+            p.is_file(),
+            "simulate --help points to {d}, which does not exist"
+        );
+    }
+}
+
+#[test]
+fn simulate_prints_figures_with_units_by_default_and_json_only_when_asked() {
+    let args = [
+        "simulate", "--leads", "300", "--hours", "0.5", "--agents", "3",
+    ];
+    let (code, out, err) = voxdial(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        serde_json::from_str::<Value>(&out).is_err(),
+        "JSON without --json: {out}"
+    );
+    assert!(
+        out.contains("agent occupancy") && out.contains('%'),
+        "{out}"
+    );
+    assert!(out.contains(" min") && out.contains(" s"), "{out}");
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let (code, out, _) = voxdial(&json_args);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert!(v["calls_placed"].as_u64().is_some(), "{v}");
+}

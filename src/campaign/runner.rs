@@ -108,6 +108,8 @@ struct Driver<'a> {
     store: &'a mut dyn Store,
     policy: &'a Policy,
     campaign: i64,
+    /// The snapshot `policy` was compiled from, recorded on every attempt.
+    policy_version: Option<i64>,
     lines: SimulatedLines,
     talk_mean_s: f64,
     report: RunReport,
@@ -160,7 +162,9 @@ impl Driver<'_> {
                     return Ok(());
                 };
                 // Ledger before dial: the attempt row is committed before the line has it.
-                let attempt = self.store.start_attempt(&lead, self.campaign, now_s)?;
+                let attempt =
+                    self.store
+                        .start_attempt(&lead, self.campaign, self.policy_version, now_s)?;
                 self.calls.insert(
                     call,
                     InFlight {
@@ -326,13 +330,38 @@ impl Driver<'_> {
     }
 }
 
+/// Where a run is, for a progress line: a long run is otherwise silent for minutes.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Virtual instant the run started from.
+    pub from: Millis,
+    /// Virtual instant it stops at.
+    pub until: Millis,
+    /// Virtual now.
+    pub now: Millis,
+    /// Dials so far in this run.
+    pub dials: u64,
+}
+
 /// Run `campaign` from its persisted clock (or `cfg.start`) until `cfg.until`, every
-/// dial under `policy`.
+/// dial under `policy`, which the caller compiled from the campaign's current policy
+/// snapshot (the attempts record that snapshot as the one they were dialled under).
 pub fn run(
     store: &mut dyn Store,
     campaign: &str,
     policy: &Policy,
     cfg: &RunConfig,
+) -> Result<RunReport, RunError> {
+    run_with_progress(store, campaign, policy, cfg, &mut |_| {})
+}
+
+/// [`run`], telling `progress` where it is about once per virtual minute.
+pub fn run_with_progress(
+    store: &mut dyn Store,
+    campaign: &str,
+    policy: &Policy,
+    cfg: &RunConfig,
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunReport, RunError> {
     if cfg.takers == 0 {
         return Err(RunError::Config(
@@ -381,6 +410,7 @@ pub fn run(
         store,
         policy,
         campaign: c.id,
+        policy_version: c.policy_version,
         lines,
         talk_mean_s: cfg.talk_mean_s,
         report: RunReport {
@@ -393,11 +423,27 @@ pub fn run(
         calls: BTreeMap::new(),
     };
     let mut now = start;
+    let mut told = start;
     while let Some(t) = core.poll_timeout() {
         now = t;
         core.handle_timeout(t);
         driver.drain(&mut core, t)?;
+        if t.ms_since(told) >= 60_000 {
+            told = t;
+            progress(&Progress {
+                from: start,
+                until: stop_at,
+                now: t,
+                dials: driver.report.dials,
+            });
+        }
     }
+    progress(&Progress {
+        from: start,
+        until: stop_at,
+        now,
+        dials: driver.report.dials,
+    });
     let end_s = now.as_unix_secs();
     driver.store.set_clock(c.id, end_s)?;
     let mut report = driver.report;
@@ -422,10 +468,21 @@ pub struct Violation {
 /// history before it (dispositions included). What an auditor, `campaign audit` and the
 /// crash test check.
 pub fn audit(ledger: &[LedgerRow], policy: &Policy) -> Vec<Violation> {
+    audit_with(ledger, |_| policy)
+}
+
+/// [`audit`] with each attempt judged by the policy that was in force when it was dialled
+/// (`policy_for` its row's snapshot), so changing a campaign's policy or editing its file
+/// later never rewrites history.
+pub fn audit_with<'p>(
+    ledger: &[LedgerRow],
+    policy_for: impl Fn(Option<i64>) -> &'p Policy,
+) -> Vec<Violation> {
     let mut by_debtor: BTreeMap<&str, (Vec<crate::policy::PastAttempt>, Option<&str>)> =
         BTreeMap::new();
     let mut out = Vec::new();
     for row in ledger {
+        let policy = policy_for(row.policy_version);
         let (history, disposition) = by_debtor.entry(row.debtor_id.as_str()).or_default();
         let lead_zones = zones::parse_list(&row.zones).unwrap_or_default();
         let zone_list = if lead_zones.is_empty() {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use voxdial::campaign::import::{self, ImportOptions};
 use voxdial::campaign::phone;
+use voxdial::policy::PolicySource;
 use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::Store;
 
@@ -23,9 +24,11 @@ pub enum CampaignCmd {
         /// Scenario the campaign runs: its campaign variables become required columns.
         #[arg(long)]
         scenario: Option<String>,
-        /// Contact policy: a preset (cn-collection, us-tcpa-regf, uk-ofcom) or a YAML file.
-        #[arg(long, default_value = "cn-collection")]
-        policy: String,
+        /// Contact policy of a new campaign: a preset (cn-collection, us-tcpa-regf,
+        /// uk-ofcom) or a YAML file [default: cn-collection]. A snapshot is stored; an
+        /// existing campaign keeps its own (change it with `campaign policy --set`).
+        #[arg(long)]
+        policy: Option<String>,
         /// Map a variable to a column header: `--map amount_due=欠款` (repeatable).
         #[arg(long = "map", value_parser = super::parse_kv)]
         mapping: Vec<(String, String)>,
@@ -65,6 +68,29 @@ pub enum CampaignCmd {
         #[arg(long, default_value = "CN")]
         region: String,
     },
+    /// Take numbers off the do-not-call list (each removal is kept with who, when and why).
+    Unsuppress {
+        /// A number (repeatable).
+        #[arg(long = "phone", required = true)]
+        phones: Vec<String>,
+        /// Why they may be called again (kept with each removal).
+        #[arg(long)]
+        reason: String,
+        /// Region for numbers without a country code.
+        #[arg(long, default_value = "CN")]
+        region: String,
+    },
+    /// Show a campaign's contact policy and its changes, or change it (`--set`).
+    Policy {
+        /// Campaign name.
+        campaign: String,
+        /// The new policy: a preset or a YAML file (a snapshot is stored; the change is logged).
+        #[arg(long)]
+        set: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Leads by status, attempts by outcome, policy blocks by rule.
     Status {
         /// Campaign name.
@@ -90,7 +116,7 @@ struct ImportArgs {
     file: PathBuf,
     campaign: String,
     scenario: Option<String>,
-    policy: String,
+    policy: Option<String>,
     mapping: Vec<(String, String)>,
     constants: Vec<(String, String)>,
     region: String,
@@ -123,7 +149,8 @@ fn import(root: &Path, db: &Path, a: ImportArgs) -> Result<ExitCode> {
         rejects,
         json,
     } = a;
-    voxdial::policy::Policy::load(&policy)?;
+    let policy_arg = policy;
+    let (_, policy) = PolicySource::resolve(policy_arg.as_deref().unwrap_or("cn-collection"))?;
     let default_region = phone::region(&region)
         .with_context(|| format!("--region {region}: not an ISO country code like CN or US"))?;
     let encoding = match &encoding {
@@ -155,7 +182,13 @@ fn import(root: &Path, db: &Path, a: ImportArgs) -> Result<ExitCode> {
         }
         None => Default::default(),
     };
-    let c = store.ensure_campaign(&campaign, scenario.as_deref(), &policy)?;
+    let c = ensure_campaign_policy(
+        &mut store,
+        &campaign,
+        scenario.as_deref(),
+        &policy,
+        policy_arg.as_deref(),
+    )?;
     let rejects_path = rejects.unwrap_or_else(|| {
         let mut p = file.clone().into_os_string();
         p.push(".rejects.csv");
@@ -240,6 +273,36 @@ fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Who did it, for the audit tables: the command and the login (`USER`), never more.
+fn by(command: &str) -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown user".into());
+    format!("voxdial campaign {command} ({user})")
+}
+
+/// Get or create the campaign for an import. A new campaign takes `policy` (snapshotted);
+/// an existing one keeps its own, and an explicit `--policy` with other rules is an
+/// error rather than being ignored.
+fn ensure_campaign_policy(
+    store: &mut SqliteStore,
+    campaign: &str,
+    scenario: Option<&str>,
+    policy: &PolicySource,
+    given: Option<&str>,
+) -> Result<voxdial::store::Campaign> {
+    if let (Some(arg), Ok(c)) = (given, store.campaign(campaign)) {
+        let current = store.campaign_policy(&c)?;
+        if current.sha256 != policy.sha256 {
+            bail!(
+                "campaign `{campaign}` runs under policy {} (sha256 {}); --policy {arg} (sha256 {}) has other rules and was not applied. Change it explicitly: voxdial campaign policy {campaign} --set {arg}",
+                current.source,
+                current.snapshot.short_hash(),
+                policy.short_hash()
+            );
+        }
+    }
+    Ok(store.ensure_campaign(campaign, scenario, policy, &by("import"))?)
+}
+
 pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
     match cmd {
         CampaignCmd::Import {
@@ -319,6 +382,90 @@ pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        CampaignCmd::Unsuppress {
+            phones,
+            reason,
+            region,
+        } => {
+            let default_region = phone::region(&region)
+                .with_context(|| format!("--region {region}: not an ISO country code"))?;
+            let mut ok = Vec::new();
+            for p in &phones {
+                let n = phone::normalize(p, default_region)
+                    .with_context(|| format!("--phone {}", phone::mask(p)))?;
+                ok.push(n.e164);
+            }
+            if reason.trim().is_empty() {
+                bail!("--reason: say why these numbers may be called again (it is kept)");
+            }
+            let mut store = SqliteStore::open(db)?;
+            let removed = store.unsuppress(&ok, &by("unsuppress"), &reason, now_unix())?;
+            for r in &removed {
+                println!(
+                    "{}: removed from the suppression list (was: {})",
+                    phone::mask(&r.phone),
+                    r.reason
+                );
+            }
+            for p in ok.iter().filter(|p| removed.iter().all(|r| &r.phone != *p)) {
+                println!("{}: not on the suppression list", phone::mask(p));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCmd::Policy {
+            campaign,
+            set,
+            json,
+        } => {
+            let mut store = SqliteStore::open(db)?;
+            let c = store.campaign(&campaign)?;
+            if let Some(new) = set {
+                let (_, src) = PolicySource::resolve(&new)?;
+                let ch = store.set_campaign_policy(c.id, &src, &by("policy --set"), now_unix())?;
+                let from = ch.from.as_ref().map_or("none".to_string(), |v| {
+                    format!("{} ({})", v.source, v.snapshot.short_hash())
+                });
+                tracing::info!(campaign = %campaign, from = %from, to = %ch.to.sha256, "campaign policy changed");
+                if json {
+                    println!("{}", serde_json::to_string(&ch)?);
+                } else {
+                    println!(
+                        "campaign `{campaign}` policy: {from} -> {} ({}); attempts from now on are dialled and audited under it",
+                        ch.to.source,
+                        ch.to.snapshot.short_hash()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let current = store.campaign_policy(&c)?;
+            let changes = store.policy_changes(c.id)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"campaign": c.name, "policy": current, "changes": changes})
+                );
+            } else {
+                println!(
+                    "campaign `{}` policy: {} (sha256 {})",
+                    c.name, current.source, current.sha256
+                );
+                for ch in &changes {
+                    let when = chrono::DateTime::from_timestamp(ch.at, 0)
+                        .map(|d| d.to_rfc3339())
+                        .unwrap_or_default();
+                    let from = ch.from.as_ref().map_or("none".to_string(), |v| {
+                        format!("{} ({})", v.source, v.snapshot.short_hash())
+                    });
+                    println!(
+                        "  {when}  {from} -> {} ({})  by {}",
+                        ch.to.source,
+                        ch.to.snapshot.short_hash(),
+                        ch.by
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         CampaignCmd::Status { campaign, json } => {
             let store = SqliteStore::open(db)?;
             let c = store.campaign(&campaign)?;
@@ -329,8 +476,15 @@ pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
                     serde_json::json!({"campaign": c, "leads": s.leads, "attempts": s.attempts, "blocks": s.blocks})
                 );
             } else {
+                let hash = c
+                    .policy_version
+                    .map(|v| store.policy_version(v))
+                    .transpose()?
+                    .map_or("no snapshot".to_string(), |v| {
+                        format!("sha256 {}", v.snapshot.short_hash())
+                    });
                 println!(
-                    "campaign {} (scenario {}, policy {})",
+                    "campaign {} (scenario {}, policy {}, {hash})",
                     c.name,
                     c.scenario.as_deref().unwrap_or("-"),
                     c.policy

@@ -174,10 +174,31 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each said once: a cause whose text the level
+/// above already printed is skipped (rusqlite's "database is locked" is both the error's
+/// message and, prefixed with its code, its source's).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        // "database is locked" then "Error code 5: database is locked": the same words.
+        if !last.is_empty() && (last.contains(&text) || text.ends_with(&last)) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        last = text;
+    }
+    out
 }
 
 /// The async runtime for the commands that talk SIP.

@@ -13,7 +13,7 @@ use voxdial::policy::Policy;
 /// `voxdial simulate` flags. Unset flags take the `--config` file's value, else the default shown.
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
-    /// A YAML file describing the run (see docs/simulation.md); flags override it.
+    /// A YAML file describing the run (keys and defaults: docs/simulation.md); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Pacing strategy [default: predictive].
@@ -160,20 +160,81 @@ fn print_table(rows: &[Summary]) {
     }
 }
 
+/// One run in words, every figure with its unit (`--json` has the raw numbers).
+fn print_summary(r: &Summary) {
+    let pct = |x: f64| format!("{:.2}%", x * 100.0);
+    println!(
+        "{} over {:.1} simulated hours",
+        format!("{:?}", r.strategy).to_lowercase(),
+        r.simulated_s / 3600.0
+    );
+    let rows: [(&str, String); 12] = [
+        ("dials placed", format!("{}", r.calls_placed)),
+        ("answered by a person", format!("{}", r.answered)),
+        ("connected", format!("{}", r.connects)),
+        (
+            "abandoned",
+            format!("{} ({} of answered)", r.abandoned, pct(r.abandon_rate)),
+        ),
+        ("agent occupancy", pct(r.agent_occupancy)),
+        (
+            "talk per agent-hour",
+            format!("{:.1} min", r.talk_minutes_per_agent_hour),
+        ),
+        (
+            "transfers to humans",
+            format!(
+                "{} ({} hung up waiting)",
+                r.transfers, r.transfers_abandoned
+            ),
+        ),
+        (
+            "wait for a human, p50",
+            format!("{:.1} s", r.transfer_wait_p50_s),
+        ),
+        (
+            "wait for a human, p95",
+            format!("{:.1} s", r.transfer_wait_p95_s),
+        ),
+        ("retries", format!("{}", r.retries)),
+        ("leads never dialled", format!("{}", r.leads_left)),
+        (
+            "policy blocks",
+            format!("{}", r.blocks.values().sum::<u64>()),
+        ),
+    ];
+    for (k, v) in rows {
+        println!("  {k:<24} {v}");
+    }
+    for (k, v) in &r.blocks {
+        println!("    {k:<22} {v}");
+    }
+}
+
 pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     if a.validate_erlang {
         let agents = a.agents.unwrap_or(20);
         let hours = a.hours.unwrap_or(8.0);
         let seed = a.seed.unwrap_or(1);
         let r = sim::validate_erlang(a.arrival_rate, agents, a.mean_handle_s, hours, seed)?;
-        println!(
-            "{}",
-            if a.json {
-                serde_json::to_string(&r)?
-            } else {
-                serde_json::to_string_pretty(&r)?
-            }
-        );
+        if a.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "Erlang C check: {} arrivals at {} calls/s to {agents} agents, mean handle {} s, {hours} h",
+                r.arrivals, a.arrival_rate, a.mean_handle_s
+            );
+            println!(
+                "  share that waited  {:>7.2}% ± {:.2}% simulated, {:>7.2}% Erlang C",
+                r.p_wait * 100.0,
+                r.p_wait_se * 100.0,
+                r.p_wait_theory * 100.0
+            );
+            println!(
+                "  mean wait          {:>7.1} s ± {:.1} s simulated, {:>7.1} s Erlang C",
+                r.mean_wait_s, r.mean_wait_se_s, r.mean_wait_theory_s
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let (cfg, strategies) = config(&a)?;
@@ -216,7 +277,7 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     } else if a.json {
         println!("{}", serde_json::to_string(&runs[0])?);
     } else {
-        println!("{}", serde_json::to_string_pretty(&runs[0])?);
+        print_summary(&runs[0]);
     }
     Ok(ExitCode::SUCCESS)
 }

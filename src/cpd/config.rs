@@ -23,7 +23,7 @@ pub enum CpdError {
         reason: &'static str,
     },
     /// The compiled-in phrase table does not load (a build problem, caught by its test).
-    #[error("cpd phrase table: {0}")]
+    #[error("cpd phrase table")]
     Phrases(#[from] crate::yaml::YamlError),
 }
 

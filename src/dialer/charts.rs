@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Errors writing a chart.
 #[derive(Debug, thiserror::Error)]
-#[error("chart {path}: {source}")]
+#[error("chart {path}")]
 pub struct ChartError {
     /// File.
     pub path: String,

@@ -67,7 +67,7 @@ pub struct SimFile {
 #[derive(Debug, thiserror::Error)]
 pub enum SimFileError {
     /// Unreadable.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File.
         path: String,
@@ -78,7 +78,7 @@ pub enum SimFileError {
     #[error(transparent)]
     Yaml(#[from] crate::yaml::YamlError),
     /// The policy the file names does not load.
-    #[error("{path}: policy: {source}")]
+    #[error("{path}: policy")]
     Policy {
         /// File.
         path: String,

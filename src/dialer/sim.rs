@@ -539,7 +539,7 @@ pub enum ConfigError {
     #[error("invalid simulation setting: {0}")]
     Invalid(String),
     /// A rate or mean no exponential distribution takes.
-    #[error("invalid simulation setting: {0}")]
+    #[error("invalid simulation setting")]
     Distribution(#[from] rand_distr::ExpError),
 }
 

@@ -331,7 +331,7 @@ fn run_case(
         Err(e) => {
             result
                 .failures
-                .push(format!("{}: {e}", at(&["tests", &tis])));
+                .push(format!("{}: {}", at(&["tests", &tis]), with_causes(&e)));
             return (result, Vec::new());
         }
     };
@@ -526,6 +526,19 @@ pub fn test_files(lib: &Library, paths: &[PathBuf]) -> Vec<PathBuf> {
         })
         .cloned()
         .collect()
+}
+
+/// An error and its causes on one line: errors print only their own context (the causes
+/// are their `source()`), and a test failure is read without anyhow's chain printing.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ pub enum StartError {
         name: String,
     },
     /// A campaign value is not a value of its declared type.
-    #[error("variable `{name}`: {source}")]
+    #[error("variable `{name}`")]
     InvalidVariable {
         /// Variable name.
         name: String,

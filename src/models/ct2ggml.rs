@@ -39,7 +39,7 @@ pub enum GgmlError {
         reason: String,
     },
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

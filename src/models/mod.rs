@@ -16,7 +16,7 @@ use std::process::Command;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// The compiled-in catalogue is broken (a build problem).
-    #[error("model catalogue: {0}")]
+    #[error("model catalogue")]
     Catalogue(#[from] crate::yaml::YamlError),
     /// The catalogue names a post-processing step this build does not know.
     #[error("model catalogue: {package} names an unknown step {step:?}")]

@@ -8,7 +8,7 @@
 mod model;
 pub mod zones;
 
-pub use model::{parse_duration, DayHours, PolicyFile, RetryRule};
+pub use model::{parse_duration, DayHours, PolicyFile, RetryRule, StopOn};
 
 use crate::time::Millis;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -186,7 +186,7 @@ pub enum Next {
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File.
         path: String,
@@ -222,6 +222,68 @@ pub const PRESETS: [(&str, &str); 3] = [
     ("uk-ofcom", include_str!("../../policies/uk-ofcom.yaml")),
 ];
 
+/// A policy's exact text and where it came from, so a campaign can keep a snapshot of the
+/// rules it was dialled under: the file may move, change or vanish afterwards, and an
+/// audit must still judge each attempt by the rules in force when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySource {
+    /// A preset's name, or the file's absolute path (a relative one breaks when a
+    /// command runs from another folder).
+    pub source: String,
+    /// The YAML text as loaded.
+    pub text: String,
+    /// SHA-256 of `text` in lowercase hex: two sources with the same hash are the same rules.
+    pub sha256: String,
+}
+
+impl PolicySource {
+    /// Text from `source`, hashed.
+    pub fn new(source: &str, text: &str) -> PolicySource {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        PolicySource {
+            source: source.to_string(),
+            text: text.to_string(),
+            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
+    /// A preset by name or a YAML file by path, read, checked and compiled.
+    pub fn resolve(name_or_path: &str) -> Result<(Policy, PolicySource), PolicyError> {
+        if let Some((name, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
+            let policy = Policy::from_yaml(text, &format!("policies/{name}.yaml"))?;
+            return Ok((policy, PolicySource::new(name, text)));
+        }
+        let p = Path::new(name_or_path);
+        if !p.exists() {
+            return Err(PolicyError::Unknown(name_or_path.to_string()));
+        }
+        let io = |source| PolicyError::Io {
+            path: name_or_path.to_string(),
+            source,
+        };
+        let text = std::fs::read_to_string(p).map_err(io)?;
+        let abs = std::path::absolute(p).map_err(io)?;
+        let policy = Policy::from_yaml(&text, name_or_path)?;
+        Ok((policy, PolicySource::new(&abs.display().to_string(), &text)))
+    }
+
+    /// Compile the snapshot (it was checked when stored; a newer voxdial may be stricter).
+    pub fn compile(&self) -> Result<Policy, PolicyError> {
+        let name = if PRESETS.iter().any(|(n, _)| *n == self.source) {
+            format!("policies/{}.yaml", self.source)
+        } else {
+            self.source.clone()
+        };
+        Policy::from_yaml(&self.text, &name)
+    }
+
+    /// The first 12 hex digits of the hash, for people.
+    pub fn short_hash(&self) -> &str {
+        &self.sha256[..self.sha256.len().min(12)]
+    }
+}
+
 /// A compiled contact policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -246,18 +308,7 @@ pub struct Policy {
 impl Policy {
     /// A preset by name, or a YAML file by path.
     pub fn load(name_or_path: &str) -> Result<Policy, PolicyError> {
-        if let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
-            return Policy::from_yaml(text, &format!("policies/{name_or_path}.yaml"));
-        }
-        let p = Path::new(name_or_path);
-        if !p.exists() {
-            return Err(PolicyError::Unknown(name_or_path.to_string()));
-        }
-        let text = std::fs::read_to_string(p).map_err(|source| PolicyError::Io {
-            path: name_or_path.to_string(),
-            source,
-        })?;
-        Policy::from_yaml(&text, name_or_path)
+        PolicySource::resolve(name_or_path).map(|(p, _)| p)
     }
 
     /// Parse and check a policy; `path` names the source in errors.

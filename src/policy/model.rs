@@ -28,9 +28,10 @@ pub struct PolicyFile {
     /// Caps and quiet periods.
     #[serde(default)]
     pub limits: LimitsFile,
-    /// Conversation dispositions after which the debtor is never called again.
+    /// Conversation dispositions after which the debtor is never called again: a closed
+    /// set, so a typo (`refusd`) is an error instead of a rule that never fires.
     #[serde(default)]
-    pub stop_on: Vec<String>,
+    pub stop_on: Vec<StopOn>,
     /// Retry schedule by outcome (`no_answer`, `busy`, ...).
     #[serde(default)]
     pub retry: BTreeMap<String, RetryFile>,
@@ -40,6 +41,74 @@ pub struct PolicyFile {
     /// Minimum ring time before giving up, seconds.
     #[serde(default = "default_min_ring")]
     pub min_ring_s: f64,
+}
+
+/// A disposition a policy may stop on. A closed set because a misspelt name in `stop_on`
+/// would silently never match and the debtor would be called again after a refusal.
+/// `wrong_person` is what the shipped scenarios end with; `wrong_party` the older name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopOn {
+    /// The debtor refused to talk or to pay and asked not to be called.
+    Refused,
+    /// The debtor asked to be taken off the list.
+    OptOut,
+    /// Somebody else answered (the presets' name).
+    WrongParty,
+    /// Somebody else answered (the scenarios' name).
+    WrongPerson,
+    /// The debtor has died.
+    Deceased,
+    /// A written cease-communication request (FDCPA).
+    CeaseCommunication,
+    /// The debtor is represented by an attorney.
+    AttorneyRepresented,
+    /// The debt is disputed.
+    Dispute,
+    /// The debt is disputed (past tense, as some scenarios end).
+    Disputed,
+    /// The debtor suspects the call is a fraud.
+    SuspectedFraud,
+    /// The debtor reported fraud on the account.
+    FraudReported,
+    /// A complaint was logged on the call.
+    ComplaintLogged,
+}
+
+impl StopOn {
+    /// Every name, in the order the error lists them.
+    pub const ALL: [StopOn; 12] = [
+        StopOn::Refused,
+        StopOn::OptOut,
+        StopOn::WrongParty,
+        StopOn::WrongPerson,
+        StopOn::Deceased,
+        StopOn::CeaseCommunication,
+        StopOn::AttorneyRepresented,
+        StopOn::Dispute,
+        StopOn::Disputed,
+        StopOn::SuspectedFraud,
+        StopOn::FraudReported,
+        StopOn::ComplaintLogged,
+    ];
+
+    /// The disposition name as stored on an attempt.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopOn::Refused => "refused",
+            StopOn::OptOut => "opt_out",
+            StopOn::WrongParty => "wrong_party",
+            StopOn::WrongPerson => "wrong_person",
+            StopOn::Deceased => "deceased",
+            StopOn::CeaseCommunication => "cease_communication",
+            StopOn::AttorneyRepresented => "attorney_represented",
+            StopOn::Dispute => "dispute",
+            StopOn::Disputed => "disputed",
+            StopOn::SuspectedFraud => "suspected_fraud",
+            StopOn::FraudReported => "fraud_reported",
+            StopOn::ComplaintLogged => "complaint_logged",
+        }
+    }
 }
 
 fn default_min_ring() -> f64 {
@@ -282,7 +351,11 @@ impl PolicyFile {
             holidays: self.holidays,
             holiday_hours: self.holiday_hours.and_then(|h| h.0),
             limits,
-            stop_dispositions: self.stop_on,
+            stop_dispositions: self
+                .stop_on
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
             retry,
             max_abandon_rate: self.abandon.max_rate,
             abandon_after_s: self.abandon.after_s,
@@ -305,5 +378,13 @@ mod tests {
         assert!(parse_hours("22:00-08:00").is_err());
         assert_eq!(parse_hours("none"), Ok(None));
         assert!(parse_hours("8-22").is_err());
+    }
+
+    #[test]
+    fn every_stop_name_round_trips_through_serde() {
+        for s in StopOn::ALL {
+            let back: StopOn = serde_yaml_ng::from_str(s.as_str()).expect("a stop name parses");
+            assert_eq!(back, s);
+        }
     }
 }

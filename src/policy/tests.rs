@@ -403,3 +403,44 @@ fn bad_policy_files_name_the_place() {
         Err(PolicyError::Unknown(_))
     ));
 }
+
+// ---- issue 20 item 4: policy handling ----
+
+#[test]
+fn a_misspelt_stop_disposition_is_an_error_at_its_place_listing_the_names() {
+    let text = PRESETS[0]
+        .1
+        .replace("stop_on: [refused,", "stop_on: [refusd,");
+    let e = Policy::from_yaml(&text, "p.yaml").expect_err("typo accepted");
+    let PolicyError::Yaml(y) = &e else {
+        panic!("not a YAML error: {e}");
+    };
+    let line = text
+        .lines()
+        .position(|l| l.contains("refusd"))
+        .expect("line")
+        + 1;
+    assert_eq!(y.line, line, "{e}");
+    assert!(y.col > 1, "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("`refusd`"), "{msg}");
+    for name in ["refused", "opt_out", "wrong_party", "deceased"] {
+        assert!(msg.contains(name), "{msg} does not list {name}");
+    }
+}
+
+#[test]
+fn a_file_policy_is_named_by_its_absolute_path_and_hashed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("p.yaml");
+    std::fs::write(&file, PRESETS[0].1).expect("write");
+    let (_, src) = PolicySource::resolve(file.to_str().expect("p")).expect("loads");
+    assert!(Path::new(&src.source).is_absolute(), "{}", src.source);
+    assert_eq!(src.text, PRESETS[0].1);
+    assert_eq!(src.sha256.len(), 64);
+    let (_, preset) = PolicySource::resolve(PRESETS[0].0).expect("preset");
+    assert_eq!(preset.source, PRESETS[0].0);
+    // Same rules, same hash, wherever they came from.
+    assert_eq!(preset.sha256, src.sha256);
+    assert_eq!(preset.compile().expect("compiles").name, PRESETS[0].0);
+}

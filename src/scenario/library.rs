@@ -63,7 +63,7 @@ impl std::fmt::Debug for Library {
 
 /// A file or folder that could not be listed while looking for YAML files.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
+#[error("{}", path.display())]
 pub struct WalkError {
     /// The file or folder.
     pub path: PathBuf,
@@ -208,7 +208,7 @@ impl Library {
                     Path::new("."),
                     Pos { line: 1, col: 1 },
                     "io",
-                    e.to_string(),
+                    format!("{e}: {}", e.source),
                 ));
                 return (Library::default(), diags);
             }

@@ -63,7 +63,7 @@ pub struct TrunksFile {
 #[derive(Debug, thiserror::Error)]
 pub enum TrunkError {
     /// The file cannot be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,

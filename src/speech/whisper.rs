@@ -39,7 +39,7 @@ pub enum WhisperError {
     #[error("invalid audio: {0}")]
     BadAudio(String),
     /// whisper.cpp failed while decoding.
-    #[error("whisper.cpp failed during {stage}: {source}")]
+    #[error("whisper.cpp failed during {stage}")]
     Engine {
         /// Which call failed.
         stage: &'static str,

@@ -12,7 +12,7 @@
 
 pub mod sqlite;
 
-use crate::policy::{CallOutcome, Next, PastAttempt, Rule};
+use crate::policy::{CallOutcome, Next, PastAttempt, PolicySource, Rule};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused an operation.
-    #[error("database: {0}")]
+    #[error("database")]
     Db(#[from] rusqlite::Error),
     /// The database file was written by a newer voxdial.
     #[error("database schema version {found} is newer than this voxdial understands ({known})")]
@@ -39,13 +39,21 @@ pub enum StoreError {
     #[error("no database at {0} (check --db; `voxdial campaign import` creates one)")]
     NoDatabase(String),
     /// The database file or its folder could not be created or protected.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File or folder.
         path: String,
         /// Cause.
         #[source]
         source: std::io::Error,
+    },
+    /// A campaign from an older database whose policy could not be snapshotted.
+    #[error("campaign `{campaign}` has no stored snapshot of its policy `{policy}` (it could not be read when the database was upgraded); set one: voxdial campaign policy {campaign} --set FILE|PRESET")]
+    NoPolicySnapshot {
+        /// Campaign.
+        campaign: String,
+        /// The policy as it was named.
+        policy: String,
     },
     /// A stored value could not be read back.
     #[error("corrupt row: {0}")]
@@ -64,8 +72,11 @@ pub struct Campaign {
     pub name: String,
     /// Scenario the bot runs on answered calls.
     pub scenario: Option<String>,
-    /// Contact policy (preset name or file).
+    /// Contact policy (preset name or absolute file path) as it was given.
     pub policy: String,
+    /// The snapshot of the policy in force (`policy_versions`); `None` only for a
+    /// campaign of an older database whose policy could not be read at the upgrade.
+    pub policy_version: Option<i64>,
     /// Virtual clock of simulated runs (unix seconds); survives restarts.
     pub clock: Option<i64>,
 }
@@ -189,13 +200,37 @@ pub struct CampaignStats {
 
 /// What the importer and the scheduler need from storage.
 pub trait Store {
-    /// Get or create a campaign.
+    /// Get or create a campaign. A new campaign gets `policy` as its first snapshot; an
+    /// existing one keeps its policy (changing it is [`Store::set_campaign_policy`]).
     fn ensure_campaign(
         &mut self,
         name: &str,
         scenario: Option<&str>,
-        policy: &str,
+        policy: &PolicySource,
+        by: &str,
     ) -> Result<Campaign>;
+    /// A stored policy snapshot.
+    fn policy_version(&self, id: i64) -> Result<PolicyVersion>;
+    /// The snapshot a campaign runs under now.
+    fn campaign_policy(&self, campaign: &Campaign) -> Result<PolicyVersion> {
+        match campaign.policy_version {
+            Some(v) => self.policy_version(v),
+            None => Err(StoreError::NoPolicySnapshot {
+                campaign: campaign.name.clone(),
+                policy: campaign.policy.clone(),
+            }),
+        }
+    }
+    /// Make `policy` the campaign's policy from now on, and log the change.
+    fn set_campaign_policy(
+        &mut self,
+        campaign: i64,
+        policy: &PolicySource,
+        by: &str,
+        now: i64,
+    ) -> Result<PolicyChange>;
+    /// Every policy change of a campaign, oldest first.
+    fn policy_changes(&self, campaign: i64) -> Result<Vec<PolicyChange>>;
     /// A campaign by name.
     fn campaign(&self, name: &str) -> Result<Campaign>;
     /// Remove a campaign that has no leads, imports or attempts (one an import created
@@ -221,6 +256,15 @@ pub trait Store {
     ) -> Result<ImportCounts>;
     /// Add numbers to the suppression (do-not-call) list.
     fn suppress(&mut self, phones: &[String], reason: &str, now: i64) -> Result<u64>;
+    /// Take numbers off the suppression list; each removal is kept (number, original
+    /// reason, who, when, why) so an audit can tell why a suppressed number was dialled.
+    fn unsuppress(
+        &mut self,
+        phones: &[String],
+        by: &str,
+        why: &str,
+        now: i64,
+    ) -> Result<Vec<Unsuppressed>>;
     /// Whether a number is suppressed.
     fn is_suppressed(&self, phone: &str) -> Result<bool>;
     /// Pending leads due at `now`, oldest due first.
@@ -231,8 +275,15 @@ pub trait Store {
     fn history(&self, debtor_id: &str) -> Result<Vec<PastAttempt>>;
     /// The debtor's latest conversation disposition, if any.
     fn disposition(&self, debtor_id: &str) -> Result<Option<String>>;
-    /// Commit an attempt as in flight before dialling; returns its id.
-    fn start_attempt(&mut self, lead: &Lead, campaign: i64, now: i64) -> Result<i64>;
+    /// Commit an attempt as in flight before dialling, under the policy snapshot the
+    /// dialler is applying; returns its id.
+    fn start_attempt(
+        &mut self,
+        lead: &Lead,
+        campaign: i64,
+        policy_version: Option<i64>,
+        now: i64,
+    ) -> Result<i64>;
     /// Close an attempt and move its lead on.
     fn finish_attempt(&mut self, attempt: i64, end: &AttemptEnd, now: i64) -> Result<()>;
     /// Log a policy block and park (or stop) the lead.
@@ -282,6 +333,50 @@ pub struct LedgerRow {
     pub outcome: CallOutcome,
     /// Conversation disposition.
     pub disposition: Option<String>,
+    /// The policy snapshot the attempt was dialled under.
+    pub policy_version: Option<i64>,
+}
+
+/// One stored snapshot of a contact policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyVersion {
+    /// Row id (what campaigns and attempts point at).
+    pub id: i64,
+    /// Where it came from and its exact text and hash.
+    #[serde(skip)]
+    pub snapshot: PolicySource,
+    /// Preset name or absolute path, for reports.
+    pub source: String,
+    /// SHA-256 of the text.
+    pub sha256: String,
+    /// Unix second it was first stored.
+    pub created_at: i64,
+    /// Which command (and user) stored it.
+    pub created_by: String,
+}
+
+/// A campaign's policy change, as logged.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyChange {
+    /// The version before (`None` if the campaign had none).
+    pub from: Option<PolicyVersion>,
+    /// The version now in force.
+    pub to: PolicyVersion,
+    /// Unix second of the change.
+    pub at: i64,
+    /// Which command (and user) made it.
+    pub by: String,
+}
+
+/// A number taken off the do-not-call list, as kept for audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unsuppressed {
+    /// E.164 number.
+    pub phone: String,
+    /// Why it was suppressed.
+    pub reason: String,
+    /// Unix second it was added.
+    pub added_at: i64,
 }
 
 /// How an attempt ended.

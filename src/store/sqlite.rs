@@ -4,9 +4,9 @@
 
 use super::{
     AttemptEnd, Campaign, CampaignStats, ImportCounts, Lead, LeadStatus, LeadUpdate, LedgerRow,
-    NewLead, Result, Store, StoreError,
+    NewLead, PolicyChange, PolicyVersion, Result, Store, StoreError, Unsuppressed,
 };
-use crate::policy::{CallOutcome, Next, PastAttempt, Rule};
+use crate::policy::{CallOutcome, Next, PastAttempt, PolicySource, Rule};
 use crate::time::Millis;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
@@ -118,7 +118,114 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX lead_changes_lead ON lead_changes (lead_id);
     ALTER TABLE imports ADD COLUMN updated INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: policy snapshots: a campaign points at the exact policy text in force and every
+    // attempt at the one it was dialled under, so moving or editing the file rewrites
+    // nothing. Campaigns already stored get a snapshot of their policy as it loads at
+    // the upgrade (see `snapshot_legacy_policies`); their earlier attempts point at it.
+    // Removals from the do-not-call list are kept for audit.
+    r#"
+    CREATE TABLE policy_versions (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        UNIQUE (source, sha256)
+    );
+    CREATE TABLE policy_changes (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+        from_version INTEGER REFERENCES policy_versions(id),
+        to_version INTEGER NOT NULL REFERENCES policy_versions(id),
+        at INTEGER NOT NULL,
+        by TEXT NOT NULL
+    );
+    CREATE INDEX policy_changes_campaign ON policy_changes (campaign_id, id);
+    ALTER TABLE campaigns ADD COLUMN policy_version INTEGER REFERENCES policy_versions(id);
+    ALTER TABLE attempts ADD COLUMN policy_version INTEGER REFERENCES policy_versions(id);
+    CREATE TABLE suppression_removed (
+        id INTEGER PRIMARY KEY,
+        phone TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        removed_at INTEGER NOT NULL,
+        removed_by TEXT NOT NULL,
+        why TEXT NOT NULL
+    );
+    CREATE INDEX suppression_removed_phone ON suppression_removed (phone);
+    "#,
 ];
+
+/// What the policy-snapshot migration writes as the author of the snapshots it takes.
+const LEGACY_SNAPSHOT_BY: &str =
+    "schema upgrade: snapshot of the policy as it loaded then; earlier attempts are audited against it";
+
+/// Give every campaign without a policy snapshot one, from its policy as it loads now
+/// (a preset, or the file the stored path names from the current folder), and point its
+/// earlier attempts at it. A policy that no longer loads is left without a snapshot:
+/// the campaign then says how to set one.
+fn snapshot_legacy_policies(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let todo: Vec<(i64, String)> = {
+        let mut st = tx.prepare("SELECT id, policy FROM campaigns WHERE policy_version IS NULL")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<std::result::Result<_, _>>()?
+    };
+    let now = chrono::Utc::now().timestamp();
+    for (campaign, policy) in todo {
+        let Ok((_, src)) = PolicySource::resolve(&policy) else {
+            tracing::warn!(campaign, policy = %policy, "policy could not be snapshotted at the upgrade");
+            continue;
+        };
+        let v = insert_policy_version(tx, &src, LEGACY_SNAPSHOT_BY, now)?;
+        tx.execute(
+            "UPDATE campaigns SET policy_version=?, policy=? WHERE id=?",
+            params![v, src.source, campaign],
+        )?;
+        tx.execute(
+            "UPDATE attempts SET policy_version=? WHERE campaign_id=? AND policy_version IS NULL",
+            params![v, campaign],
+        )?;
+    }
+    Ok(())
+}
+
+/// Store a snapshot (or find the identical one) and return its id.
+fn insert_policy_version(conn: &Connection, src: &PolicySource, by: &str, now: i64) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO policy_versions (source, sha256, text, created_at, created_by)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT(source, sha256) DO NOTHING",
+        params![src.source, src.sha256, src.text, now, by],
+    )?;
+    Ok(conn.query_row(
+        "SELECT id FROM policy_versions WHERE source=? AND sha256=?",
+        params![src.source, src.sha256],
+        |r| r.get(0),
+    )?)
+}
+
+fn read_policy_version(conn: &Connection, id: i64) -> Result<PolicyVersion> {
+    let (source, sha256, text, created_at, created_by): (String, String, String, i64, String) =
+        conn.query_row(
+            "SELECT source, sha256, text, created_at, created_by FROM policy_versions WHERE id=?",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
+    let snapshot = PolicySource::new(&source, &text);
+    if snapshot.sha256 != sha256 {
+        return Err(StoreError::Corrupt(format!(
+            "policy version {id}: its text no longer matches its SHA-256"
+        )));
+    }
+    Ok(PolicyVersion {
+        id,
+        snapshot,
+        source,
+        sha256,
+        created_at,
+        created_by,
+    })
+}
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -206,6 +313,9 @@ impl SqliteStore {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            if sql.contains("CREATE TABLE policy_versions") {
+                snapshot_legacy_policies(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
@@ -264,6 +374,7 @@ fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
         scenario: r.get(2)?,
         policy: r.get(3)?,
         clock: r.get(4)?,
+        policy_version: r.get(5)?,
     })
 }
 
@@ -280,20 +391,137 @@ impl Store for SqliteStore {
         &mut self,
         name: &str,
         scenario: Option<&str>,
-        policy: &str,
+        policy: &PolicySource,
+        by: &str,
     ) -> Result<Campaign> {
-        self.conn.execute(
-            "INSERT INTO campaigns (name, scenario, policy, created_at) VALUES (?1, ?2, ?3, strftime('%s','now'))
-             ON CONFLICT(name) DO UPDATE SET scenario = COALESCE(?2, scenario)",
-            params![name, scenario, policy],
-        )?;
+        let now = chrono::Utc::now().timestamp();
+        let tx = self.conn.transaction()?;
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM campaigns WHERE name=?")?
+            .exists([name])?;
+        if exists {
+            tx.execute(
+                "UPDATE campaigns SET scenario = COALESCE(?2, scenario) WHERE name=?1",
+                params![name, scenario],
+            )?;
+        } else {
+            let v = insert_policy_version(&tx, policy, by, now)?;
+            tx.execute(
+                "INSERT INTO campaigns (name, scenario, policy, policy_version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, scenario, policy.source, v, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO policy_changes (campaign_id, from_version, to_version, at, by)
+                 VALUES (?, NULL, ?, ?, ?)",
+                params![id, v, now, by],
+            )?;
+        }
+        tx.commit()?;
         self.campaign(name)
+    }
+
+    fn policy_version(&self, id: i64) -> Result<PolicyVersion> {
+        read_policy_version(&self.conn, id)
+    }
+
+    fn set_campaign_policy(
+        &mut self,
+        campaign: i64,
+        policy: &PolicySource,
+        by: &str,
+        now: i64,
+    ) -> Result<PolicyChange> {
+        let tx = self.conn.transaction()?;
+        let from: Option<i64> = tx.query_row(
+            "SELECT policy_version FROM campaigns WHERE id=?",
+            [campaign],
+            |r| r.get(0),
+        )?;
+        let to = insert_policy_version(&tx, policy, by, now)?;
+        tx.execute(
+            "UPDATE campaigns SET policy=?, policy_version=? WHERE id=?",
+            params![policy.source, to, campaign],
+        )?;
+        tx.execute(
+            "INSERT INTO policy_changes (campaign_id, from_version, to_version, at, by)
+             VALUES (?, ?, ?, ?, ?)",
+            params![campaign, from, to, now, by],
+        )?;
+        let change = PolicyChange {
+            from: from.map(|f| read_policy_version(&tx, f)).transpose()?,
+            to: read_policy_version(&tx, to)?,
+            at: now,
+            by: by.to_string(),
+        };
+        tx.commit()?;
+        Ok(change)
+    }
+
+    fn policy_changes(&self, campaign: i64) -> Result<Vec<PolicyChange>> {
+        let rows: Vec<(Option<i64>, i64, i64, String)> = {
+            let mut st = self.conn.prepare(
+                "SELECT from_version, to_version, at, by FROM policy_changes
+                 WHERE campaign_id=? ORDER BY id",
+            )?;
+            let rows = st.query_map([campaign], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        rows.into_iter()
+            .map(|(from, to, at, by)| {
+                Ok(PolicyChange {
+                    from: from.map(|f| self.policy_version(f)).transpose()?,
+                    to: self.policy_version(to)?,
+                    at,
+                    by,
+                })
+            })
+            .collect()
+    }
+
+    fn unsuppress(
+        &mut self,
+        phones: &[String],
+        by: &str,
+        why: &str,
+        now: i64,
+    ) -> Result<Vec<Unsuppressed>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::new();
+        for p in phones {
+            let row: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT reason, added_at FROM suppression WHERE phone=?",
+                    [p],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((reason, added_at)) = row else {
+                continue;
+            };
+            tx.execute(
+                "INSERT INTO suppression_removed (phone, reason, added_at, removed_at, removed_by, why)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                params![p, reason, added_at, now, by, why],
+            )?;
+            tx.execute("DELETE FROM suppression WHERE phone=?", [p])?;
+            out.push(Unsuppressed {
+                phone: p.clone(),
+                reason,
+                added_at,
+            });
+        }
+        tx.commit()?;
+        Ok(out)
     }
 
     fn campaign(&self, name: &str) -> Result<Campaign> {
         self.conn
             .query_row(
-                "SELECT id, name, scenario, policy, clock FROM campaigns WHERE name=?",
+                "SELECT id, name, scenario, policy, clock, policy_version FROM campaigns WHERE name=?",
                 [name],
                 campaign_row,
             )
@@ -499,7 +727,13 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn start_attempt(&mut self, lead: &Lead, campaign: i64, now: i64) -> Result<i64> {
+    fn start_attempt(
+        &mut self,
+        lead: &Lead,
+        campaign: i64,
+        policy_version: Option<i64>,
+        now: i64,
+    ) -> Result<i64> {
         let tx = self.conn.transaction()?;
         let changed = tx.execute(
             "UPDATE leads SET status='in_flight', attempts=attempts+1 WHERE id=? AND status='pending'",
@@ -512,8 +746,9 @@ impl Store for SqliteStore {
             )));
         }
         tx.execute(
-            "INSERT INTO attempts (lead_id, campaign_id, debtor_id, phone, started_at) VALUES (?, ?, ?, ?, ?)",
-            params![lead.id, campaign, lead.debtor_id, lead.phone, now],
+            "INSERT INTO attempts (lead_id, campaign_id, debtor_id, phone, started_at, policy_version)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            params![lead.id, campaign, lead.debtor_id, lead.phone, now, policy_version],
         )?;
         let id = tx.last_insert_rowid();
         tx.execute(
@@ -655,7 +890,8 @@ impl Store for SqliteStore {
 
     fn ledger(&self, campaign: i64) -> Result<Vec<LedgerRow>> {
         let mut st = self.conn.prepare(
-            "SELECT a.id, a.lead_id, a.debtor_id, a.phone, l.zones, a.started_at, a.outcome, a.disposition
+            "SELECT a.id, a.lead_id, a.debtor_id, a.phone, l.zones, a.started_at, a.outcome, a.disposition,
+                    a.policy_version
              FROM attempts a JOIN leads l ON l.id = a.lead_id WHERE a.campaign_id=? ORDER BY a.id",
         )?;
         let rows = st.query_map([campaign], |r| {
@@ -668,11 +904,22 @@ impl Store for SqliteStore {
                 r.get::<_, i64>(5)?,
                 r.get::<_, String>(6)?,
                 r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (attempt, lead, debtor_id, phone, zones, started_at, outcome, disposition) = row?;
+            let (
+                attempt,
+                lead,
+                debtor_id,
+                phone,
+                zones,
+                started_at,
+                outcome,
+                disposition,
+                policy_version,
+            ) = row?;
             let outcome = if outcome == "in_flight" {
                 CallOutcome::Interrupted
             } else {
@@ -688,6 +935,7 @@ impl Store for SqliteStore {
                 started_at,
                 outcome,
                 disposition,
+                policy_version,
             });
         }
         Ok(out)
@@ -705,6 +953,10 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    fn preset(name: &str) -> PolicySource {
+        PolicySource::resolve(name).expect("preset").1
+    }
+
     fn lead(phone: &str) -> NewLead {
         NewLead {
             debtor_id: format!("D{phone}"),
@@ -720,7 +972,7 @@ mod tests {
         let mut s = SqliteStore::memory().expect("db");
         assert_eq!(s.schema_version().expect("v"), MIGRATIONS.len() as i64);
         let c = s
-            .ensure_campaign("c1", None, "cn-collection")
+            .ensure_campaign("c1", None, &preset("cn-collection"), "test")
             .expect("campaign");
         let counts = ImportCounts {
             rows: 3,
@@ -744,9 +996,13 @@ mod tests {
         assert_eq!((r.inserted, r.merged), (2, 1));
         let due = s.due_leads(c.id, 100, 10).expect("due");
         assert_eq!(due.len(), 2);
-        let a = s.start_attempt(&due[0], c.id, 100).expect("start");
+        let a = s
+            .start_attempt(&due[0], c.id, c.policy_version, 100)
+            .expect("start");
         // The same lead cannot be started twice.
-        assert!(s.start_attempt(&due[0], c.id, 101).is_err());
+        assert!(s
+            .start_attempt(&due[0], c.id, c.policy_version, 101)
+            .is_err());
         assert_eq!(s.due_leads(c.id, 100, 10).expect("due").len(), 1);
         assert_eq!(
             s.history(&due[0].debtor_id).expect("h")[0].outcome,
@@ -767,7 +1023,9 @@ mod tests {
             .iter()
             .all(|l| l.id != due[0].id));
         assert_eq!(s.due_leads(c.id, 260, 10).expect("due").len(), 2);
-        let b = s.start_attempt(&due[1], c.id, 300).expect("start");
+        let b = s
+            .start_attempt(&due[1], c.id, c.policy_version, 300)
+            .expect("start");
         s.finish_attempt(
             b,
             &AttemptEnd {
@@ -787,5 +1045,135 @@ mod tests {
         let st = s.stats(c.id).expect("stats");
         assert_eq!(st.leads.get("done"), Some(&1));
         assert_eq!(st.attempts.get("interrupted"), Some(&1));
+    }
+
+    // ---- issue 20 item 4 and 9: policy snapshots, unsuppress ----
+
+    #[test]
+    fn a_campaign_keeps_its_policy_snapshot_and_each_attempt_the_one_it_ran_under() {
+        let mut s = SqliteStore::memory().expect("db");
+        let cn = preset("cn-collection");
+        let c = s
+            .ensure_campaign("c", None, &cn, "import")
+            .expect("campaign");
+        let v1 = s.campaign_policy(&c).expect("snapshot");
+        assert_eq!(
+            (v1.sha256.as_str(), v1.snapshot.text.as_str()),
+            (cn.sha256.as_str(), cn.text.as_str())
+        );
+        // Importing again under another policy does not change it.
+        let us = preset("us-tcpa-regf");
+        let again = s
+            .ensure_campaign("c", None, &us, "import")
+            .expect("campaign");
+        assert_eq!(again.policy_version, c.policy_version);
+        s.import_leads(
+            c.id,
+            &[lead("+8613800000001")],
+            &[],
+            "f",
+            "h",
+            &ImportCounts::default(),
+            0,
+        )
+        .expect("import");
+        let l = s.due_leads(c.id, 10, 1).expect("due").remove(0);
+        let a = s
+            .start_attempt(&l, c.id, c.policy_version, 10)
+            .expect("start");
+        let end = AttemptEnd {
+            outcome: CallOutcome::NoAnswer,
+            sip_code: Some(480),
+            disposition: None,
+            talk_s: 0.0,
+            next: Next::RetryAt(Millis::from_unix_secs(20)),
+        };
+        s.finish_attempt(a, &end, 15).expect("finish");
+        let change = s
+            .set_campaign_policy(c.id, &us, "policy --set", 16)
+            .expect("set");
+        assert_eq!(change.from.as_ref().map(|v| v.id), c.policy_version);
+        assert_eq!(change.to.sha256, us.sha256);
+        let c2 = s.campaign("c").expect("c");
+        assert_eq!(c2.policy_version, Some(change.to.id));
+        let l = s.due_leads(c.id, 20, 1).expect("due").remove(0);
+        s.start_attempt(&l, c.id, c2.policy_version, 20)
+            .expect("start");
+        let ledger = s.ledger(c.id).expect("ledger");
+        assert_eq!(ledger[0].policy_version, c.policy_version);
+        assert_eq!(ledger[1].policy_version, c2.policy_version);
+        let log = s.policy_changes(c.id).expect("log");
+        assert_eq!(log.len(), 2, "creation and the change are logged");
+        assert_eq!(log[1].by, "policy --set");
+    }
+
+    #[test]
+    fn an_older_database_gets_snapshots_of_its_campaigns_policies() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&db).expect("open");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1");
+            conn.pragma_update(None, "user_version", 1).expect("v");
+            conn.execute_batch(
+                "INSERT INTO campaigns (id, name, policy, created_at) VALUES (1, 'old', 'cn-collection', 0), (2, 'lost', '/nonexistent/p.yaml', 0);
+                 INSERT INTO leads (id, campaign_id, debtor_id, phone, zones, vars, source_line) VALUES (1, 1, 'D', '+8613800000001', '', '{}', 2);
+                 INSERT INTO attempts (lead_id, campaign_id, debtor_id, phone, started_at, outcome) VALUES (1, 1, 'D', '+8613800000001', 5, 'no_answer');",
+            )
+            .expect("old rows");
+        }
+        let s = SqliteStore::open(&db).expect("upgrade");
+        let c = s.campaign("old").expect("old");
+        let v = s.campaign_policy(&c).expect("snapshotted at the upgrade");
+        assert_eq!(v.sha256, preset("cn-collection").sha256);
+        assert!(v.created_by.contains("upgrade"), "{}", v.created_by);
+        assert_eq!(
+            s.ledger(c.id).expect("ledger")[0].policy_version,
+            Some(v.id)
+        );
+        // A policy that cannot be read is left without a snapshot, and says how to set one.
+        let lost = s.campaign("lost").expect("lost");
+        let e = s
+            .campaign_policy(&lost)
+            .expect_err("no snapshot")
+            .to_string();
+        assert!(e.contains("voxdial campaign policy lost --set"), "{e}");
+    }
+
+    #[test]
+    fn unsuppress_removes_numbers_and_keeps_who_when_and_why() {
+        let mut s = SqliteStore::memory().expect("db");
+        let p = "+8613800000001".to_string();
+        s.suppress(std::slice::from_ref(&p), "complaint", 5)
+            .expect("suppress");
+        assert!(s.is_suppressed(&p).expect("q"));
+        let out = s
+            .unsuppress(
+                &[p.clone(), "+8613800000009".into()],
+                "ops",
+                "complaint withdrawn",
+                9,
+            )
+            .expect("unsuppress");
+        assert_eq!(out.len(), 1, "only listed numbers are removed");
+        assert_eq!((out[0].reason.as_str(), out[0].added_at), ("complaint", 5));
+        assert!(!s.is_suppressed(&p).expect("q"));
+        let kept: (String, i64, String, String) = s
+            .conn
+            .query_row(
+                "SELECT reason, removed_at, removed_by, why FROM suppression_removed WHERE phone=?",
+                [&p],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("kept");
+        assert_eq!(
+            kept,
+            (
+                "complaint".into(),
+                9,
+                "ops".into(),
+                "complaint withdrawn".into()
+            )
+        );
     }
 }

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File.
         path: String,
@@ -48,7 +48,7 @@ pub enum ImportError {
         message: String,
     },
     /// The spreadsheet reader failed on the file.
-    #[error("{path}: not a readable spreadsheet: {source}")]
+    #[error("{path}: not a readable spreadsheet")]
     Workbook {
         /// File.
         path: String,
@@ -69,7 +69,7 @@ pub enum ImportError {
     #[error("{0}")]
     Setting(String),
     /// A CSV record could not be read at all.
-    #[error("{path}:{line}: {source}")]
+    #[error("{path}:{line}")]
     Csv {
         /// File.
         path: String,
@@ -605,9 +605,19 @@ pub fn import_input(
         let b = indicatif::ProgressBar::new(table.size);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} importing {bar:40} {percent}% {per_sec} eta {eta}",
+                "{spinner} importing {bar:40} {percent}% {rate} eta {eta}",
             )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            // The bar counts bytes of a CSV and rows of a sheet: say which.
+            .with_key("rate", {
+                let rows = table.encoding == "xlsx";
+                move |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = match rows {
+                        true => write!(w, "{:.0} rows/s", s.per_sec()),
+                        false => write!(w, "{}/s", indicatif::BinaryBytes(s.per_sec() as u64)),
+                    };
+                }
+            }),
         );
         Some(b)
     } else {
@@ -774,16 +784,25 @@ pub fn import_input(
     Ok(report)
 }
 
+/// The preset the fuzzer's and the tests' campaigns run under.
+fn cn_collection_policy() -> Result<crate::policy::PolicySource, crate::policy::PolicyError> {
+    crate::policy::PolicySource::resolve("cn-collection").map(|(_, source)| source)
+}
+
 /// The fuzz target's entry point (`fuzz/fuzz_targets/import.rs`, replayed by
 /// `tests/fuzz_corpus.rs`): list bytes (a ZIP header means a spreadsheet) through the
 /// whole importer into an in-memory store, with a scenario's typed variables. It must
 /// never panic; errors are fine.
 pub fn fuzzing(bytes: &[u8]) {
+    let Ok(cn_collection) = cn_collection_policy() else {
+        return;
+    };
+    let cn_collection = || cn_collection.clone();
     use crate::store::sqlite::SqliteStore;
     let Ok(mut store) = SqliteStore::memory() else {
         return;
     };
-    let Ok(c) = store.ensure_campaign("fuzz", None, "cn-collection") else {
+    let Ok(c) = store.ensure_campaign("fuzz", None, &cn_collection(), "fuzz") else {
         return;
     };
     let spec = |ty, required| VariableSpec {
@@ -829,6 +848,9 @@ pub fn fuzzing(bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    fn cn_collection() -> crate::policy::PolicySource {
+        super::cn_collection_policy().expect("preset")
+    }
     use super::*;
     use crate::store::sqlite::SqliteStore;
 
@@ -859,7 +881,7 @@ mod tests {
     fn run(input: Input<'_>) -> ImportReport {
         let mut store = SqliteStore::memory().expect("db");
         let c = store
-            .ensure_campaign("t", None, "cn-collection")
+            .ensure_campaign("t", None, &cn_collection(), "test")
             .expect("c");
         import_input(&mut store, c.id, input, &opts()).expect("import")
     }
@@ -883,7 +905,7 @@ mod tests {
     fn a_list_without_a_header_shows_no_number_in_the_error() {
         let mut store = SqliteStore::memory().expect("db");
         let c = store
-            .ensure_campaign("t", None, "cn-collection")
+            .ensure_campaign("t", None, &cn_collection(), "test")
             .expect("c");
         let list = "13800138000,张三\n13800138001,李四\n";
         let err = import_input(&mut store, c.id, Input::CsvBytes(list.as_bytes()), &opts())
