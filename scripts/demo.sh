@@ -35,8 +35,6 @@ cargo run --locked --release --quiet --example nlu_eval -- tests/data/nlu_heldou
 out=data/demo
 rm -rf "$out" && mkdir -p "$out"
 db="$out/voxdial.db"
-# Only `campaign import` and `run` create a database; here the do-not-call list comes first.
-install -m 600 /dev/null "$db"
 echo "== campaign import: a GBK list with bad rows, duplicates and a shared number"
 $bin --db "$db" campaign suppress --phone "$(sed -n 30p demo/lists/collection_m1.csv | iconv -f GB18030 -t UTF-8 | cut -d, -f3)" --reason complaint
 $bin --db "$db" campaign import demo/lists/collection_m1.csv --campaign m1-demo \

@@ -278,7 +278,15 @@ fn a_mistyped_db_is_an_error_not_a_new_database() {
     for args in [
         &["campaign", "status", "m1"][..],
         &["campaign", "audit", "m1"][..],
-        &["campaign", "suppress", "--phone", "13800138000"][..],
+        &["campaign", "policy", "m1"][..],
+        &[
+            "campaign",
+            "unsuppress",
+            "--phone",
+            "13800138000",
+            "--reason",
+            "typo",
+        ][..],
     ] {
         let err = failed(&voxdial(&typo, args));
         assert!(err.contains("no database at"), "{args:?}: {err}");

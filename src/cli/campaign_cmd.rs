@@ -127,7 +127,7 @@ struct ImportArgs {
     json: bool,
 }
 
-/// The database for a command that may start it (`import`, `run`): created owner-only
+/// The database for a command that may start it (`import`, `run`, `suppress`): created owner-only
 /// if missing. Every other command opens an existing one with `SqliteStore::open`, so a
 /// typo in `--db` is an error instead of a new empty database.
 fn open_or_create_db(db: &Path) -> Result<SqliteStore> {
@@ -374,7 +374,9 @@ pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
                     }
                 }
             }
-            let mut store = SqliteStore::open(db)?;
+            // The do-not-call list is often loaded before any campaign exists, so adding
+            // to it may start the database too.
+            let mut store = open_or_create_db(db)?;
             let n = store.suppress(&ok, &reason, now_unix())?;
             println!(
                 "{n} numbers added to the suppression list ({} already there, {bad} unreadable)",

@@ -35,7 +35,7 @@ pub enum StoreError {
         "no campaign `{0}` (import a list first: voxdial campaign import FILE --campaign NAME)"
     )]
     NoCampaign(String),
-    /// `--db` names no database (only the commands that start a campaign create one).
+    /// `--db` names no database (only the commands that load data create one).
     #[error("no database at {0} (check --db; `voxdial campaign import` creates one)")]
     NoDatabase(String),
     /// The database file or its folder could not be created or protected.

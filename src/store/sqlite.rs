@@ -530,13 +530,25 @@ impl Store for SqliteStore {
     }
 
     fn remove_if_empty(&mut self, campaign: i64) -> Result<bool> {
-        let n = self.conn.execute(
-            "DELETE FROM campaigns WHERE id=?1
-             AND NOT EXISTS (SELECT 1 FROM leads WHERE campaign_id=?1)
-             AND NOT EXISTS (SELECT 1 FROM imports WHERE campaign_id=?1)
-             AND NOT EXISTS (SELECT 1 FROM attempts WHERE campaign_id=?1)",
+        let tx = self.conn.transaction()?;
+        let empty: bool = tx.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM leads WHERE campaign_id=?1)
+                AND NOT EXISTS (SELECT 1 FROM imports WHERE campaign_id=?1)
+                AND NOT EXISTS (SELECT 1 FROM attempts WHERE campaign_id=?1)",
+            [campaign],
+            |r| r.get(0),
+        )?;
+        if !empty {
+            return Ok(false);
+        }
+        // The campaign never held anything: the log of the policy it was created with
+        // goes with it (the snapshot itself stays, other campaigns may share it).
+        tx.execute(
+            "DELETE FROM policy_changes WHERE campaign_id=?1",
             [campaign],
         )?;
+        let n = tx.execute("DELETE FROM campaigns WHERE id=?1", [campaign])?;
+        tx.commit()?;
         Ok(n == 1)
     }
 
