@@ -15,45 +15,7 @@ use voxdial::store::Store;
 #[derive(Subcommand, Debug)]
 pub enum CampaignCmd {
     /// Import a CSV or XLSX list into a campaign (created if new). Idempotent.
-    Import {
-        /// The list (.csv, .txt, .xlsx).
-        file: PathBuf,
-        /// Campaign name.
-        #[arg(long)]
-        campaign: String,
-        /// Scenario the campaign runs: its campaign variables become required columns.
-        #[arg(long)]
-        scenario: Option<String>,
-        /// Contact policy of a new campaign: a preset (cn-collection, us-tcpa-regf,
-        /// uk-ofcom) or a YAML file [default: cn-collection]. A snapshot is stored; an
-        /// existing campaign keeps its own (change it with `campaign policy --set`).
-        #[arg(long)]
-        policy: Option<String>,
-        /// Map a variable to a column header: `--map amount_due=欠款` (repeatable).
-        #[arg(long = "map", value_parser = super::parse_kv)]
-        mapping: Vec<(String, String)>,
-        /// A variable with the same value on every row: `--set creditor=安心消费金融`.
-        #[arg(long = "set", value_parser = super::parse_kv)]
-        constants: Vec<(String, String)>,
-        /// Region for numbers without a country code (ISO code).
-        #[arg(long, default_value = "CN")]
-        region: String,
-        /// XLSX sheet (default: the first).
-        #[arg(long)]
-        sheet: Option<String>,
-        /// Row of the header, from 1; rows above it (a title line) are skipped.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-        header_row: u64,
-        /// Read a CSV in this encoding instead of detecting it (utf-8, gb18030, gbk, utf-16le...).
-        #[arg(long)]
-        encoding: Option<String>,
-        /// Reject report path (default: FILE.rejects.csv).
-        #[arg(long)]
-        rejects: Option<PathBuf>,
-        /// Print the report as one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
+    Import(ImportArgs),
     /// Add numbers to the do-not-call list (a file with one number per line or a phone column).
     Suppress {
         /// File of numbers.
@@ -111,19 +73,45 @@ pub enum CampaignCmd {
     },
 }
 
-/// `campaign import`'s arguments, gathered for [`import`].
-struct ImportArgs {
+/// `campaign import`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The list (.csv, .txt, .xlsx).
     file: PathBuf,
+    /// Campaign name.
+    #[arg(long)]
     campaign: String,
+    /// Scenario the campaign runs: its campaign variables become required columns.
+    #[arg(long)]
     scenario: Option<String>,
+    /// Contact policy of a new campaign: a preset (cn-collection, us-tcpa-regf,
+    /// uk-ofcom) or a YAML file [default: cn-collection]. A snapshot is stored; an
+    /// existing campaign keeps its own (change it with `campaign policy --set`).
+    #[arg(long)]
     policy: Option<String>,
+    /// Map a variable to a column header: `--map amount_due=欠款` (repeatable).
+    #[arg(long = "map", value_parser = super::parse_kv)]
     mapping: Vec<(String, String)>,
+    /// A variable with the same value on every row: `--set creditor=安心消费金融`.
+    #[arg(long = "set", value_parser = super::parse_kv)]
     constants: Vec<(String, String)>,
+    /// Region for numbers without a country code (ISO code).
+    #[arg(long, default_value = "CN")]
     region: String,
+    /// XLSX sheet (default: the first).
+    #[arg(long)]
     sheet: Option<String>,
+    /// Row of the header, from 1; rows above it (a title line) are skipped.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     header_row: u64,
+    /// Read a CSV in this encoding instead of detecting it (utf-8, gb18030, gbk, utf-16le...).
+    #[arg(long)]
     encoding: Option<String>,
+    /// Reject report path (default: FILE.rejects.csv).
+    #[arg(long)]
     rejects: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
     json: bool,
 }
 
@@ -305,37 +293,7 @@ fn ensure_campaign_policy(
 
 pub fn run(root: &Path, db: &Path, cmd: CampaignCmd) -> Result<ExitCode> {
     match cmd {
-        CampaignCmd::Import {
-            file,
-            campaign,
-            scenario,
-            policy,
-            mapping,
-            constants,
-            region,
-            sheet,
-            header_row,
-            encoding,
-            rejects,
-            json,
-        } => import(
-            root,
-            db,
-            ImportArgs {
-                file,
-                campaign,
-                scenario,
-                policy,
-                mapping,
-                constants,
-                region,
-                sheet,
-                header_row,
-                encoding,
-                rejects,
-                json,
-            },
-        ),
+        CampaignCmd::Import(a) => import(root, db, a),
         CampaignCmd::Suppress {
             file,
             phones,
