@@ -230,6 +230,21 @@ pub fn read_wav_8k(path: &PathBuf) -> Result<Vec<i16>, UaError> {
     })
 }
 
+/// Where a user agent sends requests that belong to no dialog. A dialer-only agent
+/// leaves both empty (new INVITEs and REGISTERs get 405); a service that answers calls
+/// (the human queue, the synthetic phones) or registers agents takes them here.
+#[derive(Default, Clone)]
+pub struct InboundRoutes {
+    /// New INVITEs (the transaction, not yet answered).
+    pub invite: Option<
+        tokio::sync::mpsc::UnboundedSender<rsipstack::transaction::transaction::Transaction>,
+    >,
+    /// REGISTER requests.
+    pub register: Option<
+        tokio::sync::mpsc::UnboundedSender<rsipstack::transaction::transaction::Transaction>,
+    >,
+}
+
 /// A running SIP user agent: one UDP transport, the transaction and dialog layers, and
 /// the loop that routes incoming requests. Many calls share it.
 pub struct SipUa {
@@ -253,6 +268,15 @@ const UNSOLICITED_BURST: f64 = 50.0;
 impl SipUa {
     /// Start a user agent listening on `bind` (UDP); its calls' media run on `media`.
     pub async fn bind(bind: SocketAddr, media: MediaRuntime) -> Result<SipUa, UaError> {
+        Self::bind_with(bind, media, InboundRoutes::default()).await
+    }
+
+    /// Start a user agent that hands new INVITEs and REGISTERs to `routes`.
+    pub async fn bind_with(
+        bind: SocketAddr,
+        media: MediaRuntime,
+        routes: InboundRoutes,
+    ) -> Result<SipUa, UaError> {
         let token = CancellationToken::new();
         let transport = TransportLayer::new(token.child_token());
         let udp = UdpConnection::create_connection(bind, None, Some(token.child_token()))
@@ -297,9 +321,10 @@ impl SipUa {
             let mut limiter =
                 super::ratelimit::SourceLimiter::new(UNSOLICITED_RATE, UNSOLICITED_BURST);
             let clock = crate::time::MonotonicClock::new();
-            while let Some(mut tx) = incoming.recv().await {
+            while let Some(tx) = incoming.recv().await {
                 match l2.match_dialog(&tx) {
                     Some(mut d) => {
+                        let mut tx = tx;
                         tokio::spawn(async move {
                             let _ = d.handle(&mut tx).await;
                         });
@@ -316,6 +341,20 @@ impl SipUa {
                                 continue;
                             }
                         }
+                        let route = match tx.original.method {
+                            Method::Invite => routes.invite.as_ref(),
+                            Method::Register => routes.register.as_ref(),
+                            _ => None,
+                        };
+                        let tx = match route {
+                            Some(to) => match to.send(tx) {
+                                Ok(()) => continue,
+                                // The taker has gone (shutting down): answer as if none.
+                                Err(e) => e.0,
+                            },
+                            None => tx,
+                        };
+                        let mut tx = tx;
                         let code = match tx.original.method {
                             Method::Options => StatusCode::OK,
                             Method::Ack => continue,
@@ -341,6 +380,21 @@ impl SipUa {
     /// The address SIP listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.sip_addr
+    }
+
+    /// The dialog layer, for code that answers INVITEs taken from [`InboundRoutes`].
+    pub fn dialog_layer(&self) -> Arc<DialogLayer> {
+        self.layer.clone()
+    }
+
+    /// The media runtime this agent's calls run on.
+    pub fn media_runtime(&self) -> &MediaRuntime {
+        &self.media
+    }
+
+    /// The transaction endpoint (server-side REGISTER replies, out-of-dialog requests).
+    pub fn endpoint(&self) -> rsipstack::transaction::endpoint::EndpointInnerRef {
+        self.endpoint.clone()
     }
 
     /// REGISTER with digest authentication; returns the registrar's final code.
