@@ -35,9 +35,13 @@ const FLOORS: &[(&str, u8)] = &[
     // the bot and the dialer
     ("bot", 6),
     ("dialer", 6),
+    // the human queue (agents, hold, bridging) and the synthetic phones (customers, agents)
+    ("queue", 6),
+    ("phone", 6),
     ("campaign", 7),
-    // the service and its CLI (the binary)
-    ("cli", 8),
+    // the long-running service (`voxdial run`), then its CLI (the binary)
+    ("service", 8),
+    ("cli", 9),
 ];
 
 fn floor(module: &str) -> Option<u8> {
