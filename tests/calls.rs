@@ -133,6 +133,20 @@ fn a_finished_call_reads_back_as_it_was_written() {
     assert_eq!(list[1], v.call, "newest first");
     assert_eq!(list[0].outcome, None);
     assert!(s.call(9_999).expect("read").is_none());
+    // A second end for the same call is refused and the first record stands.
+    let mut other = detail();
+    other.cpd = Some("voicemail".into());
+    let e = s
+        .finish_attempt_with_call(attempts[0], &end(CallOutcome::Voicemail), &other, 1060)
+        .expect_err("closed already");
+    assert!(
+        e.to_string()
+            .contains(&format!("attempt {} is not in flight", attempts[0])),
+        "{e}"
+    );
+    let again = s.call(attempts[0]).expect("read").expect("the call");
+    assert_eq!(again.detail, Some(d));
+    assert_eq!(again.call.outcome, Some(CallOutcome::Connected));
 }
 
 #[test]
