@@ -482,3 +482,53 @@ async fn without_refer_handling_a_refer_gets_603_and_the_caller_keeps_the_call()
     assert_eq!(report_a.ended_by, EndedBy::Remote);
     assert!(report_a.referred.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_less_invite_gets_our_offer_in_the_200_and_the_ack_answers_it() {
+    require_sipp();
+    let (ua, mut invites) = answering_ua().await;
+    let peer = sipp(
+        ua.local_addr(),
+        &["-sf", "uac_offerless.xml", "-p", "5607", "-mp", "31200"],
+    );
+    let call = next_call(&ua, &mut invites)
+        .await
+        .expect("an offer-less INVITE is taken");
+    let report = call
+        .answer(Recorder::boxed(), AnswerOptions::default())
+        .await
+        .expect("answered");
+    assert_eq!(finish(peer).await, 0, "sipp expected our offer in the 200");
+    assert_eq!(report.codec, Some(voxdial::media::g711::G711::Alaw));
+    let media = report.media.as_ref().expect("media");
+    assert!(media.rtp.received > 40, "{media:?}");
+    assert!(media.rtp.sent >= 100, "{media:?}");
+    assert_eq!(report.ended_by, EndedBy::Remote);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_media_plays_an_announcement_before_a_refusal() {
+    let (uas, mut invites) = answering_ua().await;
+    let uac = SipUa::bind("127.0.0.1:0".parse().expect("addr"), MediaRuntime::new(1))
+        .await
+        .expect("bind");
+    let req = CallRequest {
+        to: to(&uas, "customer"),
+        ring_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let caller = tokio::spawn(async move { uac.call(req).await });
+    let mut call = next_call(&uas, &mut invites).await.expect("offer accepted");
+    call.early_media(&tone(2.0)).await.expect("183 with media");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    call.reject(480);
+    let report = caller.await.expect("join").expect("call");
+    assert!(!report.answered);
+    assert_eq!(report.sip_code, Some(480));
+    assert!(report.early_media, "{report:?}");
+    let m = report.media.as_ref().expect("early media report");
+    assert!(
+        m.customer_audio_s > 0.5,
+        "the caller heard the announcement: {m:?}"
+    );
+}

@@ -168,9 +168,18 @@ pub struct IncomingCall {
     dialled_user: String,
     context: Vec<(String, String)>,
     offer: String,
+    early: Option<Early>,
     span: tracing::Span,
     cancelled: bool,
     done: bool,
+}
+
+/// Media answered in a 183, before the call is answered or refused.
+struct Early {
+    media: MediaHandle,
+    local: LocalMedia,
+    answer: String,
+    params: MediaParams,
 }
 
 impl std::fmt::Debug for IncomingCall {
@@ -187,7 +196,7 @@ impl std::fmt::Debug for IncomingCall {
 impl IncomingCall {
     /// Take a new INVITE from [`super::ua::InboundRoutes::invite`]: build its server
     /// dialog (the stack sends 100 Trying) and check its offer. An offer we cannot
-    /// answer (none, malformed, too large, no common codec) is refused here with 488
+    /// answer (malformed, too large, no common codec) is refused here with 488
     /// and a `Reason` naming what was offered, and the error says the same.
     pub fn new(ua: &SipUa, tx: Transaction) -> Result<IncomingCall, UaError> {
         let layer = ua.dialog_layer();
@@ -242,13 +251,16 @@ impl IncomingCall {
             dialled_user,
             context,
             offer,
+            early: None,
             span,
             cancelled: false,
             done: false,
         };
         if let Err(source) = check_offer(&call.offer, sip_addr) {
-            let _g = call.span.enter();
-            tracing::info!(error = %source, "offer refused with 488");
+            let mut call = call;
+            call.done = true;
+            call.span
+                .in_scope(|| tracing::info!(error = %source, "offer refused with 488"));
             let reason = format!(
                 "SIP ;cause=488 ;text=\"{}\"",
                 quoted_text(&source.to_string())
@@ -324,7 +336,8 @@ impl IncomingCall {
         self.done = true;
     }
 
-    fn refuse(&self, code: StatusCode, reason: Option<String>) {
+    fn refuse(&mut self, code: StatusCode, reason: Option<String>) {
+        self.stop_early();
         if let Err(e) = self.dialog.reject(Some(code), reason) {
             let _g = self.span.enter();
             tracing::debug!(error = %e, "rejection not sent");
@@ -343,6 +356,163 @@ impl IncomingCall {
         self.done = true;
         let span = self.span.clone();
         self.run(agent, opts).instrument(span).await
+    }
+
+    fn accept(&self, sdp: String) -> Result<(), UaError> {
+        self.dialog.accept(
+            Some(vec![Header::ContentType("application/sdp".into())]),
+            Some(sdp.into_bytes()),
+        )?;
+        Ok(())
+    }
+
+    /// Our side of the media: a fresh RTP socket on the SIP address.
+    async fn local_media(&self) -> Result<(UdpSocket, LocalMedia), UaError> {
+        let (sock, addr) = bind_rtp(SocketAddr::new(self.sip_addr.ip(), 0)).await?;
+        Ok((
+            sock,
+            LocalMedia {
+                addr,
+                codecs: vec![G711::Ulaw, G711::Alaw],
+                dtmf_pt: 101,
+                session_id: rand::random::<u64>() >> 1,
+                version: 1,
+            },
+        ))
+    }
+
+    fn start_media(
+        &self,
+        sock: UdpSocket,
+        params: &MediaParams,
+        record: Option<PathBuf>,
+    ) -> MediaHandle {
+        self.runtime.start(
+            sock,
+            MediaConfig {
+                codec: params.codec,
+                dtmf_pt: params.dtmf_pt,
+                remote: params.remote,
+                record,
+                ssrc: rand::random(),
+                seq: rand::random(),
+                ts: rand::random(),
+            },
+        )
+    }
+
+    /// Send the 200 and start the media: with the answer to the INVITE's offer, or, for
+    /// an offer-less INVITE, with our offer, whose answer the ACK brings (RFC 3261
+    /// §13.2.1). None when the caller's ACK never came.
+    async fn setup_media(
+        &mut self,
+        record: Option<PathBuf>,
+    ) -> Result<Option<(LocalMedia, MediaHandle, MediaParams)>, UaError> {
+        let (sock, local) = match self.local_media().await {
+            Ok(m) => m,
+            Err(e) => {
+                self.refuse(StatusCode::ServerInternalError, None);
+                return Err(e);
+            }
+        };
+        let offer_error = |this: &Self, source| UaError::Offer {
+            call_id: this.call_id.clone(),
+            source,
+        };
+        if !self.offer.trim().is_empty() {
+            let (answer, params) = match local.answer(&self.offer) {
+                Ok(a) => a,
+                Err(source) => {
+                    self.refuse(StatusCode::NotAcceptableHere, None);
+                    return Err(offer_error(self, source));
+                }
+            };
+            self.accept(answer)?;
+            let media = self.start_media(sock, &params, record);
+            return Ok(Some((local, media, params)));
+        }
+        self.accept(local.offer(Direction::SendRecv))?;
+        loop {
+            match self.states.recv().await {
+                Some(DialogState::Confirmed(..)) => break,
+                Some(DialogState::Terminated(..)) | None => return Ok(None),
+                Some(_) => {}
+            }
+        }
+        let ack = self
+            .dialog
+            .last_remote_ack()
+            .map(|a| a.body)
+            .unwrap_or_default();
+        let answer = String::from_utf8_lossy(&ack).into_owned();
+        let checked = if answer.len() > MAX_SDP {
+            Err(SdpError::Malformed(
+                "the answer in the ACK is too large".into(),
+            ))
+        } else {
+            local.read_answer(&answer)
+        };
+        match checked {
+            Ok(params) => {
+                let media = self.start_media(sock, &params, record);
+                Ok(Some((local, media, params)))
+            }
+            Err(source) => {
+                // The call is up but cannot carry audio: end it rather than sit silent.
+                if let Err(e) = self.dialog.bye().await {
+                    tracing::info!(error = %e, "BYE failed");
+                }
+                self.layer.remove_dialog(&self.dialog.id());
+                Err(offer_error(self, source))
+            }
+        }
+    }
+
+    /// Answer the offer in a 183 Session Progress and play `pcm` (8 kHz) to the caller
+    /// before any answer: a carrier announcement, a ringback tone. Called again, it
+    /// queues more audio on the same media. A later [`IncomingCall::answer`] keeps this
+    /// media (its `record` option is then not applied); [`IncomingCall::reject`] stops
+    /// it. An offer-less INVITE cannot have early media.
+    pub async fn early_media(&mut self, pcm: &[i16]) -> Result<(), UaError> {
+        if self.early.is_none() {
+            if self.offer.trim().is_empty() {
+                return Err(UaError::Offer {
+                    call_id: self.call_id.clone(),
+                    source: SdpError::Malformed(
+                        "early media needs the INVITE's offer, and this INVITE has none".into(),
+                    ),
+                });
+            }
+            let (sock, local) = self.local_media().await?;
+            let (answer, params) = local.answer(&self.offer).map_err(|source| UaError::Offer {
+                call_id: self.call_id.clone(),
+                source,
+            })?;
+            self.dialog.ringing(
+                Some(vec![Header::ContentType("application/sdp".into())]),
+                Some(answer.clone().into_bytes()),
+            )?;
+            let media = self.start_media(sock, &params, None);
+            self.early = Some(Early {
+                media,
+                local,
+                answer,
+                params,
+            });
+        }
+        if let Some(e) = &self.early {
+            e.media.playout.push_8k(pcm);
+        }
+        Ok(())
+    }
+
+    /// Stop early media that will not become the call's.
+    fn stop_early(&mut self) {
+        if let Some(e) = self.early.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(e.media.stop());
+            }
+        }
     }
 
     fn report(&self, answered: bool, ended_by: EndedBy) -> InboundReport {
@@ -377,49 +547,26 @@ impl IncomingCall {
             tracing::info!("cancelled before the answer");
             return Ok(self.report(false, EndedBy::Cancelled));
         }
-        let bind = SocketAddr::new(self.sip_addr.ip(), 0);
-        let rtp = match bind_rtp(bind).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.refuse(StatusCode::ServerInternalError, None);
-                return Err(e);
+        let (mut local, mut media, params) = match self.early.take() {
+            // Early media already answered the offer (183): the 200 repeats that answer
+            // and the media goes on; what the caller said during it is not the call's.
+            Some(e) => {
+                self.accept(e.answer)?;
+                let mut media = e.media;
+                while media.inbound.try_recv().is_ok() {}
+                (e.local, media, e.params)
             }
+            None => match self.setup_media(opts.record.clone()).await? {
+                Some(m) => m,
+                None => {
+                    // The caller left before our offer's answer came back in its ACK.
+                    self.layer.remove_dialog(&self.dialog.id());
+                    return Ok(self.report(true, EndedBy::Remote));
+                }
+            },
         };
-        let mut local = LocalMedia {
-            addr: rtp.1,
-            codecs: vec![G711::Ulaw, G711::Alaw],
-            dtmf_pt: 101,
-            session_id: rand::random::<u64>() >> 1,
-            version: 1,
-        };
-        let (answer, params) = match local.answer(&self.offer) {
-            Ok(a) => a,
-            Err(source) => {
-                self.refuse(StatusCode::NotAcceptableHere, None);
-                return Err(UaError::Offer {
-                    call_id: self.call_id.clone(),
-                    source,
-                });
-            }
-        };
-        self.dialog.accept(
-            Some(vec![Header::ContentType("application/sdp".into())]),
-            Some(answer.into_bytes()),
-        )?;
         let answered_at = Instant::now();
         tracing::info!(codec = ?params.codec, "answered");
-        let mut media = self.runtime.start(
-            rtp.0,
-            MediaConfig {
-                codec: params.codec,
-                dtmf_pt: params.dtmf_pt,
-                remote: params.remote,
-                record: opts.record.clone(),
-                ssrc: rand::random(),
-                seq: rand::random(),
-                ts: rand::random(),
-            },
-        );
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<AgentCommand>();
         let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
         let thread = agent.start(
@@ -488,11 +635,10 @@ async fn bind_rtp(addr: SocketAddr) -> Result<(UdpSocket, SocketAddr), UaError> 
 
 /// Whether we can answer `offer`: there is one, it is not huge, and it has an audio
 /// stream with a codec we speak.
-fn check_offer(offer: &str, sip_addr: SocketAddr) -> Result<MediaParams, SdpError> {
+fn check_offer(offer: &str, sip_addr: SocketAddr) -> Result<Option<MediaParams>, SdpError> {
     if offer.trim().is_empty() {
-        return Err(SdpError::Malformed(
-            "the INVITE carries no SDP offer (offer-less INVITEs are not answered)".into(),
-        ));
+        // An offer-less INVITE: our offer goes in the 200, its answer in the ACK.
+        return Ok(None);
     }
     if offer.len() > MAX_SDP {
         return Err(SdpError::Malformed(format!(
@@ -507,7 +653,7 @@ fn check_offer(offer: &str, sip_addr: SocketAddr) -> Result<MediaParams, SdpErro
         session_id: 1,
         version: 1,
     };
-    probe.answer(offer).map(|(_, p)| p)
+    probe.answer(offer).map(|(_, p)| Some(p))
 }
 
 /// Text made safe for a quoted-string in a header: no quotes, backslashes or controls,
@@ -871,7 +1017,8 @@ mod tests {
     #[test]
     fn offers_we_cannot_answer_say_why() {
         let addr: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
-        assert!(check_offer("", addr).is_err());
+        assert_eq!(check_offer("", addr), Ok(None), "offer-less: we offer");
+        assert!(check_offer("v=0\r\nm=garbage\r\n", addr).is_err());
         assert!(check_offer(&"x".repeat(MAX_SDP + 1), addr).is_err());
         let g729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
         let e = check_offer(g729, addr).expect_err("no common codec");
