@@ -577,6 +577,9 @@ impl IncomingCall {
             },
             cmd_tx,
         );
+        // Later offers (hold, resume, a refresh) keep the codec the media runs: the
+        // stream cannot switch codecs mid-call, so an offer without it gets 488.
+        local.codecs = vec![params.codec];
         let mut live = Live {
             dialog: self.dialog.clone(),
             local: &mut local,
