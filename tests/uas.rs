@@ -532,3 +532,48 @@ async fn early_media_plays_an_announcement_before_a_refusal() {
         "the caller heard the announcement: {m:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_stops_refreshing_the_session_is_hung_up_on() {
+    require_sipp();
+    let (ua, mut invites) = answering_ua().await;
+    let peer = sipp(
+        ua.local_addr(),
+        &["-sf", "uac_timer_silent.xml", "-p", "5608", "-mp", "31300"],
+    );
+    let call = next_call(&ua, &mut invites).await.expect("offer accepted");
+    let report = call
+        .answer(Recorder::boxed(), AnswerOptions::default())
+        .await
+        .expect("answered");
+    assert_eq!(
+        finish(peer).await,
+        0,
+        "sipp expected Session-Expires: 3;refresher=uac, then our BYE"
+    );
+    assert_eq!(report.session_expires_s, Some(3));
+    assert!(report.session_expired, "{report:?}");
+    assert_eq!(report.ended_by, EndedBy::Local);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_caller_asks_us_to_refresh_we_send_a_re_invite() {
+    require_sipp();
+    let (ua, mut invites) = answering_ua().await;
+    let peer = sipp(
+        ua.local_addr(),
+        &["-sf", "uac_timer_refresh.xml", "-p", "5609", "-mp", "31400"],
+    );
+    let call = next_call(&ua, &mut invites).await.expect("offer accepted");
+    let report = call
+        .answer(Recorder::boxed(), AnswerOptions::default())
+        .await
+        .expect("answered");
+    assert_eq!(
+        finish(peer).await,
+        0,
+        "sipp expected refresher=uas in the 200 and our refreshing re-INVITE"
+    );
+    assert!(!report.session_expired);
+    assert_eq!(report.ended_by, EndedBy::Remote);
+}

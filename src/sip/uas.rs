@@ -16,10 +16,12 @@
 
 use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
 use super::sdp::{Direction, LocalMedia, MediaParams, SdpError};
+use super::timer::{Refresher, SessionTimer};
 use super::ua::{SipUa, UaError};
 use crate::media::g711::G711;
 use crate::media::stream::{MediaConfig, MediaHandle, MediaReport};
 use crate::media::worker::MediaRuntime;
+use crate::time::{Millis, MonotonicClock};
 use rsipstack::dialog::dialog::{
     DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle,
 };
@@ -31,7 +33,7 @@ use rsipstack::transaction::transaction::Transaction;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -126,6 +128,10 @@ pub struct InboundReport {
     pub agent: Option<serde_json::Value>,
     /// The REFER honoured, if any.
     pub referred: Option<ReferReport>,
+    /// The session interval agreed with the caller (RFC 4028), if any.
+    pub session_expires_s: Option<u64>,
+    /// The caller was to refresh the session and did not: we hung up.
+    pub session_expired: bool,
 }
 
 /// Keep only the last four digits of a phone-like identifier (`+8613812345678` →
@@ -168,6 +174,7 @@ pub struct IncomingCall {
     dialled_user: String,
     context: Vec<(String, String)>,
     offer: String,
+    timer: Option<SessionTimer>,
     early: Option<Early>,
     span: tracing::Span,
     cancelled: bool,
@@ -250,6 +257,7 @@ impl IncomingCall {
             caller,
             dialled_user,
             context,
+            timer: session_timer_of(&req),
             offer,
             early: None,
             span,
@@ -359,10 +367,8 @@ impl IncomingCall {
     }
 
     fn accept(&self, sdp: String) -> Result<(), UaError> {
-        self.dialog.accept(
-            Some(vec![Header::ContentType("application/sdp".into())]),
-            Some(sdp.into_bytes()),
-        )?;
+        self.dialog
+            .accept(Some(sdp_headers(self.timer)), Some(sdp.into_bytes()))?;
         Ok(())
     }
 
@@ -528,6 +534,8 @@ impl IncomingCall {
             media: None,
             agent: None,
             referred: None,
+            session_expires_s: self.timer.map(|t| t.interval.as_secs()),
+            session_expired: false,
         }
     }
 
@@ -565,7 +573,8 @@ impl IncomingCall {
                 }
             },
         };
-        let answered_at = Instant::now();
+        let clock = MonotonicClock::new();
+        let answered_at = clock.now();
         tracing::info!(codec = ?params.codec, "answered");
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<AgentCommand>();
         let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
@@ -588,11 +597,17 @@ impl IncomingCall {
             refer: opts.refer,
             referred: None,
             refer_done: mpsc::unbounded_channel(),
+            timer: self.timer,
+            clock,
+            last_refresh: answered_at,
+            direction: Direction::SendRecv,
+            expired: false,
         };
         let ended_by = live.until_end(&mut self.states, cmd_rx).await;
         let referred = live.referred.take();
+        let session_expired = live.expired;
         drop(live);
-        let duration_s = answered_at.elapsed().as_secs_f64();
+        let duration_s = clock.now().since(answered_at).as_secs_f64();
         tracing::info!(?ended_by, duration_s, "call ended");
         let media_report = stop_media(media).await;
         // Stopping the media closed the agent's inbound stream, so its thread is ending.
@@ -610,6 +625,7 @@ impl IncomingCall {
         report.media = Some(media_report);
         report.agent = agent_detail;
         report.referred = referred;
+        report.session_expired = session_expired;
         Ok(report)
     }
 }
@@ -657,6 +673,79 @@ fn check_offer(offer: &str, sip_addr: SocketAddr) -> Result<Option<MediaParams>,
         version: 1,
     };
     probe.answer(offer).map(|(_, p)| Some(p))
+}
+
+/// The session timer the caller asks for (RFC 4028 §9), from our side: the caller
+/// refreshes when it says so or, supporting timers, leaves it to us to choose; otherwise
+/// we refresh. None without a usable `Session-Expires`.
+fn session_timer_of(req: &rsipstack::sip::Request) -> Option<SessionTimer> {
+    let value = req
+        .header_value("Session-Expires")
+        .or_else(|| req.header_value("x"))?;
+    let mut parts = value.split(';').map(str::trim);
+    let secs: u64 = parts.next()?.parse().ok()?;
+    if secs == 0 || secs > 86_400 {
+        return None;
+    }
+    let asked = parts.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("refresher")
+            .then(|| v.trim().to_ascii_lowercase())
+    });
+    let supports = [req.header_value("Supported"), req.header_value("k")]
+        .into_iter()
+        .flatten()
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("timer")));
+    let refresher = match asked.as_deref() {
+        Some("uas") => Refresher::Us,
+        _ if supports => Refresher::Peer,
+        _ => Refresher::Us,
+    };
+    Some(SessionTimer {
+        interval: Duration::from_secs(secs),
+        refresher,
+    })
+}
+
+/// The session-timer headers of a 2xx (RFC 4028 §9): the interval and who refreshes,
+/// and `Require: timer` when it is the caller.
+fn timer_headers(timer: Option<SessionTimer>) -> Vec<Header> {
+    let Some(t) = timer else { return vec![] };
+    let who = match t.refresher {
+        Refresher::Us => "uas",
+        Refresher::Peer => "uac",
+    };
+    let mut h = vec![Header::SessionExpires(
+        format!("{};refresher={who}", t.interval.as_secs()).into(),
+    )];
+    if t.refresher == Refresher::Peer {
+        h.push(Header::Require("timer".into()));
+    }
+    h
+}
+
+/// The headers of a re-INVITE we send: we are its UAC, so `refresher=uac` names us.
+fn reinvite_headers(timer: Option<SessionTimer>) -> Vec<Header> {
+    let mut h = vec![Header::ContentType("application/sdp".into())];
+    if let Some(t) = timer {
+        let who = match t.refresher {
+            Refresher::Us => "uac",
+            Refresher::Peer => "uas",
+        };
+        h.push(Header::SessionExpires(
+            format!("{};refresher={who}", t.interval.as_secs()).into(),
+        ));
+        h.push(Header::Supported("timer".into()));
+    }
+    h
+}
+
+/// The headers of a 2xx carrying SDP on this call.
+fn sdp_headers(timer: Option<SessionTimer>) -> Vec<Header> {
+    let mut h = vec![Header::ContentType("application/sdp".into())];
+    h.extend(timer_headers(timer));
+    h
 }
 
 /// Text made safe for a quoted-string in a header: no quotes, backslashes or controls,
@@ -776,6 +865,13 @@ struct Live<'a> {
     refer: Option<mpsc::UnboundedSender<Referred>>,
     referred: Option<ReferReport>,
     refer_done: (mpsc::UnboundedSender<u16>, mpsc::UnboundedReceiver<u16>),
+    timer: Option<SessionTimer>,
+    clock: MonotonicClock,
+    /// The last session refresh (the answer, or a re-INVITE / UPDATE either way).
+    last_refresh: Millis,
+    /// The direction of our last offer (a refresh repeats it: a refresh is not a resume).
+    direction: Direction,
+    expired: bool,
 }
 
 impl Live<'_> {
@@ -788,6 +884,12 @@ impl Live<'_> {
         let mut commands_open = true;
         let mut hangup_at: Option<tokio::time::Instant> = None;
         loop {
+            let timer_at = self.timer.and_then(|t| {
+                t.refresh_due(self.last_refresh)
+                    .or(t.expiry(self.last_refresh))
+            });
+            let timer_wake =
+                timer_at.map(|d| tokio::time::Instant::from_std(self.clock.instant_of(d)));
             tokio::select! {
                 s = states.recv() => match s {
                     Some(DialogState::Terminated(_, why)) => {
@@ -835,6 +937,17 @@ impl Live<'_> {
                     self.bye().await;
                     return EndedBy::Local;
                 }
+                _ = sleep_until_opt(timer_wake) => {
+                    let Some(t) = self.timer else { continue };
+                    if t.refresher == Refresher::Us {
+                        self.reoffer(self.direction);
+                    } else {
+                        tracing::info!("the caller stopped refreshing the session: hanging up");
+                        self.expired = true;
+                        self.bye().await;
+                        return EndedBy::Local;
+                    }
+                }
             }
         }
     }
@@ -848,12 +961,15 @@ impl Live<'_> {
     /// Hold or resume from our side: a re-INVITE with a new offer, in the background
     /// (its answer changes nothing we need; a failure leaves the call as it was).
     fn reoffer(&mut self, direction: Direction) {
+        self.direction = direction;
+        self.last_refresh = self.clock.now();
         self.local.version += 1;
         let offer = self.local.offer(direction);
         let d = self.dialog.clone();
+        let timer = self.timer;
         tokio::spawn(
             async move {
-                let headers = vec![Header::ContentType("application/sdp".into())];
+                let headers = reinvite_headers(timer);
                 if let Err(e) = d.reinvite(Some(headers), Some(offer.into_bytes())).await {
                     tracing::info!(error = %e, "re-INVITE failed");
                 }
@@ -865,8 +981,12 @@ impl Live<'_> {
     async fn on_state(&mut self, s: DialogState) {
         match s {
             DialogState::Updated(_, req, handle) => {
+                // Either way a re-INVITE or UPDATE refreshes the session (RFC 4028 §10).
+                self.last_refresh = self.clock.now();
                 if req.body.is_empty() && req.method == Method::Update {
-                    let _ = handle.reply(StatusCode::OK).await;
+                    let _ = handle
+                        .respond(StatusCode::OK, Some(timer_headers(self.timer)), None)
+                        .await;
                 } else {
                     self.on_offer(&req, handle).await;
                 }
@@ -891,7 +1011,8 @@ impl Live<'_> {
     /// re-INVITE gets our offer.
     async fn on_offer(&mut self, req: &rsipstack::sip::Request, handle: TransactionHandle) {
         let sdp = String::from_utf8_lossy(&req.body).into_owned();
-        let sdp_header = || Some(vec![Header::ContentType("application/sdp".into())]);
+        let timer = self.timer;
+        let sdp_header = || Some(sdp_headers(timer));
         self.local.version += 1;
         if sdp.trim().is_empty() {
             let offer = self.local.offer(Direction::SendRecv);
@@ -1029,6 +1150,45 @@ mod tests {
             e.to_string().contains("G729") || e.to_string().contains("18"),
             "{e}"
         );
+    }
+
+    fn invite_with(headers: &str) -> rsipstack::sip::Request {
+        let text = format!(
+            "INVITE sip:q@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:q@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{headers}Content-Length: 0\r\n\r\n"
+        );
+        match rsipstack::sip::SipMessage::try_from(text.as_str()).expect("parses") {
+            rsipstack::sip::SipMessage::Request(r) => r,
+            _ => panic!("a request"),
+        }
+    }
+
+    #[test]
+    fn the_caller_refreshes_the_session_only_when_it_can() {
+        let t = session_timer_of(&invite_with(
+            "Supported: timer\r\nSession-Expires: 90;refresher=uac\r\n",
+        ))
+        .expect("timer");
+        assert_eq!((t.interval.as_secs(), t.refresher), (90, Refresher::Peer));
+        let h = timer_headers(Some(t));
+        assert!(h.iter().any(|h| h.to_string().contains("90;refresher=uac")));
+        assert!(h.iter().any(|h| h.to_string().contains("Require: timer")));
+        // Left to us, and the caller supports timers: it refreshes.
+        let t = session_timer_of(&invite_with("k: timer\r\nx: 120\r\n")).expect("timer");
+        assert_eq!(t.refresher, Refresher::Peer);
+        // It cannot refresh (no Supported: timer), or asks us to: we do.
+        let t = session_timer_of(&invite_with("Session-Expires: 120\r\n")).expect("timer");
+        assert_eq!(t.refresher, Refresher::Us);
+        let t = session_timer_of(&invite_with(
+            "Supported: timer\r\nSession-Expires: 120;refresher=uas\r\n",
+        ))
+        .expect("timer");
+        assert_eq!(t.refresher, Refresher::Us);
+        assert!(timer_headers(Some(t))
+            .iter()
+            .all(|h| !h.to_string().contains("Require")));
+        for bad in ["", "Session-Expires: 0\r\n", "Session-Expires: soon\r\n"] {
+            assert_eq!(session_timer_of(&invite_with(bad)), None, "{bad:?}");
+        }
     }
 
     #[test]
