@@ -45,6 +45,9 @@ pub const CONTEXT_PREFIX: &str = "X-Voxdial-";
 /// fields for the agent console, and a peer must not make us keep an unbounded list.
 const MAX_CONTEXT: usize = 32;
 
+/// At most this many characters of one context value are kept.
+const MAX_CONTEXT_VALUE: usize = 1024;
+
 /// The largest SDP offer we read. A phone's offer is a few hundred bytes; over TCP a
 /// peer could send far more, which the SDP parser must never see.
 const MAX_SDP: usize = 16 * 1024;
@@ -154,6 +157,18 @@ pub fn mask_user(user: &str) -> String {
             c
         })
         .collect()
+}
+
+/// A SIP URI with its user part masked by [`mask_user`] (the host stays readable).
+pub fn mask_uri(uri: &str) -> String {
+    match uri.split_once('@') {
+        Some((user, host)) => {
+            let (scheme, name) = user.split_once(':').unwrap_or(("", user));
+            let sep = if scheme.is_empty() { "" } else { ":" };
+            format!("{scheme}{sep}{}@{host}", mask_user(name))
+        }
+        None => uri.to_string(),
+    }
 }
 
 fn serialize_masked<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
@@ -768,7 +783,10 @@ fn context_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Vec
     headers
         .filter_map(|(name, value)| {
             let key = strip_prefix_ci(name, CONTEXT_PREFIX)?;
-            (!key.is_empty()).then(|| (key.to_string(), value.trim().to_string()))
+            // A context value is a code or a short note for the agent console; a peer
+            // must not make us keep (and store) kilobytes of it.
+            let value: String = value.trim().chars().take(MAX_CONTEXT_VALUE).collect();
+            (!key.is_empty()).then(|| (key.to_string(), value))
         })
         .take(MAX_CONTEXT)
         .collect()
@@ -1062,7 +1080,7 @@ impl Live<'_> {
             return;
         };
         let _ = handle.reply(StatusCode::Accepted).await;
-        tracing::info!(target = mask_user(&target).as_str(), "REFER accepted");
+        tracing::info!(target = mask_uri(&target).as_str(), "REFER accepted");
         self.referred = Some(ReferReport {
             target: target.clone(),
             context: context.clone(),
@@ -1129,6 +1147,9 @@ mod tests {
             .join("&");
         let (_, c) = parse_refer_to(&format!("<sip:q@h?{many}>")).expect("parsed");
         assert_eq!(c.len(), MAX_CONTEXT, "the context is bounded");
+        let long = "y".repeat(5000);
+        let (_, c) = parse_refer_to(&format!("<sip:q@h?X-Voxdial-Note={long}>")).expect("parsed");
+        assert_eq!(c[0].1.len(), MAX_CONTEXT_VALUE, "each value is bounded");
     }
 
     #[test]
@@ -1136,6 +1157,11 @@ mod tests {
         assert_eq!(mask_user("+8613812345678"), "+*********5678");
         assert_eq!(mask_user("queue"), "queue");
         assert_eq!(mask_user("1001"), "1001");
+        assert_eq!(
+            mask_uri("sip:+8613812345678@10.0.0.1:5060"),
+            "sip:+*********5678@10.0.0.1:5060"
+        );
+        assert_eq!(mask_uri("sip:queue@127.0.0.1"), "sip:queue@127.0.0.1");
     }
 
     #[test]
