@@ -101,6 +101,7 @@ fn tone_wav(dir: &Path) -> PathBuf {
 /// ones), optionally hangs up after so many frames, and says when it started.
 struct Recorder {
     play: Vec<i16>,
+    dtmf: Option<String>,
     hangup_after_frames: Option<u64>,
     started: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -109,6 +110,7 @@ impl Recorder {
     fn boxed() -> Box<Recorder> {
         Box::new(Recorder {
             play: tone(2.0),
+            dtmf: None,
             hangup_after_frames: None,
             started: None,
         })
@@ -123,6 +125,9 @@ impl CallAgent for Recorder {
     ) -> std::thread::JoinHandle<AgentReport> {
         std::thread::spawn(move || {
             media.playout.push_8k(&self.play);
+            if let Some(digits) = self.dtmf {
+                let _ = commands.send(AgentCommand::Dtmf { digits });
+            }
             if let Some(s) = self.started {
                 let _ = s.send(());
             }
@@ -347,6 +352,7 @@ fn serve_refers(a: std::sync::Arc<SipUa>, mut refers: mpsc::UnboundedReceiver<Re
             let (started_tx, started_rx) = tokio::sync::oneshot::channel();
             let agent = Box::new(Recorder {
                 play: tone(1.0),
+                dtmf: None,
                 hangup_after_frames: Some(50),
                 started: Some(started_tx),
             });
@@ -576,4 +582,43 @@ async fn when_the_caller_asks_us_to_refresh_we_send_a_re_invite() {
     );
     assert!(!report.session_expired);
     assert_eq!(report.ended_by, EndedBy::Remote);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answering_agent_sends_dtmf_and_hangs_up() {
+    let (uas, mut invites) = answering_ua().await;
+    let uac = SipUa::bind("127.0.0.1:0".parse().expect("addr"), MediaRuntime::new(1))
+        .await
+        .expect("bind");
+    let req = CallRequest {
+        to: to(&uas, "agent"),
+        hangup_after: Some(Duration::from_secs(20)),
+        ..Default::default()
+    };
+    let caller = tokio::spawn(async move { uac.call(req).await });
+    let call = next_call(&uas, &mut invites).await.expect("offer accepted");
+    let agent = Box::new(Recorder {
+        play: tone(0.5),
+        dtmf: Some("5#".into()),
+        hangup_after_frames: Some(75),
+        started: None,
+    });
+    let inbound = call
+        .answer(agent, AnswerOptions::default())
+        .await
+        .expect("answered");
+    let outbound = caller.await.expect("join").expect("call");
+    assert_eq!(inbound.ended_by, EndedBy::Local);
+    assert_eq!(outbound.hangup_by, Some("peer"), "{outbound:?}");
+    let m = outbound.media.as_ref().expect("media");
+    assert_eq!(m.dtmf_received, "5#", "{m:?}");
+}
+
+/// Apps run each call on a task of its own: the call and its answer must be `Send`.
+#[allow(dead_code)]
+fn calls_can_be_answered_on_spawned_tasks(mut call: IncomingCall) {
+    fn send<T: Send>(_: T) {}
+    send(call.cancelled());
+    send(call.early_media(&[]));
+    send(call.answer(Recorder::boxed(), AnswerOptions::default()));
 }
