@@ -256,14 +256,22 @@ async fn a_caller_that_cancels_while_ringing_ends_the_call_as_cancelled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hold_re_invite_is_answered_recvonly_and_a_stray_bye_gets_481() {
+async fn a_hold_re_invite_is_answered_recvonly_and_stray_in_dialog_requests_get_481() {
     require_sipp();
     let (ua, mut invites) = answering_ua().await;
     let stray = sipp(
         ua.local_addr(),
         &["-sf", "uac_unknown_bye.xml", "-p", "5605"],
     );
-    assert_eq!(finish(stray).await, 0, "sipp expected 481 for a stray BYE");
+    assert_eq!(
+        finish(stray).await,
+        0,
+        "sipp expected 481 for a stray BYE and re-INVITE"
+    );
+    assert!(
+        invites.try_recv().is_err(),
+        "a re-INVITE of an unknown dialog is not a new call"
+    );
     let peer = sipp(
         ua.local_addr(),
         &["-sf", "uac_hold.xml", "-p", "5606", "-mp", "31100"],

@@ -427,7 +427,18 @@ impl SipUa {
                                 continue;
                             }
                         }
+                        // An INVITE with a To tag is a re-INVITE: of a dialog we no
+                        // longer (or never) had, so 481, never a new call for the app.
+                        let in_dialog = {
+                            use rsipstack::sip::prelude::HeadersExt;
+                            tx.original
+                                .to_header()
+                                .ok()
+                                .and_then(|t| t.tag().ok().flatten())
+                                .is_some()
+                        };
                         let route = match tx.original.method {
+                            Method::Invite if in_dialog => None,
                             Method::Invite => routes.invite.as_ref(),
                             Method::Register => routes.register.as_ref(),
                             _ => None,
@@ -444,6 +455,7 @@ impl SipUa {
                         let code = match tx.original.method {
                             Method::Options => StatusCode::OK,
                             Method::Ack => continue,
+                            Method::Invite if in_dialog => StatusCode::CallTransactionDoesNotExist,
                             Method::Invite | Method::Register | Method::Subscribe => {
                                 StatusCode::MethodNotAllowed
                             }

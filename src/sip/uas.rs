@@ -248,7 +248,17 @@ impl IncomingCall {
         );
         let (states_tx, states) = layer.new_dialog_state_channel();
         let contact = super::ua::check_uri(&format!("sip:voxdial@{sip_addr}"))?;
-        let dialog = layer.get_or_create_server_invite(&tx, states_tx, None, Some(contact))?;
+        let dialog = match layer.get_or_create_server_invite(&tx, states_tx, None, Some(contact)) {
+            Ok(d) => d,
+            Err(e) => {
+                // No dialog, so nothing else will answer this INVITE: say so.
+                let mut tx = tx;
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::ServerInternalError).await;
+                });
+                return Err(e.into());
+            }
+        };
         let mut handler = dialog.clone();
         let mut tx = tx;
         // The INVITE server transaction lives in this task until the ACK or CANCEL: it
