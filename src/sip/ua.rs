@@ -125,7 +125,8 @@ pub struct CallRequest {
     pub to: String,
     /// Our identity (`sip:bot@host`); defaults to `sip:voxdial@<bind address>`.
     pub from: Option<String>,
-    /// Where SIP listens (UDP); RTP binds the same IP on a free port.
+    /// Where SIP listens (UDP); RTP binds the same IP on a free port (the user agent's
+    /// IP when this one is unspecified).
     pub bind: SocketAddr,
     /// Cancel when nobody answers within this.
     pub ring_timeout: Duration,
@@ -170,12 +171,13 @@ pub struct CallRequest {
 }
 
 impl Default for CallRequest {
-    /// A call to nowhere yet from any local address: set `to` (and `bind`), keep the rest.
+    /// A call to nowhere yet: set `to`, keep the rest. `bind` is unspecified, so a call
+    /// placed on a running [`SipUa`] binds its RTP on that agent's address.
     fn default() -> Self {
         CallRequest {
             to: String::new(),
             from: None,
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bind: SocketAddr::from(([0, 0, 0, 0], 0)),
             ring_timeout: Duration::from_secs(30),
             play: None,
             record: None,
@@ -214,8 +216,16 @@ fn check_header(name: &str, value: &str) -> Result<(), UaError> {
         return Err(bad("the name must be a SIP token"));
     }
     const OURS: [&str; 10] = [
-        "via", "from", "to", "call-id", "cseq", "contact", "content-type", "content-length",
-        "max-forwards", "route",
+        "via",
+        "from",
+        "to",
+        "call-id",
+        "cseq",
+        "contact",
+        "content-type",
+        "content-length",
+        "max-forwards",
+        "route",
     ];
     if OURS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
         return Err(bad("the stack writes this header itself"));
@@ -419,7 +429,18 @@ impl SipUa {
                                 continue;
                             }
                         }
+                        // An INVITE with a To tag is a re-INVITE: of a dialog we no
+                        // longer (or never) had, so 481, never a new call for the app.
+                        let in_dialog = {
+                            use rsipstack::sip::prelude::HeadersExt;
+                            tx.original
+                                .to_header()
+                                .ok()
+                                .and_then(|t| t.tag().ok().flatten())
+                                .is_some()
+                        };
                         let route = match tx.original.method {
+                            Method::Invite if in_dialog => None,
                             Method::Invite => routes.invite.as_ref(),
                             Method::Register => routes.register.as_ref(),
                             _ => None,
@@ -436,6 +457,7 @@ impl SipUa {
                         let code = match tx.original.method {
                             Method::Options => StatusCode::OK,
                             Method::Ack => continue,
+                            Method::Invite if in_dialog => StatusCode::CallTransactionDoesNotExist,
                             Method::Invite | Method::Register | Method::Subscribe => {
                                 StatusCode::MethodNotAllowed
                             }
@@ -602,7 +624,13 @@ async fn run_call(
     }
     let play = req.play.as_ref().map(read_wav_8k).transpose()?;
     let take_back = req.on_transfer_fail.as_ref().map(read_wav_8k).transpose()?;
-    let rtp = UdpSocket::bind(SocketAddr::new(req.bind.ip(), 0))
+    // A request that names no address (the default) uses the user agent's own.
+    let rtp_ip = if req.bind.ip().is_unspecified() {
+        sip_addr.ip()
+    } else {
+        req.bind.ip()
+    };
+    let rtp = UdpSocket::bind(SocketAddr::new(rtp_ip, 0))
         .await
         .map_err(|source| UaError::BindRtp {
             addr: req.bind,

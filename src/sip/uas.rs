@@ -16,10 +16,12 @@
 
 use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
 use super::sdp::{Direction, LocalMedia, MediaParams, SdpError};
+use super::timer::{Refresher, SessionTimer};
 use super::ua::{SipUa, UaError};
 use crate::media::g711::G711;
 use crate::media::stream::{MediaConfig, MediaHandle, MediaReport};
 use crate::media::worker::MediaRuntime;
+use crate::time::{Millis, MonotonicClock};
 use rsipstack::dialog::dialog::{
     DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle,
 };
@@ -31,7 +33,7 @@ use rsipstack::transaction::transaction::Transaction;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -42,6 +44,9 @@ pub const CONTEXT_PREFIX: &str = "X-Voxdial-";
 /// At most this many context headers are kept from one request: the context is a few
 /// fields for the agent console, and a peer must not make us keep an unbounded list.
 const MAX_CONTEXT: usize = 32;
+
+/// At most this many characters of one context value are kept.
+const MAX_CONTEXT_VALUE: usize = 1024;
 
 /// The largest SDP offer we read. A phone's offer is a few hundred bytes; over TCP a
 /// peer could send far more, which the SDP parser must never see.
@@ -126,6 +131,10 @@ pub struct InboundReport {
     pub agent: Option<serde_json::Value>,
     /// The REFER honoured, if any.
     pub referred: Option<ReferReport>,
+    /// The session interval agreed with the caller (RFC 4028), if any.
+    pub session_expires_s: Option<u64>,
+    /// The caller was to refresh the session and did not: we hung up.
+    pub session_expired: bool,
 }
 
 /// Keep only the last four digits of a phone-like identifier (`+8613812345678` →
@@ -150,6 +159,18 @@ pub fn mask_user(user: &str) -> String {
         .collect()
 }
 
+/// A SIP URI with its user part masked by [`mask_user`] (the host stays readable).
+pub fn mask_uri(uri: &str) -> String {
+    match uri.split_once('@') {
+        Some((user, host)) => {
+            let (scheme, name) = user.split_once(':').unwrap_or(("", user));
+            let sep = if scheme.is_empty() { "" } else { ":" };
+            format!("{scheme}{sep}{}@{host}", mask_user(name))
+        }
+        None => uri.to_string(),
+    }
+}
+
 fn serialize_masked<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&mask_user(v))
 }
@@ -168,9 +189,19 @@ pub struct IncomingCall {
     dialled_user: String,
     context: Vec<(String, String)>,
     offer: String,
+    timer: Option<SessionTimer>,
+    early: Option<Early>,
     span: tracing::Span,
     cancelled: bool,
     done: bool,
+}
+
+/// Media answered in a 183, before the call is answered or refused.
+struct Early {
+    media: MediaHandle,
+    local: LocalMedia,
+    answer: String,
+    params: MediaParams,
 }
 
 impl std::fmt::Debug for IncomingCall {
@@ -187,7 +218,7 @@ impl std::fmt::Debug for IncomingCall {
 impl IncomingCall {
     /// Take a new INVITE from [`super::ua::InboundRoutes::invite`]: build its server
     /// dialog (the stack sends 100 Trying) and check its offer. An offer we cannot
-    /// answer (none, malformed, too large, no common codec) is refused here with 488
+    /// answer (malformed, too large, no common codec) is refused here with 488
     /// and a `Reason` naming what was offered, and the error says the same.
     pub fn new(ua: &SipUa, tx: Transaction) -> Result<IncomingCall, UaError> {
         let layer = ua.dialog_layer();
@@ -202,7 +233,11 @@ impl IncomingCall {
             .from_header()
             .ok()
             .and_then(|f| f.uri().ok())
-            .map(|u| u.user().map(str::to_string).unwrap_or_else(|| u.to_string()))
+            .map(|u| {
+                u.user()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| u.to_string())
+            })
             .unwrap_or_default();
         let context = context_headers(req.headers.iter().map(|h| (h.name(), h.value())));
         let span = tracing::info_span!(
@@ -213,7 +248,17 @@ impl IncomingCall {
         );
         let (states_tx, states) = layer.new_dialog_state_channel();
         let contact = super::ua::check_uri(&format!("sip:voxdial@{sip_addr}"))?;
-        let dialog = layer.get_or_create_server_invite(&tx, states_tx, None, Some(contact))?;
+        let dialog = match layer.get_or_create_server_invite(&tx, states_tx, None, Some(contact)) {
+            Ok(d) => d,
+            Err(e) => {
+                // No dialog, so nothing else will answer this INVITE: say so.
+                let mut tx = tx;
+                tokio::spawn(async move {
+                    let _ = tx.reply(StatusCode::ServerInternalError).await;
+                });
+                return Err(e.into());
+            }
+        };
         let mut handler = dialog.clone();
         let mut tx = tx;
         // The INVITE server transaction lives in this task until the ACK or CANCEL: it
@@ -237,15 +282,22 @@ impl IncomingCall {
             caller,
             dialled_user,
             context,
+            timer: session_timer_of(&req),
             offer,
+            early: None,
             span,
             cancelled: false,
             done: false,
         };
         if let Err(source) = check_offer(&call.offer, sip_addr) {
-            let _g = call.span.enter();
-            tracing::info!(error = %source, "offer refused with 488");
-            let reason = format!("SIP ;cause=488 ;text=\"{}\"", quoted_text(&source.to_string()));
+            let mut call = call;
+            call.done = true;
+            call.span
+                .in_scope(|| tracing::info!(error = %source, "offer refused with 488"));
+            let reason = format!(
+                "SIP ;cause=488 ;text=\"{}\"",
+                quoted_text(&source.to_string())
+            );
             call.refuse(StatusCode::NotAcceptableHere, Some(reason));
             return Err(UaError::Offer {
                 call_id: call.call_id.clone(),
@@ -307,14 +359,18 @@ impl IncomingCall {
             code
         } else {
             let _g = self.span.enter();
-            tracing::warn!(code, "reject with a code that is not a failure: sending 500");
+            tracing::warn!(
+                code,
+                "reject with a code that is not a failure: sending 500"
+            );
             500
         };
         self.refuse(StatusCode::from(code), None);
         self.done = true;
     }
 
-    fn refuse(&self, code: StatusCode, reason: Option<String>) {
+    fn refuse(&mut self, code: StatusCode, reason: Option<String>) {
+        self.stop_early();
         if let Err(e) = self.dialog.reject(Some(code), reason) {
             let _g = self.span.enter();
             tracing::debug!(error = %e, "rejection not sent");
@@ -335,6 +391,161 @@ impl IncomingCall {
         self.run(agent, opts).instrument(span).await
     }
 
+    fn accept(&self, sdp: String) -> Result<(), UaError> {
+        self.dialog
+            .accept(Some(sdp_headers(self.timer)), Some(sdp.into_bytes()))?;
+        Ok(())
+    }
+
+    /// Our side of the media: a fresh RTP socket on the SIP address.
+    async fn local_media(&self) -> Result<(UdpSocket, LocalMedia), UaError> {
+        let (sock, addr) = bind_rtp(SocketAddr::new(self.sip_addr.ip(), 0)).await?;
+        Ok((
+            sock,
+            LocalMedia {
+                addr,
+                codecs: vec![G711::Ulaw, G711::Alaw],
+                dtmf_pt: 101,
+                session_id: rand::random::<u64>() >> 1,
+                version: 1,
+            },
+        ))
+    }
+
+    fn start_media(
+        &self,
+        sock: UdpSocket,
+        params: &MediaParams,
+        record: Option<PathBuf>,
+    ) -> MediaHandle {
+        self.runtime.start(
+            sock,
+            MediaConfig {
+                codec: params.codec,
+                dtmf_pt: params.dtmf_pt,
+                remote: params.remote,
+                record,
+                ssrc: rand::random(),
+                seq: rand::random(),
+                ts: rand::random(),
+            },
+        )
+    }
+
+    /// Send the 200 and start the media: with the answer to the INVITE's offer, or, for
+    /// an offer-less INVITE, with our offer, whose answer the ACK brings (RFC 3261
+    /// §13.2.1). None when the caller's ACK never came.
+    async fn setup_media(
+        &mut self,
+        record: Option<PathBuf>,
+    ) -> Result<Option<(LocalMedia, MediaHandle, MediaParams)>, UaError> {
+        let (sock, local) = match self.local_media().await {
+            Ok(m) => m,
+            Err(e) => {
+                self.refuse(StatusCode::ServerInternalError, None);
+                return Err(e);
+            }
+        };
+        let offer_error = |this: &Self, source| UaError::Offer {
+            call_id: this.call_id.clone(),
+            source,
+        };
+        if !self.offer.trim().is_empty() {
+            let (answer, params) = match local.answer(&self.offer) {
+                Ok(a) => a,
+                Err(source) => {
+                    self.refuse(StatusCode::NotAcceptableHere, None);
+                    return Err(offer_error(self, source));
+                }
+            };
+            self.accept(answer)?;
+            let media = self.start_media(sock, &params, record);
+            return Ok(Some((local, media, params)));
+        }
+        self.accept(local.offer(Direction::SendRecv))?;
+        loop {
+            match self.states.recv().await {
+                Some(DialogState::Confirmed(..)) => break,
+                Some(DialogState::Terminated(..)) | None => return Ok(None),
+                Some(_) => {}
+            }
+        }
+        let ack = self
+            .dialog
+            .last_remote_ack()
+            .map(|a| a.body)
+            .unwrap_or_default();
+        let answer = String::from_utf8_lossy(&ack).into_owned();
+        let checked = if answer.len() > MAX_SDP {
+            Err(SdpError::Malformed(
+                "the answer in the ACK is too large".into(),
+            ))
+        } else {
+            local.read_answer(&answer)
+        };
+        match checked {
+            Ok(params) => {
+                let media = self.start_media(sock, &params, record);
+                Ok(Some((local, media, params)))
+            }
+            Err(source) => {
+                // The call is up but cannot carry audio: end it rather than sit silent.
+                if let Err(e) = self.dialog.bye().await {
+                    tracing::info!(error = %e, "BYE failed");
+                }
+                self.layer.remove_dialog(&self.dialog.id());
+                Err(offer_error(self, source))
+            }
+        }
+    }
+
+    /// Answer the offer in a 183 Session Progress and play `pcm` (8 kHz) to the caller
+    /// before any answer: a carrier announcement, a ringback tone. Called again, it
+    /// queues more audio on the same media. A later [`IncomingCall::answer`] keeps this
+    /// media (its `record` option is then not applied); [`IncomingCall::reject`] stops
+    /// it. An offer-less INVITE cannot have early media.
+    pub async fn early_media(&mut self, pcm: &[i16]) -> Result<(), UaError> {
+        if self.early.is_none() {
+            if self.offer.trim().is_empty() {
+                return Err(UaError::Offer {
+                    call_id: self.call_id.clone(),
+                    source: SdpError::Malformed(
+                        "early media needs the INVITE's offer, and this INVITE has none".into(),
+                    ),
+                });
+            }
+            let (sock, local) = self.local_media().await?;
+            let (answer, params) = local.answer(&self.offer).map_err(|source| UaError::Offer {
+                call_id: self.call_id.clone(),
+                source,
+            })?;
+            self.dialog.ringing(
+                Some(vec![Header::ContentType("application/sdp".into())]),
+                Some(answer.clone().into_bytes()),
+            )?;
+            let media = self.start_media(sock, &params, None);
+            self.early = Some(Early {
+                media,
+                local,
+                answer,
+                params,
+            });
+        }
+        if let Some(e) = &self.early {
+            e.media.playout.push_8k(pcm);
+        }
+        Ok(())
+    }
+
+    /// Stop early media that will not become the call's.
+    fn stop_early(&mut self) {
+        if let Some(e) = self.early.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(e.media.stop());
+            }
+        }
+    }
+
     fn report(&self, answered: bool, ended_by: EndedBy) -> InboundReport {
         InboundReport {
             call_id: self.call_id.clone(),
@@ -348,6 +559,8 @@ impl IncomingCall {
             media: None,
             agent: None,
             referred: None,
+            session_expires_s: self.timer.map(|t| t.interval.as_secs()),
+            session_expired: false,
         }
     }
 
@@ -367,49 +580,27 @@ impl IncomingCall {
             tracing::info!("cancelled before the answer");
             return Ok(self.report(false, EndedBy::Cancelled));
         }
-        let bind = SocketAddr::new(self.sip_addr.ip(), 0);
-        let rtp = match bind_rtp(bind).await {
-            Ok(r) => r,
-            Err(e) => {
-                self.refuse(StatusCode::ServerInternalError, None);
-                return Err(e);
+        let (mut local, mut media, params) = match self.early.take() {
+            // Early media already answered the offer (183): the 200 repeats that answer
+            // and the media goes on; what the caller said during it is not the call's.
+            Some(e) => {
+                self.accept(e.answer)?;
+                let mut media = e.media;
+                while media.inbound.try_recv().is_ok() {}
+                (e.local, media, e.params)
             }
-        };
-        let mut local = LocalMedia {
-            addr: rtp.1,
-            codecs: vec![G711::Ulaw, G711::Alaw],
-            dtmf_pt: 101,
-            session_id: rand::random::<u64>() >> 1,
-            version: 1,
-        };
-        let (answer, params) = match local.answer(&self.offer) {
-            Ok(a) => a,
-            Err(source) => {
-                self.refuse(StatusCode::NotAcceptableHere, None);
-                return Err(UaError::Offer {
-                    call_id: self.call_id.clone(),
-                    source,
-                });
-            }
-        };
-        self.dialog.accept(
-            Some(vec![Header::ContentType("application/sdp".into())]),
-            Some(answer.into_bytes()),
-        )?;
-        let answered_at = Instant::now();
-        tracing::info!(codec = ?params.codec, "answered");
-        let mut media = self.runtime.start(
-            rtp.0,
-            MediaConfig {
-                codec: params.codec,
-                dtmf_pt: params.dtmf_pt,
-                remote: params.remote,
-                record: opts.record.clone(),
-                ssrc: rand::random(),
-                seq: rand::random(),
-                ts: rand::random(),
+            None => match self.setup_media(opts.record.clone()).await? {
+                Some(m) => m,
+                None => {
+                    // The caller left before our offer's answer came back in its ACK.
+                    self.layer.remove_dialog(&self.dialog.id());
+                    return Ok(self.report(true, EndedBy::Remote));
+                }
             },
-        );
+        };
+        let clock = MonotonicClock::new();
+        let answered_at = clock.now();
+        tracing::info!(codec = ?params.codec, "answered");
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<AgentCommand>();
         let (events_tx, events_rx) = std::sync::mpsc::channel::<CallEvent>();
         let thread = agent.start(
@@ -420,6 +611,9 @@ impl IncomingCall {
             },
             cmd_tx,
         );
+        // Later offers (hold, resume, a refresh) keep the codec the media runs: the
+        // stream cannot switch codecs mid-call, so an offer without it gets 488.
+        local.codecs = vec![params.codec];
         let mut live = Live {
             dialog: self.dialog.clone(),
             local: &mut local,
@@ -428,11 +622,17 @@ impl IncomingCall {
             refer: opts.refer,
             referred: None,
             refer_done: mpsc::unbounded_channel(),
+            timer: self.timer,
+            clock,
+            last_refresh: answered_at,
+            direction: Direction::SendRecv,
+            expired: false,
         };
         let ended_by = live.until_end(&mut self.states, cmd_rx).await;
         let referred = live.referred.take();
+        let session_expired = live.expired;
         drop(live);
-        let duration_s = answered_at.elapsed().as_secs_f64();
+        let duration_s = clock.now().since(answered_at).as_secs_f64();
         tracing::info!(?ended_by, duration_s, "call ended");
         let media_report = stop_media(media).await;
         // Stopping the media closed the agent's inbound stream, so its thread is ending.
@@ -450,6 +650,7 @@ impl IncomingCall {
         report.media = Some(media_report);
         report.agent = agent_detail;
         report.referred = referred;
+        report.session_expired = session_expired;
         Ok(report)
     }
 }
@@ -478,11 +679,10 @@ async fn bind_rtp(addr: SocketAddr) -> Result<(UdpSocket, SocketAddr), UaError> 
 
 /// Whether we can answer `offer`: there is one, it is not huge, and it has an audio
 /// stream with a codec we speak.
-fn check_offer(offer: &str, sip_addr: SocketAddr) -> Result<MediaParams, SdpError> {
+fn check_offer(offer: &str, sip_addr: SocketAddr) -> Result<Option<MediaParams>, SdpError> {
     if offer.trim().is_empty() {
-        return Err(SdpError::Malformed(
-            "the INVITE carries no SDP offer (offer-less INVITEs are not answered)".into(),
-        ));
+        // An offer-less INVITE: our offer goes in the 200, its answer in the ACK.
+        return Ok(None);
     }
     if offer.len() > MAX_SDP {
         return Err(SdpError::Malformed(format!(
@@ -497,7 +697,80 @@ fn check_offer(offer: &str, sip_addr: SocketAddr) -> Result<MediaParams, SdpErro
         session_id: 1,
         version: 1,
     };
-    probe.answer(offer).map(|(_, p)| p)
+    probe.answer(offer).map(|(_, p)| Some(p))
+}
+
+/// The session timer the caller asks for (RFC 4028 §9), from our side: the caller
+/// refreshes when it says so or, supporting timers, leaves it to us to choose; otherwise
+/// we refresh. None without a usable `Session-Expires`.
+fn session_timer_of(req: &rsipstack::sip::Request) -> Option<SessionTimer> {
+    let value = req
+        .header_value("Session-Expires")
+        .or_else(|| req.header_value("x"))?;
+    let mut parts = value.split(';').map(str::trim);
+    let secs: u64 = parts.next()?.parse().ok()?;
+    if secs == 0 || secs > 86_400 {
+        return None;
+    }
+    let asked = parts.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("refresher")
+            .then(|| v.trim().to_ascii_lowercase())
+    });
+    let supports = [req.header_value("Supported"), req.header_value("k")]
+        .into_iter()
+        .flatten()
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("timer")));
+    let refresher = match asked.as_deref() {
+        Some("uas") => Refresher::Us,
+        _ if supports => Refresher::Peer,
+        _ => Refresher::Us,
+    };
+    Some(SessionTimer {
+        interval: Duration::from_secs(secs),
+        refresher,
+    })
+}
+
+/// The session-timer headers of a 2xx (RFC 4028 §9): the interval and who refreshes,
+/// and `Require: timer` when it is the caller.
+fn timer_headers(timer: Option<SessionTimer>) -> Vec<Header> {
+    let Some(t) = timer else { return vec![] };
+    let who = match t.refresher {
+        Refresher::Us => "uas",
+        Refresher::Peer => "uac",
+    };
+    let mut h = vec![Header::SessionExpires(
+        format!("{};refresher={who}", t.interval.as_secs()).into(),
+    )];
+    if t.refresher == Refresher::Peer {
+        h.push(Header::Require("timer".into()));
+    }
+    h
+}
+
+/// The headers of a re-INVITE we send: we are its UAC, so `refresher=uac` names us.
+fn reinvite_headers(timer: Option<SessionTimer>) -> Vec<Header> {
+    let mut h = vec![Header::ContentType("application/sdp".into())];
+    if let Some(t) = timer {
+        let who = match t.refresher {
+            Refresher::Us => "uac",
+            Refresher::Peer => "uas",
+        };
+        h.push(Header::SessionExpires(
+            format!("{};refresher={who}", t.interval.as_secs()).into(),
+        ));
+        h.push(Header::Supported("timer".into()));
+    }
+    h
+}
+
+/// The headers of a 2xx carrying SDP on this call.
+fn sdp_headers(timer: Option<SessionTimer>) -> Vec<Header> {
+    let mut h = vec![Header::ContentType("application/sdp".into())];
+    h.extend(timer_headers(timer));
+    h
 }
 
 /// Text made safe for a quoted-string in a header: no quotes, backslashes or controls,
@@ -520,7 +793,10 @@ fn context_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Vec
     headers
         .filter_map(|(name, value)| {
             let key = strip_prefix_ci(name, CONTEXT_PREFIX)?;
-            (!key.is_empty()).then(|| (key.to_string(), value.trim().to_string()))
+            // A context value is a code or a short note for the agent console; a peer
+            // must not make us keep (and store) kilobytes of it.
+            let value: String = value.trim().chars().take(MAX_CONTEXT_VALUE).collect();
+            (!key.is_empty()).then(|| (key.to_string(), value))
         })
         .take(MAX_CONTEXT)
         .collect()
@@ -554,7 +830,11 @@ pub fn parse_refer_to(value: &str) -> Option<(String, Vec<(String, String)>)> {
     if !(lower.starts_with("sip:") || lower.starts_with("sips:")) || uri.len() <= 4 {
         return None;
     }
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let pairs: Vec<(String, String)> = headers
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -613,6 +893,13 @@ struct Live<'a> {
     refer: Option<mpsc::UnboundedSender<Referred>>,
     referred: Option<ReferReport>,
     refer_done: (mpsc::UnboundedSender<u16>, mpsc::UnboundedReceiver<u16>),
+    timer: Option<SessionTimer>,
+    clock: MonotonicClock,
+    /// The last session refresh (the answer, or a re-INVITE / UPDATE either way).
+    last_refresh: Millis,
+    /// The direction of our last offer (a refresh repeats it: a refresh is not a resume).
+    direction: Direction,
+    expired: bool,
 }
 
 impl Live<'_> {
@@ -625,6 +912,12 @@ impl Live<'_> {
         let mut commands_open = true;
         let mut hangup_at: Option<tokio::time::Instant> = None;
         loop {
+            let timer_at = self.timer.and_then(|t| {
+                t.refresh_due(self.last_refresh)
+                    .or(t.expiry(self.last_refresh))
+            });
+            let timer_wake =
+                timer_at.map(|d| tokio::time::Instant::from_std(self.clock.instant_of(d)));
             tokio::select! {
                 s = states.recv() => match s {
                     Some(DialogState::Terminated(_, why)) => {
@@ -672,6 +965,17 @@ impl Live<'_> {
                     self.bye().await;
                     return EndedBy::Local;
                 }
+                _ = sleep_until_opt(timer_wake) => {
+                    let Some(t) = self.timer else { continue };
+                    if t.refresher == Refresher::Us {
+                        self.reoffer(self.direction);
+                    } else {
+                        tracing::info!("the caller stopped refreshing the session: hanging up");
+                        self.expired = true;
+                        self.bye().await;
+                        return EndedBy::Local;
+                    }
+                }
             }
         }
     }
@@ -685,12 +989,15 @@ impl Live<'_> {
     /// Hold or resume from our side: a re-INVITE with a new offer, in the background
     /// (its answer changes nothing we need; a failure leaves the call as it was).
     fn reoffer(&mut self, direction: Direction) {
+        self.direction = direction;
+        self.last_refresh = self.clock.now();
         self.local.version += 1;
         let offer = self.local.offer(direction);
         let d = self.dialog.clone();
+        let timer = self.timer;
         tokio::spawn(
             async move {
-                let headers = vec![Header::ContentType("application/sdp".into())];
+                let headers = reinvite_headers(timer);
                 if let Err(e) = d.reinvite(Some(headers), Some(offer.into_bytes())).await {
                     tracing::info!(error = %e, "re-INVITE failed");
                 }
@@ -702,8 +1009,12 @@ impl Live<'_> {
     async fn on_state(&mut self, s: DialogState) {
         match s {
             DialogState::Updated(_, req, handle) => {
+                // Either way a re-INVITE or UPDATE refreshes the session (RFC 4028 §10).
+                self.last_refresh = self.clock.now();
                 if req.body.is_empty() && req.method == Method::Update {
-                    let _ = handle.reply(StatusCode::OK).await;
+                    let _ = handle
+                        .respond(StatusCode::OK, Some(timer_headers(self.timer)), None)
+                        .await;
                 } else {
                     self.on_offer(&req, handle).await;
                 }
@@ -728,7 +1039,8 @@ impl Live<'_> {
     /// re-INVITE gets our offer.
     async fn on_offer(&mut self, req: &rsipstack::sip::Request, handle: TransactionHandle) {
         let sdp = String::from_utf8_lossy(&req.body).into_owned();
-        let sdp_header = || Some(vec![Header::ContentType("application/sdp".into())]);
+        let timer = self.timer;
+        let sdp_header = || Some(sdp_headers(timer));
         self.local.version += 1;
         if sdp.trim().is_empty() {
             let offer = self.local.offer(Direction::SendRecv);
@@ -769,17 +1081,16 @@ impl Live<'_> {
             let _ = handle.reply(StatusCode::RequestPending).await;
             return;
         }
-        let value = req.header_value("Refer-To").or_else(|| req.header_value("r"));
+        let value = req
+            .header_value("Refer-To")
+            .or_else(|| req.header_value("r"));
         let Some((target, context)) = value.as_deref().and_then(parse_refer_to) else {
             tracing::info!("REFER without a usable Refer-To");
             let _ = handle.reply(StatusCode::BadRequest).await;
             return;
         };
         let _ = handle.reply(StatusCode::Accepted).await;
-        tracing::info!(
-            target = mask_user(&target).as_str(),
-            "REFER accepted"
-        );
+        tracing::info!(target = mask_uri(&target).as_str(), "REFER accepted");
         self.referred = Some(ReferReport {
             target: target.clone(),
             context: context.clone(),
@@ -829,9 +1140,10 @@ mod tests {
 
     #[test]
     fn refer_to_gives_the_target_and_the_decoded_context() {
-        let (t, c) =
-            parse_refer_to("<sip:queue@127.0.0.1:5070?X-Voxdial-Reason=wants%20human&Replaces=x%40y>")
-                .expect("parsed");
+        let (t, c) = parse_refer_to(
+            "<sip:queue@127.0.0.1:5070?X-Voxdial-Reason=wants%20human&Replaces=x%40y>",
+        )
+        .expect("parsed");
         assert_eq!(t, "sip:queue@127.0.0.1:5070");
         assert_eq!(c, vec![("Reason".to_string(), "wants human".to_string())]);
         let (t, c) = parse_refer_to("sip:q@h;method=INVITE").expect("bare URI");
@@ -845,6 +1157,9 @@ mod tests {
             .join("&");
         let (_, c) = parse_refer_to(&format!("<sip:q@h?{many}>")).expect("parsed");
         assert_eq!(c.len(), MAX_CONTEXT, "the context is bounded");
+        let long = "y".repeat(5000);
+        let (_, c) = parse_refer_to(&format!("<sip:q@h?X-Voxdial-Note={long}>")).expect("parsed");
+        assert_eq!(c[0].1.len(), MAX_CONTEXT_VALUE, "each value is bounded");
     }
 
     #[test]
@@ -852,16 +1167,64 @@ mod tests {
         assert_eq!(mask_user("+8613812345678"), "+*********5678");
         assert_eq!(mask_user("queue"), "queue");
         assert_eq!(mask_user("1001"), "1001");
+        assert_eq!(
+            mask_uri("sip:+8613812345678@10.0.0.1:5060"),
+            "sip:+*********5678@10.0.0.1:5060"
+        );
+        assert_eq!(mask_uri("sip:queue@127.0.0.1"), "sip:queue@127.0.0.1");
     }
 
     #[test]
     fn offers_we_cannot_answer_say_why() {
         let addr: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
-        assert!(check_offer("", addr).is_err());
+        assert_eq!(check_offer("", addr), Ok(None), "offer-less: we offer");
+        assert!(check_offer("v=0\r\nm=garbage\r\n", addr).is_err());
         assert!(check_offer(&"x".repeat(MAX_SDP + 1), addr).is_err());
         let g729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
         let e = check_offer(g729, addr).expect_err("no common codec");
-        assert!(e.to_string().contains("G729") || e.to_string().contains("18"), "{e}");
+        assert!(
+            e.to_string().contains("G729") || e.to_string().contains("18"),
+            "{e}"
+        );
+    }
+
+    fn invite_with(headers: &str) -> rsipstack::sip::Request {
+        let text = format!(
+            "INVITE sip:q@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:q@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{headers}Content-Length: 0\r\n\r\n"
+        );
+        match rsipstack::sip::SipMessage::try_from(text.as_str()).expect("parses") {
+            rsipstack::sip::SipMessage::Request(r) => r,
+            _ => panic!("a request"),
+        }
+    }
+
+    #[test]
+    fn the_caller_refreshes_the_session_only_when_it_can() {
+        let t = session_timer_of(&invite_with(
+            "Supported: timer\r\nSession-Expires: 90;refresher=uac\r\n",
+        ))
+        .expect("timer");
+        assert_eq!((t.interval.as_secs(), t.refresher), (90, Refresher::Peer));
+        let h = timer_headers(Some(t));
+        assert!(h.iter().any(|h| h.to_string().contains("90;refresher=uac")));
+        assert!(h.iter().any(|h| h.to_string().contains("Require: timer")));
+        // Left to us, and the caller supports timers: it refreshes.
+        let t = session_timer_of(&invite_with("k: timer\r\nx: 120\r\n")).expect("timer");
+        assert_eq!(t.refresher, Refresher::Peer);
+        // It cannot refresh (no Supported: timer), or asks us to: we do.
+        let t = session_timer_of(&invite_with("Session-Expires: 120\r\n")).expect("timer");
+        assert_eq!(t.refresher, Refresher::Us);
+        let t = session_timer_of(&invite_with(
+            "Supported: timer\r\nSession-Expires: 120;refresher=uas\r\n",
+        ))
+        .expect("timer");
+        assert_eq!(t.refresher, Refresher::Us);
+        assert!(timer_headers(Some(t))
+            .iter()
+            .all(|h| !h.to_string().contains("Require")));
+        for bad in ["", "Session-Expires: 0\r\n", "Session-Expires: soon\r\n"] {
+            assert_eq!(session_timer_of(&invite_with(bad)), None, "{bad:?}");
+        }
     }
 
     #[test]
