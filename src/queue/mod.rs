@@ -10,12 +10,14 @@
 pub mod config;
 pub mod core;
 pub mod hold;
+pub mod serve;
 
 pub use config::{AgentAccount, QueueConfig, QueueConfigError};
 pub use core::{
     AgentState, AgentStatus, CustomerId, GiveUpReason, Queue, QueueCounters, QueueOutput,
     QueueSettings,
 };
+pub use serve::{start, QueueError, QueueHandle, ServeOptions};
 
 use serde::Serialize;
 use std::path::PathBuf;
