@@ -30,8 +30,8 @@ pub enum HandoffResult {
     Bridged,
     /// No agent was free (or logged in) within the wait; no agent was rung.
     NoAgent,
-    /// Agents were rung but none answered; the last one's final SIP code (408 for a ring
-    /// timeout).
+    /// Agents were rung but none answered; the last one's final SIP code (486 busy, 487
+    /// when the ring timed out and was cancelled, 480 when the agent had no contact).
     AgentFailed(u16),
     /// The customer hung up before an agent answered.
     CustomerLeft,

@@ -282,36 +282,27 @@ impl Driver {
             return;
         };
         let now = self.clock.now();
-        let online: Vec<(String, bool)> = match reg.lock() {
+        let wanted: Vec<(String, bool, bool)> = match reg.lock() {
             Ok(r) => self
                 .core
                 .agents()
                 .into_iter()
                 .filter(|a| !self.fixed.contains_key(&a.user))
                 .map(|a| {
-                    let up = r.contact(&a.user, now).is_some();
-                    (a.user, up)
+                    let registered = r.contact(&a.user, now).is_some();
+                    let online = a.state != super::core::AgentState::Offline;
+                    (a.user, registered, online)
                 })
                 .collect(),
             Err(_) => return,
         };
-        for (user, up) in online {
-            let known = self
-                .core
-                .agents()
-                .into_iter()
-                .find(|a| a.user == user)
-                .map(|a| a.state != super::core::AgentState::Offline);
-            match (up, known) {
-                (true, Some(false)) => {
-                    tracing::info!(queue = %self.name, agent = %user, "agent online");
-                    self.core.agent_online(&user, now);
-                }
-                (false, Some(true)) => {
-                    tracing::info!(queue = %self.name, agent = %user, "agent offline");
-                    self.core.agent_offline(&user, now);
-                }
-                _ => {}
+        for (user, registered, online) in wanted {
+            if registered && !online {
+                tracing::info!(queue = %self.name, agent = %user, "agent online");
+                self.core.agent_online(&user, now);
+            } else if !registered && online {
+                tracing::info!(queue = %self.name, agent = %user, "agent offline");
+                self.core.agent_offline(&user, now);
             }
         }
     }
