@@ -34,6 +34,8 @@ struct TonePhone {
     play_hz: f64,
     listen_hz: f64,
     hang_up_after: Option<u64>,
+    /// Hang up after this many frames whatever was heard (a customer tired of waiting).
+    give_up_after: Option<u64>,
     heard: Arc<Mutex<Heard>>,
 }
 
@@ -85,7 +87,10 @@ impl CallAgent for TonePhone {
                 } else if loud && h.tone == 0 {
                     h.before_tone += 1;
                 }
-                if !hung_up && self.hang_up_after.is_some_and(|n| h.tone >= n) {
+                if !hung_up
+                    && (self.hang_up_after.is_some_and(|n| h.tone >= n)
+                        || self.give_up_after.is_some_and(|n| h.frames >= n))
+                {
                     hung_up = true;
                     let _ = commands.send(AgentCommand::Hangup {
                         outcome: "done".into(),
@@ -102,6 +107,8 @@ impl CallAgent for TonePhone {
 #[derive(Debug, Default)]
 struct PhoneLog {
     invites: u32,
+    /// Answered calls that are over.
+    ended: u32,
     contexts: Vec<Vec<(String, String)>>,
 }
 
@@ -145,6 +152,7 @@ async fn agent_phone(
             }
             call.ring();
             let heard = heard.clone();
+            let log3 = log2.clone();
             tokio::spawn(async move {
                 // A person takes a moment to pick up: the customer hears hold audio.
                 tokio::time::sleep(Duration::from_millis(800)).await;
@@ -152,9 +160,11 @@ async fn agent_phone(
                     play_hz: 1800.0,
                     listen_hz: 700.0,
                     hang_up_after: None,
+                    give_up_after: None,
                     heard,
                 };
                 let _ = call.answer(Box::new(phone), AnswerOptions::default()).await;
+                log3.lock().unwrap().ended += 1;
             });
         }
     });
@@ -335,6 +345,7 @@ async fn a_handoff_reaches_the_registered_agent_with_its_context_and_audio_both_
         play_hz: 700.0,
         listen_hz: 1800.0,
         hang_up_after: Some(50),
+        give_up_after: None,
         heard: customer_heard.clone(),
     };
     let req = CallRequest {
@@ -416,6 +427,7 @@ async fn a_busy_agent_leaves_the_customer_waiting_until_the_queue_gives_up() {
         play_hz: 700.0,
         listen_hz: 1800.0,
         hang_up_after: None,
+        give_up_after: None,
         heard: heard.clone(),
     };
     let req = CallRequest {
@@ -440,6 +452,7 @@ async fn a_busy_agent_leaves_the_customer_waiting_until_the_queue_gives_up() {
         .unwrap();
     assert_eq!(record.result, HandoffResult::AgentFailed(486), "{record:?}");
     assert_eq!(record.give_up, Some(GiveUpReason::MaxWait));
+    assert_eq!(record.agent.as_deref(), Some("1001"));
     assert!(record.waited_ms >= 3000, "{record:?}");
     assert_eq!(record.talk_ms, 0);
     assert_eq!(
@@ -454,5 +467,72 @@ async fn a_busy_agent_leaves_the_customer_waiting_until_the_queue_gives_up() {
     assert_eq!(
         (agent.state, agent.calls, agent.missed),
         (AgentState::Available, 0, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_late_answer_dropped() {
+    let media = MediaRuntime::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut vx = voxdial(media.clone(), config(60, 10), dir.path()).await;
+    let agent_heard = Arc::new(Mutex::new(Heard::default()));
+    let (_phone, log, code) = agent_phone(
+        media.clone(),
+        &format!("sip:{}", vx.ua.local_addr()),
+        "1001",
+        "open sesame",
+        None,
+        agent_heard.clone(),
+    )
+    .await;
+    assert_eq!(code, 200);
+    until_available(&vx.queue).await;
+    let customer = SipUa::bind(LOCAL.parse().unwrap(), media.clone())
+        .await
+        .unwrap();
+    // The agent picks up after 800 ms; the customer hangs up after 200 ms of hold.
+    let phone = TonePhone {
+        play_hz: 700.0,
+        listen_hz: 1800.0,
+        hang_up_after: None,
+        give_up_after: Some(10),
+        heard: Arc::new(Mutex::new(Heard::default())),
+    };
+    let req = CallRequest {
+        to: format!("sip:care@{}", vx.ua.local_addr()),
+        bind: customer.local_addr(),
+        ring_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        customer.call_with(req, Box::new(phone)),
+    )
+    .await
+    .expect("the call ends")
+    .unwrap();
+    assert_eq!(report.hangup_by, Some("us"), "{report:?}");
+    let record = tokio::time::timeout(Duration::from_secs(10), vx.records.recv())
+        .await
+        .expect("a hand-off record")
+        .unwrap();
+    assert_eq!(record.result, HandoffResult::CustomerLeft, "{record:?}");
+    assert_eq!(record.talk_ms, 0);
+    // The agent's late answer is hung up at once and never bridged to anyone.
+    for _ in 0..50 {
+        if log.lock().unwrap().ended > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let l = log.lock().unwrap();
+    assert_eq!((l.invites, l.ended), (1, 1), "the late answer is hung up");
+    let a = agent_heard.lock().unwrap();
+    assert!(a.frames > 0 && a.tone == 0, "answered, heard nobody: {a:?}");
+    let agent = vx.queue.agents().remove(0);
+    assert_eq!(
+        (agent.state, agent.calls, agent.missed),
+        (AgentState::Available, 0, 1),
+        "{agent:?}"
     );
 }

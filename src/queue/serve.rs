@@ -218,6 +218,8 @@ struct CustomerIo {
         Option<PlayoutQueue>,
     )>,
     rung: Option<String>,
+    /// The last agent rung, named in the record when nobody answered.
+    last_agent: Option<String>,
     last_fail: Option<u16>,
     bridged_at: Option<Millis>,
     ended_at: Option<Millis>,
@@ -348,6 +350,7 @@ impl Driver {
                 playout: None,
                 agent: None,
                 rung: None,
+                last_agent: None,
                 last_fail: None,
                 bridged_at: None,
                 ended_at: None,
@@ -507,11 +510,13 @@ impl Driver {
             return;
         };
         let Some(contact) = contact else {
+            c.last_agent = Some(agent.clone());
             c.last_fail = Some(480);
             self.core.agent_failed(&agent, id, now);
             return;
         };
         c.rung = Some(agent.clone());
+        c.last_agent = Some(agent.clone());
         tracing::info!(queue = %self.name, agent = %agent, "ringing agent");
         let (control_tx, control_rx) = std::sync::mpsc::channel();
         let relay = Relay {
@@ -558,7 +563,11 @@ impl Driver {
 
     /// The customer's call is over: its hand-off record.
     fn finish(&mut self, c: CustomerIo, now: Millis) {
-        let agent = c.agent.as_ref().map(|(a, _, _)| a.clone());
+        let agent = c
+            .agent
+            .as_ref()
+            .map(|(a, _, _)| a.clone())
+            .or(c.last_agent.clone());
         let (result, waited_to) = match (c.bridged_at, c.gave_up) {
             (Some(t), _) => (HandoffResult::Bridged, t),
             (None, Some((_, t))) => match c.last_fail {
