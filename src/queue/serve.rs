@@ -157,6 +157,7 @@ pub fn start(
         record_dir: options.record_dir,
         sip_ring,
         customers: HashMap::new(),
+        legs: HashMap::new(),
         events_tx,
         records: records_tx,
         snapshot: snapshot.clone(),
@@ -239,6 +240,10 @@ struct Driver {
     record_dir: Option<PathBuf>,
     sip_ring: Duration,
     customers: HashMap<CustomerId, CustomerIo>,
+    /// Agent → the customer of its SIP leg still in progress. A leg whose customer left
+    /// rings on until its own timeout (the user agent has no CANCEL on request), so the
+    /// agent is not rung again meanwhile: their phone would get a second call.
+    legs: HashMap<String, CustomerId>,
     events_tx: mpsc::UnboundedSender<Event>,
     records: mpsc::UnboundedSender<HandoffRecord>,
     snapshot: Arc<Mutex<Snapshot>>,
@@ -425,6 +430,9 @@ impl Driver {
                 code,
                 answered,
             } => {
+                if self.legs.get(&agent) == Some(&id) {
+                    self.legs.remove(&agent);
+                }
                 if answered {
                     let bridged = self
                         .customers
@@ -509,6 +517,11 @@ impl Driver {
         let Some(c) = self.customers.get_mut(&id) else {
             return;
         };
+        if self.legs.contains_key(&agent) {
+            tracing::debug!(queue = %self.name, agent = %agent, "agent's phone still rings for an earlier customer");
+            self.core.agent_failed(&agent, id, now);
+            return;
+        }
         let Some(contact) = contact else {
             c.last_agent = Some(agent.clone());
             c.last_fail = Some(480);
@@ -517,6 +530,7 @@ impl Driver {
         };
         c.rung = Some(agent.clone());
         c.last_agent = Some(agent.clone());
+        self.legs.insert(agent.clone(), id);
         tracing::info!(queue = %self.name, agent = %agent, "ringing agent");
         let (control_tx, control_rx) = std::sync::mpsc::channel();
         let relay = Relay {
