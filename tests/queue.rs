@@ -536,3 +536,56 @@ async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_late_
         "{agent:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_agent_logged_in_the_handoff_is_refused_before_the_answer() {
+    let media = MediaRuntime::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut vx = voxdial(media.clone(), config(60, 10), dir.path()).await;
+    let customer = SipUa::bind(LOCAL.parse().unwrap(), media.clone())
+        .await
+        .unwrap();
+    let req = CallRequest {
+        to: format!("sip:care@{}", vx.ua.local_addr()),
+        bind: customer.local_addr(),
+        ring_timeout: Duration::from_secs(10),
+        invite_headers: vec![("X-Voxdial-Reason".into(), "wants_human".into())],
+        ..Default::default()
+    };
+    let phone = TonePhone {
+        play_hz: 700.0,
+        listen_hz: 1800.0,
+        hang_up_after: None,
+        give_up_after: None,
+        heard: Arc::new(Mutex::new(Heard::default())),
+    };
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        customer.call_with(req, Box::new(phone)),
+    )
+    .await
+    .expect("the call ends")
+    .unwrap();
+    // Not answered, so the transferor (the bot) hears the failure and keeps the customer.
+    assert!(!report.answered);
+    assert_eq!(report.sip_code, Some(480), "{report:?}");
+    let record = vx.records.recv().await.unwrap();
+    assert_eq!(
+        (
+            record.result,
+            record.give_up,
+            record.agent,
+            record.recording
+        ),
+        (
+            HandoffResult::NoAgent,
+            Some(GiveUpReason::NoAgents),
+            None,
+            None
+        )
+    );
+    assert_eq!(
+        record.context,
+        vec![("Reason".to_string(), "wants_human".to_string())]
+    );
+}
