@@ -135,7 +135,12 @@ async fn agent_phone(
         .await
         .unwrap(),
     );
-    let code = ua.register(registrar, user, password, 60).await.unwrap();
+    // An empty registrar: a desk phone at a fixed address, which does not register.
+    let code = if registrar.is_empty() {
+        0
+    } else {
+        ua.register(registrar, user, password, 60).await.unwrap()
+    };
     let log = Arc::new(Mutex::new(PhoneLog::default()));
     let (ua2, log2) = (ua.clone(), log.clone());
     tokio::spawn(async move {
@@ -588,4 +593,50 @@ async fn with_no_agent_logged_in_the_handoff_is_refused_before_the_answer() {
         record.context,
         vec![("Reason".to_string(), "wants_human".to_string())]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_with_a_fixed_contact_takes_calls_without_registering() {
+    let media = MediaRuntime::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let agent_heard = Arc::new(Mutex::new(Heard::default()));
+    let (desk, log, _) =
+        agent_phone(media.clone(), "", "desk", "", None, agent_heard.clone()).await;
+    let mut cfg = config(60, 10);
+    cfg.agents = vec![AgentAccount {
+        user: "desk".into(),
+        password: String::new(),
+        contact: Some(format!("sip:desk@{}", desk.local_addr())),
+    }];
+    let mut vx = voxdial(media.clone(), cfg, dir.path()).await;
+    assert_eq!(vx.queue.agents()[0].state, AgentState::Available);
+    let customer = SipUa::bind(LOCAL.parse().unwrap(), media.clone())
+        .await
+        .unwrap();
+    let phone = TonePhone {
+        play_hz: 700.0,
+        listen_hz: 1800.0,
+        hang_up_after: Some(25),
+        give_up_after: None,
+        heard: Arc::new(Mutex::new(Heard::default())),
+    };
+    let req = CallRequest {
+        to: format!("sip:care@{}", vx.ua.local_addr()),
+        bind: customer.local_addr(),
+        ring_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        customer.call_with(req, Box::new(phone)),
+    )
+    .await
+    .expect("the call ends")
+    .unwrap();
+    assert!(report.answered);
+    let record = vx.records.recv().await.unwrap();
+    assert_eq!(record.result, HandoffResult::Bridged, "{record:?}");
+    assert_eq!(record.agent.as_deref(), Some("desk"));
+    assert_eq!(log.lock().unwrap().invites, 1);
+    assert!(agent_heard.lock().unwrap().tone > 0);
 }
