@@ -160,6 +160,7 @@ pub fn start(
         legs: HashMap::new(),
         events_tx,
         records: records_tx,
+        finished: Vec::new(),
         snapshot: snapshot.clone(),
     };
     tokio::spawn(driver.run(arrivals, events));
@@ -246,6 +247,9 @@ struct Driver {
     legs: HashMap<String, CustomerId>,
     events_tx: mpsc::UnboundedSender<Event>,
     records: mpsc::UnboundedSender<HandoffRecord>,
+    /// Records of this turn of the loop, sent once the snapshot shows their effects, so
+    /// whoever reads a record and then the agents' states sees both agree.
+    finished: Vec<HandoffRecord>,
     snapshot: Arc<Mutex<Snapshot>>,
 }
 
@@ -276,6 +280,9 @@ impl Driver {
                 let now = self.clock.now();
                 s.agents = self.core.agents();
                 s.counters = self.core.counters(now);
+            }
+            for r in self.finished.drain(..) {
+                let _ = self.records.send(r);
             }
             if !open && self.customers.is_empty() {
                 break;
@@ -606,8 +613,8 @@ impl Driver {
         });
     }
 
-    fn record(&self, r: HandoffRecord) {
-        let _ = self.records.send(r);
+    fn record(&mut self, r: HandoffRecord) {
+        self.finished.push(r);
     }
 }
 
