@@ -640,3 +640,50 @@ async fn an_agent_with_a_fixed_contact_takes_calls_without_registering() {
     assert_eq!(log.lock().unwrap().invites, 1);
     assert!(agent_heard.lock().unwrap().tone > 0);
 }
+
+/// A REGISTER as a broken or hostile phone sends it, straight over UDP.
+fn raw_register(
+    to: std::net::SocketAddr,
+    from: std::net::SocketAddr,
+    authorization: &str,
+) -> String {
+    format!(
+        "REGISTER sip:{to} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {from};branch=z9hG4bK-raw{n}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:1001@{to}>;tag=raw\r\n\
+         To: <sip:1001@{to}>\r\n\
+         Call-ID: raw-{n}@127.0.0.1\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:1001@{from}>\r\n\
+         Authorization: {authorization}\r\n\
+         Expires: 60\r\n\
+         Content-Length: 0\r\n\r\n",
+        n = authorization.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_authorization_header_is_answered_400_over_the_wire() {
+    let media = MediaRuntime::new(1);
+    let dir = tempfile::tempdir().unwrap();
+    let vx = voxdial(media, config(60, 10), dir.path()).await;
+    let sock = tokio::net::UdpSocket::bind(LOCAL).await.unwrap();
+    let from = sock.local_addr().unwrap();
+    for auth in [
+        "Digest username=\"1001",
+        "Digest username=\"1001\", realm=\"voxdial\", nonce=\"x\", uri=\"sip:h\", response=\"nothex\"",
+        "Basic MTAwMTpwdw==",
+    ] {
+        let msg = raw_register(vx.ua.local_addr(), from, auth);
+        sock.send_to(msg.as_bytes(), vx.ua.local_addr()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("SIP/2.0 400"), "{auth}: {text}");
+        assert!(text.contains("Warning: 399 voxdial \"Authorization header"), "{text}");
+    }
+}
