@@ -12,6 +12,7 @@ pub mod media;
 pub mod models;
 pub mod nlu;
 pub mod policy;
+pub mod queue;
 pub mod scenario;
 pub mod sip;
 pub mod speech;

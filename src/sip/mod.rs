@@ -6,6 +6,7 @@ pub mod call;
 pub mod fuzzing;
 pub mod outcome;
 pub mod ratelimit;
+pub mod registrar;
 pub mod scripted;
 pub mod sdp;
 pub mod timer;
