@@ -13,6 +13,7 @@ pub mod models;
 pub mod nlu;
 pub mod policy;
 pub mod scenario;
+pub mod service;
 pub mod sip;
 pub mod speech;
 pub mod store;
