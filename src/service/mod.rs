@@ -3,4 +3,6 @@
 //! `dialer::Dialer` core the simulated campaign runner drives, over SIP lines, with a
 //! bot on every answered call.
 
+pub mod agents;
 pub mod config;
+pub mod run;
