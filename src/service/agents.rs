@@ -207,3 +207,29 @@ pub mod bot {
         }
     }
 }
+
+/// Each campaign's own factory (a test script on one, the bot on another).
+#[derive(Default)]
+pub struct ByCampaign {
+    factories: std::collections::BTreeMap<String, std::sync::Arc<dyn AgentFactory>>,
+}
+
+impl ByCampaign {
+    /// Calls of `campaign` get their agents from `factory`.
+    pub fn insert(&mut self, campaign: &str, factory: std::sync::Arc<dyn AgentFactory>) {
+        self.factories.insert(campaign.to_string(), factory);
+    }
+}
+
+impl AgentFactory for ByCampaign {
+    fn agent(
+        &self,
+        campaign: &CampaignInfo,
+        lead: &Lead,
+    ) -> Result<Box<dyn CallAgent>, AgentError> {
+        match self.factories.get(&campaign.name) {
+            Some(f) => f.agent(campaign, lead),
+            None => Err(AgentError::NoScenario(campaign.name.clone())),
+        }
+    }
+}

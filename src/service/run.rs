@@ -170,6 +170,8 @@ struct Camp<'p> {
     pending: VecDeque<CallId>,
     /// Earliest moment a trunk may take the next pending dial.
     retry_at: Option<Millis>,
+    /// How long a dial rings: the config's, but never under the policy's minimum ring.
+    ring_timeout: Duration,
     counters: Counters,
 }
 
@@ -189,7 +191,6 @@ struct Driver<'s, 'p> {
     tx: mpsc::UnboundedSender<Event>,
     clock: MonotonicClock,
     recordings: Option<PathBuf>,
-    ring_timeout: Duration,
     draining: bool,
 }
 
@@ -270,7 +271,6 @@ pub async fn run(
         tx,
         clock,
         recordings,
-        ring_timeout: Duration::from_secs_f64(cfg.config.ring_timeout_s),
         draining: false,
     };
     let drain_for = Duration::from_secs_f64(cfg.config.drain_timeout_s);
@@ -404,6 +404,7 @@ fn camp<'p>(
         live: HashMap::new(),
         pending: VecDeque::new(),
         retry_at: None,
+        ring_timeout: Duration::from_secs_f64(cfg.config.ring_timeout_s.max(policy.min_ring_s)),
         counters: Counters::default(),
     }
 }
@@ -623,7 +624,7 @@ impl Driver<'_, '_> {
             to: trunk.cfg.uri_for(&l.lead.phone),
             from: None,
             bind: self.ua.local_addr(),
-            ring_timeout: self.ring_timeout,
+            ring_timeout: c.ring_timeout,
             play: None,
             record: recording,
             refer_to: c.queue.clone(),
