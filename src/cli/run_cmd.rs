@@ -33,8 +33,7 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
     // Secrets are read from the environment here, at the edge.
     let loaded = config::load(&a.config, &|var| std::env::var(var).ok())?;
     let db = loaded.path(&loaded.config.database);
-    let mut store =
-        SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let mut store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let mut infos = Vec::new();
     for c in &loaded.config.campaigns {
         let row = voxdial::store::Store::campaign(&store, &c.name)?;
@@ -69,7 +68,9 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
                 ),
                 None => a.speech.load()?,
             };
-            let cache = loaded.path(&loaded.config.speech.data).join("cache/prompts");
+            let cache = loaded
+                .path(&loaded.config.speech.data)
+                .join("cache/prompts");
             let bot = Arc::new(voxdial::service::agents::bot::BotFactory::load(
                 root, &cfg, &models, &cache, &bots,
             )?);
@@ -130,7 +131,10 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
             }
         }
         if report.drained {
-            println!("drained on shutdown ({} calls cut at the limit)", report.cut_at_drain);
+            println!(
+                "drained on shutdown ({} calls cut at the limit)",
+                report.cut_at_drain
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
