@@ -152,10 +152,11 @@ pub mod bot {
                     campaign: c.name.clone(),
                     source: e,
                 };
-                if !resources.contains_key(&c.locale) {
-                    let r = BotResources::load(speech.clone(), models, root, cache_dir, c.locale)
-                        .map_err(|e| bot(Box::new(e)))?;
-                    resources.insert(c.locale, r);
+                if let std::collections::btree_map::Entry::Vacant(v) = resources.entry(c.locale) {
+                    v.insert(
+                        BotResources::load(speech.clone(), models, root, cache_dir, c.locale)
+                            .map_err(|e| bot(Box::new(e)))?,
+                    );
                 }
                 if let Some(r) = resources.get(&c.locale) {
                     let w = r.warm(&lib, &scenario).map_err(|e| bot(Box::new(e)))?;

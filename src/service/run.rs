@@ -106,7 +106,7 @@ enum Event {
     Ended {
         camp: usize,
         call: CallId,
-        report: Result<CallReport, UaError>,
+        report: Box<Result<CallReport, UaError>>,
     },
 }
 
@@ -660,7 +660,7 @@ impl Driver<'_, '_> {
             let _ = tx.send(Event::Ended {
                 camp: ci,
                 call,
-                report,
+                report: Box::new(report),
             });
         }));
         Ok(())
@@ -691,6 +691,7 @@ impl Driver<'_, '_> {
                 self.drain(camp, now)?;
             }
             Event::Ended { camp, call, report } => {
+                let report = *report;
                 let c = &mut self.camps[camp];
                 let Some(l) = c.live.get_mut(&call) else {
                     return Ok(());
