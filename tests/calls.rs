@@ -3,6 +3,7 @@
 //! every phone number masked.
 
 use std::path::Path;
+use std::process::{Command, Output};
 use voxdial::policy::{CallOutcome, Next, PolicySource};
 use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::{
@@ -132,6 +133,20 @@ fn a_finished_call_reads_back_as_it_was_written() {
     assert_eq!(list[1], v.call, "newest first");
     assert_eq!(list[0].outcome, None);
     assert!(s.call(9_999).expect("read").is_none());
+    // A second end for the same call is refused and the first record stands.
+    let mut other = detail();
+    other.cpd = Some("voicemail".into());
+    let e = s
+        .finish_attempt_with_call(attempts[0], &end(CallOutcome::Voicemail), &other, 1060)
+        .expect_err("closed already");
+    assert!(
+        e.to_string()
+            .contains(&format!("attempt {} is not in flight", attempts[0])),
+        "{e}"
+    );
+    let again = s.call(attempts[0]).expect("read").expect("the call");
+    assert_eq!(again.detail, Some(d));
+    assert_eq!(again.call.outcome, Some(CallOutcome::Connected));
 }
 
 #[test]
@@ -229,4 +244,159 @@ fn calls_closed_by_recovery_are_listed_without_detail() {
         })
         .expect_err("unknown campaign");
     assert!(e.to_string().contains("no campaign `nope`"), "{e}");
+}
+
+fn voxdial(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("voxdial runs")
+}
+
+fn ok_stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Neither the dialled number nor the one the customer read out reaches the terminal in
+/// full, whatever the command and format.
+fn assert_masked(o: &Output) {
+    for out in [&o.stdout, &o.stderr] {
+        let text = String::from_utf8_lossy(out);
+        for full in ["13800138000", "13900139001", "13712345678"] {
+            assert!(!text.contains(full), "`{full}` in the output:\n{text}");
+        }
+    }
+}
+
+/// A database with one finished call (the customer reads out a phone number) and one
+/// closed as interrupted by a restart.
+fn with_calls(db: &Path) -> Vec<i64> {
+    let (mut s, c, attempts) = dialled(db);
+    let mut d = detail();
+    d.transcript[1].text = "打我另一个号码13712345678".into();
+    s.finish_attempt_with_call(attempts[0], &end(CallOutcome::Connected), &d, 1050)
+        .expect("finish");
+    s.recover_interrupted(c, 2000, &|_, _| Next::RetryAt(Millis::from_unix_secs(3000)))
+        .expect("recover");
+    attempts
+}
+
+#[test]
+fn calls_list_masks_numbers_in_text_and_json() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let attempts = with_calls(&db);
+    let o = voxdial(&db, &["calls", "list"]);
+    assert_masked(&o);
+    let text = ok_stdout(&o);
+    assert!(text.contains("+86138****8000"), "{text}");
+    assert!(text.contains("wants_human: reached_agent"), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+
+    let o = voxdial(&db, &["calls", "list", "--json", "--outcome", "connected"]);
+    assert_masked(&o);
+    let v: Vec<voxdial::store::CallSummary> =
+        serde_json::from_str(&ok_stdout(&o)).expect("a JSON array of calls");
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].attempt, attempts[0]);
+    assert_eq!(v[0].phone, "+86138****8000");
+    assert_eq!(v[0].outcome, Some(CallOutcome::Connected));
+
+    let o = voxdial(
+        &db,
+        &[
+            "calls",
+            "list",
+            "--json",
+            "--campaign",
+            "m1",
+            "--limit",
+            "1",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&o)).expect("JSON");
+    assert_eq!(v.as_array().map(Vec::len), Some(1));
+    assert_eq!(v[0]["attempt"], attempts[1], "newest first");
+    assert_eq!(v[0]["outcome"], "interrupted");
+    assert_eq!(v[0]["has_detail"], false);
+}
+
+#[test]
+fn calls_show_prints_the_record_masked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    let attempts = with_calls(&db);
+    let id = attempts[0].to_string();
+    let o = voxdial(&db, &["calls", "show", &id]);
+    assert_masked(&o);
+    let text = ok_stdout(&o);
+    for want in [
+        "+86138****8000",
+        "sip code     200",
+        "cpd          human",
+        "outcome      connected",
+        "promise_to_pay",
+        "wants_human -> reached_agent, queue collections, agent agent-7, waited 4.2 s",
+        "p50 640 ms, p95 910 ms (4 turns)",
+        "/var/lib/voxdial/rec/42.wav",
+        "customer  打我另一个号码*******5678",
+        "[greeting]",
+        "agent     您好，我是客服",
+    ] {
+        assert!(text.contains(want), "`{want}` missing:\n{text}");
+    }
+
+    let o = voxdial(&db, &["calls", "show", &id, "--json"]);
+    assert_masked(&o);
+    let v: voxdial::store::CallView = serde_json::from_str(&ok_stdout(&o)).expect("JSON");
+    let d = v.detail.expect("detail");
+    assert_eq!(
+        d.handoff.expect("handoff").agent.as_deref(),
+        Some("agent-7")
+    );
+    assert_eq!(d.transcript.len(), 3);
+    assert_eq!(v.call.phone, "+86138****8000");
+
+    // The interrupted call has no record and says why.
+    let o = voxdial(&db, &["calls", "show", &attempts[1].to_string()]);
+    assert_masked(&o);
+    let text = ok_stdout(&o);
+    assert!(text.contains("outcome      interrupted"), "{text}");
+    assert!(text.contains("no call record"), "{text}");
+}
+
+#[test]
+fn calls_errors_name_the_call_and_the_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("v.db");
+    with_calls(&db);
+    let o = voxdial(&db, &["calls", "show", "999"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("no call 999 in {}", db.display())),
+        "{err}"
+    );
+    let missing = dir.path().join("typo.db");
+    let o = voxdial(&missing, &["calls", "list"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no database at"), "{err}");
+    assert!(!missing.exists(), "a typo in --db creates nothing");
+    let o = voxdial(&db, &["calls", "list", "--campaign", "nope"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no campaign `nope`"), "{err}");
+    let o = voxdial(&db, &["calls", "list", "--outcome", "sold"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`sold` is not an outcome"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing and printing; all logic lives in the library.
 
 mod call_cmd;
+mod calls_cmd;
 mod campaign_cmd;
 mod campaign_run;
 mod chat;
@@ -64,6 +65,11 @@ pub enum Cmd {
     Campaign {
         #[command(subcommand)]
         cmd: campaign_cmd::CampaignCmd,
+    },
+    /// Read the per-call records: outcome, hand-off, transcript, latencies (numbers masked).
+    Calls {
+        #[command(subcommand)]
+        cmd: calls_cmd::CallsCmd,
     },
     /// Simulate a campaign day (deterministic for a seed).
     Simulate(Box<simulate_cmd::SimulateArgs>),
@@ -235,6 +241,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Scenario { cmd } => scenario_cmd::run(&root, cmd),
         Cmd::Campaign { cmd } => campaign_cmd::run(&root, &cli.db, cmd),
+        Cmd::Calls { cmd } => calls_cmd::run(&cli.db, cmd),
         Cmd::Simulate(a) => simulate_cmd::run(*a),
         Cmd::Call(a) => call_cmd::run(&root, *a),
         Cmd::Run(a) => run_cmd::run(&root, *a),

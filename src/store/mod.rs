@@ -55,6 +55,10 @@ pub enum StoreError {
         /// The policy as it was named.
         policy: String,
     },
+    /// An attempt closed twice (or one that does not exist): the caller's bookkeeping is
+    /// off, and the first end (and its record) stands.
+    #[error("attempt {0} is not in flight (already closed, or no such attempt)")]
+    NotInFlight(i64),
     /// A stored value could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -416,11 +416,14 @@ fn close_attempt(
     end: &AttemptEnd,
     now: i64,
 ) -> Result<()> {
-    let lead: i64 = tx.query_row(
-        "SELECT lead_id FROM attempts WHERE id=? AND outcome='in_flight'",
-        [attempt],
-        |r| r.get(0),
-    )?;
+    let lead: i64 = tx
+        .query_row(
+            "SELECT lead_id FROM attempts WHERE id=? AND outcome='in_flight'",
+            [attempt],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::NotInFlight(attempt))?;
     tx.execute(
         "UPDATE attempts SET ended_at=?, outcome=?, sip_code=?, disposition=?, talk_s=? WHERE id=?",
         params![
