@@ -644,6 +644,7 @@ impl Driver<'_, '_> {
             hold: None,
             on_transfer_fail: None,
             campaign: Some(c.info.name.clone()),
+            invite_headers: Vec::new(),
             lead_id: Some(l.lead.id.to_string()),
         };
         let agent = Box::new(Answering {
@@ -1013,17 +1014,19 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// An error with its sources, for one log line.
+/// An error with its sources, for one log line, numbers masked.
 struct ErrorChain<'a>(&'a dyn std::error::Error);
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut text = self.0.to_string();
         let mut s = self.0.source();
         while let Some(e) = s {
-            write!(f, ": {e}")?;
+            text.push_str(": ");
+            text.push_str(&e.to_string());
             s = e.source();
         }
-        Ok(())
+        // A call's error may quote its request URI, which holds the customer's number.
+        f.write_str(&crate::language::redact::mask_account_numbers(&text))
     }
 }

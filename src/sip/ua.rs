@@ -214,8 +214,16 @@ fn check_header(name: &str, value: &str) -> Result<(), UaError> {
         return Err(bad("the name must be a SIP token"));
     }
     const OURS: [&str; 10] = [
-        "via", "from", "to", "call-id", "cseq", "contact", "content-type", "content-length",
-        "max-forwards", "route",
+        "via",
+        "from",
+        "to",
+        "call-id",
+        "cseq",
+        "contact",
+        "content-type",
+        "content-length",
+        "max-forwards",
+        "route",
     ];
     if OURS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
         return Err(bad("the stack writes this header itself"));

@@ -202,7 +202,11 @@ impl IncomingCall {
             .from_header()
             .ok()
             .and_then(|f| f.uri().ok())
-            .map(|u| u.user().map(str::to_string).unwrap_or_else(|| u.to_string()))
+            .map(|u| {
+                u.user()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| u.to_string())
+            })
             .unwrap_or_default();
         let context = context_headers(req.headers.iter().map(|h| (h.name(), h.value())));
         let span = tracing::info_span!(
@@ -245,7 +249,10 @@ impl IncomingCall {
         if let Err(source) = check_offer(&call.offer, sip_addr) {
             let _g = call.span.enter();
             tracing::info!(error = %source, "offer refused with 488");
-            let reason = format!("SIP ;cause=488 ;text=\"{}\"", quoted_text(&source.to_string()));
+            let reason = format!(
+                "SIP ;cause=488 ;text=\"{}\"",
+                quoted_text(&source.to_string())
+            );
             call.refuse(StatusCode::NotAcceptableHere, Some(reason));
             return Err(UaError::Offer {
                 call_id: call.call_id.clone(),
@@ -307,7 +314,10 @@ impl IncomingCall {
             code
         } else {
             let _g = self.span.enter();
-            tracing::warn!(code, "reject with a code that is not a failure: sending 500");
+            tracing::warn!(
+                code,
+                "reject with a code that is not a failure: sending 500"
+            );
             500
         };
         self.refuse(StatusCode::from(code), None);
@@ -554,7 +564,11 @@ pub fn parse_refer_to(value: &str) -> Option<(String, Vec<(String, String)>)> {
     if !(lower.starts_with("sip:") || lower.starts_with("sips:")) || uri.len() <= 4 {
         return None;
     }
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let pairs: Vec<(String, String)> = headers
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -769,17 +783,16 @@ impl Live<'_> {
             let _ = handle.reply(StatusCode::RequestPending).await;
             return;
         }
-        let value = req.header_value("Refer-To").or_else(|| req.header_value("r"));
+        let value = req
+            .header_value("Refer-To")
+            .or_else(|| req.header_value("r"));
         let Some((target, context)) = value.as_deref().and_then(parse_refer_to) else {
             tracing::info!("REFER without a usable Refer-To");
             let _ = handle.reply(StatusCode::BadRequest).await;
             return;
         };
         let _ = handle.reply(StatusCode::Accepted).await;
-        tracing::info!(
-            target = mask_user(&target).as_str(),
-            "REFER accepted"
-        );
+        tracing::info!(target = mask_user(&target).as_str(), "REFER accepted");
         self.referred = Some(ReferReport {
             target: target.clone(),
             context: context.clone(),
@@ -829,9 +842,10 @@ mod tests {
 
     #[test]
     fn refer_to_gives_the_target_and_the_decoded_context() {
-        let (t, c) =
-            parse_refer_to("<sip:queue@127.0.0.1:5070?X-Voxdial-Reason=wants%20human&Replaces=x%40y>")
-                .expect("parsed");
+        let (t, c) = parse_refer_to(
+            "<sip:queue@127.0.0.1:5070?X-Voxdial-Reason=wants%20human&Replaces=x%40y>",
+        )
+        .expect("parsed");
         assert_eq!(t, "sip:queue@127.0.0.1:5070");
         assert_eq!(c, vec![("Reason".to_string(), "wants human".to_string())]);
         let (t, c) = parse_refer_to("sip:q@h;method=INVITE").expect("bare URI");
@@ -861,7 +875,10 @@ mod tests {
         assert!(check_offer(&"x".repeat(MAX_SDP + 1), addr).is_err());
         let g729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
         let e = check_offer(g729, addr).expect_err("no common codec");
-        assert!(e.to_string().contains("G729") || e.to_string().contains("18"), "{e}");
+        assert!(
+            e.to_string().contains("G729") || e.to_string().contains("18"),
+            "{e}"
+        );
     }
 
     #[test]
