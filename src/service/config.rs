@@ -549,6 +549,17 @@ http: {listen: 127.0.0.1:8080}
     }
 
     #[test]
+    fn the_demo_config_loads_with_paths_from_its_folder() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/voxdial.yaml");
+        let l = load(&path, &|_| None).unwrap();
+        assert_eq!(l.config.campaigns[0].name, "demo-en");
+        assert_eq!(
+            l.path(&l.config.database),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/voxdial.db")
+        );
+    }
+
+    #[test]
     fn pacing_takes_the_policys_abandon_limit() {
         let l = load_text(GOOD).unwrap();
         let p = l.config.campaigns[0].pacing.pacing(0.03, true);
