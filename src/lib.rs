@@ -14,6 +14,7 @@ pub mod nlu;
 pub mod policy;
 pub mod queue;
 pub mod scenario;
+pub mod service;
 pub mod sip;
 pub mod speech;
 pub mod store;

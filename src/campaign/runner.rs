@@ -103,18 +103,270 @@ struct InFlight {
     answered_at: Millis,
 }
 
-/// The runner's side of the core: store, lines and the run's report.
-struct Driver<'a> {
-    store: &'a mut dyn Store,
-    policy: &'a Policy,
+/// The store side of one campaign's dialer core, shared by every driver of it (the
+/// simulated runner here, the live SIP service in `service`): it offers the core due
+/// leads with their contact history, commits each allowed dial to the ledger before the
+/// line has it, logs blocks, and closes attempts with the retry schedule's next due time
+/// (`Policy::next_after`). The two drivers differ only in their clock and their lines.
+pub struct Ledger<'p> {
+    policy: &'p Policy,
     campaign: i64,
     /// The snapshot `policy` was compiled from, recorded on every attempt.
     policy_version: Option<i64>,
+    buffer: VecDeque<Lead>,
+    offered: Option<Lead>,
+    /// Longest the core may sleep when no lead is due: a live service looks again for
+    /// leads imported or rescheduled meanwhile; a simulation needs no such look.
+    max_sleep_ms: Option<u64>,
+    /// Attempts closed, by outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Policy blocks, by rule.
+    pub blocks: BTreeMap<String, u64>,
+}
+
+/// An attempt committed to the ledger by [`Ledger::dial`]: what the line is to call.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The lead dialled.
+    pub lead: Lead,
+    /// Its attempt row.
+    pub attempt: i64,
+}
+
+/// How a driver tells the ledger an attempt ended.
+#[derive(Debug, Clone)]
+pub struct Finish<'a> {
+    /// The lead.
+    pub lead: i64,
+    /// Its attempt row.
+    pub attempt: i64,
+    /// What the policy counts.
+    pub outcome: CallOutcome,
+    /// SIP final code, when there was one.
+    pub sip_code: Option<u16>,
+    /// The conversation's disposition.
+    pub disposition: Option<&'a str>,
+    /// Seconds talked.
+    pub talk_s: f64,
+}
+
+impl<'p> Ledger<'p> {
+    /// The ledger side of `campaign` (its row id), dialled under `policy`, the compiled
+    /// snapshot `policy_version`.
+    pub fn new(policy: &'p Policy, campaign: i64, policy_version: Option<i64>) -> Self {
+        Ledger {
+            policy,
+            campaign,
+            policy_version,
+            buffer: VecDeque::new(),
+            offered: None,
+            max_sleep_ms: None,
+            outcomes: BTreeMap::new(),
+            blocks: BTreeMap::new(),
+        }
+    }
+
+    /// Wake the core at least this often when nothing is due (see the field).
+    pub fn with_max_sleep_ms(mut self, ms: u64) -> Self {
+        self.max_sleep_ms = Some(ms);
+        self
+    }
+
+    /// The policy every dial is judged by.
+    pub fn policy(&self) -> &'p Policy {
+        self.policy
+    }
+
+    /// Offer the core the next due lead, if it wants one; `looked` counts the leads read
+    /// in this launch (at most 1000 per launch). Returns whether a lead was offered: the
+    /// driver then reacts to the core's outputs ([`Ledger::block`], [`Ledger::dial`])
+    /// before offering the next.
+    pub fn offer_next<W>(
+        &mut self,
+        store: &mut dyn Store,
+        core: &mut Dialer<'_, W>,
+        now: Millis,
+        looked: &mut u32,
+    ) -> Result<bool, StoreError> {
+        let now_s = now.as_unix_secs();
+        while core.wants_leads() && *looked < 1000 {
+            if self.buffer.is_empty() {
+                self.buffer
+                    .extend(store.due_leads(self.campaign, now_s, 256)?);
+                if self.buffer.is_empty() {
+                    break;
+                }
+            }
+            let Some(lead) = self.buffer.pop_front() else {
+                break;
+            };
+            *looked += 1;
+            // The buffer may be stale: skip leads that are no longer due.
+            if lead.next_due_at > now_s {
+                continue;
+            }
+            let history = store.history(&lead.debtor_id)?;
+            let disposition = store.disposition(&lead.debtor_id)?;
+            let lead_zones = zones::parse_list(&lead.zones).unwrap_or_default();
+            let zone_list = if lead_zones.is_empty() {
+                self.policy.zones_for(&lead.phone, None)
+            } else {
+                lead_zones
+            };
+            let suppressed = store.is_suppressed(&lead.phone)?;
+            let id = lead.id as u64;
+            let contact = Contact {
+                phone: &lead.phone,
+                zones: &zone_list,
+                history: &history,
+                disposition: disposition.as_deref(),
+                suppressed,
+            };
+            core.handle(
+                now,
+                Input::Offer {
+                    lead: id,
+                    contact: &contact,
+                },
+            );
+            self.offered = Some(lead);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// End a launch: tell the core whether leads remain and when.
+    pub fn launch_done<W>(
+        &mut self,
+        store: &mut dyn Store,
+        core: &mut Dialer<'_, W>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        // Nothing in flight and nothing buffered: the core may sleep until the next due
+        // lead instead of ticking through the night.
+        let leads = if !self.buffer.is_empty() || core.live_calls() > 0 {
+            LeadsDue::Now
+        } else {
+            match store.next_due(self.campaign)? {
+                Some(d) => LeadsDue::At(Millis::from_unix_secs(d)),
+                None => LeadsDue::Never,
+            }
+        };
+        let leads = match (self.max_sleep_ms, leads) {
+            (Some(ms), LeadsDue::At(t)) => LeadsDue::At(t.min(now.plus_ms(ms))),
+            (Some(ms), LeadsDue::Never) => LeadsDue::At(now.plus_ms(ms)),
+            (_, l) => l,
+        };
+        core.handle(now, Input::LaunchDone(leads));
+        Ok(())
+    }
+
+    /// The core refused the offered lead ([`Output::Block`]): log it and park the lead.
+    pub fn block(
+        &mut self,
+        store: &mut dyn Store,
+        rule: crate::policy::Rule,
+        detail: &str,
+        until: Option<Millis>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        if let Some(lead) = self.offered.take() {
+            store.block(
+                &lead,
+                self.campaign,
+                rule,
+                detail,
+                until.map(Millis::as_unix_secs),
+                now.as_unix_secs(),
+            )?;
+            *self.blocks.entry(rule.as_str().to_string()).or_insert(0) += 1;
+        }
+        Ok(())
+    }
+
+    /// The core allows the offered lead ([`Output::Dial`]): commit the attempt (ledger
+    /// before dial). `None` when no lead was offered.
+    pub fn dial(
+        &mut self,
+        store: &mut dyn Store,
+        now: Millis,
+    ) -> Result<Option<Committed>, StoreError> {
+        let Some(lead) = self.offered.take() else {
+            return Ok(None);
+        };
+        let attempt = store.start_attempt(
+            &lead,
+            self.campaign,
+            self.policy_version,
+            now.as_unix_secs(),
+        )?;
+        Ok(Some(Committed { lead, attempt }))
+    }
+
+    /// Close an attempt; its lead comes due again when the policy's retry schedule says.
+    pub fn finish(
+        &mut self,
+        store: &mut dyn Store,
+        f: &Finish<'_>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let end = self.end_of(store, f, now)?;
+        store.finish_attempt(f.attempt, &end, now.as_unix_secs())?;
+        self.count(f.outcome);
+        Ok(())
+    }
+
+    /// How `f` closes its attempt: the retry schedule applied to the lead's tries.
+    pub fn end_of(
+        &self,
+        store: &mut dyn Store,
+        f: &Finish<'_>,
+        now: Millis,
+    ) -> Result<AttemptEnd, StoreError> {
+        let now_s = now.as_unix_secs();
+        let tries = store.outcome_count(f.lead, f.outcome)? + 1;
+        let next = self
+            .policy
+            .next_after(f.outcome, tries, Millis::from_unix_secs(now_s));
+        Ok(AttemptEnd {
+            outcome: f.outcome,
+            sip_code: f.sip_code,
+            disposition: f.disposition.map(str::to_string),
+            talk_s: f.talk_s,
+            next,
+        })
+    }
+
+    /// Count a closed attempt (for a driver that closed it itself with [`Ledger::end_of`]).
+    pub fn count(&mut self, outcome: CallOutcome) {
+        *self
+            .outcomes
+            .entry(outcome.as_str().to_string())
+            .or_insert(0) += 1;
+    }
+}
+
+/// Close what an earlier run left in flight as interrupted (those calls may have been
+/// answered), rescheduling their leads by the policy; how many were closed.
+pub fn recover(
+    store: &mut dyn Store,
+    campaign: i64,
+    policy: &Policy,
+    now: Millis,
+) -> Result<u64, StoreError> {
+    store.recover_interrupted(campaign, now.as_unix_secs(), &|tries, now| {
+        policy.next_after(CallOutcome::Interrupted, tries, Millis::from_unix_secs(now))
+    })
+}
+
+/// The runner's side of the core: store, lines and the run's report.
+struct Driver<'a> {
+    store: &'a mut dyn Store,
+    ledger: Ledger<'a>,
+    policy: &'a Policy,
     lines: SimulatedLines,
     talk_mean_s: f64,
     report: RunReport,
-    buffer: VecDeque<Lead>,
-    offered: Option<Lead>,
     calls: BTreeMap<CallId, InFlight>,
 }
 
@@ -140,31 +392,12 @@ impl Driver<'_> {
                 detail,
                 until,
                 ..
-            } => {
-                if let Some(lead) = self.offered.take() {
-                    self.store.block(
-                        &lead,
-                        self.campaign,
-                        rule,
-                        &detail,
-                        until.map(Millis::as_unix_secs),
-                        now_s,
-                    )?;
-                    *self
-                        .report
-                        .blocks
-                        .entry(rule.as_str().to_string())
-                        .or_insert(0) += 1;
-                }
-            }
+            } => self.ledger.block(self.store, rule, &detail, until, now)?,
             Output::Dial { call, .. } => {
-                let Some(lead) = self.offered.take() else {
+                // Ledger before dial: the attempt row is committed before the line has it.
+                let Some(Committed { lead, attempt }) = self.ledger.dial(self.store, now)? else {
                     return Ok(());
                 };
-                // Ledger before dial: the attempt row is committed before the line has it.
-                let attempt =
-                    self.store
-                        .start_attempt(&lead, self.campaign, self.policy_version, now_s)?;
                 self.calls.insert(
                     call,
                     InFlight {
@@ -238,62 +471,11 @@ impl Driver<'_> {
 
     /// Offer the core due leads from the store while it wants them.
     fn launch(&mut self, core: &mut Dialer<'_, Filed>, now: Millis) -> Result<(), RunError> {
-        let now_s = now.as_unix_secs();
         let mut looked = 0;
-        while core.wants_leads() && looked < 1000 {
-            if self.buffer.is_empty() {
-                self.buffer
-                    .extend(self.store.due_leads(self.campaign, now_s, 256)?);
-                if self.buffer.is_empty() {
-                    break;
-                }
-            }
-            let Some(lead) = self.buffer.pop_front() else {
-                break;
-            };
-            looked += 1;
-            // The buffer may be stale: skip leads that are no longer due.
-            if lead.next_due_at > now_s {
-                continue;
-            }
-            let history = self.store.history(&lead.debtor_id)?;
-            let disposition = self.store.disposition(&lead.debtor_id)?;
-            let lead_zones = zones::parse_list(&lead.zones).unwrap_or_default();
-            let zone_list = if lead_zones.is_empty() {
-                self.policy.zones_for(&lead.phone, None)
-            } else {
-                lead_zones
-            };
-            let suppressed = self.store.is_suppressed(&lead.phone)?;
-            let id = lead.id as u64;
-            let contact = Contact {
-                phone: &lead.phone,
-                zones: &zone_list,
-                history: &history,
-                disposition: disposition.as_deref(),
-                suppressed,
-            };
-            core.handle(
-                now,
-                Input::Offer {
-                    lead: id,
-                    contact: &contact,
-                },
-            );
-            self.offered = Some(lead);
+        while self.ledger.offer_next(self.store, core, now, &mut looked)? {
             self.drain(core, now)?;
         }
-        // Nothing in flight and nothing buffered: the core may sleep until the next due
-        // lead instead of ticking through the night.
-        let leads = if !self.buffer.is_empty() || core.live_calls() > 0 {
-            LeadsDue::Now
-        } else {
-            match self.store.next_due(self.campaign)? {
-                Some(d) => LeadsDue::At(Millis::from_unix_secs(d)),
-                None => LeadsDue::Never,
-            }
-        };
-        core.handle(now, Input::LaunchDone(leads));
+        self.ledger.launch_done(self.store, core, now)?;
         Ok(())
     }
 
@@ -306,26 +488,18 @@ impl Driver<'_> {
         talk_s: f64,
         now_s: i64,
     ) -> Result<(), RunError> {
-        let tries = self.store.outcome_count(f.lead, outcome)? + 1;
-        let next = self
-            .policy
-            .next_after(outcome, tries, Millis::from_unix_secs(now_s));
-        self.store.finish_attempt(
-            f.attempt,
-            &AttemptEnd {
+        self.ledger.finish(
+            self.store,
+            &Finish {
+                lead: f.lead,
+                attempt: f.attempt,
                 outcome,
                 sip_code,
-                disposition: disposition.map(str::to_string),
+                disposition,
                 talk_s,
-                next,
             },
-            now_s,
+            Millis::from_unix_secs(now_s),
         )?;
-        *self
-            .report
-            .outcomes
-            .entry(outcome.as_str().to_string())
-            .or_insert(0) += 1;
         Ok(())
     }
 }
@@ -374,9 +548,7 @@ pub fn run_with_progress(
         .map_or(cfg.start, |t| Millis::from_unix_secs(t).max(cfg.start));
     let start = Millis::from_unix_secs(start.as_unix_secs());
     // Close what an earlier run left in flight: those calls may have been answered.
-    let recovered = store.recover_interrupted(c.id, start.as_unix_secs(), &|tries, now| {
-        policy.next_after(CallOutcome::Interrupted, tries, Millis::from_unix_secs(now))
-    })?;
+    let recovered = recover(store, c.id, policy, start)?;
     // A resumed run draws differently from the first one, but the same state and seed
     // always give the same run.
     let lines = SimulatedLines::new(
@@ -408,9 +580,8 @@ pub fn run_with_progress(
     );
     let mut driver = Driver {
         store,
+        ledger: Ledger::new(policy, c.id, c.policy_version),
         policy,
-        campaign: c.id,
-        policy_version: c.policy_version,
         lines,
         talk_mean_s: cfg.talk_mean_s,
         report: RunReport {
@@ -418,8 +589,6 @@ pub fn run_with_progress(
             recovered_interrupted: recovered,
             ..Default::default()
         },
-        buffer: VecDeque::new(),
-        offered: None,
         calls: BTreeMap::new(),
     };
     let mut now = start;
@@ -447,6 +616,8 @@ pub fn run_with_progress(
     let end_s = now.as_unix_secs();
     driver.store.set_clock(c.id, end_s)?;
     let mut report = driver.report;
+    report.outcomes = driver.ledger.outcomes;
+    report.blocks = driver.ledger.blocks;
     report.to = rfc3339(now);
     let stats = driver.store.stats(c.id)?;
     report.pending_left = stats.leads.get("pending").copied().unwrap_or(0);

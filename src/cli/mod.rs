@@ -6,6 +6,7 @@ mod campaign_cmd;
 mod campaign_run;
 mod chat;
 mod models_cmd;
+mod run_cmd;
 mod scenario_cmd;
 mod simulate_cmd;
 #[cfg(feature = "speech")]
@@ -85,6 +86,8 @@ pub enum Cmd {
     /// Synthesize text to a WAV file with the locale's voice.
     #[cfg(feature = "speech")]
     Tts(Box<speech_cmd::TtsArgs>),
+    /// Run the service: dial the configured campaigns over SIP, a bot on every answer.
+    Run(Box<run_cmd::RunArgs>),
     /// Check SIP trunks: OPTIONS reachability and REGISTER with digest.
     Trunk {
         #[command(subcommand)]
@@ -241,6 +244,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Calls { cmd } => calls_cmd::run(&cli.db, cmd),
         Cmd::Simulate(a) => simulate_cmd::run(*a),
         Cmd::Call(a) => call_cmd::run(&root, *a),
+        Cmd::Run(a) => run_cmd::run(&root, *a),
         Cmd::Trunk { cmd } => trunk_cmd::run(cmd),
         Cmd::Models { cmd } => models_cmd::run(cmd),
         #[cfg(feature = "speech")]

@@ -1,0 +1,164 @@
+//! `voxdial run --config voxdial.yaml`: the product as one long-running process.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use voxdial::service::agents::{ByCampaign, CampaignInfo, ScriptedFactory};
+use voxdial::service::config;
+use voxdial::service::run::{self, RunOptions};
+use voxdial::store::sqlite::SqliteStore;
+
+/// `voxdial run` flags.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The service's configuration (see docs/run.md).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Stop once no call is live and no lead is due now (a one-shot batch, tests).
+    #[arg(long)]
+    pub exit_when_idle: bool,
+    /// Print the run's counters as one JSON object at the end.
+    #[arg(long)]
+    pub json: bool,
+    #[cfg(feature = "speech")]
+    #[command(flatten)]
+    pub speech: super::speech_cmd::SpeechOpts,
+}
+
+/// Run the service until SIGTERM / Ctrl-C (drained) or, with --exit-when-idle, until
+/// nothing is left to dial now.
+pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
+    // Secrets are read from the environment here, at the edge.
+    let loaded = config::load(&a.config, &|var| std::env::var(var).ok())?;
+    let db = loaded.path(&loaded.config.database);
+    let mut store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let mut infos = Vec::new();
+    for c in &loaded.config.campaigns {
+        let row = voxdial::store::Store::campaign(&store, &c.name)?;
+        infos.push((
+            c,
+            CampaignInfo {
+                name: c.name.clone(),
+                scenario: row.scenario,
+                locale: c.locale,
+                cpd: c.cpd,
+            },
+        ));
+    }
+    let mut factory = ByCampaign::default();
+    let bots: Vec<CampaignInfo> = infos
+        .iter()
+        .filter(|(c, _)| c.script.is_none())
+        .map(|(_, i)| i.clone())
+        .collect();
+    for (c, _) in &infos {
+        if let Some(s) = &c.script {
+            factory.insert(&c.name, Arc::new(ScriptedFactory::new(s.clone())));
+        }
+    }
+    if !bots.is_empty() {
+        #[cfg(feature = "speech")]
+        {
+            let (cfg, models) = match &loaded.config.speech.config {
+                Some(p) => (
+                    voxdial::speech::config::SpeechConfig::load(&loaded.path(p))?,
+                    loaded.path(&loaded.config.speech.data).join("models"),
+                ),
+                None => a.speech.load()?,
+            };
+            let cache = loaded
+                .path(&loaded.config.speech.data)
+                .join("cache/prompts");
+            let bot = Arc::new(voxdial::service::agents::bot::BotFactory::load(
+                root, &cfg, &models, &cache, &bots,
+            )?);
+            for b in &bots {
+                factory.insert(&b.name, bot.clone());
+            }
+        }
+        #[cfg(not(feature = "speech"))]
+        {
+            let _ = root;
+            anyhow::bail!(
+                "campaign {} needs the speech bot, and this voxdial is built without speech: give it a `script:` or build with the speech feature",
+                bots[0].name
+            );
+        }
+    }
+    let rt = super::runtime()?;
+    let report = rt.block_on(async {
+        let ua = voxdial::sip::ua::SipUa::bind(loaded.config.sip.listen, super::media_runtime())
+            .await
+            .with_context(|| format!("sip.listen {}", loaded.config.sip.listen))?;
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            token.cancel();
+        });
+        tracing::info!(listen = %ua.local_addr(), "voxdial run: dialling");
+        let r = run::run(
+            &loaded,
+            &mut store,
+            Arc::new(ua),
+            Arc::new(factory),
+            shutdown,
+            RunOptions {
+                exit_when_idle: a.exit_when_idle,
+            },
+        )
+        .await?;
+        anyhow::Ok(r)
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        if report.recovered_interrupted > 0 {
+            println!(
+                "{} calls left in flight by an earlier run closed as interrupted",
+                report.recovered_interrupted
+            );
+        }
+        for (name, k) in &report.campaigns {
+            println!(
+                "campaign `{name}`: {} dials, {} answered, {} abandoned, {} transferred",
+                k.dials, k.answered, k.abandoned, k.transferred
+            );
+            for (o, n) in &k.outcomes {
+                println!("  {o:<20} {n:>6}");
+            }
+        }
+        if report.drained {
+            println!(
+                "drained on shutdown ({} calls cut at the limit)",
+                report.cut_at_drain
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM or Ctrl-C.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,8 @@
+//! `voxdial run`: the product as one long-running process. Its config
+//! ([`config`], `voxdial.yaml`) and the live driver ([`run`]) of the same
+//! `dialer::Dialer` core the simulated campaign runner drives, over SIP lines, with a
+//! bot on every answered call.
+
+pub mod agents;
+pub mod config;
+pub mod run;

@@ -1,0 +1,1032 @@
+//! The live driver: each campaign's `dialer::Dialer` core (the same core the simulated
+//! runner drives on a virtual clock) driven in real time over SIP lines.
+//!
+//! One task owns the store and the cores; calls run as tasks of their own on one shared
+//! [`SipUa`] and report back on a channel: the answer *when it happens* (the agent's
+//! `start()` runs at the answer and sends it), the end with the call's report. The store
+//! side (offers with contact history, ledger before dial, retries, blocks) is
+//! `campaign::runner::Ledger`, shared with the simulated runner.
+
+use super::agents::{AgentFactory, CampaignInfo};
+use super::config::{CampaignConfig, Loaded};
+use crate::campaign::runner::{self, Committed, Finish, Ledger};
+use crate::dialer::core::{CallId, Dialer, DialerConfig, Input, LineResult, Output};
+use crate::policy::{CallOutcome, Policy};
+use crate::sip::agent::{AgentCommand, AgentMedia, CallAgent, EarlyVerdict};
+use crate::sip::transfer::TransferState;
+use crate::sip::trunk::{Refusal, TrunkGate};
+use crate::sip::ua::{CallReport, CallRequest, SipUa, UaError};
+use crate::store::{
+    CallDetail, Channel, Handoff, HandoffResult, Lead, Store, StoreError, TranscriptEntry,
+};
+use crate::time::{Millis, MonotonicClock};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A campaign's stored policy snapshot does not compile.
+    #[error("campaign {campaign}: its stored policy snapshot")]
+    Policy {
+        /// Campaign.
+        campaign: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A trunk's proxy has no address.
+    #[error(transparent)]
+    Trunk(#[from] crate::sip::trunk::TrunkError),
+    /// The recordings folder cannot be made.
+    #[error("recordings folder {path}")]
+    Recordings {
+        /// Folder.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What to do besides running until told to stop.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop once no call is live and no lead is due now (tests, a one-shot batch);
+    /// retries scheduled later stay in the database for the next run.
+    pub exit_when_idle: bool,
+}
+
+/// Per-campaign counters, logged every minute and returned at the end.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counters {
+    /// Dials placed.
+    pub dials: u64,
+    /// Calls answered.
+    pub answered: u64,
+    /// Answered calls no bot took in time.
+    pub abandoned: u64,
+    /// Calls handed to a person.
+    pub transferred: u64,
+    /// Attempts closed, by outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Policy blocks, by rule.
+    pub blocks: BTreeMap<String, u64>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServiceReport {
+    /// Counters by campaign.
+    pub campaigns: BTreeMap<String, Counters>,
+    /// Attempts an earlier run left in flight, closed as interrupted at start.
+    pub recovered_interrupted: u64,
+    /// Whether the run ended on a shutdown request (SIGTERM, Ctrl-C).
+    pub drained: bool,
+    /// Calls still live at the drain limit, hung up or given up on.
+    pub cut_at_drain: u64,
+}
+
+/// From a call's task to the driver.
+enum Event {
+    Answered {
+        camp: usize,
+        call: CallId,
+        commands: mpsc::UnboundedSender<AgentCommand>,
+        at: Millis,
+    },
+    Ended {
+        camp: usize,
+        call: CallId,
+        report: Box<Result<CallReport, UaError>>,
+    },
+}
+
+/// The agent as the driver wraps it: its `start()` is the answer, reported at once.
+struct Answering {
+    inner: Box<dyn CallAgent>,
+    tx: mpsc::UnboundedSender<Event>,
+    camp: usize,
+    call: CallId,
+    clock: MonotonicClock,
+}
+
+impl CallAgent for Answering {
+    fn early_frame(&mut self, now_ms: u64, pcm: &[i16]) -> Option<EarlyVerdict> {
+        self.inner.early_frame(now_ms, pcm)
+    }
+
+    fn start(
+        self: Box<Self>,
+        media: AgentMedia,
+        commands: mpsc::UnboundedSender<AgentCommand>,
+    ) -> std::thread::JoinHandle<crate::sip::agent::AgentReport> {
+        let _ = self.tx.send(Event::Answered {
+            camp: self.camp,
+            call: self.call,
+            commands: commands.clone(),
+            at: self.clock.now(),
+        });
+        self.inner.start(media, commands)
+    }
+}
+
+/// One call the driver knows of, from its dial to its attempt's close.
+struct Live {
+    lead: Lead,
+    attempt: i64,
+    trunk: Option<usize>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    commands: Option<mpsc::UnboundedSender<AgentCommand>>,
+    answered_at: Option<Millis>,
+    connected: bool,
+    /// The attempt is closed in the ledger.
+    closed: bool,
+    /// The call's task has ended.
+    ended: bool,
+    /// Its report, when it produced one (kept for a close that waits on the core).
+    report: Option<CallReport>,
+    sip_code: Option<u16>,
+    recording: Option<PathBuf>,
+}
+
+/// One campaign's core, ledger and calls.
+struct Camp<'p> {
+    info: CampaignInfo,
+    id: i64,
+    core: Dialer<'p, ()>,
+    ledger: Ledger<'p>,
+    trunks: Vec<usize>,
+    queue: Option<String>,
+    live: HashMap<CallId, Live>,
+    pending: VecDeque<CallId>,
+    /// Earliest moment a trunk may take the next pending dial.
+    retry_at: Option<Millis>,
+    /// How long a dial rings: the config's, but never under the policy's minimum ring.
+    ring_timeout: Duration,
+    counters: Counters,
+}
+
+struct Trunk {
+    cfg: crate::sip::trunk::TrunkConfig,
+    gate: TrunkGate,
+    auth: Option<(String, String)>,
+}
+
+/// The running service.
+struct Driver<'s, 'p> {
+    store: &'s mut dyn Store,
+    ua: Arc<SipUa>,
+    factory: Arc<dyn AgentFactory>,
+    camps: Vec<Camp<'p>>,
+    trunks: Vec<Trunk>,
+    tx: mpsc::UnboundedSender<Event>,
+    clock: MonotonicClock,
+    recordings: Option<PathBuf>,
+    draining: bool,
+}
+
+/// The campaign's stored policy, compiled (what every dial is judged by).
+pub fn campaign_policy(
+    store: &dyn Store,
+    name: &str,
+) -> Result<(crate::store::Campaign, Policy), ServiceError> {
+    let c = store.campaign(name)?;
+    let v = store.campaign_policy(&c)?;
+    let policy = v.snapshot.compile().map_err(|e| ServiceError::Policy {
+        campaign: name.to_string(),
+        source: Box::new(e),
+    })?;
+    Ok((c, policy))
+}
+
+/// Run every campaign of `cfg` until `shutdown` is cancelled (then drain: no new dials,
+/// live calls get up to `drain_timeout_s`, the rest are hung up) or, with
+/// `opts.exit_when_idle`, until nothing is live and nothing is due.
+pub async fn run(
+    cfg: &Loaded,
+    store: &mut dyn Store,
+    ua: Arc<SipUa>,
+    factory: Arc<dyn AgentFactory>,
+    shutdown: CancellationToken,
+    opts: RunOptions,
+) -> Result<ServiceReport, ServiceError> {
+    let clock = MonotonicClock::new();
+    let start = clock.now();
+    let mut policies = Vec::new();
+    let mut rows = Vec::new();
+    for c in &cfg.config.campaigns {
+        let (row, policy) = campaign_policy(store, &c.name)?;
+        policies.push(policy);
+        rows.push(row);
+    }
+    let mut report = ServiceReport::default();
+    for (row, policy) in rows.iter().zip(&policies) {
+        report.recovered_interrupted += runner::recover(store, row.id, policy, start)?;
+    }
+    let trunks = cfg
+        .config
+        .trunks
+        .iter()
+        .zip(&cfg.trunk_passwords)
+        .map(|(t, p)| Trunk {
+            cfg: t.clone(),
+            gate: TrunkGate::new(t.channels, t.cps),
+            auth: match (&t.username, p) {
+                (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+                _ => None,
+            },
+        })
+        .collect::<Vec<_>>();
+    let camps = cfg
+        .config
+        .campaigns
+        .iter()
+        .zip(rows)
+        .zip(&policies)
+        .map(|((c, row), policy)| camp(cfg, c, row, policy, start, &trunks))
+        .collect();
+    let recordings = cfg.config.recordings.as_ref().map(|p| cfg.path(p));
+    if let Some(dir) = &recordings {
+        std::fs::create_dir_all(dir).map_err(|source| ServiceError::Recordings {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut d = Driver {
+        store,
+        ua,
+        factory,
+        camps,
+        trunks,
+        tx,
+        clock,
+        recordings,
+        draining: false,
+    };
+    let drain_for = Duration::from_secs_f64(cfg.config.drain_timeout_s);
+    let mut drain_until: Option<Millis> = None;
+    let mut cut = false;
+    let mut next_log = start.plus_ms(60_000);
+    loop {
+        let now = d.clock.now();
+        for ci in 0..d.camps.len() {
+            d.step(ci, now)?;
+        }
+        if now >= next_log {
+            next_log = now.plus_ms(60_000);
+            d.log_counters();
+        }
+        let live: usize = d.camps.iter().map(|c| c.live.len()).sum();
+        if d.draining && live == 0 {
+            break;
+        }
+        if opts.exit_when_idle && !d.draining && live == 0 && d.idle(now)? {
+            break;
+        }
+        if let Some(until) = drain_until {
+            if now >= until && !cut {
+                cut = true;
+                report.cut_at_drain = live as u64;
+                d.hang_up_all();
+                // Calls that do not end within a few seconds of their BYE (a ringing
+                // INVITE cannot be hung up through its agent) are given up on.
+                drain_until = Some(now.plus_ms(5_000));
+            } else if now >= until && cut {
+                d.abandon_all(now)?;
+                break;
+            }
+        }
+        let mut wake = next_log;
+        for c in &mut d.camps {
+            if let Some(t) = c.core.poll_timeout() {
+                wake = wake.min(t);
+            }
+            if let Some(t) = c.retry_at {
+                wake = wake.min(t);
+            }
+        }
+        if let Some(t) = drain_until {
+            wake = wake.min(t);
+        }
+        let sleep = tokio::time::sleep_until(d.clock.instant_of(wake).into());
+        tokio::select! {
+            ev = rx.recv() => {
+                if let Some(ev) = ev {
+                    let now = d.clock.now();
+                    d.on_event(ev, now)?;
+                }
+            }
+            _ = sleep => {}
+            _ = shutdown.cancelled(), if !d.draining => {
+                tracing::info!(live, "shutdown: no new dials, draining live calls");
+                d.draining = true;
+                report.drained = true;
+                drain_until = Some(d.clock.now() + drain_for);
+                let now = d.clock.now();
+                d.drop_pending(now)?;
+            }
+        }
+    }
+    d.log_counters();
+    for c in &d.camps {
+        let mut k = c.counters.clone();
+        k.outcomes = c.ledger.outcomes.clone();
+        k.blocks = c.ledger.blocks.clone();
+        report.campaigns.insert(c.info.name.clone(), k);
+    }
+    Ok(report)
+}
+
+fn camp<'p>(
+    cfg: &Loaded,
+    c: &CampaignConfig,
+    row: crate::store::Campaign,
+    policy: &'p Policy,
+    start: Millis,
+    trunks: &[Trunk],
+) -> Camp<'p> {
+    let trunk_ix: Vec<usize> = if c.trunks.is_empty() {
+        (0..trunks.len()).collect()
+    } else {
+        c.trunks
+            .iter()
+            .filter_map(|n| trunks.iter().position(|t| &t.cfg.name == n))
+            .collect()
+    };
+    let cps: f64 = trunk_ix.iter().map(|i| trunks[*i].cfg.cps).sum();
+    let pacing = c.pacing.pacing(policy.max_abandon_rate, true);
+    let core = Dialer::new(
+        DialerConfig {
+            start,
+            stop_at: Millis::NEVER,
+            tick_ms: 1000,
+            takers: c.bots,
+            // Bot-first: the bots take every answer; the pacer's human side is the queue,
+            // which this process does not see yet, so it is not allowed to throttle.
+            humans: c.bots,
+            max_dials_per_tick: (cps.ceil() as u32).max(1),
+            abandon_after_ms: (policy.abandon_after_s * 1000.0) as u64,
+            max_dials: None,
+            tick_while_calls_live: true,
+        },
+        pacing.pacer(),
+        Some(policy),
+    );
+    let queue = c.queue.as_ref().and_then(|q| {
+        cfg.config
+            .queues
+            .iter()
+            .find(|x| &x.name == q)
+            .map(|x| x.uri.clone())
+    });
+    Camp {
+        info: CampaignInfo {
+            name: c.name.clone(),
+            scenario: row.scenario.clone(),
+            locale: c.locale,
+            cpd: c.cpd,
+        },
+        id: row.id,
+        core,
+        ledger: Ledger::new(policy, row.id, row.policy_version).with_max_sleep_ms(10_000),
+        trunks: trunk_ix,
+        queue,
+        live: HashMap::new(),
+        pending: VecDeque::new(),
+        retry_at: None,
+        ring_timeout: Duration::from_secs_f64(cfg.config.ring_timeout_s.max(policy.min_ring_s)),
+        counters: Counters::default(),
+    }
+}
+
+impl Driver<'_, '_> {
+    /// Fire the campaign's due timers, act on its outputs, start dials a trunk takes.
+    fn step(&mut self, ci: usize, now: Millis) -> Result<(), ServiceError> {
+        while self.camps[ci].core.poll_timeout().is_some_and(|t| t <= now) {
+            self.camps[ci].core.handle_timeout(now);
+            self.drain(ci, now)?;
+        }
+        self.drain(ci, now)?;
+        if self.camps[ci].retry_at.is_none_or(|t| t <= now) {
+            self.start_pending(ci, now)?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, ci: usize, now: Millis) -> Result<(), ServiceError> {
+        while let Some(out) = self.camps[ci].core.poll_output() {
+            self.react(ci, now, out)?;
+        }
+        Ok(())
+    }
+
+    fn react(&mut self, ci: usize, now: Millis, out: Output<()>) -> Result<(), ServiceError> {
+        match out {
+            Output::Launch { .. } => {
+                if !self.draining {
+                    let mut looked = 0;
+                    loop {
+                        let c = &mut self.camps[ci];
+                        if !c
+                            .ledger
+                            .offer_next(self.store, &mut c.core, now, &mut looked)?
+                        {
+                            break;
+                        }
+                        self.drain(ci, now)?;
+                    }
+                }
+                let c = &mut self.camps[ci];
+                if self.draining {
+                    c.core
+                        .handle(now, Input::LaunchDone(crate::dialer::core::LeadsDue::Never));
+                } else {
+                    c.ledger.launch_done(self.store, &mut c.core, now)?;
+                }
+            }
+            Output::Block {
+                rule,
+                detail,
+                until,
+                ..
+            } => self.camps[ci]
+                .ledger
+                .block(self.store, rule, &detail, until, now)?,
+            Output::Dial { call, .. } => {
+                let c = &mut self.camps[ci];
+                // Ledger before dial: committed here, dialled when a trunk takes it.
+                if let Some(Committed { lead, attempt }) = c.ledger.dial(self.store, now)? {
+                    c.counters.dials += 1;
+                    c.live.insert(
+                        call,
+                        Live {
+                            lead,
+                            attempt,
+                            trunk: None,
+                            task: None,
+                            commands: None,
+                            answered_at: None,
+                            connected: false,
+                            closed: false,
+                            ended: false,
+                            report: None,
+                            sip_code: None,
+                            recording: None,
+                        },
+                    );
+                    c.pending.push_back(call);
+                }
+            }
+            Output::Connect { call, .. } => {
+                let finished = match self.camps[ci].live.get_mut(&call) {
+                    Some(l) => {
+                        l.connected = true;
+                        l.ended
+                    }
+                    None => false,
+                };
+                // The customer hung up while waiting for a bot: close it now.
+                if finished {
+                    self.close_answered(ci, call, now)?;
+                }
+            }
+            Output::Ended { call, outcome } => {
+                let c = &mut self.camps[ci];
+                let Some(l) = c.live.get_mut(&call) else {
+                    return Ok(());
+                };
+                if !l.closed {
+                    l.closed = true;
+                    let sip_code = match outcome {
+                        CallOutcome::Abandoned => Some(200),
+                        _ => l.sip_code,
+                    };
+                    if outcome == CallOutcome::Abandoned {
+                        c.counters.abandoned += 1;
+                        if let Some(cmd) = &l.commands {
+                            let _ = cmd.send(AgentCommand::Hangup {
+                                outcome: "abandoned".into(),
+                                after_playout: false,
+                            });
+                        }
+                    }
+                    let (lead, attempt) = (l.lead.id, l.attempt);
+                    let detail = l.ended.then(|| {
+                        detail_of(
+                            l.report.as_ref(),
+                            l.answered_at,
+                            now,
+                            l.recording.as_ref(),
+                            c.queue.as_deref(),
+                        )
+                    });
+                    let f = Finish {
+                        lead,
+                        attempt,
+                        outcome,
+                        sip_code,
+                        disposition: None,
+                        talk_s: 0.0,
+                    };
+                    close(self.store, &mut c.ledger, &f, detail.as_ref(), now)?;
+                }
+                if l.ended {
+                    c.live.remove(&call);
+                }
+            }
+            Output::Wake(()) => {}
+        }
+        Ok(())
+    }
+
+    /// Hand pending dials to the first trunk of the campaign that takes them.
+    fn start_pending(&mut self, ci: usize, now: Millis) -> Result<(), ServiceError> {
+        self.camps[ci].retry_at = None;
+        while let Some(&call) = self.camps[ci].pending.front() {
+            let mut taken = None;
+            let mut retry: Option<u64> = None;
+            for &ti in &self.camps[ci].trunks {
+                match self.trunks[ti].gate.try_start(now) {
+                    Ok(()) => {
+                        taken = Some(ti);
+                        break;
+                    }
+                    Err(Refusal::Cps { retry_after_ms }) => {
+                        retry = Some(retry.map_or(retry_after_ms, |r| r.min(retry_after_ms)));
+                    }
+                    Err(Refusal::ChannelsFull) => {}
+                }
+            }
+            let Some(ti) = taken else {
+                // Channels full: a call's end frees one (and wakes the loop); cps: wait.
+                self.camps[ci].retry_at = retry.map(|ms| now.plus_ms(ms.max(1)));
+                return Ok(());
+            };
+            self.camps[ci].pending.pop_front();
+            self.spawn(ci, call, ti, now)?;
+        }
+        Ok(())
+    }
+
+    fn spawn(
+        &mut self,
+        ci: usize,
+        call: CallId,
+        ti: usize,
+        now: Millis,
+    ) -> Result<(), ServiceError> {
+        let c = &mut self.camps[ci];
+        let Some(l) = c.live.get_mut(&call) else {
+            self.trunks[ti].gate.release();
+            return Ok(());
+        };
+        l.trunk = Some(ti);
+        let agent = match self.factory.agent(&c.info, &l.lead) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(campaign = %c.info.name, lead_id = l.lead.id, error = %ErrorChain(&e), "no agent for the call; not dialled");
+                self.trunks[ti].gate.release();
+                l.trunk = None;
+                l.ended = true;
+                c.core.handle(
+                    now,
+                    Input::LineResult {
+                        call,
+                        result: LineResult::NotAnswered(CallOutcome::Failed),
+                    },
+                );
+                return self.drain(ci, now);
+            }
+        };
+        let recording = self.recordings.as_ref().map(|dir| {
+            dir.join(sanitize(&c.info.name))
+                .join(format!("{}.wav", l.attempt))
+        });
+        if let Some(parent) = recording.as_ref().and_then(|p| p.parent()) {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                tracing::warn!(error = %e, "cannot create the recordings folder; not recording");
+            }
+        }
+        let recording = recording.filter(|p| p.parent().is_some_and(|d| d.is_dir()));
+        l.recording = recording.clone();
+        let trunk = &self.trunks[ti];
+        let req = CallRequest {
+            to: trunk.cfg.uri_for(&l.lead.phone),
+            from: None,
+            bind: self.ua.local_addr(),
+            ring_timeout: c.ring_timeout,
+            play: None,
+            record: recording,
+            refer_to: c.queue.clone(),
+            refer_after: Duration::ZERO,
+            transfer_timeout: Duration::from_secs(30),
+            hangup_after: None,
+            dtmf: None,
+            context: vec![
+                ("Campaign".into(), c.info.name.clone()),
+                ("Lead".into(), l.lead.id.to_string()),
+                ("Attempt".into(), l.attempt.to_string()),
+            ],
+            seed: None,
+            auth: trunk.auth.clone(),
+            consult: None,
+            bridge_fallback: true,
+            hold: None,
+            on_transfer_fail: None,
+            campaign: Some(c.info.name.clone()),
+            invite_headers: Vec::new(),
+            lead_id: Some(l.lead.id.to_string()),
+        };
+        let agent = Box::new(Answering {
+            inner: agent,
+            tx: self.tx.clone(),
+            camp: ci,
+            call,
+            clock: self.clock,
+        });
+        let ua = self.ua.clone();
+        let tx = self.tx.clone();
+        l.task = Some(tokio::spawn(async move {
+            let report = ua.call_with(req, agent).await;
+            let _ = tx.send(Event::Ended {
+                camp: ci,
+                call,
+                report: Box::new(report),
+            });
+        }));
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: Event, now: Millis) -> Result<(), ServiceError> {
+        match ev {
+            Event::Answered {
+                camp,
+                call,
+                commands,
+                at,
+            } => {
+                let c = &mut self.camps[camp];
+                let Some(l) = c.live.get_mut(&call) else {
+                    return Ok(());
+                };
+                l.commands = Some(commands);
+                l.answered_at = Some(at);
+                c.counters.answered += 1;
+                c.core.handle(
+                    now,
+                    Input::LineResult {
+                        call,
+                        result: LineResult::Answered,
+                    },
+                );
+                self.drain(camp, now)?;
+            }
+            Event::Ended { camp, call, report } => {
+                let report = *report;
+                let c = &mut self.camps[camp];
+                let Some(l) = c.live.get_mut(&call) else {
+                    return Ok(());
+                };
+                if let Some(ti) = l.trunk.take() {
+                    self.trunks[ti].gate.release();
+                }
+                l.task = None;
+                if let Err(e) = &report {
+                    tracing::warn!(campaign = %c.info.name, lead_id = l.lead.id, error = %ErrorChain(e), "call failed");
+                }
+                let answered = report.as_ref().is_ok_and(|r| r.answered);
+                l.sip_code = report.as_ref().ok().and_then(|r| r.sip_code);
+                if answered && l.answered_at.is_none() {
+                    // Answered but the agent never started (no usable SDP): the core
+                    // still needs to know the line was picked up.
+                    l.answered_at = Some(now);
+                    l.ended = true;
+                    l.report = report.ok();
+                    c.counters.answered += 1;
+                    c.core.handle(
+                        now,
+                        Input::LineResult {
+                            call,
+                            result: LineResult::Answered,
+                        },
+                    );
+                    self.drain(camp, now)?;
+                } else {
+                    l.ended = true;
+                    l.report = report.ok();
+                }
+                let c = &mut self.camps[camp];
+                let Some(l) = c.live.get_mut(&call) else {
+                    return Ok(());
+                };
+                if l.answered_at.is_some() {
+                    if l.connected && !l.closed {
+                        self.close_answered(camp, call, now)?;
+                    } else if l.closed {
+                        c.live.remove(&call);
+                    }
+                    // Not yet connected: the core connects or abandons it, and the
+                    // attempt is closed then.
+                } else {
+                    let outcome = l
+                        .report
+                        .as_ref()
+                        .map_or(CallOutcome::Failed, |r| r.policy_outcome);
+                    c.core.handle(
+                        now,
+                        Input::LineResult {
+                            call,
+                            result: LineResult::NotAnswered(outcome),
+                        },
+                    );
+                    self.drain(camp, now)?;
+                    // A result the core no longer expected (the call was already over)
+                    // still closes the attempt.
+                    let c = &mut self.camps[camp];
+                    if let Some(l) = c.live.get(&call) {
+                        if !l.closed {
+                            let f = Finish {
+                                lead: l.lead.id,
+                                attempt: l.attempt,
+                                outcome,
+                                sip_code: l.sip_code,
+                                disposition: None,
+                                talk_s: 0.0,
+                            };
+                            let detail = detail_of(None, None, now, None, None);
+                            close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
+                        }
+                        c.live.remove(&call);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Close an answered call a bot held, and free the bot.
+    fn close_answered(&mut self, ci: usize, call: CallId, now: Millis) -> Result<(), ServiceError> {
+        let c = &mut self.camps[ci];
+        let Some(l) = c.live.remove(&call) else {
+            return Ok(());
+        };
+        let r = l.report.as_ref();
+        let outcome = r.map_or(CallOutcome::Interrupted, |r| r.policy_outcome);
+        let transferred = r
+            .and_then(|r| r.transfer.as_ref())
+            .is_some_and(|t| matches!(t.result, TransferState::Completed { .. }));
+        if transferred {
+            c.counters.transferred += 1;
+        }
+        let disposition = r
+            .and_then(|r| r.agent.as_ref())
+            .and_then(|a| a.get("outcome"))
+            .and_then(|o| o.as_str())
+            .map(str::to_string);
+        let detail = detail_of(
+            r,
+            l.answered_at,
+            now,
+            l.recording.as_ref(),
+            c.queue.as_deref(),
+        );
+        let f = Finish {
+            lead: l.lead.id,
+            attempt: l.attempt,
+            outcome,
+            sip_code: r.and_then(|r| r.sip_code).or(Some(200)),
+            disposition: disposition.as_deref(),
+            talk_s: r.map_or(0.0, |r| r.duration_s),
+        };
+        close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
+        c.core.handle(now, Input::BotFree { call, transferred });
+        self.drain(ci, now)
+    }
+
+    /// Whether the campaigns have nothing live, nothing pending and nothing due now.
+    fn idle(&mut self, now: Millis) -> Result<bool, ServiceError> {
+        for c in &self.camps {
+            if !c.live.is_empty() || !c.pending.is_empty() || c.core.live_calls() > 0 {
+                return Ok(false);
+            }
+            if !self
+                .store
+                .due_leads(c.id, now.as_unix_secs(), 1)?
+                .is_empty()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// On shutdown: dials committed but not yet handed to a trunk are closed as failed
+    /// (never dialled; the policy retries a failure soon).
+    fn drop_pending(&mut self, now: Millis) -> Result<(), ServiceError> {
+        for ci in 0..self.camps.len() {
+            while let Some(call) = self.camps[ci].pending.pop_front() {
+                let c = &mut self.camps[ci];
+                if let Some(l) = c.live.get_mut(&call) {
+                    l.ended = true;
+                }
+                c.core.handle(
+                    now,
+                    Input::LineResult {
+                        call,
+                        result: LineResult::NotAnswered(CallOutcome::Failed),
+                    },
+                );
+                self.drain(ci, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// At the drain limit: hang up every answered call.
+    fn hang_up_all(&mut self) {
+        for c in &self.camps {
+            for l in c.live.values() {
+                if let Some(cmd) = &l.commands {
+                    let _ = cmd.send(AgentCommand::Hangup {
+                        outcome: "shutdown".into(),
+                        after_playout: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Past the drain limit and its grace: stop the calls that are left and close their
+    /// attempts as interrupted (they may have reached a person).
+    fn abandon_all(&mut self, now: Millis) -> Result<(), ServiceError> {
+        for c in &mut self.camps {
+            for (_, l) in c.live.drain() {
+                if let Some(t) = &l.task {
+                    t.abort();
+                }
+                if let Some(ti) = l.trunk {
+                    self.trunks[ti].gate.release();
+                }
+                if !l.closed {
+                    let f = Finish {
+                        lead: l.lead.id,
+                        attempt: l.attempt,
+                        outcome: CallOutcome::Interrupted,
+                        sip_code: None,
+                        disposition: None,
+                        talk_s: 0.0,
+                    };
+                    close(self.store, &mut c.ledger, &f, None, now)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn log_counters(&self) {
+        for c in &self.camps {
+            let k = &c.counters;
+            tracing::info!(
+                campaign = %c.info.name,
+                dials = k.dials,
+                answered = k.answered,
+                abandoned = k.abandoned,
+                transferred = k.transferred,
+                live = c.live.len(),
+                outcomes = ?c.ledger.outcomes,
+                blocks = ?c.ledger.blocks,
+                "campaign counters"
+            );
+        }
+    }
+}
+
+/// Close an attempt, with its call record when there is one (one transaction).
+fn close(
+    store: &mut dyn Store,
+    ledger: &mut Ledger<'_>,
+    f: &Finish<'_>,
+    detail: Option<&CallDetail>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    match detail {
+        Some(d) => {
+            let end = ledger.end_of(store, f, now)?;
+            store.finish_attempt_with_call(f.attempt, &end, d, now.as_unix_secs())?;
+            ledger.count(f.outcome);
+            Ok(())
+        }
+        None => ledger.finish(store, f, now),
+    }
+}
+
+/// The call's record from its report and the agent's account.
+fn detail_of(
+    r: Option<&CallReport>,
+    answered_at: Option<Millis>,
+    now: Millis,
+    recording: Option<&PathBuf>,
+    queue: Option<&str>,
+) -> CallDetail {
+    let ms = |m: Millis| i64::try_from(m.0).unwrap_or(i64::MAX);
+    let agent = r.and_then(|r| r.agent.as_ref());
+    let s = |v: Option<&serde_json::Value>| v.and_then(|x| x.as_str()).map(str::to_string);
+    let transcript = agent
+        .and_then(|a| a.get("transcript"))
+        .and_then(|t| t.as_array())
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| {
+                    let bot = l.get("who").and_then(|w| w.as_str()) == Some("bot");
+                    let prompt_id = s(l.get("prompt_id"));
+                    TranscriptEntry {
+                        at_ms: l.get("at_ms").and_then(|v| v.as_u64()).unwrap_or(0),
+                        channel: if bot { Channel::Bot } else { Channel::Customer },
+                        text: s(l.get("text"))
+                            .or_else(|| prompt_id.clone())
+                            .unwrap_or_default(),
+                        prompt_id,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let turn_latencies_ms = agent
+        .and_then(|a| a.get("turns"))
+        .and_then(|t| t.as_array())
+        .map(|t| {
+            t.iter()
+                .filter_map(|x| x.get("total_ms").and_then(|v| v.as_f64()))
+                .map(|v| v.round().clamp(0.0, u32::MAX as f64) as u32)
+                .collect()
+        })
+        .unwrap_or_default();
+    let handoff = r.and_then(|r| r.transfer.as_ref()).map(|t| {
+        let (result, failure) = match &t.result {
+            TransferState::Completed { .. } => (HandoffResult::ReachedAgent, None),
+            TransferState::Failed(f) => (HandoffResult::Failed, Some(format!("{f:?}"))),
+            other => (HandoffResult::Failed, Some(format!("{other:?}"))),
+        };
+        Handoff {
+            reason: s(agent.and_then(|a| a.get("transfer_reason")))
+                .unwrap_or_else(|| "unspecified".into()),
+            queue: queue.map(str::to_string).or_else(|| Some(t.target.clone())),
+            agent: None,
+            waited_ms: None,
+            result,
+            failure,
+        }
+    });
+    CallDetail {
+        answered_at_ms: answered_at.map(ms),
+        ended_at_ms: ms(now),
+        cpd: s(agent.and_then(|a| a.get("cpd_outcome"))),
+        handoff,
+        transcript,
+        compliance: Vec::new(),
+        turn_latencies_ms,
+        recording: answered_at.and(recording).map(|p| p.display().to_string()),
+        sip_call_id: None,
+    }
+}
+
+/// A campaign name as a folder name.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// An error with its sources, for one log line, numbers masked.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.to_string();
+        let mut s = self.0.source();
+        while let Some(e) = s {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            s = e.source();
+        }
+        // A call's error may quote its request URI, which holds the customer's number.
+        f.write_str(&crate::language::redact::mask_account_numbers(&text))
+    }
+}
