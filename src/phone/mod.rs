@@ -5,10 +5,12 @@
 //! `persona` is the file (who answers a number and how they behave); `customer` the
 //! sans-IO turn-taking of one customer (what it hears and the time in, "say line N" /
 //! "stop" / "hang up" out), cheap enough that a load test is bounded by the bot, not by
-//! its customers; `voices` synthesizes every line once, before any call, into a WAV cache.
+//! its customers; `voices` synthesizes every line once, before any call, into a WAV cache;
+//! `talk` puts a customer or an agent's phone on an answered call (the `CallAgent` seam).
 
 pub mod customer;
 pub mod persona;
+pub mod talk;
 pub mod voices;
 
 /// A dialled number as the phones' logs and errors show it: only its last four digits.
