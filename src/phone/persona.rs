@@ -5,13 +5,13 @@
 
 use crate::yaml::YamlError;
 use crate::Locale;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// How the line answers the INVITE, before anybody speaks.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
     /// Rings `ring_s`, then a person answers.
@@ -31,7 +31,7 @@ pub enum Answer {
 
 /// How the person behaves once the call is up. The lines say it; the behaviour decides
 /// the timing (a barge-in speaker talks over the bot, a silent one never speaks).
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Behaviour {
     /// Confirms identity and agrees to pay.
@@ -57,7 +57,7 @@ pub enum Behaviour {
 }
 
 /// What the phone does with a REFER from the bot.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OnRefer {
     /// Accepts (202) and calls the target, carrying the `X-Voxdial-*` context on.

@@ -86,6 +86,8 @@ pub struct CustomerAgent {
     pub clock: MonotonicClock,
     /// Where the leg's log goes.
     pub log: SharedLog,
+    /// Told when the call is answered (a referred leg reports 200 to the transferor then).
+    pub on_answer: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 fn lock(log: &SharedLog) -> std::sync::MutexGuard<'_, LegLog> {
@@ -108,12 +110,16 @@ impl CallAgent for CustomerAgent {
 
 impl CustomerAgent {
     fn run(
-        self,
+        mut self,
         mut media: AgentMedia,
         commands: mpsc::UnboundedSender<AgentCommand>,
     ) -> AgentReport {
         let answered = self.clock.now();
         lock(&self.log).answered_ms = Some(answered.0);
+        if let Some(tx) = self.on_answer.take() {
+            // Nobody waiting is fine: the leg was not a referred one after all.
+            let _ = tx.send(());
+        }
         let mut cfg = self.config.clone();
         cfg.line_ms = self.lines.iter().map(|(_, a)| a.len() as u64 / 8).collect();
         let mut intro_end = answered;

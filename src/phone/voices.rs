@@ -23,6 +23,48 @@ pub trait Synthesizer {
     fn synthesize(&self, text: &str, locale: Locale) -> Result<Pcm, SpeechError>;
 }
 
+/// A voice that needs no model: each text becomes syllable-like tone bursts (120 ms of a
+/// voiced tone, 60 ms apart, one per character pair), about as long as the words would
+/// be. The bot's energy detector and turn-taking hear it as speech, its recognizer hears
+/// nothing it understands: for load runs that measure the telephony and turn-taking, and
+/// for builds without the `speech` feature.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ToneVoice;
+
+impl Synthesizer for ToneVoice {
+    fn id(&self) -> &str {
+        "tone@1"
+    }
+
+    fn synthesize(&self, text: &str, _locale: Locale) -> Result<Pcm, SpeechError> {
+        let syllables = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count()
+            .div_ceil(2);
+        let mut samples = Vec::new();
+        for i in 0..syllables.max(1) {
+            // A falling pitch per syllable, like a voice, so it is not a steady tone
+            // (which call-progress detection would take for a network tone).
+            let f0 = 180.0 + 40.0 * ((i % 5) as f32);
+            for n in 0..1920 {
+                let t = n as f32 / 16000.0;
+                let env = (std::f32::consts::PI * n as f32 / 1920.0).sin();
+                let f = f0 * (1.0 - 0.2 * n as f32 / 1920.0);
+                let s = (2.0 * std::f32::consts::PI * f * t).sin()
+                    + 0.5 * (4.0 * std::f32::consts::PI * f * t).sin()
+                    + 0.25 * (6.0 * std::f32::consts::PI * f * t).sin();
+                samples.push(0.2 * env * s);
+            }
+            samples.extend(std::iter::repeat_n(0.0, 960));
+        }
+        Ok(Pcm {
+            samples,
+            rate: 16000,
+        })
+    }
+}
+
 /// A TTS voice, sentence by sentence with a short pause between sentences, as it would
 /// read the text.
 #[cfg(feature = "speech")]
@@ -279,6 +321,21 @@ mod tests {
             .path()
             .join(format!("{}.wav", cache_key("beeper@1", "hi")))
             .exists());
+    }
+
+    #[test]
+    fn the_tone_voice_is_heard_as_speech_for_about_as_long_as_the_words() {
+        let pcm = ToneVoice
+            .synthesize("yes this is me", Locale::EnUs)
+            .unwrap();
+        // 11 letters: 6 syllables of 180 ms.
+        assert_eq!(pcm.samples.len(), 6 * 2880);
+        let i16s = audio::to_i16(&pcm.samples);
+        let voiced = i16s
+            .chunks(320)
+            .filter(|f| crate::speech::turn::frame_energy_db(f) >= super::super::customer::VOICE_DB)
+            .count();
+        assert!(voiced >= 6 * 4, "{voiced} voiced frames");
     }
 
     #[test]
