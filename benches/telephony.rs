@@ -71,6 +71,7 @@ fn request(to: &str) -> CallRequest {
         on_transfer_fail: None,
         campaign: None,
         lead_id: None,
+        invite_headers: vec![],
     }
 }
 

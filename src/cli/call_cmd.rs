@@ -151,6 +151,7 @@ pub fn run(root: &std::path::Path, a: CallArgs) -> Result<ExitCode> {
         on_transfer_fail: a.on_transfer_fail,
         campaign: None,
         lead_id: None,
+        invite_headers: vec![],
         hold: match a.hold_after_s {
             Some(h) => Some((secs(h, "hold-after-s")?, secs(a.hold_for_s, "hold-for-s")?)),
             None => None,

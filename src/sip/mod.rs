@@ -12,3 +12,4 @@ pub mod timer;
 pub mod transfer;
 pub mod trunk;
 pub mod ua;
+pub mod uas;

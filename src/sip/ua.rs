@@ -90,6 +90,23 @@ pub enum UaError {
         /// Why.
         why: String,
     },
+    /// An incoming call's SDP offer cannot be answered (it was refused with 488).
+    #[error("call {call_id}: offer refused")]
+    Offer {
+        /// The SIP Call-ID.
+        call_id: String,
+        /// What is wrong with the offer.
+        #[source]
+        source: super::sdp::SdpError,
+    },
+    /// A header to add to an INVITE is not a valid SIP header.
+    #[error("invalid INVITE header {name:?}: {why}")]
+    Header {
+        /// The header's name.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// The SIP stack refused an operation.
     #[error("SIP stack")]
     Stack(#[source] Box<rsipstack::Error>),
@@ -146,6 +163,67 @@ pub struct CallRequest {
     pub campaign: Option<String>,
     /// The lead (not the phone number) the call is for, for the same reason.
     pub lead_id: Option<String>,
+    /// Headers added to the INVITE, full names (`X-Voxdial-Reason`): the transfer
+    /// context a REFER carried, passed on to the agent's phone by the leg the queue
+    /// places (see `sip::uas`).
+    pub invite_headers: Vec<(String, String)>,
+}
+
+impl Default for CallRequest {
+    /// A call to nowhere yet from any local address: set `to` (and `bind`), keep the rest.
+    fn default() -> Self {
+        CallRequest {
+            to: String::new(),
+            from: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ring_timeout: Duration::from_secs(30),
+            play: None,
+            record: None,
+            refer_to: None,
+            refer_after: Duration::ZERO,
+            transfer_timeout: Duration::from_secs(30),
+            hangup_after: None,
+            dtmf: None,
+            context: vec![],
+            seed: None,
+            auth: None,
+            consult: None,
+            bridge_fallback: false,
+            hold: None,
+            on_transfer_fail: None,
+            campaign: None,
+            lead_id: None,
+            invite_headers: vec![],
+        }
+    }
+}
+
+/// Check a header the app adds to an INVITE: a token name (RFC 3261 §25.1) that is not
+/// one the stack writes itself, and a value without line breaks, so nothing can be
+/// injected into the message.
+fn check_header(name: &str, value: &str) -> Result<(), UaError> {
+    let bad = |why| UaError::Header {
+        name: name.to_string(),
+        why,
+    };
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+    {
+        return Err(bad("the name must be a SIP token"));
+    }
+    const OURS: [&str; 10] = [
+        "via", "from", "to", "call-id", "cseq", "contact", "content-type", "content-length",
+        "max-forwards", "route",
+    ];
+    if OURS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        return Err(bad("the stack writes this header itself"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') || value.len() > 1024 {
+        return Err(bad("the value must be one line of at most 1024 bytes"));
+    }
+    Ok(())
 }
 
 pub use super::call::{CallReport, TransferReport};
@@ -519,6 +597,9 @@ async fn run_call(
     for target in req.refer_to.iter().chain(req.consult.iter()) {
         uri(target)?;
     }
+    for (name, value) in &req.invite_headers {
+        check_header(name, value)?;
+    }
     let play = req.play.as_ref().map(read_wav_8k).transpose()?;
     let take_back = req.on_transfer_fail.as_ref().map(read_wav_8k).transpose()?;
     let rtp = UdpSocket::bind(SocketAddr::new(req.bind.ip(), 0))
@@ -590,6 +671,7 @@ async fn run_call(
         callee,
         contact: contact_uri,
         auth: req.auth.clone(),
+        invite_headers: req.invite_headers.clone(),
         record: req.record.clone(),
         local,
         rtp: Some(rtp),
@@ -656,6 +738,7 @@ struct CallIo {
     callee: rsipstack::sip::Uri,
     contact: rsipstack::sip::Uri,
     auth: Option<(String, String)>,
+    invite_headers: Vec<(String, String)>,
     record: Option<PathBuf>,
     local: LocalMedia,
     rtp: Option<UdpSocket>,
@@ -822,6 +905,12 @@ impl CallIo {
                     offer: Some(offer.into_bytes()),
                     content_type: Some("application/sdp".into()),
                     call_id: Some(call_id),
+                    headers: (!self.invite_headers.is_empty()).then(|| {
+                        self.invite_headers
+                            .iter()
+                            .map(|(k, v)| Header::Other(k.clone(), v.clone()))
+                            .collect()
+                    }),
                     // The stack answers one 401/407 with these; the core reads the outcome.
                     credential: self.auth.as_ref().filter(|_| authenticate).map(|(u, p)| {
                         Credential {

@@ -13,7 +13,7 @@
 pub mod sqlite;
 
 use crate::policy::{CallOutcome, Next, PastAttempt, PolicySource, Rule};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Storage errors.
@@ -58,6 +58,15 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A call detail's JSON column could not be written or read back.
+    #[error("{what}: JSON")]
+    Json {
+        /// Which value (call and column).
+        what: String,
+        /// Cause.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// Shorthand.
@@ -111,7 +120,7 @@ pub struct LeadUpdate {
 }
 
 /// Where a lead is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadStatus {
     /// Waiting for its next due time.
@@ -286,6 +295,23 @@ pub trait Store {
     ) -> Result<i64>;
     /// Close an attempt and move its lead on.
     fn finish_attempt(&mut self, attempt: i64, end: &AttemptEnd, now: i64) -> Result<()>;
+    /// Close the attempt AND store its call detail in one transaction (so a kill -9 never
+    /// leaves a finished attempt without its record, or a record without its attempt).
+    /// Transcript and compliance text is stored through `language::redact`, whoever
+    /// wrote it: the record is kept, so account-shaped numbers in it must already be masked.
+    fn finish_attempt_with_call(
+        &mut self,
+        attempt: i64,
+        end: &AttemptEnd,
+        call: &CallDetail,
+        now: i64,
+    ) -> Result<()>;
+    /// Calls (attempts, with their detail when they have one), newest first: what ops
+    /// read with `voxdial calls list`. An unknown campaign in the filter is an error,
+    /// not an empty list.
+    fn calls(&self, filter: &CallFilter) -> Result<Vec<CallSummary>>;
+    /// One call: its attempt row, its lead and its detail (if it has one).
+    fn call(&self, attempt: i64) -> Result<Option<CallView>>;
     /// Log a policy block and park (or stop) the lead.
     fn block(
         &mut self,
@@ -392,4 +418,214 @@ pub struct AttemptEnd {
     pub talk_s: f64,
     /// Where the lead goes next.
     pub next: Next,
+}
+
+/// One call's account beside its attempt row: what happened on the line after the dial,
+/// for ops, QC and the demo report. Written once, with the attempt's end
+/// ([`Store::finish_attempt_with_call`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallDetail {
+    /// When the call was answered (unix ms); `None` if it never was.
+    #[serde(default)]
+    pub answered_at_ms: Option<i64>,
+    /// When the call ended (unix ms).
+    pub ended_at_ms: i64,
+    /// Call-progress verdict (`human`, `voicemail`, `announcement`, `fax`, ...).
+    #[serde(default)]
+    pub cpd: Option<String>,
+    /// The hand-off to a person, if the call had one.
+    #[serde(default)]
+    pub handoff: Option<Handoff>,
+    /// Who said what, in time order.
+    #[serde(default)]
+    pub transcript: Vec<TranscriptEntry>,
+    /// Compliance events on the call (blocks, violations).
+    #[serde(default)]
+    pub compliance: Vec<ComplianceEvent>,
+    /// Turn latencies (end of the customer's turn to the bot's first audio), ms.
+    #[serde(default)]
+    pub turn_latencies_ms: Vec<u32>,
+    /// Path of the stereo WAV recording.
+    #[serde(default)]
+    pub recording: Option<String>,
+    /// SIP Call-ID, to find the call in a trunk's or a capture's logs.
+    #[serde(default)]
+    pub sip_call_id: Option<String>,
+}
+
+impl CallDetail {
+    /// Nearest-rank percentile (`p` in 0..=100) of the turn latencies: the figure the
+    /// issue's targets are stated in (p50, p95); `None` without turns.
+    pub fn turn_latency_percentile(&self, p: f64) -> Option<u32> {
+        percentile(&self.turn_latencies_ms, p)
+    }
+}
+
+/// Nearest-rank percentile of `values` (`p` in 0..=100), shared by one call's figures and
+/// the reports that pool many calls.
+pub fn percentile(values: &[u32], p: f64) -> Option<u32> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let rank = ((p.clamp(0.0, 100.0) / 100.0) * v.len() as f64).ceil() as usize;
+    v.get(rank.max(1) - 1).copied()
+}
+
+/// A call's hand-off to a person: why, where to, who took it and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The hand-off reason code (`wants_human`, `angry`, ...).
+    pub reason: String,
+    /// The queue (a name, or the external SIP address) it was sent to.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// The agent who took it, if one did.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// How long the customer waited for a person, ms.
+    #[serde(default)]
+    pub waited_ms: Option<u64>,
+    /// How it ended.
+    pub result: HandoffResult,
+    /// Why it failed (a SIP code and phrase, "no agent within 60 s"), when it did.
+    #[serde(default)]
+    pub failure: Option<String>,
+}
+
+/// How a hand-off ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffResult {
+    /// An agent took the call.
+    ReachedAgent,
+    /// The transfer failed (refused REFER, busy queue, no agent); the bot kept the call.
+    Failed,
+    /// The customer hung up before an agent answered.
+    Abandoned,
+}
+
+impl HandoffResult {
+    /// Stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffResult::ReachedAgent => "reached_agent",
+            HandoffResult::Failed => "failed",
+            HandoffResult::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// Who spoke a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The customer (ASR text).
+    Customer,
+    /// The bot (the prompt it played).
+    Bot,
+    /// A human agent (once transcribed).
+    Agent,
+}
+
+impl Channel {
+    /// Stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Customer => "customer",
+            Channel::Bot => "bot",
+            Channel::Agent => "agent",
+        }
+    }
+}
+
+/// One line of a call's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    /// Milliseconds from the answer.
+    pub at_ms: u64,
+    /// Who spoke.
+    pub channel: Channel,
+    /// What was said (account-shaped numbers masked when stored).
+    pub text: String,
+    /// The scenario prompt the bot played, for bot lines.
+    #[serde(default)]
+    pub prompt_id: Option<String>,
+}
+
+/// A compliance event during a call (a block, a violation), for QC and audits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComplianceEvent {
+    /// Milliseconds from the answer.
+    pub at_ms: u64,
+    /// The rule concerned.
+    pub rule: String,
+    /// What happened.
+    pub detail: String,
+}
+
+/// Which calls `calls` returns; every field narrows, `Default` is everything.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    /// Only this campaign (by name).
+    pub campaign: Option<String>,
+    /// Only calls that ended with this outcome.
+    pub outcome: Option<CallOutcome>,
+    /// Only calls started at or after this unix second.
+    pub since: Option<i64>,
+    /// At most this many (the newest).
+    pub limit: Option<usize>,
+}
+
+/// One line of `calls list`: the attempt and the headline of its detail. `phone` is the
+/// full E.164 number: whoever shows it to a person masks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallSummary {
+    /// Attempt id (what `calls show` takes).
+    pub attempt: i64,
+    /// Campaign name.
+    pub campaign: String,
+    /// Lead id.
+    pub lead: i64,
+    /// Number dialled (E.164).
+    pub phone: String,
+    /// Unix second the dial started.
+    pub started_at: i64,
+    /// Unix second the attempt was closed; `None` while in flight.
+    pub ended_at: Option<i64>,
+    /// Outcome; `None` while the call is in flight.
+    pub outcome: Option<CallOutcome>,
+    /// SIP final response code.
+    pub sip_code: Option<u16>,
+    /// Conversation disposition.
+    pub disposition: Option<String>,
+    /// Seconds talked.
+    pub talk_s: Option<f64>,
+    /// Whether a call detail was stored (not for interrupted or in-flight calls).
+    pub has_detail: bool,
+    /// Call-progress verdict.
+    pub cpd: Option<String>,
+    /// Hand-off reason, if there was one.
+    pub handoff_reason: Option<String>,
+    /// How the hand-off ended.
+    pub handoff_result: Option<HandoffResult>,
+}
+
+/// One call in full for `calls show`: the attempt, its lead and its detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallView {
+    /// The attempt, as listed.
+    pub call: CallSummary,
+    /// The lead's debtor id.
+    pub debtor_id: String,
+    /// The lead's zones.
+    pub zones: String,
+    /// The lead's status now.
+    pub lead_status: LeadStatus,
+    /// The policy snapshot the attempt was dialled under.
+    pub policy_version: Option<i64>,
+    /// The call's detail, `None` for a call without one (interrupted, in flight, or from
+    /// before call records).
+    pub detail: Option<CallDetail>,
 }

@@ -3,9 +3,11 @@
 //! `PRAGMA user_version` and applied in one transaction each.
 
 use super::{
-    AttemptEnd, Campaign, CampaignStats, ImportCounts, Lead, LeadStatus, LeadUpdate, LedgerRow,
-    NewLead, PolicyChange, PolicyVersion, Result, Store, StoreError, Unsuppressed,
+    AttemptEnd, CallDetail, CallFilter, CallSummary, CallView, Campaign, CampaignStats,
+    ComplianceEvent, Handoff, ImportCounts, Lead, LeadStatus, LeadUpdate, LedgerRow, NewLead,
+    PolicyChange, PolicyVersion, Result, Store, StoreError, TranscriptEntry, Unsuppressed,
 };
+use crate::language::redact::mask_account_numbers;
 use crate::policy::{CallOutcome, Next, PastAttempt, PolicySource, Rule};
 use crate::time::Millis;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -154,6 +156,27 @@ const MIGRATIONS: &[&str] = &[
         why TEXT NOT NULL
     );
     CREATE INDEX suppression_removed_phone ON suppression_removed (phone);
+    "#,
+    // 4: a call's account beside its attempt (one row per attempt that has one, written
+    // in the transaction that closes the attempt). The transcript, compliance events,
+    // latencies and hand-off are JSON: read whole, never queried into. `calls list`
+    // filters attempts by campaign, outcome and start and lists the newest first.
+    r#"
+    CREATE TABLE calls (
+        attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
+        answered_at_ms INTEGER,
+        ended_at_ms INTEGER NOT NULL,
+        cpd TEXT,
+        handoff TEXT,
+        transcript TEXT NOT NULL,
+        compliance TEXT NOT NULL,
+        turn_latencies_ms TEXT NOT NULL,
+        recording TEXT,
+        sip_call_id TEXT
+    );
+    CREATE INDEX attempts_started ON attempts (started_at, id);
+    CREATE INDEX attempts_campaign_started ON attempts (campaign_id, started_at, id);
+    CREATE INDEX attempts_outcome_started ON attempts (outcome, started_at, id);
     "#,
 ];
 
@@ -383,6 +406,163 @@ fn next_status(next: &Next) -> (LeadStatus, Option<i64>) {
         Next::RetryAt(t) => (LeadStatus::Pending, Some(t.as_unix_secs())),
         Next::Done => (LeadStatus::Done, None),
         Next::Exhausted => (LeadStatus::Exhausted, None),
+    }
+}
+
+/// Close an in-flight attempt and move its lead on, inside the caller's transaction.
+fn close_attempt(
+    tx: &rusqlite::Transaction<'_>,
+    attempt: i64,
+    end: &AttemptEnd,
+    now: i64,
+) -> Result<()> {
+    let lead: i64 = tx.query_row(
+        "SELECT lead_id FROM attempts WHERE id=? AND outcome='in_flight'",
+        [attempt],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE attempts SET ended_at=?, outcome=?, sip_code=?, disposition=?, talk_s=? WHERE id=?",
+        params![
+            now,
+            end.outcome.as_str(),
+            end.sip_code,
+            end.disposition,
+            end.talk_s,
+            attempt
+        ],
+    )?;
+    let (status, due) = next_status(&end.next);
+    tx.execute(
+        "UPDATE leads SET status=?, next_due_at=COALESCE(?, next_due_at) WHERE id=?",
+        params![status.as_str(), due, lead],
+    )?;
+    Ok(())
+}
+
+/// Store a call's detail, its free text through `language::redact` (a kept record never
+/// holds an ID, card or phone number a customer read out).
+fn insert_call(tx: &rusqlite::Transaction<'_>, attempt: i64, call: &CallDetail) -> Result<()> {
+    let transcript: Vec<TranscriptEntry> = call
+        .transcript
+        .iter()
+        .map(|t| TranscriptEntry {
+            text: mask_account_numbers(&t.text).into_owned(),
+            ..t.clone()
+        })
+        .collect();
+    let compliance: Vec<ComplianceEvent> = call
+        .compliance
+        .iter()
+        .map(|c| ComplianceEvent {
+            detail: mask_account_numbers(&c.detail).into_owned(),
+            ..c.clone()
+        })
+        .collect();
+    tx.execute(
+        "INSERT INTO calls (attempt_id, answered_at_ms, ended_at_ms, cpd, handoff, transcript,
+                            compliance, turn_latencies_ms, recording, sip_call_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            attempt,
+            call.answered_at_ms,
+            call.ended_at_ms,
+            call.cpd,
+            call.handoff.as_ref().map(to_json).transpose()?,
+            to_json(&transcript)?,
+            to_json(&compliance)?,
+            to_json(&call.turn_latencies_ms)?,
+            call.recording,
+            call.sip_call_id,
+        ],
+    )?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|source| StoreError::Json {
+        what: "call detail".into(),
+        source,
+    })
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(attempt: i64, column: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| StoreError::Json {
+        what: format!("call {attempt}: column `{column}`"),
+        source,
+    })
+}
+
+/// The columns `calls` and `call` read: the attempt, its campaign and its detail's headline.
+const CALL_SELECT: &str = "SELECT a.id, c.name, a.lead_id, a.phone, a.started_at, a.ended_at,
+        a.outcome, a.sip_code, a.disposition, a.talk_s, k.attempt_id IS NOT NULL, k.cpd, k.handoff
+    FROM attempts a JOIN campaigns c ON c.id = a.campaign_id
+    LEFT JOIN calls k ON k.attempt_id = a.id";
+
+/// A row of [`CALL_SELECT`] before its stored names and JSON are checked.
+struct CallRow {
+    attempt: i64,
+    campaign: String,
+    lead: i64,
+    phone: String,
+    started_at: i64,
+    ended_at: Option<i64>,
+    outcome: String,
+    sip_code: Option<u16>,
+    disposition: Option<String>,
+    talk_s: Option<f64>,
+    has_detail: bool,
+    cpd: Option<String>,
+    handoff: Option<String>,
+}
+
+fn call_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
+    Ok(CallRow {
+        attempt: r.get(0)?,
+        campaign: r.get(1)?,
+        lead: r.get(2)?,
+        phone: r.get(3)?,
+        started_at: r.get(4)?,
+        ended_at: r.get(5)?,
+        outcome: r.get(6)?,
+        sip_code: r.get(7)?,
+        disposition: r.get(8)?,
+        talk_s: r.get(9)?,
+        has_detail: r.get(10)?,
+        cpd: r.get(11)?,
+        handoff: r.get(12)?,
+    })
+}
+
+impl CallRow {
+    fn into_summary(self) -> Result<CallSummary> {
+        let outcome = match self.outcome.as_str() {
+            "in_flight" => None,
+            o => Some(CallOutcome::parse(o).ok_or_else(|| {
+                StoreError::Corrupt(format!("attempt {} outcome `{o}`", self.attempt))
+            })?),
+        };
+        let handoff = self
+            .handoff
+            .as_deref()
+            .map(|h| from_json::<Handoff>(self.attempt, "handoff", h))
+            .transpose()?;
+        Ok(CallSummary {
+            attempt: self.attempt,
+            campaign: self.campaign,
+            lead: self.lead,
+            phone: self.phone,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            outcome,
+            sip_code: self.sip_code,
+            disposition: self.disposition,
+            talk_s: self.talk_s,
+            has_detail: self.has_detail,
+            cpd: self.cpd,
+            handoff_reason: handoff.as_ref().map(|h| h.reason.clone()),
+            handoff_result: handoff.map(|h| h.result),
+        })
     }
 }
 
@@ -773,29 +953,125 @@ impl Store for SqliteStore {
 
     fn finish_attempt(&mut self, attempt: i64, end: &AttemptEnd, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let lead: i64 = tx.query_row(
-            "SELECT lead_id FROM attempts WHERE id=? AND outcome='in_flight'",
-            [attempt],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "UPDATE attempts SET ended_at=?, outcome=?, sip_code=?, disposition=?, talk_s=? WHERE id=?",
-            params![
-                now,
-                end.outcome.as_str(),
-                end.sip_code,
-                end.disposition,
-                end.talk_s,
-                attempt
-            ],
-        )?;
-        let (status, due) = next_status(&end.next);
-        tx.execute(
-            "UPDATE leads SET status=?, next_due_at=COALESCE(?, next_due_at) WHERE id=?",
-            params![status.as_str(), due, lead],
-        )?;
+        close_attempt(&tx, attempt, end, now)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn finish_attempt_with_call(
+        &mut self,
+        attempt: i64,
+        end: &AttemptEnd,
+        call: &CallDetail,
+        now: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        close_attempt(&tx, attempt, end, now)?;
+        insert_call(&tx, attempt, call)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn calls(&self, filter: &CallFilter) -> Result<Vec<CallSummary>> {
+        let mut sql = format!("{CALL_SELECT} WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(name) = &filter.campaign {
+            let c = self.campaign(name)?;
+            sql.push_str(" AND a.campaign_id=?");
+            args.push(c.id.into());
+        }
+        if let Some(o) = filter.outcome {
+            sql.push_str(" AND a.outcome=?");
+            args.push(o.as_str().to_string().into());
+        }
+        if let Some(t) = filter.since {
+            sql.push_str(" AND a.started_at>=?");
+            args.push(t.into());
+        }
+        sql.push_str(" ORDER BY a.started_at DESC, a.id DESC");
+        if let Some(n) = filter.limit {
+            sql.push_str(" LIMIT ?");
+            args.push(i64::try_from(n).unwrap_or(i64::MAX).into());
+        }
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(args), call_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?.into_summary()?);
+        }
+        Ok(out)
+    }
+
+    fn call(&self, attempt: i64) -> Result<Option<CallView>> {
+        let sql = format!("{CALL_SELECT} WHERE a.id=?");
+        let Some(row) = self.conn.query_row(&sql, [attempt], call_row).optional()? else {
+            return Ok(None);
+        };
+        let (debtor_id, zones, status, policy_version): (String, String, String, Option<i64>) =
+            self.conn.query_row(
+                "SELECT l.debtor_id, l.zones, l.status, a.policy_version
+                 FROM attempts a JOIN leads l ON l.id = a.lead_id WHERE a.id=?",
+                [attempt],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+        let lead_status = LeadStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("lead status `{status}`")))?;
+        let detail = self
+            .conn
+            .query_row(
+                "SELECT answered_at_ms, ended_at_ms, cpd, handoff, transcript, compliance,
+                        turn_latencies_ms, recording, sip_call_id
+                 FROM calls WHERE attempt_id=?",
+                [attempt],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<i64>>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let detail = match detail {
+            None => None,
+            Some((
+                answered_at_ms,
+                ended_at_ms,
+                cpd,
+                handoff,
+                transcript,
+                compliance,
+                latencies,
+                recording,
+                sip_call_id,
+            )) => Some(CallDetail {
+                answered_at_ms,
+                ended_at_ms,
+                cpd,
+                handoff: handoff
+                    .map(|h| from_json::<Handoff>(attempt, "handoff", &h))
+                    .transpose()?,
+                transcript: from_json(attempt, "transcript", &transcript)?,
+                compliance: from_json(attempt, "compliance", &compliance)?,
+                turn_latencies_ms: from_json(attempt, "turn_latencies_ms", &latencies)?,
+                recording,
+                sip_call_id,
+            }),
+        };
+        Ok(Some(CallView {
+            call: row.into_summary()?,
+            debtor_id,
+            zones,
+            lead_status,
+            policy_version,
+            detail,
+        }))
     }
 
     fn block(
@@ -1186,6 +1462,43 @@ mod tests {
                 "ops".into(),
                 "complaint withdrawn".into()
             )
+        );
+    }
+
+    // ---- issue 14: per-call records ----
+
+    #[test]
+    fn a_version_3_database_gets_the_calls_table_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("v3.db");
+        {
+            let conn = Connection::open(&db).expect("open");
+            for m in &MIGRATIONS[..3] {
+                conn.execute_batch(m).expect("migration");
+            }
+            conn.pragma_update(None, "user_version", 3).expect("v");
+            conn.execute_batch(
+                "INSERT INTO campaigns (id, name, policy, created_at) VALUES (1, 'old', 'cn-collection', 0);
+                 INSERT INTO leads (id, campaign_id, debtor_id, phone, zones, vars, status, source_line)
+                    VALUES (1, 1, 'D', '+8613800000001', '', '{}', 'done', 2);
+                 INSERT INTO attempts (id, lead_id, campaign_id, debtor_id, phone, started_at, ended_at, outcome, sip_code)
+                    VALUES (7, 1, 1, 'D', '+8613800000001', 5, 9, 'no_answer', 480);",
+            )
+            .expect("old rows");
+        }
+        let s = SqliteStore::open(&db).expect("upgrade");
+        assert_eq!(s.schema_version().expect("v"), 4);
+        let c = s.campaign("old").expect("campaign kept");
+        assert_eq!(s.ledger(c.id).expect("ledger").len(), 1);
+        let v = s.call(7).expect("read").expect("the old attempt is a call");
+        assert_eq!(v.call.outcome, Some(CallOutcome::NoAnswer));
+        assert_eq!(v.call.sip_code, Some(480));
+        assert!(v.detail.is_none(), "no record from before call records");
+        assert_eq!(
+            s.calls(&crate::store::CallFilter::default())
+                .expect("list")
+                .len(),
+            1
         );
     }
 }
