@@ -9,6 +9,7 @@
 //! `talk` puts a customer or an agent's phone on an answered call (the `CallAgent` seam).
 
 pub mod customer;
+pub mod driver;
 pub mod persona;
 pub mod talk;
 pub mod voices;
