@@ -545,6 +545,68 @@ personas:
         assert!(t.contains(&(Locale::EnUs, default_greeting(Locale::EnUs).into())));
     }
 
+    /// The demo personas talk to the demo scenario: each behaviour's lines, said turn by
+    /// turn, must end where that behaviour should (a promise, a transfer...), in both
+    /// locales, or the demo's customers would be misunderstood.
+    #[test]
+    fn the_demo_personas_lines_are_what_the_demo_scenario_understands() {
+        use crate::dialogue::engine::{Action, Conversation, Event, Status};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (lib, _) = crate::scenario::library::Library::load_project(root, &[]);
+        let lib = std::sync::Arc::new(lib);
+        let scenario = "collection_m1_overdue";
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let vars = crate::dialogue::engine::with_examples(&lib, scenario, &BTreeMap::new());
+        let p = Personas::load(&root.join("demo/personas.yaml")).unwrap();
+        let mut checked = 0;
+        for (name, persona) in &p.file().personas {
+            for locale in Locale::ALL {
+                let lines = persona.lines_for(locale);
+                if lines.is_empty() {
+                    continue;
+                }
+                let mut conv =
+                    Conversation::new(lib.clone(), scenario, locale, today, &vars).unwrap();
+                let mut turn = conv.handle(Event::Start);
+                for l in lines {
+                    assert!(
+                        !matches!(conv.status(), Status::Ended(_)),
+                        "{name} {locale}: the call ended before {l:?}"
+                    );
+                    turn = conv.handle(Event::Utterance(l.clone()));
+                }
+                let end = turn.control().cloned();
+                let ok = match (persona.behaviour, &end) {
+                    (
+                        Behaviour::Cooperative | Behaviour::PromiseToPay | Behaviour::BargesIn,
+                        Some(Action::Hangup { outcome }),
+                    ) => outcome == "promise_to_pay",
+                    (Behaviour::AlreadyPaid, Some(Action::Hangup { outcome })) => {
+                        outcome == "already_paid"
+                    }
+                    (Behaviour::WrongPerson, Some(Action::Hangup { outcome })) => {
+                        outcome == "wrong_person"
+                    }
+                    (
+                        Behaviour::Angry
+                        | Behaviour::AsksForHuman
+                        | Behaviour::Disputes
+                        | Behaviour::Hardship,
+                        Some(Action::Transfer { .. }),
+                    ) => true,
+                    _ => false,
+                };
+                assert!(
+                    ok,
+                    "{name} {locale}: {:?} ended with {end:?}",
+                    persona.behaviour
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 18, "{checked}");
+    }
+
     #[test]
     fn the_demo_file_loads() {
         let p = Personas::load(Path::new(concat!(
