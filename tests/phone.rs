@@ -287,3 +287,60 @@ fn a_registrar_without_a_password_is_refused_naming_the_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("VOXDIAL_TEST_UNSET_PASSWORD"), "{err}");
 }
+
+#[test]
+fn an_agent_phone_registers_with_digest_and_a_refusal_stops_it_with_the_code() {
+    let sipp_ok = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(sipp_ok, "sipp is not installed: run scripts/test.sh");
+    let xml = root().join("tests/sip/registrar_auth.xml");
+    for (pw, registered) in [("s3cret", true), ("wrong", false)] {
+        let mut registrar = Command::new("sipp")
+            .args(["-sf", xml.to_str().expect("path")])
+            .args(["-p", "5657", "-m", "1", "-nostdin", "-timeout", "30"])
+            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp");
+        std::thread::sleep(Duration::from_millis(400));
+        let mut phone = bin()
+            .args(["phone", "agents", "--agent", "voxbot"])
+            .args([
+                "--registrar",
+                "sip:127.0.0.1:5657",
+                "--password-env",
+                "AGENT_PW_T",
+            ])
+            .args(["--listen", "127.0.0.1:5658", "--voice", "tone"])
+            .env("AGENT_PW_T", pw)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start");
+        let mut first = String::new();
+        BufReader::new(phone.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("read");
+        if registered {
+            let v: Value = serde_json::from_str(&first).expect("json");
+            assert_eq!(v["registered"], true, "{v}");
+            let _ = phone.kill();
+        } else {
+            assert!(first.is_empty(), "no ready line after a refusal: {first}");
+            let status = phone.wait().expect("exit");
+            assert_eq!(status.code(), Some(2));
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut phone.stderr.take().expect("stderr"), &mut err)
+                .expect("stderr");
+            assert!(err.contains("403"), "{err}");
+        }
+        let _ = phone.wait();
+        let _ = registrar.kill();
+        let _ = registrar.wait();
+    }
+}
