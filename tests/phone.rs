@@ -344,3 +344,44 @@ fn an_agent_phone_registers_with_digest_and_a_refusal_stops_it_with_the_code() {
         let _ = registrar.wait();
     }
 }
+
+#[test]
+fn no_answer_voicemail_and_announcements_behave_as_lines_do() {
+    const AT: &str = "127.0.0.1:5660";
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut phones = customers(dir.path(), AT);
+    // Rings until the caller gives up.
+    let r = call(&[&format!("sip:+15550000480@{AT}"), "--ring-timeout-s", "1.5"]);
+    assert_eq!(r["outcome"], "no_answer", "{r}");
+    let log = phones.next(10);
+    assert_eq!(log["result"], "no_answer", "{log}");
+    // A voicemail answers and speaks at once, with nobody to wait for.
+    let rec = dir.path().join("vm.wav");
+    let r = call(&[
+        &format!("sip:+15550000700@{AT}"),
+        "--record",
+        rec.to_str().expect("path"),
+        "--hangup-after-s",
+        "2",
+    ]);
+    assert_eq!(r["sip_code"], 200, "{r}");
+    let mut rd = hound::WavReader::open(&rec).expect("recording");
+    let loud = rd
+        .samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .step_by(2)
+        .filter(|s| s.abs() > 1000)
+        .count();
+    assert!(loud > 2000, "the greeting is on the wire ({loud})");
+    assert_eq!(phones.next(10)["persona"], "voicemail");
+    // An announcement after the answer: the line plays it and hangs up by itself.
+    let r = call(&[&format!("sip:+15550000404@{AT}"), "--hangup-after-s", "40"]);
+    assert_eq!(r["sip_code"], 200, "{r}");
+    assert_ne!(r["hangup_by"], "us", "{r}");
+    let log = phones.next(10);
+    assert_eq!(log["leg"]["hung_up_by"], "customer", "{log}");
+    // As early media (until sip::uas sends 183): the final 404 after the ring.
+    let r = call(&[&format!("sip:+15550000183@{AT}")]);
+    assert_eq!(r["sip_code"], 404, "{r}");
+    assert_eq!(phones.next(10)["result"], "not_in_service");
+}
