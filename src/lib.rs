@@ -11,6 +11,7 @@ pub mod language;
 pub mod media;
 pub mod models;
 pub mod nlu;
+pub mod phone;
 pub mod policy;
 pub mod queue;
 pub mod scenario;

@@ -7,6 +7,7 @@ mod campaign_run;
 mod chat;
 mod models_cmd;
 mod run_cmd;
+mod phone_cmd;
 mod scenario_cmd;
 mod simulate_cmd;
 #[cfg(feature = "speech")]
@@ -92,6 +93,11 @@ pub enum Cmd {
     Trunk {
         #[command(subcommand)]
         cmd: trunk_cmd::TrunkCmd,
+    },
+    /// Synthetic phones on 127.0.0.1: customers from a personas file, agents' phones.
+    Phone {
+        #[command(subcommand)]
+        cmd: phone_cmd::PhoneCmd,
     },
     /// Talk to a scenario in the terminal, or replay a script (one customer line per line).
     Chat {
@@ -247,6 +253,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Run(a) => run_cmd::run(&root, *a),
         Cmd::Trunk { cmd } => trunk_cmd::run(cmd),
         Cmd::Models { cmd } => models_cmd::run(cmd),
+        Cmd::Phone { cmd } => phone_cmd::run(cmd),
         #[cfg(feature = "speech")]
         Cmd::Asr(a) => speech_cmd::asr(*a),
         #[cfg(feature = "speech")]
