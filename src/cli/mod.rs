@@ -6,8 +6,8 @@ mod campaign_cmd;
 mod campaign_run;
 mod chat;
 mod models_cmd;
-mod run_cmd;
 mod phone_cmd;
+mod run_cmd;
 mod scenario_cmd;
 mod simulate_cmd;
 #[cfg(feature = "speech")]
