@@ -92,6 +92,25 @@ fn config(
     hangup_s: f64,
     drain_s: f64,
 ) -> PathBuf {
+    config_paced(
+        dir,
+        campaigns,
+        bots,
+        hangup_s,
+        drain_s,
+        "{strategy: progressive}",
+    )
+}
+
+/// [`config`] with the campaigns' pacing.
+fn config_paced(
+    dir: &Path,
+    campaigns: &[(&str, u16)],
+    bots: u32,
+    hangup_s: f64,
+    drain_s: f64,
+    pacing: &str,
+) -> PathBuf {
     let mut y = String::from("sip: {listen: 127.0.0.1:0}\ndatabase: voxdial.db\n");
     y.push_str(&format!(
         "recordings: recordings\ndrain_timeout_s: {drain_s}\nring_timeout_s: 8\ntrunks:\n"
@@ -104,7 +123,7 @@ fn config(
     y.push_str("campaigns:\n");
     for (name, _) in campaigns {
         y.push_str(&format!(
-            "  - name: {name}\n    mode: bot_first\n    locale: en-US\n    pacing: {{strategy: progressive}}\n    bots: {bots}\n    trunks: [t-{name}]\n    script: {{hangup_after_s: {hangup_s}}}\n"
+            "  - name: {name}\n    mode: bot_first\n    locale: en-US\n    pacing: {pacing}\n    bots: {bots}\n    trunks: [t-{name}]\n    script: {{hangup_after_s: {hangup_s}}}\n"
         ));
     }
     let p = dir.join("voxdial.yaml");
@@ -374,4 +393,49 @@ fn a_bad_config_exits_non_zero_naming_its_place() {
         err.contains("voxdial.yaml:13:11: bots must be between 1 and 10000"),
         "{err}"
     );
+}
+
+#[test]
+fn answered_calls_no_bot_takes_in_time_are_abandoned_and_hung_up() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    import(d, "ab", 600, 3);
+    let peer = sipp("uas_answer_rtp.xml", 5387, 25600, 3);
+    std::thread::sleep(Duration::from_millis(400));
+    // Three lines for the one bot: two answered customers wait, and the policy abandons
+    // them after 2 s; the bot's call lasts 6 s.
+    let cfg = config_paced(
+        d,
+        &[("ab", 5387)],
+        1,
+        6.0,
+        5.0,
+        "{strategy: ratio, ratio: 3}",
+    );
+    let o = voxdial(
+        d,
+        &[
+            "run",
+            "--config",
+            cfg.to_str().expect("path"),
+            "--exit-when-idle",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        common::wait_exit(peer, 20),
+        0,
+        "every call, abandoned ones too, ended with our BYE"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let c = &r["campaigns"]["ab"];
+    assert_eq!(c["answered"], 3, "{r}");
+    assert_eq!(c["abandoned"], 2, "{r}");
+    assert_eq!(c["outcomes"]["abandoned"], 2, "{r}");
+    assert_eq!(c["outcomes"]["connected"], 1, "{r}");
+    audit_clean(d, "ab");
 }

@@ -217,8 +217,6 @@ fn bot_for(
 ) -> Result<voxdial::bot::agent::BotAgent> {
     use std::collections::BTreeMap;
     use std::sync::Arc;
-    use voxdial::bot::agent::BotResources;
-    use voxdial::dialogue::engine::Conversation;
     let (lib, diags) = voxdial::scenario::library::Library::load_project(root, &[]);
     if lib.flow(scenario).is_none() {
         for d in diags.iter().filter(|d| d.is_error()) {
@@ -230,31 +228,30 @@ fn bot_for(
         );
     }
     super::scenario_cmd::warn_unloaded(&diags);
-    let lib = Arc::new(lib);
     let (cfg, models) = a.speech.load()?;
-    let t0 = std::time::Instant::now();
-    let res = BotResources::load(
-        cfg,
+    let res = voxdial::service::agents::bot::load_resources(
+        &cfg,
         &models,
         root,
         &a.speech.data.join("cache/prompts"),
         a.locale,
+        &lib,
+        &[scenario],
     )?;
-    let w = res.warm(&lib, scenario)?;
-    tracing::info!(
-        load_ms = t0.elapsed().as_millis() as u64,
-        prompts = w.prompts,
-        synthesized = w.synthesized,
-        cached = w.cached,
-        "bot ready"
-    );
     let vars: BTreeMap<String, String> = a.vars.iter().cloned().collect();
     let vars = voxdial::dialogue::engine::with_examples(&lib, scenario, &vars);
-    let today = super::today_or_now(a.today);
-    let conv = Conversation::new(lib, scenario, a.locale, today, &vars)?;
     let window_ms = (secs(a.cpd_window_s, "cpd-window-s")?.as_millis()) as u64;
-    let cpd = (!a.no_cpd).then(voxdial::cpd::CpdConfig::default);
-    Ok(res.agent(conv, cpd, window_ms)?)
+    voxdial::service::agents::bot::call_bot(
+        &res,
+        Arc::new(lib),
+        scenario,
+        a.locale,
+        super::today_or_now(a.today),
+        &vars,
+        !a.no_cpd,
+        window_ms,
+    )
+    .map_err(anyhow::Error::from_boxed)
 }
 
 /// The bot's side of the call, for people (the JSON report has all of it).

@@ -119,6 +119,52 @@ pub mod bot {
     /// How long after the answer call-progress detection listens.
     const CPD_WINDOW_MS: u64 = 6_000;
 
+    /// One locale's recognizer, voice and prompt cache, loaded and with the prompts of
+    /// `scenarios` warmed: what a bot needs before the first dial, for `voxdial run` and
+    /// `voxdial call --scenario` alike.
+    pub fn load_resources(
+        speech: &crate::speech::config::SpeechConfig,
+        models: &std::path::Path,
+        root: &std::path::Path,
+        cache_dir: &std::path::Path,
+        locale: crate::Locale,
+        lib: &Library,
+        scenarios: &[&str],
+    ) -> Result<BotResources, crate::speech::SpeechError> {
+        let t0 = std::time::Instant::now();
+        let res = BotResources::load(speech.clone(), models, root, cache_dir, locale)?;
+        for scenario in scenarios {
+            let w = res.warm(lib, scenario)?;
+            tracing::info!(
+                scenario,
+                load_ms = t0.elapsed().as_millis() as u64,
+                prompts = w.prompts,
+                synthesized = w.synthesized,
+                cached = w.cached,
+                "bot ready"
+            );
+        }
+        Ok(res)
+    }
+
+    /// The bot for one call: `scenario`'s conversation with `vars`, call-progress
+    /// detection for `cpd_window_ms` after the answer when `cpd`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call_bot(
+        res: &BotResources,
+        lib: Arc<Library>,
+        scenario: &str,
+        locale: crate::Locale,
+        today: chrono::NaiveDate,
+        vars: &BTreeMap<String, String>,
+        cpd: bool,
+        cpd_window_ms: u64,
+    ) -> Result<crate::bot::agent::BotAgent, Box<dyn std::error::Error + Send + Sync>> {
+        let conv = Conversation::new(lib, scenario, locale, today, vars)?;
+        let cpd = cpd.then(crate::cpd::CpdConfig::default);
+        Ok(res.agent(conv, cpd, cpd_window_ms)?)
+    }
+
     /// The bot factory.
     pub struct BotFactory {
         lib: Arc<Library>,
@@ -152,20 +198,26 @@ pub mod bot {
                     campaign: c.name.clone(),
                     source: e,
                 };
-                if let std::collections::btree_map::Entry::Vacant(v) = resources.entry(c.locale) {
-                    v.insert(
-                        BotResources::load(speech.clone(), models, root, cache_dir, c.locale)
+                match resources.entry(c.locale) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(
+                            load_resources(
+                                speech,
+                                models,
+                                root,
+                                cache_dir,
+                                c.locale,
+                                &lib,
+                                &[&scenario],
+                            )
                             .map_err(|e| bot(Box::new(e)))?,
-                    );
-                }
-                if let Some(r) = resources.get(&c.locale) {
-                    let w = r.warm(&lib, &scenario).map_err(|e| bot(Box::new(e)))?;
-                    tracing::info!(
-                        campaign = %c.name,
-                        prompts = w.prompts,
-                        synthesized = w.synthesized,
-                        "prompts warmed"
-                    );
+                        );
+                    }
+                    std::collections::btree_map::Entry::Occupied(o) => {
+                        o.get()
+                            .warm(&lib, &scenario)
+                            .map_err(|e| bot(Box::new(e)))?;
+                    }
                 }
             }
             Ok(BotFactory {
@@ -197,13 +249,17 @@ pub mod bot {
             })?;
             let vars = lead_vars(lead)?;
             let today = chrono::Local::now().date_naive();
-            let conv =
-                Conversation::new(self.lib.clone(), &scenario, campaign.locale, today, &vars)
-                    .map_err(|e| bot(Box::new(e)))?;
-            let cpd = campaign.cpd.then(crate::cpd::CpdConfig::default);
-            let agent = res
-                .agent(conv, cpd, CPD_WINDOW_MS)
-                .map_err(|e| bot(Box::new(e)))?;
+            let agent = call_bot(
+                res,
+                self.lib.clone(),
+                &scenario,
+                campaign.locale,
+                today,
+                &vars,
+                campaign.cpd,
+                CPD_WINDOW_MS,
+            )
+            .map_err(bot)?;
             Ok(Box::new(agent))
         }
     }
