@@ -27,6 +27,10 @@ pub const MIN_BOT_TURN_MS: u64 = 200;
 pub const BARGE_IN_AFTER_MS: u64 = 1000;
 /// Quiet needed after the customer's own line before voice counts as a new turn.
 pub const REARM_MS: u64 = 300;
+/// A bot still talking this close to the end of a barge-in line talked straight through it:
+/// it did not hear the customer (a prompt that may not be interrupted), who says the line
+/// again once the bot is done, as a person would.
+const IGNORED_MS: u64 = 100;
 /// Voice bursts closer than this are one segment in the log.
 const SEGMENT_GAP_MS: u64 = 300;
 /// After its last line, the customer waits for the bot to be quiet this long before
@@ -92,6 +96,10 @@ pub struct Customer {
     log: CustomerLog,
     actions: VecDeque<Action>,
     done: bool,
+    /// The last line, when it was a barge-in: (index, start).
+    barged: Option<(usize, Millis)>,
+    /// The next line waits for the bot's turn to end (a barge-in that was not heard).
+    wait_for_end: bool,
 }
 
 impl Customer {
@@ -111,6 +119,8 @@ impl Customer {
             log: CustomerLog::default(),
             actions: VecDeque::new(),
             done: false,
+            barged: None,
+            wait_for_end: false,
         }
     }
 
@@ -152,6 +162,19 @@ impl Customer {
         let talking = self.talking(now);
         if talking.is_none() {
             self.talking_until = None;
+            if let Some((i, start)) = self.barged.take() {
+                let through = self
+                    .segment
+                    .is_some_and(|(s, e)| s <= start && now.ms_since(e) <= IGNORED_MS);
+                if through {
+                    // Say it again after the bot's turn, which is this voice.
+                    self.next_line = i;
+                    self.armed = true;
+                    self.turn_voice_ms = MIN_BOT_TURN_MS;
+                    self.turn_started = Some(now);
+                    self.wait_for_end = true;
+                }
+            }
             if !self.armed && self.quiet_for(now) >= REARM_MS {
                 self.armed = true;
             }
@@ -175,12 +198,13 @@ impl Customer {
         }
         let ended = self.quiet_for(now) >= END_OF_TURN_MS;
         let barge = self.cfg.barge_in
+            && !self.wait_for_end
             && self.quiet_for(now) == 0
             && self
                 .turn_started
                 .is_some_and(|t| now.ms_since(t) >= BARGE_IN_AFTER_MS);
         if ended || barge {
-            self.say(now);
+            self.say(now, !ended);
         }
     }
 
@@ -212,11 +236,9 @@ impl Customer {
         if let Some(h) = self.hangup_due() {
             at.push(h);
         } else if self.next_line < self.cfg.line_ms.len() && self.turn_voice_ms >= MIN_BOT_TURN_MS {
+            // A barge-in needs the bot's voice now, so it is decided on frames, not here.
             if let Some(v) = self.last_voice {
                 at.push(v.plus_ms(END_OF_TURN_MS));
-            }
-            if let (true, Some(t)) = (self.cfg.barge_in, self.turn_started) {
-                at.push(t.plus_ms(BARGE_IN_AFTER_MS));
             }
         }
         at.into_iter().min()
@@ -255,8 +277,10 @@ impl Customer {
         Some(at)
     }
 
-    fn say(&mut self, now: Millis) {
+    fn say(&mut self, now: Millis, barge: bool) {
         let i = self.next_line;
+        self.barged = barge.then_some((i, now));
+        self.wait_for_end = false;
         self.next_line += 1;
         let end = now.plus_ms(self.cfg.line_ms[i]);
         self.talking_until = Some(end);
@@ -326,10 +350,12 @@ mod tests {
             let f = frame(voiced);
             for _ in 0..ms / 20 {
                 self.now += 20;
-                // A deadline between frames is honoured before the frame.
+                // A deadline between frames is honoured before the frame; a deadline
+                // that a tick at it does not move would spin a driver.
                 while let Some(t) = self.c.poll_timeout().filter(|t| t.0 < self.now) {
                     self.c.tick(t);
                     self.drain(t.0);
+                    assert_ne!(self.c.poll_timeout(), Some(t), "the deadline did not move");
                 }
                 self.c.frame(Millis(self.now), &f);
                 self.drain(self.now);
@@ -428,15 +454,33 @@ mod tests {
     fn a_barge_in_speaker_starts_a_second_into_the_prompt() {
         let mut r = Run::new(cfg(2, true));
         r.hear(false, 200);
-        r.hear(true, 3000); // a long prompt from 200
+        // A prompt from 200; the customer starts at 1200 and the bot, hearing it, stops
+        // 400 ms later.
+        r.hear(true, 1400);
         assert_eq!(r.said(), vec![(1200, 0)]);
-        // The rest of the interrupted prompt (while it talks, and just after) is not a
-        // new turn: it ran on to 3200 while the line ended at 2700; then quiet.
+        // The bot listens while the line plays (to 2700): no second line.
         r.hear(false, 2000);
         assert_eq!(r.said().len(), 1);
-        // The next prompt is interrupted too.
+        // The reply, from 3600, is interrupted too.
         r.hear(true, 2000);
-        assert_eq!(r.said()[1], (5200 + 1000, 1));
+        assert_eq!(r.said()[1], (3600 + 1000, 1));
+    }
+
+    #[test]
+    fn a_barge_in_the_bot_talks_through_is_said_again_when_the_bot_is_done() {
+        let mut r = Run::new(cfg(2, true));
+        r.hear(false, 200);
+        // A prompt that may not be interrupted: 200..5200, straight through the line
+        // said at 1200..2700.
+        r.hear(true, 5000);
+        assert_eq!(r.said(), vec![(1200, 0)]);
+        // Once the bot is done (and quiet 700 ms), the same line again, not a barge-in.
+        r.hear(false, 1000);
+        assert_eq!(r.said(), vec![(1200, 0), (5900, 0)]);
+        // Then the next prompt (after the line, 5900..7400) is barged into as before.
+        r.hear(false, 2000);
+        r.hear(true, 1500);
+        assert_eq!(r.said()[2], (8200 + 1000, 1));
     }
 
     #[test]
