@@ -72,7 +72,10 @@ fn wire_latency_skips_unanswered_turns_barge_ins_and_old_logs() {
         json!([{"start_ms": 2500, "end_ms": 3000}]),
     );
     assert_eq!(wire_latencies(&old), Vec::<u64>::new());
-    assert_eq!(wire_latencies(&json!({"result": "busy"})), Vec::<u64>::new());
+    assert_eq!(
+        wire_latencies(&json!({"result": "busy"})),
+        Vec::<u64>::new()
+    );
 }
 
 fn call(attempt: i64, outcome: &str, answered: bool) -> CallFacts {
@@ -135,13 +138,19 @@ fn the_report_counts_outcomes_handoffs_and_agents() {
         ])
     );
     assert_eq!(r.dispositions.get("promise_to_pay"), Some(&1));
-    assert_eq!((r.transfers, r.transfers_reached_agent, r.transfer_failures), (2, 1, 1));
+    assert_eq!(
+        (r.transfers, r.transfers_reached_agent, r.transfer_failures),
+        (2, 1, 1)
+    );
     assert_eq!(r.handoffs[0].agent.as_deref(), Some("collections"));
     assert_eq!(r.handoffs[1].failure.as_deref(), Some("603 Decline"));
     assert_eq!(r.agent_calls.get("collections"), Some(&1));
     assert_eq!(r.abandon_rate, 0.25);
     assert_eq!(r.compliance_blocks, blocks);
-    assert_eq!((r.turn_latency_p50_ms, r.turn_latency_p95_ms), (Some(800), Some(800)));
+    assert_eq!(
+        (r.turn_latency_p50_ms, r.turn_latency_p95_ms),
+        (Some(800), Some(800))
+    );
     assert!(!r.bar.answered_at_least_20);
     assert!(r.bar.handoff_reached_agent);
     assert!(r.bar.turn_latency_p95_at_most_1000_ms);
@@ -177,7 +186,15 @@ fn the_demo_runs_the_product_end_to_end() {
     let dir = tmp.path().join("loop");
     let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
         .current_dir(root)
-        .args(["demo", "--json", "--leads", "8", "--timeout-s", "240", "--dir"])
+        .args([
+            "demo",
+            "--json",
+            "--leads",
+            "8",
+            "--timeout-s",
+            "240",
+            "--dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();

@@ -128,8 +128,8 @@ pub fn abandon_rate(abandoned: u64, answered: u64) -> f64 {
 /// packet left the phone: `said[i].voice_end_ms` (the line's start plus the offset of the
 /// clip's last 20 ms frame at or above the phone's voice level, so the synthesized clip's
 /// trailing silence is not counted). The bot's reply is the first segment of bot voice the
-/// phone heard (`leg.heard[j].start_ms`, the arrival of the first voiced packet, energy
-/// >= -40 dBFS) starting at or after that end. The pair counts only when that reply starts
+/// phone heard (`leg.heard[j].start_ms`, the arrival of the first voiced packet, energy at
+/// or above -40 dBFS) starting at or after that end. The pair counts only when that reply starts
 /// before the customer's next line (otherwise the bot did not answer that turn) and no bot
 /// segment spans the end (the bot talking over the line's end is barge-in, not a turn).
 /// Lines of logs without `voice_end_ms` are skipped. A referred leg is not paired: after a
