@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The main job: the most complete end-to-end run voxdial can do so far.
-# Builds, lints the scenario library, runs every conversation test with coverage,
-# plays scripted calls in both locales through the dialogue engine and NLU, measures
-# NLU accuracy on the held-out set, imports a messy GBK campaign list, dials it under
-# the cn-collection policy (simulated lines), audits the ledger, and simulates a day
-# per pacing strategy with charts, and places real SIP calls on 127.0.0.1 against sipp
-# peers (a customer phone with audio, and a blind transfer to an agent), then speech: TTS in
-# both locales heard back by ASR, the bot holding a scenario's conversation on a real call
-# (a sipp customer speaking from a pcap), a voicemail detected after the answer, and
-# call-progress detection on its labelled set.
-# Idempotent (starts from a fresh demo database); needs Rust, and apt for sipp when it is
+# The main job: the product running, then the most complete showcase of its parts.
+# Builds, installs the speech models, then `voxdial demo`: imports the 48-lead en-US demo
+# list, starts synthetic customers and an agent phone (`voxdial phone`) and `voxdial run`
+# on 127.0.0.1, and reports outcomes, hand-offs, turn latency at the wire, abandon rate and
+# compliance blocks (JSON in data/demo/loop/report.json). Then: lints the scenario library,
+# runs every conversation test with coverage, plays scripted calls in both locales through
+# the dialogue engine and NLU, measures NLU accuracy on the held-out set, imports a messy
+# GBK campaign list, dials it under the cn-collection policy (simulated lines), audits the
+# ledger, simulates a day per pacing strategy with charts, then speech: TTS in both locales
+# heard back by ASR, the bot holding a scenario's conversation on a real call (a sipp
+# customer speaking from a pcap), a voicemail detected after the answer, and call-progress
+# detection on its labelled set.
+# Idempotent (starts from fresh demo folders); needs Rust, and apt for sipp when it is
 # missing. Output files go to data/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,11 @@ bash scripts/setup.sh
 cargo build --locked --release --quiet
 bin=target/release/voxdial
 $bin models install
+out=data/demo
+rm -rf "$out" && mkdir -p "$out"
+echo "== voxdial demo: the product running on 127.0.0.1 (campaign demo-en, 48 leads)"
+$bin demo --dir "$out/loop"
+echo "(report JSON: $out/loop/report.json)"
 echo "== scenario check"
 $bin scenario check scenarios dialogs
 echo "== scenario test (conversation tests + transition coverage)"
@@ -32,8 +39,6 @@ for script in demo/*.txt; do
 done
 echo "== NLU on held-out utterances"
 cargo run --locked --release --quiet --example nlu_eval -- tests/data/nlu_heldout.tsv
-out=data/demo
-rm -rf "$out" && mkdir -p "$out"
 db="$out/voxdial.db"
 echo "== campaign import: a GBK list with bad rows, duplicates and a shared number"
 $bin --db "$db" campaign suppress --phone "$(sed -n 30p demo/lists/collection_m1.csv | iconv -f GB18030 -t UTF-8 | cut -d, -f3)" --reason complaint
@@ -56,21 +61,6 @@ echo "== bot-first: bots take every answer, 5 humans take escalations"
 $bin simulate --compare --bot-first --agents 5 --bot-channels 60 --transfer-rate 0.1 --answer-rate 0.3 --leads 100000 --hours 8 --seed 7
 echo "== Erlang C check (M/M/10, 8 Erlangs)"
 $bin simulate --validate-erlang --arrival-rate 0.04444 --agents 10 --mean-handle-s 180 --hours 400 --seed 1
-echo "== SIP call on 127.0.0.1: a customer phone (sipp) answers PCMA and talks; recorded to $out/call.wav"
-sipp_opts="-i 127.0.0.1 -mi 127.0.0.1 -m 1 -nostdin -timeout 30 -timeout_error"
-(cd tests/sip && sipp -sf uas_answer_rtp.xml -p 5480 -mp 26000 $sipp_opts >/dev/null 2>&1) &
-sleep 0.5
-$bin call sip:customer@127.0.0.1:5480 --hangup-after-s 3 --record "$out/call.wav" --json
-wait
-echo "== blind transfer by REFER: customer phone honours it, agent answers"
-(cd tests/sip && sipp 127.0.0.1:5490 -sf customer_xfer_uac.xml -3pcc 127.0.0.1:5495 -p 5482 -mp 26100 $sipp_opts >/dev/null 2>&1) &
-sleep 0.5
-(cd tests/sip && sipp -sf customer_uas_refer.xml -3pcc 127.0.0.1:5495 -p 5481 -mp 26200 $sipp_opts >/dev/null 2>&1) &
-(cd tests/sip && sipp -sf agent_uas.xml -p 5490 -mp 26300 $sipp_opts >/dev/null 2>&1) &
-sleep 0.5
-$bin call sip:customer@127.0.0.1:5481 --refer-to sip:agent@127.0.0.1:5490 --refer-after-s 1 \
-  --hangup-after-s 10 --context reason=debt_dispute --json
-wait
 echo "== speech: prompts synthesized at the call's 8 kHz in both locales, heard back by the recognizers"
 $bin tts "Hello, this is Anxin Bank calling about your card. Is now a good time?" --locale en-US -o "$out/tts_en.wav" --json
 $bin asr "$out/tts_en.wav" --locale en-US --json

@@ -5,6 +5,8 @@ mod calls_cmd;
 mod campaign_cmd;
 mod campaign_run;
 mod chat;
+mod demo_cmd;
+mod demo_report;
 mod models_cmd;
 mod phone_cmd;
 mod run_cmd;
@@ -99,6 +101,9 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: phone_cmd::PhoneCmd,
     },
+    /// The product running on 127.0.0.1: imports the demo list, runs `voxdial run` against
+    /// synthetic customers and an agent phone, and reports outcomes, hand-offs and latency.
+    Demo(Box<demo_cmd::DemoArgs>),
     /// Talk to a scenario in the terminal, or replay a script (one customer line per line).
     Chat {
         /// Scenario id.
@@ -254,6 +259,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Trunk { cmd } => trunk_cmd::run(cmd),
         Cmd::Models { cmd } => models_cmd::run(cmd),
         Cmd::Phone { cmd } => phone_cmd::run(cmd),
+        Cmd::Demo(a) => demo_cmd::run(&root, *a),
         #[cfg(feature = "speech")]
         Cmd::Asr(a) => speech_cmd::asr(*a),
         #[cfg(feature = "speech")]

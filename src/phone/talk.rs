@@ -19,6 +19,12 @@ pub struct SaidLine {
     pub text: String,
     /// When it started (ms since the Unix epoch).
     pub at_ms: u64,
+    /// When its last voiced 20 ms frame was due to leave (the line's start plus the offset of
+    /// the clip's last frame at or above the customer's voice level), so the demo can measure
+    /// turn latency at the wire without the clip's trailing silence. `None` only in logs
+    /// written before this field existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_end_ms: Option<u64>,
 }
 
 /// A stretch of the other side's voice, for the call's log.
@@ -46,13 +52,14 @@ pub struct LegLog {
 }
 
 impl LegLog {
-    fn fill(&mut self, log: &CustomerLog, texts: &[String]) {
+    fn fill(&mut self, log: &CustomerLog, texts: &[String], voice_ms: &[u64]) {
         self.said = log
             .said
             .iter()
             .map(|(i, at)| SaidLine {
                 text: texts.get(*i).cloned().unwrap_or_default(),
                 at_ms: at.0,
+                voice_end_ms: voice_ms.get(*i).map(|v| at.0 + v),
             })
             .collect();
         self.heard = log
@@ -168,12 +175,25 @@ impl CustomerAgent {
         let mut log = lock(&self.log);
         log.ended_ms = Some(end.0);
         log.hung_up_by.get_or_insert("remote");
-        log.fill(&customer.log(), &texts);
+        let voice_ms: Vec<u64> = self.lines.iter().map(|(_, a)| voiced_ms(a)).collect();
+        log.fill(&customer.log(), &texts, &voice_ms);
         AgentReport {
             detail: serde_json::to_value(&*log).unwrap_or_default(),
             policy_outcome: None,
         }
     }
+}
+
+/// Milliseconds from a clip's start (8 kHz) to the end of its last voiced 20 ms frame: a
+/// synthesized line ends with silence that is no part of the customer's turn.
+pub fn voiced_ms(clip: &[i16]) -> u64 {
+    let last = clip
+        .chunks(160)
+        .enumerate()
+        .filter(|(_, f)| frame_energy_db(f) >= VOICE_DB)
+        .map(|(i, f)| i * 160 + f.len())
+        .next_back();
+    last.map_or(0, |n| n as u64 / 8)
 }
 
 fn hang_up(commands: &mpsc::UnboundedSender<AgentCommand>) {
@@ -252,6 +272,7 @@ impl AgentPhoneAgent {
                     said = Some(SaidLine {
                         text: text.clone(),
                         at_ms: now.0,
+                        voice_end_ms: Some(now.0 + voiced_ms(clip)),
                     });
                 }
             }
