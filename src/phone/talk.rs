@@ -19,6 +19,10 @@ pub struct SaidLine {
     pub text: String,
     /// When it started (ms since the Unix epoch).
     pub at_ms: u64,
+    /// When its last voiced frame left (the line's trailing silence excluded): the wire
+    /// turn latency of a load run is measured from here to the bot's next voice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_end_ms: Option<u64>,
 }
 
 /// A stretch of the other side's voice, for the call's log.
@@ -46,13 +50,15 @@ pub struct LegLog {
 }
 
 impl LegLog {
-    fn fill(&mut self, log: &CustomerLog, texts: &[String]) {
+    /// `lines`: each line's text and the offset of its last voiced sample, in ms.
+    fn fill(&mut self, log: &CustomerLog, lines: &[(String, u64)]) {
         self.said = log
             .said
             .iter()
             .map(|(i, at)| SaidLine {
-                text: texts.get(*i).cloned().unwrap_or_default(),
+                text: lines.get(*i).map(|l| l.0.clone()).unwrap_or_default(),
                 at_ms: at.0,
+                voice_end_ms: lines.get(*i).map(|l| at.0 + l.1),
             })
             .collect();
         self.heard = log
@@ -130,7 +136,11 @@ impl CustomerAgent {
         // Turn-taking starts after the intro: what the bot says over a greeting is not a
         // turn to answer.
         let mut customer = Customer::new(cfg, intro_end);
-        let texts: Vec<String> = self.lines.iter().map(|(t, _)| t.clone()).collect();
+        let texts: Vec<(String, u64)> = self
+            .lines
+            .iter()
+            .map(|(t, clip)| (t.clone(), voice_end_ms(clip)))
+            .collect();
         let mut hung_up = false;
         while let Some(frame) = media.inbound.blocking_recv() {
             let now = self.clock.now();
@@ -174,6 +184,16 @@ impl CustomerAgent {
             policy_outcome: None,
         }
     }
+}
+
+/// A sample louder than this (about -36 dBFS) is voice, not the line's padding.
+const VOICE_LEVEL: i16 = 500;
+
+/// The end of a clip's last voiced sample (8 kHz), in ms from its start.
+fn voice_end_ms(clip: &[i16]) -> u64 {
+    clip.iter()
+        .rposition(|s| s.unsigned_abs() > VOICE_LEVEL as u16)
+        .map_or(0, |i| (i as u64 + 1) / 8)
 }
 
 fn hang_up(commands: &mpsc::UnboundedSender<AgentCommand>) {
@@ -252,6 +272,7 @@ impl AgentPhoneAgent {
                     said = Some(SaidLine {
                         text: text.clone(),
                         at_ms: now.0,
+                        voice_end_ms: Some(now.0 + voice_end_ms(clip)),
                     });
                 }
             }
@@ -285,5 +306,19 @@ impl AgentPhoneAgent {
             detail,
             policy_outcome: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lines_voice_ends_before_its_trailing_silence() {
+        let mut clip = vec![0i16; 800]; // 100 ms lead-in
+        clip.extend(std::iter::repeat_n(4000i16, 1600)); // 200 ms of voice
+        clip.extend(vec![30i16; 2400]); // 300 ms of near-silence padding
+        assert_eq!(voice_end_ms(&clip), 300);
+        assert_eq!(voice_end_ms(&[0; 80]), 0);
     }
 }

@@ -80,6 +80,11 @@ pub struct Counters {
     pub outcomes: BTreeMap<String, u64>,
     /// Policy blocks, by rule.
     pub blocks: BTreeMap<String, u64>,
+    /// Times a bot's playout ran dry mid-prompt, over all calls (`MediaReport`): gaps the
+    /// customers heard, which a load run must keep at zero.
+    pub playout_underruns: u64,
+    /// Media ticks sent late, over all calls: the media workers falling behind.
+    pub late_media_ticks: u64,
 }
 
 /// What a run did.
@@ -694,6 +699,10 @@ impl Driver<'_, '_> {
             Event::Ended { camp, call, report } => {
                 let report = *report;
                 let c = &mut self.camps[camp];
+                if let Some(m) = report.as_ref().ok().and_then(|r| r.media.as_ref()) {
+                    c.counters.playout_underruns += m.playout_underruns;
+                    c.counters.late_media_ticks += m.late_ticks;
+                }
                 let Some(l) = c.live.get_mut(&call) else {
                     return Ok(());
                 };
