@@ -52,6 +52,7 @@ personas:
         - "I get paid on the 15th, I can pay it then"
         - "yes that is right"
         - "I'll pay it next Friday"
+      zh-CN: ["是我", "你再说一遍", "多少钱来着", "我后天就还"]
 "#;
 
 fn main() {
@@ -234,7 +235,7 @@ fn run_one(n: usize, port: u16, cache: &Path) -> Result<Row, String> {
         .args(["--campaign", "load", "--scenario", "collection_m1_overdue"])
         .arg("--policy")
         .arg(Path::new(REPO).join("demo/policies/demo-loop.yaml"))
-        .args(["--region", "US"])
+        .args(["--region", "US", "--set", "creditor=Acme Lending"])
         .output()
         .map_err(|e| format!("import: {e}"))?;
     if !out.status.success() {
