@@ -134,6 +134,8 @@ struct Row {
     finished: bool,
     /// Where latency samples fall, for the detail print: (bucket floor ms, count).
     hist: BTreeMap<u64, usize>,
+    /// The bot's own account of each turn ("turn timing" in the run's log).
+    breakdown: String,
 }
 
 impl Row {
@@ -201,6 +203,7 @@ impl Row {
             .map(|(b, c)| format!("{b}-{}:{c}", b + 250))
             .collect();
         println!("latency histogram (ms:count): {}", hist.join(" "));
+        println!("{}", self.breakdown);
         if !self.finished {
             println!("(the run did not finish within {RUN_LIMIT:?}; it was stopped)");
         }
@@ -323,7 +326,7 @@ speech:
         .args(["run", "--config"])
         .arg(dir.join("voxdial.yaml"))
         .args(["--exit-when-idle", "--json"])
-        .env("VOXDIAL_LOG", "voxdial=info")
+        .env("VOXDIAL_LOG", "voxdial=info,voxdial::service::run=debug")
         .stdout(Stdio::from(
             std::fs::File::create(dir.join("run.json")).map_err(|e| e.to_string())?,
         ))
@@ -381,6 +384,7 @@ speech:
     for &l in &sorted {
         *hist.entry(l / 250 * 250).or_insert(0) += 1;
     }
+    let breakdown = breakdown(&std::fs::read_to_string(dir.join("run.err")).unwrap_or_default());
     if keep {
         let kept = tmp.keep();
         println!("kept {}", kept.display());
@@ -401,6 +405,7 @@ speech:
         cpu_phones_s: phones_cpu,
         finished,
         hist,
+        breakdown,
     })
 }
 
@@ -518,6 +523,64 @@ fn wire_latencies(logs: &Path) -> (Vec<u64>, usize) {
         }
     }
     (lat, no_reply)
+}
+
+/// p50/p95 of each part of the bot's turn time, from the "turn timing" lines of the
+/// run's log, and where the first reply sentence came from.
+fn breakdown(log: &str) -> String {
+    let keys = ["endpoint_ms", "asr_ms", "nlu_ms", "tts_first_ms", "total_ms"];
+    let mut vals: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut sources: BTreeMap<String, usize> = BTreeMap::new();
+    let mut speculative = 0;
+    let mut turns = 0;
+    for line in log.lines().filter(|l| l.contains("turn timing")) {
+        let line = strip_ansi(line);
+        turns += 1;
+        for field in line.split_whitespace() {
+            let Some((k, v)) = field.split_once('=') else {
+                continue;
+            };
+            if let (Some(key), Ok(x)) = (keys.iter().find(|&&x| x == k), v.parse::<f64>()) {
+                vals.entry(key).or_default().push(x);
+            } else if k == "tts_source" {
+                *sources.entry(v.to_string()).or_default() += 1;
+            } else if k == "speculative" && v == "true" {
+                speculative += 1;
+            }
+        }
+    }
+    let mut out = format!("bot's account of {turns} turns (p50/p95 ms):");
+    for k in keys {
+        let mut v = vals.remove(k).unwrap_or_default();
+        v.sort_by(f64::total_cmp);
+        let p = |q: f64| {
+            if v.is_empty() {
+                return 0.0;
+            }
+            v[(((q / 100.0) * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+        };
+        out.push_str(&format!(" {k} {:.0}/{:.0};", p(50.0), p(95.0)));
+    }
+    out.push_str(&format!(" speculative ASR {speculative}; first sentence from {sources:?}"));
+    out
+}
+
+/// The log's colour codes (ESC [ ... m) removed.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn cpu_line() -> String {
