@@ -463,10 +463,7 @@ fn concurrency(db: &Path) -> (usize, usize) {
             spans.push((a, e));
         }
     }
-    let mut edges: Vec<(i64, i32)> = spans
-        .iter()
-        .flat_map(|&(a, e)| [(a, 1), (e, -1)])
-        .collect();
+    let mut edges: Vec<(i64, i32)> = spans.iter().flat_map(|&(a, e)| [(a, 1), (e, -1)]).collect();
     // An end before a start at the same instant: touching calls did not overlap.
     edges.sort();
     let (mut up, mut most) = (0i32, 0i32);
@@ -528,7 +525,13 @@ fn wire_latencies(logs: &Path) -> (Vec<u64>, usize) {
 /// p50/p95 of each part of the bot's turn time, from the "turn timing" lines of the
 /// run's log, and where the first reply sentence came from.
 fn breakdown(log: &str) -> String {
-    let keys = ["endpoint_ms", "asr_ms", "nlu_ms", "tts_first_ms", "total_ms"];
+    let keys = [
+        "endpoint_ms",
+        "asr_ms",
+        "nlu_ms",
+        "tts_first_ms",
+        "total_ms",
+    ];
     let mut vals: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut sources: BTreeMap<String, usize> = BTreeMap::new();
     let mut speculative = 0;
@@ -561,7 +564,9 @@ fn breakdown(log: &str) -> String {
         };
         out.push_str(&format!(" {k} {:.0}/{:.0};", p(50.0), p(95.0)));
     }
-    out.push_str(&format!(" speculative ASR {speculative}; first sentence from {sources:?}"));
+    out.push_str(&format!(
+        " speculative ASR {speculative}; first sentence from {sources:?}"
+    ));
     out
 }
 

@@ -958,10 +958,16 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
             campaign,
             endpoint_ms = f(t, "endpoint_ms"),
             asr_ms = f(t, "asr_ms"),
-            speculative = t.get("speculative").and_then(|v| v.as_bool()).unwrap_or(false),
+            speculative = t
+                .get("speculative")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
             nlu_ms = f(t, "nlu_ms"),
             tts_first_ms = f(t, "tts_first_ms"),
-            tts_source = t.get("tts_source").and_then(|v| v.as_str()).unwrap_or("none"),
+            tts_source = t
+                .get("tts_source")
+                .and_then(|v| v.as_str())
+                .unwrap_or("none"),
             total_ms = f(t, "total_ms"),
             "turn timing"
         );
