@@ -451,6 +451,9 @@ impl BotAgent {
                 let outs = me.pipeline.push_inbound(Millis(now), frame)?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
             }
+            // The media worker counts the queue running dry as an underrun only while a
+            // sentence of the prompt is still to come.
+            d.playout.set_more_coming(me.pipeline.has_pending_audio());
             Ok::<(), SpeechError>(())
         };
         if let Err(e) = step(&mut self, &mut d, 0, None) {

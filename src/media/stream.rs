@@ -63,11 +63,21 @@ pub struct MediaReport {
     pub relearned: u64,
     /// Seconds of customer audio that carried sound (not digital silence).
     pub customer_audio_s: f64,
+    /// Times the outbound playout ran dry mid-prompt: the queue could not fill a frame
+    /// while its producer said more of the same prompt was coming
+    /// ([`PlayoutQueue::set_more_coming`]). Each is a gap the customer hears; a load run
+    /// must show none.
+    pub playout_underruns: u64,
 }
 
 struct Queue {
     pcm: VecDeque<i16>,
     down: Downsampler,
+    /// The producer has more of the current prompt to queue.
+    more_coming: bool,
+    /// The last frame taken was full.
+    sounding: bool,
+    underruns: u64,
 }
 
 /// Bot audio waiting to be sent, at 8 kHz. Cloneable; flushing drops everything queued
@@ -80,6 +90,9 @@ impl PlayoutQueue {
         PlayoutQueue(Arc::new(Mutex::new(Queue {
             pcm: VecDeque::new(),
             down: Downsampler::default(),
+            more_coming: false,
+            sounding: false,
+            underruns: 0,
         })))
     }
 
@@ -101,11 +114,25 @@ impl PlayoutQueue {
         self.lock().pcm.extend(pcm);
     }
 
-    /// Drop everything queued (barge-in).
+    /// Drop everything queued (barge-in). The prompt is over: nothing more is coming.
     pub fn flush(&self) {
         let mut q = self.lock();
         q.pcm.clear();
         q.down = Downsampler::default();
+        q.more_coming = false;
+        q.sounding = false;
+    }
+
+    /// Tell the queue whether more audio of the prompt being played is on its way (a
+    /// sentence still being synthesized), so running dry now is an underrun, not the
+    /// prompt's end.
+    pub fn set_more_coming(&self, yes: bool) {
+        self.lock().more_coming = yes;
+    }
+
+    /// Underruns so far (see [`MediaReport::playout_underruns`]).
+    pub fn underruns(&self) -> u64 {
+        self.lock().underruns
     }
 
     /// Queued audio, in ms.
@@ -120,6 +147,15 @@ impl PlayoutQueue {
             *dst = src;
         }
         out[n..].fill(0);
+        if n < out.len() {
+            // Counted once per dry spell, when the audio stops short.
+            if q.sounding && q.more_coming {
+                q.underruns += 1;
+            }
+            q.sounding = false;
+        } else {
+            q.sounding = true;
+        }
     }
 }
 
@@ -445,6 +481,53 @@ impl Stream {
         report.remote = Some(self.source.remote());
         report.rejected_packets = self.source.rejected();
         report.relearned = self.source.relearned();
+        report.playout_underruns = self.playout.underruns();
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take(q: &PlayoutQueue) {
+        let mut f = [0i16; FRAME_SAMPLES];
+        q.take_frame(&mut f);
+    }
+
+    #[test]
+    fn running_dry_mid_prompt_is_an_underrun_and_the_prompts_end_is_not() {
+        let q = PlayoutQueue::new();
+        // First sentence queued, the second still being synthesized.
+        q.push_8k(&[1000; FRAME_SAMPLES * 2 + 40]);
+        q.set_more_coming(true);
+        take(&q);
+        take(&q);
+        assert_eq!(q.underruns(), 0);
+        take(&q); // the tail: short of a frame while more is coming
+        take(&q); // still dry: the same gap, not a second one
+        assert_eq!(q.underruns(), 1);
+        // The last sentence arrives; nothing more after it.
+        q.push_8k(&[1000; FRAME_SAMPLES * 2]);
+        q.set_more_coming(false);
+        take(&q);
+        take(&q);
+        take(&q);
+        assert_eq!(q.underruns(), 1, "the prompt's end is no underrun");
+        // Nothing played yet while the first sentence is synthesized: no gap heard.
+        q.set_more_coming(true);
+        take(&q);
+        assert_eq!(q.underruns(), 1);
+    }
+
+    #[test]
+    fn a_barge_in_flush_is_not_an_underrun() {
+        let q = PlayoutQueue::new();
+        q.push_8k(&[1000; FRAME_SAMPLES * 4]);
+        q.set_more_coming(true);
+        take(&q);
+        q.flush();
+        take(&q);
+        assert_eq!(q.underruns(), 0);
     }
 }

@@ -308,3 +308,17 @@ impl AgentPhoneAgent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lines_voice_ends_before_its_trailing_silence() {
+        let mut clip = vec![0i16; 800]; // 100 ms lead-in
+        clip.extend(std::iter::repeat_n(4000i16, 1600)); // 200 ms of voice
+        clip.extend(vec![30i16; 2400]); // 300 ms of near-silence padding
+        assert_eq!(voiced_ms(&clip), 300);
+        assert_eq!(voiced_ms(&[0; 80]), 0);
+    }
+}

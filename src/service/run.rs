@@ -80,6 +80,11 @@ pub struct Counters {
     pub outcomes: BTreeMap<String, u64>,
     /// Policy blocks, by rule.
     pub blocks: BTreeMap<String, u64>,
+    /// Times a bot's playout ran dry mid-prompt, over all calls (`MediaReport`): gaps the
+    /// customers heard, which a load run must keep at zero.
+    pub playout_underruns: u64,
+    /// Media ticks sent late, over all calls: the media workers falling behind.
+    pub late_media_ticks: u64,
 }
 
 /// What a run did.
@@ -694,6 +699,19 @@ impl Driver<'_, '_> {
             Event::Ended { camp, call, report } => {
                 let report = *report;
                 let c = &mut self.camps[camp];
+                if let Some(m) = report.as_ref().ok().and_then(|r| r.media.as_ref()) {
+                    c.counters.playout_underruns += m.playout_underruns;
+                    c.counters.late_media_ticks += m.late_ticks;
+                }
+                if let Some(turns) = report
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.agent.as_ref())
+                    .and_then(|a| a.get("turns"))
+                    .and_then(|t| t.as_array())
+                {
+                    log_turn_timings(&c.info.name, turns);
+                }
                 let Some(l) = c.live.get_mut(&call) else {
                     return Ok(());
                 };
@@ -927,6 +945,32 @@ fn close(
             Ok(())
         }
         None => ledger.finish(store, f, now),
+    }
+}
+
+/// Where each turn's time went (endpoint silence, ASR wait, NLU, first TTS sentence), at
+/// debug level: what a load run reads to say why latency grows with the number of calls.
+/// Numbers only: the turn's text is never logged.
+fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
+    let f = |t: &serde_json::Value, k: &str| t.get(k).and_then(|v| v.as_f64()).unwrap_or(-1.0);
+    for t in turns {
+        tracing::debug!(
+            campaign,
+            endpoint_ms = f(t, "endpoint_ms"),
+            asr_ms = f(t, "asr_ms"),
+            speculative = t
+                .get("speculative")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            nlu_ms = f(t, "nlu_ms"),
+            tts_first_ms = f(t, "tts_first_ms"),
+            tts_source = t
+                .get("tts_source")
+                .and_then(|v| v.as_str())
+                .unwrap_or("none"),
+            total_ms = f(t, "total_ms"),
+            "turn timing"
+        );
     }
 }
 
