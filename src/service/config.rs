@@ -754,7 +754,7 @@ http: {listen: 127.0.0.1:8080}
                         .replace("AGENT_1001_PASSWORD", "PBX_B_PASSWORD")
                         .replace("name: care", "name: 'c are'"),
                 ),
-                "voxdial.yaml:26:11: queue c are: name",
+                "voxdial.yaml:25:11: queue c are: name",
             ),
         ];
         for (text, want) in cases {
