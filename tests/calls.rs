@@ -78,6 +78,7 @@ fn detail() -> CallDetail {
             waited_ms: Some(4_200),
             result: HandoffResult::ReachedAgent,
             failure: None,
+            recording: None,
         }),
         transcript: vec![
             TranscriptEntry {

@@ -80,7 +80,6 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
         }
         #[cfg(not(feature = "speech"))]
         {
-            let _ = root;
             anyhow::bail!(
                 "campaign {} needs the speech bot, and this voxdial is built without speech: give it a `script:` or build with the speech feature",
                 bots[0].name
@@ -89,9 +88,8 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
     }
     let rt = super::runtime()?;
     let report = rt.block_on(async {
-        let ua = voxdial::sip::ua::SipUa::bind(loaded.config.sip.listen, super::media_runtime())
-            .await
-            .with_context(|| format!("sip.listen {}", loaded.config.sip.listen))?;
+        let (ua, queues) =
+            voxdial::service::queues::bind(&loaded, super::media_runtime(), root).await?;
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         tokio::spawn(async move {
@@ -102,12 +100,13 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
         let r = run::run(
             &loaded,
             &mut store,
-            Arc::new(ua),
+            ua,
             Arc::new(factory),
             shutdown,
             RunOptions {
                 exit_when_idle: a.exit_when_idle,
             },
+            Some(queues.records),
         )
         .await?;
         anyhow::Ok(r)

@@ -194,15 +194,53 @@ impl PacingSection {
     }
 }
 
-/// A human queue. Only the external form (an existing PBX or ACD, or a voxdial queue
-/// served elsewhere) is here yet: the bot's REFER goes to `uri`.
+/// A human queue: either external (an existing PBX or ACD, or a voxdial queue served
+/// elsewhere: the bot's REFER goes to `uri`) or built in (no `uri`: voxdial answers
+/// `sip:<name>@<sip.listen>` itself, rings its `agents` and bridges them in).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
-    /// Name campaigns use.
+    /// Name campaigns use (and, built in, the user part of the queue's address).
     pub name: String,
-    /// The queue's SIP address.
-    pub uri: String,
+    /// The external queue's SIP address; none: the queue is built in.
+    #[serde(default)]
+    pub uri: Option<String>,
+    /// Built in: seconds a customer waits for an agent (default 120).
+    #[serde(default)]
+    pub max_wait_s: Option<u32>,
+    /// Built in: seconds an agent's phone rings before the next is tried (default 20).
+    #[serde(default)]
+    pub ring_timeout_s: Option<u32>,
+    /// Built in: seconds after a call before the agent gets the next (default 10).
+    #[serde(default)]
+    pub wrap_up_s: Option<u32>,
+    /// Built in: what waiting customers hear (WAV; default the shipped hold tune).
+    #[serde(default)]
+    pub hold_audio: Option<PathBuf>,
+    /// Built in: the people answering the queue.
+    #[serde(default)]
+    pub agents: Vec<AgentSection>,
+}
+
+impl QueueConfig {
+    /// Whether voxdial serves this queue itself.
+    pub fn built_in(&self) -> bool {
+        self.uri.is_none()
+    }
+}
+
+/// A built-in queue's agent, as the file names it: the password is in the environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// The SIP user name the agent's phone registers as.
+    pub user: String,
+    /// The environment variable holding the agent's digest password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// A fixed phone address for a phone that does not register.
+    #[serde(default)]
+    pub contact: Option<String>,
 }
 
 /// A config file that cannot be used, with the place.
@@ -229,6 +267,9 @@ pub struct Loaded {
     pub config: ServiceConfig,
     /// Each trunk's digest password (by trunk index), from its `password_env`.
     pub trunk_passwords: Vec<Option<String>>,
+    /// The built-in queues, checked, agents' passwords filled from the environment (the
+    /// hold audio path as written: take it through [`Loaded::path`]).
+    pub builtin_queues: Vec<crate::queue::QueueConfig>,
     /// The folder relative paths in the file are taken from.
     pub base: PathBuf,
 }
@@ -349,20 +390,108 @@ pub fn parse(
         }
         trunk_passwords.push(password);
     }
+    let mut builtin_queues = Vec::new();
     for (i, q) in config.queues.iter().enumerate() {
         let ix = i.to_string();
-        if let Err(e) = crate::sip::ua::check_uri(&q.uri) {
-            return Err(at(
-                &["queues", &ix, "uri"],
-                format!("queue {}: {e}", q.name),
-            ));
-        }
         if config.queues[..i].iter().any(|o| o.name == q.name) {
             return Err(at(
                 &["queues", &ix, "name"],
                 format!("a second queue named {}", q.name),
             ));
         }
+        if let Some(uri) = &q.uri {
+            if let Err(e) = crate::sip::ua::check_uri(uri) {
+                return Err(at(
+                    &["queues", &ix, "uri"],
+                    format!("queue {}: {e}", q.name),
+                ));
+            }
+            let builtin_keys = [
+                ("max_wait_s", q.max_wait_s.is_some()),
+                ("ring_timeout_s", q.ring_timeout_s.is_some()),
+                ("wrap_up_s", q.wrap_up_s.is_some()),
+                ("hold_audio", q.hold_audio.is_some()),
+                ("agents", !q.agents.is_empty()),
+            ];
+            if let Some((key, _)) = builtin_keys.iter().find(|(_, set)| *set) {
+                return Err(at(
+                    &["queues", &ix, key],
+                    format!(
+                        "queue {}: {key} is for a built-in queue, and this one has a uri (an external queue): drop one of them",
+                        q.name
+                    ),
+                ));
+            }
+            continue;
+        }
+        let mut agents = Vec::new();
+        for (j, a) in q.agents.iter().enumerate() {
+            let jx = j.to_string();
+            let password = match &a.password_env {
+                Some(var) => match env(var).filter(|v| !v.is_empty()) {
+                    Some(p) => p,
+                    None => {
+                        return Err(at(
+                            &["queues", &ix, "agents", &jx, "password_env"],
+                            format!(
+                                "the environment variable {var} (agent {}'s password) is not set",
+                                a.user
+                            ),
+                        ))
+                    }
+                },
+                None => String::new(),
+            };
+            agents.push(crate::queue::AgentAccount {
+                user: a.user.clone(),
+                password,
+                contact: a.contact.clone(),
+            });
+        }
+        let defaults: crate::queue::QueueConfig =
+            serde_yaml_ng::from_str("name: q").map_err(|e| at(&["queues", &ix], e.to_string()))?;
+        let built = crate::queue::QueueConfig {
+            name: q.name.clone(),
+            max_wait_s: q.max_wait_s.unwrap_or(defaults.max_wait_s),
+            ring_timeout_s: q.ring_timeout_s.unwrap_or(defaults.ring_timeout_s),
+            wrap_up_s: q.wrap_up_s.unwrap_or(defaults.wrap_up_s),
+            hold_audio: q.hold_audio.clone().unwrap_or(defaults.hold_audio),
+            agents,
+        };
+        if let Err(crate::queue::QueueConfigError::Field { field, why, .. }) = built.validate() {
+            // `agents[2].password` -> the keys of the file's place.
+            let mut path: Vec<String> = vec!["queues".into(), ix.clone()];
+            for part in field.split(['.', '[', ']']).filter(|p| !p.is_empty()) {
+                path.push(if part == "password" {
+                    "password_env".into()
+                } else {
+                    part.into()
+                });
+            }
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let why = if field.ends_with("password") {
+                "an agent without a fixed contact registers, so needs password_env".into()
+            } else {
+                why
+            };
+            return Err(at(&path, format!("queue {}: {field}: {why}", q.name)));
+        }
+        for a in &built.agents {
+            let clash = builtin_queues
+                .iter()
+                .flat_map(|b: &crate::queue::QueueConfig| b.agents.iter())
+                .any(|o| o.user == a.user && o.password != a.password);
+            if clash {
+                return Err(at(
+                    &["queues", &ix, "agents"],
+                    format!(
+                        "agent {} is in two queues with different passwords: one registrar serves both",
+                        a.user
+                    ),
+                ));
+            }
+        }
+        builtin_queues.push(built);
     }
     if config.campaigns.is_empty() {
         return Err(at(&["campaigns"], "no campaign: name at least one".into()));
@@ -432,6 +561,7 @@ pub fn parse(
     Ok(Loaded {
         config,
         trunk_passwords,
+        builtin_queues,
         base: PathBuf::from("."),
     })
 }
@@ -492,7 +622,11 @@ http: {listen: 127.0.0.1:8080}
         assert_eq!(l.config.campaigns[0].locale, Locale::EnUs);
         assert_eq!(l.trunk_passwords, vec![None, Some("s3cret".to_string())]);
         assert_eq!(l.config.drain_timeout_s, 30.0);
-        assert_eq!(l.config.queues[0].uri, "sip:collections@127.0.0.1:5070");
+        assert_eq!(
+            l.config.queues[0].uri.as_deref(),
+            Some("sip:collections@127.0.0.1:5070")
+        );
+        assert!(l.builtin_queues.is_empty());
     }
 
     #[test]
@@ -540,6 +674,87 @@ http: {listen: 127.0.0.1:8080}
             (
                 GOOD.replace("sip:collections@127.0.0.1:5070", "collections"),
                 "voxdial.yaml:24:10: queue collections",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = error_of(&text);
+            assert!(e.starts_with(want), "want {want:?}, got {e:?}");
+        }
+    }
+
+    const BUILTIN: &str = "
+  - name: care
+    max_wait_s: 30
+    agents:
+      - {user: '1001', password_env: AGENT_1001_PASSWORD}
+      - {user: '1002', contact: 'sip:1002@127.0.0.1:5090'}
+";
+
+    fn with_builtin(text: &str) -> String {
+        GOOD.replace(
+            "recordings: recordings",
+            &format!("{}recordings: recordings", text.trim_start_matches('\n')),
+        )
+    }
+
+    #[test]
+    fn a_built_in_queue_loads_with_its_agents_passwords_from_the_environment() {
+        let env = |var: &str| match var {
+            "AGENT_1001_PASSWORD" => Some("pw1".to_string()),
+            "PBX_B_PASSWORD" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        let text = with_builtin(BUILTIN);
+        let l = parse(&SourceFile::new("voxdial.yaml", text), &env).unwrap();
+        assert!(l.config.queues[1].built_in());
+        let q = &l.builtin_queues[0];
+        assert_eq!(q.name, "care");
+        assert_eq!((q.max_wait_s, q.ring_timeout_s, q.wrap_up_s), (30, 20, 10));
+        assert_eq!(q.agents[0].password, "pw1");
+        assert_eq!(
+            q.agents[1].contact.as_deref(),
+            Some("sip:1002@127.0.0.1:5090")
+        );
+    }
+
+    #[test]
+    fn bad_built_in_queues_are_refused_at_their_place() {
+        let cases = [
+            // The agent's password variable is not set.
+            (
+                with_builtin(BUILTIN),
+                "voxdial.yaml:28:38: the environment variable AGENT_1001_PASSWORD",
+            ),
+            // An agent who must register, without a password.
+            (
+                with_builtin(&BUILTIN.replace(", password_env: AGENT_1001_PASSWORD", "")),
+                "voxdial.yaml:28:9: queue care: agents[0].password",
+            ),
+            // A contact that is no SIP URI.
+            (
+                with_builtin(
+                    &BUILTIN
+                        .replace("AGENT_1001_PASSWORD", "PBX_B_PASSWORD")
+                        .replace("sip:1002@127.0.0.1:5090", "phone"),
+                ),
+                "voxdial.yaml:29:33: queue care: agents[1].contact",
+            ),
+            // Built-in settings on an external queue.
+            (
+                GOOD.replace(
+                    "    uri: sip:collections@127.0.0.1:5070\n",
+                    "    uri: sip:collections@127.0.0.1:5070\n    max_wait_s: 9\n",
+                ),
+                "voxdial.yaml:25:17: queue collections: max_wait_s is for a built-in queue",
+            ),
+            // A queue name that cannot be a SIP user part.
+            (
+                with_builtin(
+                    &BUILTIN
+                        .replace("AGENT_1001_PASSWORD", "PBX_B_PASSWORD")
+                        .replace("name: care", "name: 'c are'"),
+                ),
+                "voxdial.yaml:25:11: queue c are: name",
             ),
         ];
         for (text, want) in cases {

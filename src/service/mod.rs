@@ -5,4 +5,5 @@
 
 pub mod agents;
 pub mod config;
+pub mod queues;
 pub mod run;

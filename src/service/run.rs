@@ -12,6 +12,7 @@ use super::config::{CampaignConfig, Loaded};
 use crate::campaign::runner::{self, Committed, Finish, Ledger};
 use crate::dialer::core::{CallId, Dialer, DialerConfig, Input, LineResult, Output};
 use crate::policy::{CallOutcome, Policy};
+use crate::queue::{HandoffRecord, HandoffResult as QueueResult};
 use crate::sip::agent::{AgentCommand, AgentMedia, CallAgent, EarlyVerdict};
 use crate::sip::transfer::TransferState;
 use crate::sip::trunk::{Refusal, TrunkGate};
@@ -46,6 +47,18 @@ pub enum ServiceError {
     /// A trunk's proxy has no address.
     #[error(transparent)]
     Trunk(#[from] crate::sip::trunk::TrunkError),
+    /// voxdial's SIP address cannot be bound.
+    #[error("sip.listen {listen}")]
+    Sip {
+        /// The configured address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: UaError,
+    },
+    /// A built-in queue cannot start (its hold audio).
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
     /// The recordings folder cannot be made.
     #[error("recordings folder {path}")]
     Recordings {
@@ -170,7 +183,13 @@ struct Camp<'p> {
     core: Dialer<'p, ()>,
     ledger: Ledger<'p>,
     trunks: Vec<usize>,
+    /// Where the bot's REFER goes.
     queue: Option<String>,
+    /// The queue as the call's record names it (a built-in queue's name, an external
+    /// queue's address).
+    queue_label: Option<String>,
+    /// The hand-off queue is built in: its record completes the call's.
+    builtin_queue: bool,
     live: HashMap<CallId, Live>,
     pending: VecDeque<CallId>,
     /// Earliest moment a trunk may take the next pending dial.
@@ -197,6 +216,25 @@ struct Driver<'s, 'p> {
     clock: MonotonicClock,
     recordings: Option<PathBuf>,
     draining: bool,
+    /// Attempts handed to a built-in queue, waiting for its record (by attempt id).
+    parked: HashMap<i64, Parked>,
+    /// Queue records that came before their call's end (by attempt id).
+    early: HashMap<i64, HandoffRecord>,
+    /// How long a parked attempt waits for its queue's record.
+    park_for_ms: u64,
+}
+
+/// An attempt whose call was handed to a built-in queue, closed once the queue's record
+/// of the human part arrives (or `until` passes).
+struct Parked {
+    camp: usize,
+    lead: i64,
+    outcome: CallOutcome,
+    sip_code: Option<u16>,
+    disposition: Option<String>,
+    talk_s: f64,
+    detail: CallDetail,
+    until: Millis,
 }
 
 /// The campaign's stored policy, compiled (what every dial is judged by).
@@ -223,6 +261,7 @@ pub async fn run(
     factory: Arc<dyn AgentFactory>,
     shutdown: CancellationToken,
     opts: RunOptions,
+    mut handoffs: Option<mpsc::UnboundedReceiver<HandoffRecord>>,
 ) -> Result<ServiceReport, ServiceError> {
     let clock = MonotonicClock::new();
     let start = clock.now();
@@ -257,7 +296,7 @@ pub async fn run(
         .iter()
         .zip(rows)
         .zip(&policies)
-        .map(|((c, row), policy)| camp(cfg, c, row, policy, start, &trunks))
+        .map(|((c, row), policy)| camp(cfg, c, row, policy, start, &trunks, ua.local_addr()))
         .collect();
     let recordings = cfg.config.recordings.as_ref().map(|p| cfg.path(p));
     if let Some(dir) = &recordings {
@@ -277,6 +316,9 @@ pub async fn run(
         clock,
         recordings,
         draining: false,
+        parked: HashMap::new(),
+        early: HashMap::new(),
+        park_for_ms: park_for_ms(cfg),
     };
     let drain_for = Duration::from_secs_f64(cfg.config.drain_timeout_s);
     let mut drain_until: Option<Millis> = None;
@@ -287,11 +329,12 @@ pub async fn run(
         for ci in 0..d.camps.len() {
             d.step(ci, now)?;
         }
+        d.unpark_expired(now)?;
         if now >= next_log {
             next_log = now.plus_ms(60_000);
             d.log_counters();
         }
-        let live: usize = d.camps.iter().map(|c| c.live.len()).sum();
+        let live: usize = d.camps.iter().map(|c| c.live.len()).sum::<usize>() + d.parked.len();
         if d.draining && live == 0 {
             break;
         }
@@ -303,6 +346,7 @@ pub async fn run(
                 cut = true;
                 report.cut_at_drain = live as u64;
                 d.hang_up_all();
+                d.unpark_all(now)?;
                 // Calls that do not end within a few seconds of their BYE (a ringing
                 // INVITE cannot be hung up through its agent) are given up on.
                 drain_until = Some(now.plus_ms(5_000));
@@ -323,12 +367,24 @@ pub async fn run(
         if let Some(t) = drain_until {
             wake = wake.min(t);
         }
+        if let Some(t) = d.parked.values().map(|p| p.until).min() {
+            wake = wake.min(t);
+        }
         let sleep = tokio::time::sleep_until(d.clock.instant_of(wake).into());
         tokio::select! {
             ev = rx.recv() => {
                 if let Some(ev) = ev {
                     let now = d.clock.now();
                     d.on_event(ev, now)?;
+                }
+            }
+            rec = recv_handoff(&mut handoffs) => {
+                match rec {
+                    Some(rec) => {
+                        let now = d.clock.now();
+                        d.on_handoff(rec, now)?;
+                    }
+                    None => handoffs = None,
                 }
             }
             _ = sleep => {}
@@ -352,6 +408,31 @@ pub async fn run(
     Ok(report)
 }
 
+/// The next queue record, or never when there are no built-in queues.
+async fn recv_handoff(
+    rx: &mut Option<mpsc::UnboundedReceiver<HandoffRecord>>,
+) -> Option<HandoffRecord> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How long a call handed to a built-in queue waits for the queue's record: the longest
+/// wait and ring of any built-in queue plus an hour of talk (a longer talk is written
+/// without the human part).
+fn park_for_ms(cfg: &Loaded) -> u64 {
+    let worst = cfg
+        .builtin_queues
+        .iter()
+        .map(|q| {
+            u64::from(q.max_wait_s) + u64::from(q.ring_timeout_s) * (q.agents.len() as u64 + 1)
+        })
+        .max()
+        .unwrap_or(0);
+    (worst + 3600) * 1000
+}
+
 fn camp<'p>(
     cfg: &Loaded,
     c: &CampaignConfig,
@@ -359,6 +440,7 @@ fn camp<'p>(
     policy: &'p Policy,
     start: Millis,
     trunks: &[Trunk],
+    sip_addr: std::net::SocketAddr,
 ) -> Camp<'p> {
     let trunk_ix: Vec<usize> = if c.trunks.is_empty() {
         (0..trunks.len()).collect()
@@ -387,13 +469,17 @@ fn camp<'p>(
         pacing.pacer(),
         Some(policy),
     );
-    let queue = c.queue.as_ref().and_then(|q| {
-        cfg.config
-            .queues
-            .iter()
-            .find(|x| &x.name == q)
-            .map(|x| x.uri.clone())
+    let q = c
+        .queue
+        .as_ref()
+        .and_then(|q| cfg.config.queues.iter().find(|x| &x.name == q));
+    // A built-in queue is voxdial's own address: the REFER (and a bridge) come back here.
+    let queue = q.map(|x| match &x.uri {
+        Some(uri) => uri.clone(),
+        None => format!("sip:{}@{sip_addr}", x.name),
     });
+    let builtin_queue = q.is_some_and(|x| x.built_in());
+    let queue_label = q.map(|x| x.uri.clone().unwrap_or_else(|| x.name.clone()));
     Camp {
         info: CampaignInfo {
             name: c.name.clone(),
@@ -406,6 +492,8 @@ fn camp<'p>(
         ledger: Ledger::new(policy, row.id, row.policy_version).with_max_sleep_ms(10_000),
         trunks: trunk_ix,
         queue,
+        queue_label,
+        builtin_queue,
         live: HashMap::new(),
         pending: VecDeque::new(),
         retry_at: None,
@@ -532,7 +620,7 @@ impl Driver<'_, '_> {
                             l.answered_at,
                             now,
                             l.recording.as_ref(),
-                            c.queue.as_deref(),
+                            c.queue_label.as_deref(),
                         )
                     });
                     let f = Finish {
@@ -816,23 +904,120 @@ impl Driver<'_, '_> {
             l.answered_at,
             now,
             l.recording.as_ref(),
-            c.queue.as_deref(),
+            c.queue_label.as_deref(),
         );
-        let f = Finish {
-            lead: l.lead.id,
-            attempt: l.attempt,
-            outcome,
-            sip_code: r.and_then(|r| r.sip_code).or(Some(200)),
-            disposition: disposition.as_deref(),
-            talk_s: r.map_or(0.0, |r| r.duration_s),
-        };
-        close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
+        let mut detail = detail;
+        let sip_code = r.and_then(|r| r.sip_code).or(Some(200));
+        let talk_s = r.map_or(0.0, |r| r.duration_s);
+        let early = self.early.remove(&l.attempt);
+        if transferred && c.builtin_queue && early.is_none() {
+            // The bot's part is over; the queue's record of the human part completes it.
+            self.parked.insert(
+                l.attempt,
+                Parked {
+                    camp: ci,
+                    lead: l.lead.id,
+                    outcome,
+                    sip_code,
+                    disposition,
+                    talk_s,
+                    detail,
+                    until: now.plus_ms(self.park_for_ms),
+                },
+            );
+        } else {
+            if let Some(rec) = &early {
+                apply_handoff(&mut detail, rec);
+            }
+            let f = Finish {
+                lead: l.lead.id,
+                attempt: l.attempt,
+                outcome,
+                sip_code,
+                disposition: disposition.as_deref(),
+                talk_s,
+            };
+            close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
+        }
         c.core.handle(now, Input::BotFree { call, transferred });
         self.drain(ci, now)
     }
 
+    /// A built-in queue finished a hand-off: complete its call's record.
+    fn on_handoff(&mut self, rec: HandoffRecord, now: Millis) -> Result<(), ServiceError> {
+        let attempt = rec
+            .context
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Attempt"))
+            .and_then(|(_, v)| v.parse::<i64>().ok());
+        let Some(attempt) = attempt else {
+            tracing::info!(queue = %rec.queue, result = ?rec.result, "a hand-off of no call of this run (no X-Voxdial-Attempt)");
+            return Ok(());
+        };
+        if let Some(mut p) = self.parked.remove(&attempt) {
+            apply_handoff(&mut p.detail, &rec);
+            return self.close_parked(attempt, p, now);
+        }
+        let live = self
+            .camps
+            .iter()
+            .any(|c| c.live.values().any(|l| l.attempt == attempt && !l.closed));
+        if live {
+            // The queue finished before the bot's call ended (its end is on its way).
+            self.early.insert(attempt, rec);
+        } else {
+            tracing::info!(attempt, queue = %rec.queue, "a hand-off record for an attempt already closed");
+        }
+        Ok(())
+    }
+
+    fn close_parked(&mut self, attempt: i64, p: Parked, now: Millis) -> Result<(), ServiceError> {
+        let c = &mut self.camps[p.camp];
+        let f = Finish {
+            lead: p.lead,
+            attempt,
+            outcome: p.outcome,
+            sip_code: p.sip_code,
+            disposition: p.disposition.as_deref(),
+            talk_s: p.talk_s,
+        };
+        close(self.store, &mut c.ledger, &f, Some(&p.detail), now)?;
+        Ok(())
+    }
+
+    /// Parked attempts whose queue record did not come in time are written as they are.
+    fn unpark_expired(&mut self, now: Millis) -> Result<(), ServiceError> {
+        let due: Vec<i64> = self
+            .parked
+            .iter()
+            .filter(|(_, p)| p.until <= now)
+            .map(|(a, _)| *a)
+            .collect();
+        for a in due {
+            if let Some(mut p) = self.parked.remove(&a) {
+                if let Some(h) = &mut p.detail.handoff {
+                    h.failure
+                        .get_or_insert_with(|| "no record from the queue in time".into());
+                }
+                self.close_parked(a, p, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// At the drain limit: write every parked attempt as it is.
+    fn unpark_all(&mut self, now: Millis) -> Result<(), ServiceError> {
+        for (a, p) in std::mem::take(&mut self.parked) {
+            self.close_parked(a, p, now)?;
+        }
+        Ok(())
+    }
+
     /// Whether the campaigns have nothing live, nothing pending and nothing due now.
     fn idle(&mut self, now: Millis) -> Result<bool, ServiceError> {
+        if !self.parked.is_empty() {
+            return Ok(false);
+        }
         for c in &self.camps {
             if !c.live.is_empty() || !c.pending.is_empty() || c.core.live_calls() > 0 {
                 return Ok(false);
@@ -1030,6 +1215,7 @@ fn detail_of(
             waited_ms: None,
             result,
             failure,
+            recording: None,
         }
     });
     CallDetail {
@@ -1043,6 +1229,53 @@ fn detail_of(
         recording: answered_at.and(recording).map(|p| p.display().to_string()),
         sip_call_id: None,
     }
+}
+
+/// Complete a call's hand-off with the built-in queue's record of it.
+fn apply_handoff(detail: &mut CallDetail, rec: &HandoffRecord) {
+    let reason = rec
+        .context
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Reason"))
+        .map(|(_, v)| v.clone());
+    let h = detail.handoff.get_or_insert_with(|| Handoff {
+        reason: reason.clone().unwrap_or_else(|| "unspecified".into()),
+        queue: None,
+        agent: None,
+        waited_ms: None,
+        result: HandoffResult::Failed,
+        failure: None,
+        recording: None,
+    });
+    if h.reason == "unspecified" {
+        if let Some(r) = reason {
+            h.reason = r;
+        }
+    }
+    h.queue = Some(rec.queue.clone());
+    h.agent = rec.agent.clone();
+    h.waited_ms = Some(rec.waited_ms);
+    let (result, failure) = match &rec.result {
+        QueueResult::Bridged => (HandoffResult::ReachedAgent, None),
+        QueueResult::NoAgent => (
+            HandoffResult::Failed,
+            Some(match rec.give_up {
+                Some(crate::queue::GiveUpReason::NoAgents) => "no agent logged in".to_string(),
+                _ => format!("no agent free within {} s", rec.waited_ms / 1000),
+            }),
+        ),
+        QueueResult::AgentFailed(code) => (
+            HandoffResult::Failed,
+            Some(format!("the agent's phone answered {code}")),
+        ),
+        QueueResult::CustomerLeft => (
+            HandoffResult::Abandoned,
+            Some("the customer hung up waiting for an agent".to_string()),
+        ),
+    };
+    h.result = result;
+    h.failure = failure;
+    h.recording = rec.recording.as_ref().map(|p| p.display().to_string());
 }
 
 /// A campaign name as a folder name.
@@ -1072,5 +1305,69 @@ impl std::fmt::Display for ErrorChain<'_> {
         }
         // A call's error may quote its request URI, which holds the customer's number.
         f.write_str(&crate::language::redact::mask_account_numbers(&text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::GiveUpReason;
+
+    fn record(result: QueueResult, give_up: Option<GiveUpReason>) -> HandoffRecord {
+        HandoffRecord {
+            queue: "care".into(),
+            context: vec![
+                ("Reason".into(), "wants_human".into()),
+                ("Attempt".into(), "7".into()),
+            ],
+            agent: Some("1001".into()),
+            waited_ms: 4_200,
+            result,
+            give_up,
+            talk_ms: 9_000,
+            recording: Some(PathBuf::from("rec/queues/care-1.wav")),
+        }
+    }
+
+    #[test]
+    fn the_queues_record_completes_the_calls_hand_off() {
+        let mut d = detail_of(None, Some(Millis(1_000)), Millis(5_000), None, Some("care"));
+        apply_handoff(&mut d, &record(QueueResult::Bridged, None));
+        let h = d.handoff.unwrap();
+        assert_eq!(h.reason, "wants_human");
+        assert_eq!(h.queue.as_deref(), Some("care"));
+        assert_eq!(h.agent.as_deref(), Some("1001"));
+        assert_eq!(h.waited_ms, Some(4_200));
+        assert_eq!(h.result, HandoffResult::ReachedAgent);
+        assert_eq!(h.failure, None);
+        assert_eq!(h.recording.as_deref(), Some("rec/queues/care-1.wav"));
+
+        let cases = [
+            (
+                QueueResult::NoAgent,
+                Some(GiveUpReason::NoAgents),
+                HandoffResult::Failed,
+                "no agent logged in",
+            ),
+            (
+                QueueResult::AgentFailed(486),
+                None,
+                HandoffResult::Failed,
+                "the agent's phone answered 486",
+            ),
+            (
+                QueueResult::CustomerLeft,
+                None,
+                HandoffResult::Abandoned,
+                "the customer hung up",
+            ),
+        ];
+        for (r, g, want, why) in cases {
+            let mut d = detail_of(None, Some(Millis(1_000)), Millis(5_000), None, None);
+            apply_handoff(&mut d, &record(r, g));
+            let h = d.handoff.unwrap();
+            assert_eq!(h.result, want);
+            assert!(h.failure.as_deref().unwrap_or("").starts_with(why), "{h:?}");
+        }
     }
 }

@@ -496,6 +496,9 @@ pub struct Handoff {
     /// Why it failed (a SIP code and phrase, "no agent within 60 s"), when it did.
     #[serde(default)]
     pub failure: Option<String>,
+    /// The recording of the human part (the built-in queue's stereo WAV), when made.
+    #[serde(default)]
+    pub recording: Option<String>,
 }
 
 /// How a hand-off ended.
