@@ -30,8 +30,9 @@ const CONFIG: &str = "demo/voxdial.yaml";
 const PERSONAS: &str = "demo/personas.yaml";
 /// The marker that makes a folder the demo's own, so a fresh start may empty it.
 const MARKER: &str = ".voxdial-demo";
-/// The human queue's user at the agent phone's address (external queue form).
-const QUEUE_USER: &str = "collections";
+/// The agent of the demo's built-in queue (demo/voxdial.yaml), reached at its phone's fixed
+/// contact, so the demo needs no password in the environment.
+const QUEUE_USER: &str = "1001";
 
 /// `voxdial demo` flags.
 #[derive(clap::Args, Debug)]
@@ -280,7 +281,7 @@ fn write_config(
     set(&mut v, &["campaigns", "0", "bots"], Value::from(bots))?;
     set(
         &mut v,
-        &["queues", "0", "uri"],
+        &["queues", "0", "agents", "0", "contact"],
         s(format!("sip:{QUEUE_USER}@{queue}")),
     )?;
     set(
