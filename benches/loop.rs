@@ -56,6 +56,11 @@ personas:
 "#;
 
 fn main() {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: nothing to do then
+    // (a load run takes minutes and needs the release binary).
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let ns: Vec<usize> = std::env::var("VOXDIAL_LOOP_N")
         .unwrap_or_else(|_| "4,8,12,16,20".into())
         .split(',')
@@ -102,6 +107,8 @@ fn shared_cache() -> PathBuf {
     std::fs::create_dir_all(data.join("cache/prompts")).expect("temp dir");
     let models = data.join("models");
     if !models.exists() {
+        // A link left dangling by a checkout that has since moved is replaced.
+        let _ = std::fs::remove_file(&models);
         std::os::unix::fs::symlink(Path::new(REPO).join("data/models"), &models)
             .expect("link to data/models");
     }
