@@ -18,7 +18,7 @@ fn percentiles_are_nearest_rank() {
     // Unsorted input, one value, none.
     assert_eq!(percentile(&[900, 100, 500], 50.0), Some(500));
     assert_eq!(percentile(&[700], 95.0), Some(700));
-    assert_eq!(percentile(&[], 50.0), None);
+    assert_eq!(percentile::<u64>(&[], 50.0), None);
 }
 
 #[test]

@@ -100,17 +100,8 @@ pub struct Bar {
     pub turn_latency_p95_at_most_1000_ms: bool,
 }
 
-/// Nearest-rank percentile (`p` in 0..=100), as `store::percentile` on u64s: the smallest
-/// value with at least p % of the values at or below it.
-pub fn percentile(values: &[u64], p: f64) -> Option<u64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    let rank = ((p.clamp(0.0, 100.0) / 100.0) * v.len() as f64).ceil() as usize;
-    v.get(rank.max(1) - 1).copied()
-}
+/// Nearest-rank percentile: the store's, so a call's figures and the demo's pooled ones agree.
+pub use voxdial::store::percentile;
 
 /// Abandoned over answered calls, the policy's definition (an abandon is an answered call
 /// nobody took in time); 0 when nothing was answered.

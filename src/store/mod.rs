@@ -467,7 +467,7 @@ impl CallDetail {
 
 /// Nearest-rank percentile of `values` (`p` in 0..=100), shared by one call's figures and
 /// the reports that pool many calls.
-pub fn percentile(values: &[u32], p: f64) -> Option<u32> {
+pub fn percentile<T: Copy + Ord>(values: &[T], p: f64) -> Option<T> {
     if values.is_empty() {
         return None;
     }
