@@ -29,6 +29,7 @@ use crate::sip::agent::{
 };
 use crate::speech::asr::{AsrService, Recognizer};
 use crate::speech::config::SpeechConfig;
+use crate::speech::smart_turn::EndOfTurnService;
 use crate::speech::tts::Voice;
 use crate::speech::turn::{PlayoutMeter, TurnConfig};
 use crate::speech::vad::Vad;
@@ -36,13 +37,15 @@ use crate::speech::SpeechError;
 use crate::time::Millis;
 use crate::Locale;
 
-/// What one locale's bot needs loaded before the first call: the recognizer, the voice
-/// and the prompt cache. Loaded once per process and shared by every call.
+/// What one locale's bot needs loaded before the first call: the recognizer, the voice,
+/// the prompt cache and the end-of-turn model if the locale has one. Loaded once per
+/// process and shared by every call.
 pub struct BotResources {
     cfg: SpeechConfig,
     models: PathBuf,
     locale: Locale,
     asr: AsrService,
+    end_model: Option<EndOfTurnService>,
     voice: Arc<Voice>,
     cache: Arc<PromptCache>,
 }
@@ -61,6 +64,10 @@ impl BotResources {
         let rec = Recognizer::load(cfg.asr_for(locale)?, models)?;
         // Two workers on two cores: one call's decode never waits behind another's.
         let asr = AsrService::start(rec, 2, 4);
+        let end_model = match cfg.end_of_turn_for(locale) {
+            Some(c) => Some(EndOfTurnService::start(c, models)?),
+            None => None,
+        };
         let voice = Arc::new(Voice::load(cfg.tts_for(locale)?, models)?);
         let packs = cfg.prompt_packs.iter().map(|p| root.join(p)).collect();
         let cache = Arc::new(PromptCache::new(cache_dir, packs));
@@ -69,6 +76,7 @@ impl BotResources {
             models: models.to_path_buf(),
             locale,
             asr,
+            end_model,
             voice,
             cache,
         })
@@ -90,8 +98,11 @@ impl BotResources {
         cpd_window_ms: u64,
     ) -> Result<BotAgent, BotError> {
         let vad = Vad::for_frames(&self.cfg.vad, &self.models)?;
-        let turn = TurnConfig::for_locale(self.locale.into());
-        let pipeline = BotDriver::new(
+        let mut turn = TurnConfig::for_locale(self.locale.into());
+        if let (Some(c), Some(_)) = (self.cfg.end_of_turn_for(self.locale), &self.end_model) {
+            c.apply(&mut turn);
+        }
+        let mut pipeline = BotDriver::new(
             vad,
             turn,
             conv,
@@ -100,6 +111,9 @@ impl BotResources {
             self.voice.clone(),
             self.locale,
         )?;
+        if let Some(m) = &self.end_model {
+            pipeline = pipeline.with_end_model(m.clone());
+        }
         // While the call is set up and rings, the customer's own sentences are voiced.
         let _ = pipeline.prefetch();
         let detector = |c: &CpdConfig, stage| {
@@ -370,7 +384,8 @@ impl Driver {
                 // The driver carries out the pipeline's requests; none reach the call.
                 Output::Transcribe { .. }
                 | Output::Synthesize { .. }
-                | Output::LookUpRecording { .. } => {}
+                | Output::LookUpRecording { .. }
+                | Output::PredictEnd { .. } => {}
             }
         }
     }

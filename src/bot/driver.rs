@@ -3,8 +3,11 @@
 //! and the customer's own sentences voiced ahead on a thread of their own while the call
 //! is set up (per call, never stored).
 //!
-//! The driver waits where the call must wait: for the first sentence of a reply, and for
-//! an ended utterance's text (the decode started at the pause usually has it already).
+//! The driver waits where the call must wait: for the first sentence of a reply, for an
+//! ended utterance's text (the decode started at the pause usually has it already), and a
+//! moment for the end-of-turn model's verdict at a pause (it runs on the
+//! [`EndOfTurnService`]'s threads and takes a few milliseconds; a late one is picked up at
+//! a later frame).
 //! Time is the caller's, as for the pipeline: a live call's frame count, or a replay's.
 //! The driver reads the wall clock only to measure the compute it waited for, which goes
 //! into each turn's latency record.
@@ -18,6 +21,7 @@ use super::prompts::PromptCache;
 use super::voice_activity::SpeechDetector;
 use crate::dialogue::engine::{Conversation, Event};
 use crate::speech::asr::{self, AsrService};
+use crate::speech::smart_turn::{EndOfTurnService, VerdictReply};
 use crate::speech::tts::Voice;
 use crate::speech::turn::TurnConfig;
 use crate::speech::SpeechError;
@@ -25,6 +29,11 @@ use crate::time::Millis;
 use crate::Locale;
 
 type Reply = tokio::sync::oneshot::Receiver<Result<asr::Transcript, SpeechError>>;
+
+/// How long the bot's thread waits for an end-of-turn verdict before going on with the
+/// next frame (one inference is ~10-30 ms on a loaded 2-core machine; the frames behind
+/// queue in the call's channel meanwhile, none is lost).
+const VERDICT_WAIT: std::time::Duration = std::time::Duration::from_millis(40);
 
 /// A pipeline with its recognizer and voice: the same inputs as [`BotPipeline`], and only
 /// the outputs meant for the call (`Play`, `Flush`, `Heard`, `Transfer`, `Hangup`) come
@@ -37,6 +46,9 @@ pub struct BotDriver {
     locale: Locale,
     // Decodes under way: the request, its answer channel, when it was asked.
     decodes: Vec<(RequestId, Reply, Instant)>,
+    // The end-of-turn model, when the locale has one, and judgements under way.
+    end_model: Option<EndOfTurnService>,
+    verdicts: Vec<(RequestId, VerdictReply)>,
     // Sentences of this call's prompts with variables, voiced ahead (see `prefetch`);
     // dropped with the call, never stored.
     ahead: Arc<Mutex<HashMap<String, Arc<Vec<i16>>>>>,
@@ -60,8 +72,18 @@ impl BotDriver {
             voice,
             locale,
             decodes: Vec::new(),
+            end_model: None,
+            verdicts: Vec::new(),
             ahead: Arc::default(),
         })
+    }
+
+    /// Answers the pipeline's end-of-turn questions with this model (the turn config
+    /// given to [`BotDriver::new`] says when to ask; without a model the questions go
+    /// unanswered and utterances end on silence).
+    pub fn with_end_model(mut self, model: EndOfTurnService) -> BotDriver {
+        self.end_model = Some(model);
+        self
     }
 
     /// Synthesizes, on a thread of its own, the sentences of this call's prompts that
@@ -159,6 +181,22 @@ impl BotDriver {
                 }
             }
         }
+        let mut i = 0;
+        while i < self.verdicts.len() {
+            match self.verdicts[i].1.try_recv() {
+                Ok(r) => {
+                    let id = self.verdicts.swap_remove(i).0;
+                    let outs = self.end_predicted(now, id, r)?;
+                    out.extend(self.run(now, outs)?);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    let id = self.verdicts.swap_remove(i).0;
+                    let outs = self.end_predicted(now, id, Err(SpeechError::Stopped))?;
+                    out.extend(self.run(now, outs)?);
+                }
+            }
+        }
         let t0 = Instant::now();
         let outs = self.pipeline.push_inbound(now, pcm)?;
         // A frame that ends an utterance whose text is in hand answers the turn in the
@@ -178,6 +216,21 @@ impl BotDriver {
     /// [`BotPipeline::has_pending_audio`]).
     pub fn has_pending_audio(&self) -> bool {
         self.pipeline.has_pending_audio()
+    }
+
+    fn end_predicted(
+        &mut self,
+        now: Millis,
+        id: RequestId,
+        r: Result<crate::speech::smart_turn::EndVerdict, SpeechError>,
+    ) -> Result<Vec<Output>, SpeechError> {
+        let t0 = Instant::now();
+        let outs = self
+            .pipeline
+            .end_predicted(now, id, r.map(|v| v.probability))?;
+        self.pipeline
+            .add_engine_ms(t0.elapsed().as_secs_f64() * 1e3);
+        Ok(outs)
     }
 
     fn transcribed(
@@ -210,6 +263,11 @@ impl BotDriver {
                         self.decodes
                             .push((id, self.asr.submit(pcm), Instant::now()));
                     }
+                    Output::PredictEnd { id, pcm } => {
+                        if let Some(m) = &self.end_model {
+                            self.verdicts.push((id, m.submit(pcm)));
+                        }
+                    }
                     Output::Synthesize {
                         id,
                         sentence,
@@ -230,6 +288,29 @@ impl BotDriver {
                         work.extend(self.pipeline.recorded(now, id, r)?);
                     }
                     other => done.push(other),
+                }
+            }
+            // The end-of-turn verdict decides whether the turn ends now: worth a moment
+            // (an inference takes milliseconds); a late one is picked up at a later frame.
+            if let Some(want) = self.pipeline.awaited_end() {
+                if let Some(at) = self.verdicts.iter().position(|(id, _)| *id == want) {
+                    match self.verdicts[at].1.recv_timeout(VERDICT_WAIT) {
+                        Ok(r) => {
+                            self.verdicts.swap_remove(at);
+                            work.extend(self.end_predicted(now, want, r)?);
+                            continue;
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                            self.verdicts.swap_remove(at);
+                            work.extend(self.end_predicted(
+                                now,
+                                want,
+                                Err(SpeechError::Stopped),
+                            )?);
+                            continue;
+                        }
+                    }
                 }
             }
             // An ended utterance's text is waited for, as the call waits for it.

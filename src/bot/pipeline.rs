@@ -13,6 +13,12 @@
 //! [`BotPipeline::recorded`]. So a whole conversation can be replayed faster than real
 //! time with a scripted recognizer and voice.
 //!
+//! With an end-of-turn model configured, a short pause inside an utterance asks for the
+//! model's judgement of the audio so far ([`Output::PredictEnd`]); the driver answers with
+//! [`BotPipeline::end_predicted`], and "finished" ends the utterance there. The decode
+//! started when that pause began is the one used for the turn, so most of its time has
+//! passed by the verdict.
+//!
 //! Each turn's latency is the audio time from the last voiced sample to the endpoint, plus
 //! the compute the driver measured for the decode, the dialogue engine and the reply's
 //! first sentence.
@@ -119,6 +125,16 @@ pub enum Output {
         /// variables: it may carry a customer's name or amount).
         persist: bool,
     },
+    /// Ask the end-of-turn model whether the customer has finished, from this audio
+    /// (16 kHz, the utterance so far with a little before it and the pause after it, at
+    /// most the model's 8 s), and answer with [`BotPipeline::end_predicted`]. Unanswered,
+    /// the utterance ends on silence as without a model.
+    PredictEnd {
+        /// The request.
+        id: RequestId,
+        /// The customer's audio.
+        pcm: Vec<f32>,
+    },
     /// Look up a recorded prompt for a static prompt and answer with
     /// [`BotPipeline::recorded`] (`None`: no recording, the prompt is voiced by sentence).
     LookUpRecording {
@@ -134,7 +150,10 @@ impl Output {
     pub fn is_request(&self) -> bool {
         matches!(
             self,
-            Output::Transcribe { .. } | Output::Synthesize { .. } | Output::LookUpRecording { .. }
+            Output::Transcribe { .. }
+                | Output::Synthesize { .. }
+                | Output::LookUpRecording { .. }
+                | Output::PredictEnd { .. }
         )
     }
 }
@@ -148,6 +167,11 @@ pub struct TurnLatency {
     pub speech_ms: u64,
     /// Endpoint silence: last voiced sample to the end-of-utterance decision.
     pub endpoint_ms: u64,
+    /// What ended the utterance: the silence, the end-of-turn model, or its length.
+    pub ended_by: turn::EndCause,
+    /// The end-of-turn model's last probability of "finished" for this utterance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_probability: Option<f32>,
     /// Waiting for the final ASR text at the endpoint.
     pub asr_ms: f64,
     /// The text came from the decode started when the pause began (the customer did not
@@ -184,6 +208,10 @@ pub struct BotPipeline {
     live_from_ms: Option<u64>,
     live_id: Option<turn::UtteranceId>,
     spec: Option<Speculation>,
+    // The end-of-turn judgement asked for the live utterance's current pause, and the
+    // latest probability the model gave for it.
+    end_asked: Option<(RequestId, turn::UtteranceId)>,
+    end_probability: Option<f32>,
     // Ended utterances whose text is still being decoded.
     finals: Vec<AwaitedFinal>,
     // What the bot still has to say or do, in order, and the one voicing request out.
@@ -220,6 +248,8 @@ struct Ended {
     endpoint_ms: u64,
     endpoint_at: Millis,
     speculative: bool,
+    cause: turn::EndCause,
+    end_probability: Option<f32>,
 }
 
 struct Voicing {
@@ -246,6 +276,12 @@ enum Pending {
 /// Audio kept before an utterance's first voiced frame, so the onset is not clipped.
 const ONSET_MS: u64 = 150;
 
+/// What the end-of-turn model is given: its window (8 s), ending now, starting at most
+/// this long before the utterance's first voiced sample (the Smart Turn reference's
+/// pre-speech audio).
+const END_MODEL_WINDOW_MS: u64 = 8_000;
+const END_MODEL_PRE_SPEECH_MS: u64 = 500;
+
 impl BotPipeline {
     /// A pipeline for one call.
     pub fn new(
@@ -271,6 +307,8 @@ impl BotPipeline {
             live_from_ms: None,
             live_id: None,
             spec: None,
+            end_asked: None,
+            end_probability: None,
             finals: Vec::new(),
             pending: VecDeque::new(),
             voicing: None,
@@ -431,6 +469,48 @@ impl BotPipeline {
         Ok(out)
     }
 
+    /// The answer to an [`Output::PredictEnd`]: the probability that the customer has
+    /// finished. An answer about a pause the customer has since spoken after is ignored
+    /// (the controller knows); a failed judgement is logged and leaves the utterance to
+    /// end on silence, since the model only ever shortens the wait.
+    pub fn end_predicted(
+        &mut self,
+        now: Millis,
+        id: RequestId,
+        result: Result<f32, SpeechError>,
+    ) -> Result<Vec<Output>, SpeechError> {
+        self.answered = false;
+        let mut out = Vec::new();
+        let Some((_, utterance)) = self.end_asked.take_if(|(r, _)| *r == id) else {
+            return Ok(out);
+        };
+        let probability = match result {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "end-of-turn model failed; ending on silence");
+                return Ok(out);
+            }
+        };
+        if self.live_id == Some(utterance) {
+            self.end_probability = Some(probability);
+        }
+        let acts = self.turn.push(
+            now,
+            TurnEvent::EndVerdict {
+                utterance,
+                probability,
+            },
+        );
+        self.turn_actions(now, acts, &mut out)?;
+        Ok(out)
+    }
+
+    /// The end-of-turn judgement still awaited, if any (a driver may wait a moment for
+    /// it: it decides whether the turn ends now).
+    pub fn awaited_end(&self) -> Option<RequestId> {
+        self.end_asked.map(|(id, _)| id)
+    }
+
     /// The answer to an [`Output::Synthesize`]. An answer to a sentence dropped meanwhile
     /// (barge-in) is ignored.
     pub fn synthesized(
@@ -568,12 +648,34 @@ impl BotPipeline {
                     self.live_from_ms = Some(first_voiced_ms);
                     self.live_id = Some(utterance);
                     self.spec = None;
+                    self.end_asked = None;
+                    self.end_probability = None;
+                }
+                TurnAction::PredictEnd {
+                    utterance,
+                    first_voiced_ms,
+                    ..
+                } => {
+                    let from_ms = first_voiced_ms
+                        .saturating_sub(END_MODEL_PRE_SPEECH_MS)
+                        .max(now.0.saturating_sub(END_MODEL_WINDOW_MS));
+                    let id = self.request_id();
+                    out.push(Output::PredictEnd {
+                        id,
+                        pcm: self.slice(from_ms, now.0),
+                    });
+                    self.end_asked = Some((id, utterance));
                 }
                 TurnAction::EndOfUtterance {
-                    utterance, timing, ..
+                    utterance,
+                    timing,
+                    cause,
+                    ..
                 } => {
                     self.live_from_ms = None;
                     self.live_id = None;
+                    self.end_asked = None;
+                    let end_probability = self.end_probability.take();
                     let from_ms = timing.first_voiced_ms.saturating_sub(ONSET_MS);
                     // The speculative decode is good when it covers the same utterance up
                     // to (at least) its last voiced frame.
@@ -587,6 +689,8 @@ impl BotPipeline {
                         endpoint_ms: timing.endpoint_ms.saturating_sub(timing.last_voiced_ms),
                         endpoint_at: now,
                         speculative: spec.is_some(),
+                        cause,
+                        end_probability,
                     };
                     match spec {
                         Some(Speculation { done: Some(r), .. }) => {
@@ -621,6 +725,8 @@ impl BotPipeline {
                     self.live_from_ms = None;
                     self.live_id = None;
                     self.spec = None;
+                    self.end_asked = None;
+                    self.end_probability = None;
                 }
                 // Only a turn answered with its final text is taken (`finish_utterance`).
                 TurnAction::UserTurn { .. } => {}
@@ -659,6 +765,8 @@ impl BotPipeline {
                     text: text.clone(),
                     speech_ms: ended.speech_ms,
                     endpoint_ms: ended.endpoint_ms,
+                    ended_by: ended.cause,
+                    end_probability: ended.end_probability,
                     asr_ms,
                     speculative: ended.speculative,
                     nlu_ms: 0.0,

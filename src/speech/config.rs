@@ -23,6 +23,54 @@ pub struct SpeechConfig {
     /// Folders of recorded prompts (`<pack>/<locale>/<prompt_id>.wav`), first wins.
     #[serde(default)]
     pub prompt_packs: Vec<PathBuf>,
+    /// End-of-turn model per locale; a locale without one endpoints on silence alone.
+    #[serde(default)]
+    pub end_of_turn: BTreeMap<Locale, EndOfTurnConfig>,
+}
+
+/// The end-of-turn model (Smart Turn) for one locale, and when the turn controller asks it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndOfTurnConfig {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Probability of "finished" that ends the turn.
+    #[serde(default = "half")]
+    pub threshold: f32,
+    /// Silence after the last word before the model is asked.
+    #[serde(default = "pause")]
+    pub pause_ms: u32,
+    /// Silence that ends a turn the model called unfinished.
+    #[serde(default = "incomplete")]
+    pub incomplete_silence_ms: u32,
+    /// Threads per inference.
+    #[serde(default = "one")]
+    pub threads: i32,
+    /// Sessions (worker threads) shared by the process's calls.
+    #[serde(default = "one_usize")]
+    pub workers: usize,
+}
+
+fn half() -> f32 {
+    0.5
+}
+fn pause() -> u32 {
+    200
+}
+fn incomplete() -> u32 {
+    1000
+}
+fn one_usize() -> usize {
+    1
+}
+
+impl EndOfTurnConfig {
+    /// Turns the model on in a turn controller's config.
+    pub fn apply(&self, turn: &mut super::turn::TurnConfig) {
+        turn.end_model_pause_ms = Some(self.pause_ms);
+        turn.end_model_threshold = self.threshold;
+        turn.end_model_incomplete_ms = self.incomplete_silence_ms;
+    }
 }
 
 /// Silero VAD settings.
@@ -201,6 +249,11 @@ impl SpeechConfig {
             what: "recognizer",
             locale,
         })
+    }
+
+    /// The end-of-turn model for a locale, if it has one.
+    pub fn end_of_turn_for(&self, locale: Locale) -> Option<&EndOfTurnConfig> {
+        self.end_of_turn.get(&locale)
     }
 
     /// The voice for a locale.

@@ -1,17 +1,20 @@
 //! voxdial's ears and voice: VAD and ASR, TTS and turn-taking, all on CPU.
 //!
 //! `config` says which model each locale uses (`voices/speech.yaml`); `audio` moves PCM
-//! between rates and files. The runtime parts (`vad`, `asr`, `tts`, `whisper`) need the
-//! `speech` feature (sherpa-onnx and whisper.cpp); the pure parts (`config`, `audio`,
-//! `turn`) build everywhere. The text front end lives in `crate::language`, call-progress
+//! between rates and files. The runtime parts (`vad`, `asr`, `tts`, `whisper`, and
+//! `smart_turn`, the end-of-turn model) need the `speech` feature (sherpa-onnx, whisper.cpp
+//! and onnxruntime); the pure parts (`config`, `audio`, `turn`, `mel`) build everywhere. The text front end lives in `crate::language`, call-progress
 //! detection in `crate::cpd`, the bot that composes them on a call in `crate::bot`.
 
 pub mod audio;
 pub mod config;
+pub mod mel;
 pub mod turn;
 
 #[cfg(feature = "speech")]
 pub mod asr;
+#[cfg(feature = "speech")]
+pub mod smart_turn;
 #[cfg(feature = "speech")]
 pub mod tts;
 #[cfg(feature = "speech")]
@@ -120,6 +123,18 @@ pub enum SpeechError {
     #[cfg(feature = "speech")]
     #[error(transparent)]
     Whisper(std::sync::Arc<whisper::WhisperError>),
+    /// The end-of-turn model failed to load or to run.
+    #[cfg(feature = "speech")]
+    #[error("end-of-turn model {path}: {what}")]
+    EndModel {
+        /// The model file.
+        path: String,
+        /// What failed.
+        what: &'static str,
+        /// onnxruntime's error (shared, so the error stays `Clone`).
+        #[source]
+        source: std::sync::Arc<ort::Error>,
+    },
     /// A model file named by the speech config is missing or unreadable.
     #[error("model {path}: missing or unreadable (run `voxdial models install`, or fix the path in the speech config)")]
     ModelMissing {

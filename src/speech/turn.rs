@@ -25,7 +25,13 @@
 //!   silently when a gap of `candidate_max_gap_ms` comes first (clicks, coughs, noise).
 //!   An utterance ends ([`Action::EndOfUtterance`]) after its trailing silence (shorter
 //!   when the partial text looks complete, longer when it ends on "and"/"然后") or when it
-//!   reaches `max_utterance_ms`. The caller then runs the final ASR and reports
+//!   reaches `max_utterance_ms`. With an end-of-turn model configured
+//!   (`end_model_pause_ms`), a short pause first asks it ([`Action::PredictEnd`]); its
+//!   verdict ([`Event::EndVerdict`]) ends the utterance at once when it says "finished"
+//!   (unless the partial text trails off on a hesitation), and stretches the trailing
+//!   silence to `end_model_incomplete_ms` when it says "not yet". A verdict about a pause
+//!   the customer has since spoken after is stale and ignored; no verdict at all leaves
+//!   the silence rules in charge. The caller then runs the final ASR and reports
 //!   [`Event::AsrFinal`]; the controller answers with [`Action::UserTurn`] or
 //!   [`Action::DropUtterance`].
 //! - **Barge-in.** While an interruptible prompt plays, an utterance interrupts
@@ -217,6 +223,14 @@ pub struct TurnConfig {
     pub unfinished_trailing_silence_ms: u32,
     /// Longest utterance; longer speech is cut so the dialogue is not starved.
     pub max_utterance_ms: u32,
+    /// Trailing silence after which the end-of-turn model is asked whether the customer
+    /// has finished ([`Action::PredictEnd`]); `None` endpoints on silence alone.
+    pub end_model_pause_ms: Option<u32>,
+    /// Probability of "finished" at or above which the model's verdict ends the utterance.
+    pub end_model_threshold: f32,
+    /// Trailing silence that ends an utterance the model called unfinished: the customer
+    /// is mid-sentence, so wait as long as after a hesitation.
+    pub end_model_incomplete_ms: u32,
     /// Voiced audio over an interruptible prompt before it is flushed without any text
     /// yet: long enough that a backchannel (~200-300 ms) does not interrupt.
     pub barge_in_min_speech_ms: u32,
@@ -266,6 +280,9 @@ impl TurnConfig {
             complete_trailing_silence_ms: 500,
             unfinished_trailing_silence_ms: 1000,
             max_utterance_ms: 15_000,
+            end_model_pause_ms: None,
+            end_model_threshold: 0.5,
+            end_model_incomplete_ms: 1000,
             barge_in_min_speech_ms: 320,
             backchannel_max_ms: 1200,
             echo_min_delay_ms: 0,
@@ -301,6 +318,21 @@ impl TurnConfig {
             || self.unfinished_trailing_silence_ms == 0
         {
             return bad("trailing_silence_ms", "trailing silences must be positive");
+        }
+        if self.end_model_pause_ms == Some(0) {
+            return bad("end_model_pause_ms", "must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.end_model_threshold) {
+            return bad("end_model_threshold", "must be within 0..=1");
+        }
+        if self
+            .end_model_pause_ms
+            .is_some_and(|p| self.end_model_incomplete_ms < p)
+        {
+            return bad(
+                "end_model_incomplete_ms",
+                "must be at least end_model_pause_ms",
+            );
         }
         if self.max_utterance_ms < self.min_speech_ms {
             return bad("max_utterance_ms", "must be at least min_speech_ms");
@@ -381,6 +413,13 @@ pub enum Event {
         /// Text so far.
         text: String,
     },
+    /// The end-of-turn model's answer to [`Action::PredictEnd`].
+    EndVerdict {
+        /// The utterance it was asked about.
+        utterance: UtteranceId,
+        /// Probability that the customer has finished, 0..=1.
+        probability: f32,
+    },
     /// The final ASR text of an ended utterance.
     AsrFinal {
         /// The utterance it belongs to.
@@ -410,6 +449,8 @@ pub enum EndCause {
     TrailingSilence,
     /// It reached `max_utterance_ms`.
     MaxLength,
+    /// The end-of-turn model heard a finished turn at a short pause.
+    EndModel,
 }
 
 /// Why an utterance was discarded instead of becoming a turn.
@@ -475,6 +516,17 @@ pub enum Action {
         utterance: UtteranceId,
         /// The latest prompt that was playing.
         prompt_id: String,
+    },
+    /// The customer paused inside an utterance: ask the end-of-turn model whether they
+    /// have finished (the audio from before `first_voiced_ms` to now) and report
+    /// [`Event::EndVerdict`]. At most one per pause.
+    PredictEnd {
+        /// Which utterance.
+        utterance: UtteranceId,
+        /// Time of its first voiced sample.
+        first_voiced_ms: u64,
+        /// Time of its last voiced sample (the pause began there).
+        last_voiced_ms: u64,
     },
     /// The utterance ended: run the final ASR and report `AsrFinal`.
     EndOfUtterance {
@@ -706,6 +758,33 @@ struct Live {
     barge_in_ms: Option<u64>,
     partial: PartialKind,
     trailing_needed_ms: u64,
+    /// The latest partial trails off on a hesitation ("and", a comma): the text says the
+    /// customer goes on, whatever the audio model hears.
+    unfinished_text: bool,
+    /// Where the end-of-turn model stands on the current pause.
+    verdict: Verdict,
+}
+
+/// What a partial's last characters say about the customer's sentence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sounds {
+    /// A sentence end or a bare backchannel.
+    Finished,
+    /// A hesitation word or a comma.
+    Unfinished,
+    /// Neither.
+    Plain,
+}
+
+/// The end-of-turn model and the current pause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Not asked about this pause (or the customer spoke again since).
+    NotAsked,
+    /// Asked; waiting for `EndVerdict`.
+    Asked,
+    /// It said the customer has not finished: the longer silence applies.
+    Unfinished,
 }
 
 #[derive(Clone, Debug)]
@@ -850,6 +929,10 @@ impl TurnController {
             Event::AsrPartial { utterance, text } => {
                 self.on_partial(now, utterance, &text, &mut out)
             }
+            Event::EndVerdict {
+                utterance,
+                probability,
+            } => self.on_verdict(now, utterance, probability, &mut out),
             Event::AsrFinal { utterance, text } => self.on_final(now, utterance, text, &mut out),
             Event::Tick => {}
         }
@@ -987,6 +1070,8 @@ impl TurnController {
                     live.last_voiced_ms = now;
                     live.voiced_ms += frame;
                     live.bot_talking_at_last_voiced = self.playback.is_some();
+                    // The customer goes on: a verdict on the pause before is stale.
+                    live.verdict = Verdict::NotAsked;
                     self.maybe_barge_in(now, out);
                 }
                 self.maybe_end(now, out);
@@ -1035,6 +1120,8 @@ impl TurnController {
             barge_in_ms: None,
             partial: PartialKind::None,
             trailing_needed_ms: u64::from(self.cfg.trailing_silence_ms),
+            unfinished_text: false,
+            verdict: Verdict::NotAsked,
         });
         self.maybe_barge_in(now, out);
     }
@@ -1067,20 +1154,60 @@ impl TurnController {
     }
 
     fn maybe_end(&mut self, now: u64, out: &mut Vec<Action>) {
-        let Phase::Speaking(live) = &self.phase else {
+        let Phase::Speaking(live) = &mut self.phase else {
             return;
         };
         let trailing = now.saturating_sub(live.last_voiced_ms);
-        let cause = if trailing >= live.trailing_needed_ms {
+        let needed = match live.verdict {
+            Verdict::Unfinished => live
+                .trailing_needed_ms
+                .max(u64::from(self.cfg.end_model_incomplete_ms)),
+            Verdict::NotAsked | Verdict::Asked => live.trailing_needed_ms,
+        };
+        let cause = if trailing >= needed {
             EndCause::TrailingSilence
         } else if now.saturating_sub(live.first_voiced_ms) >= u64::from(self.cfg.max_utterance_ms) {
             EndCause::MaxLength
         } else {
+            if let Some(pause) = self.cfg.end_model_pause_ms {
+                if live.verdict == Verdict::NotAsked && trailing >= u64::from(pause) {
+                    live.verdict = Verdict::Asked;
+                    out.push(Action::PredictEnd {
+                        utterance: live.id,
+                        first_voiced_ms: live.first_voiced_ms,
+                        last_voiced_ms: live.last_voiced_ms,
+                    });
+                }
+            }
             return;
         };
+        self.end_live(now, cause, out);
+    }
+
+    /// The model's verdict on the current pause: "finished" ends the utterance now,
+    /// "not yet" stretches its trailing silence. Stale verdicts change nothing.
+    fn on_verdict(&mut self, now: u64, id: UtteranceId, probability: f32, out: &mut Vec<Action>) {
+        let Phase::Speaking(live) = &mut self.phase else {
+            return;
+        };
+        if live.id != id || live.verdict != Verdict::Asked {
+            return;
+        }
+        let finished = probability.is_finite() && probability >= self.cfg.end_model_threshold;
+        if finished && !live.unfinished_text {
+            self.end_live(now, EndCause::EndModel, out);
+        } else {
+            live.verdict = Verdict::Unfinished;
+            // The longer silence may already have passed while the model ran.
+            self.maybe_end(now, out);
+        }
+    }
+
+    fn end_live(&mut self, now: u64, cause: EndCause, out: &mut Vec<Action>) {
         let Phase::Speaking(live) = std::mem::replace(&mut self.phase, Phase::Quiet) else {
             return;
         };
+        let trailing = now.saturating_sub(live.last_voiced_ms);
         let timing = UtteranceTiming {
             first_voiced_ms: live.first_voiced_ms,
             confirmed_ms: live.confirmed_ms,
@@ -1132,28 +1259,33 @@ impl TurnController {
                 return;
             }
             let kind = self.classify(text, &toks, live.echo_ref.as_deref());
-            (kind, self.trailing_for(text, &toks))
+            (kind, self.sounds(text, &toks))
+        };
+        let ms = match trailing {
+            Sounds::Finished => self.cfg.complete_trailing_silence_ms,
+            Sounds::Unfinished => self.cfg.unfinished_trailing_silence_ms,
+            Sounds::Plain => self.cfg.trailing_silence_ms,
         };
         if let Phase::Speaking(live) = &mut self.phase {
             live.partial = kind;
-            live.trailing_needed_ms = trailing;
+            live.trailing_needed_ms = u64::from(ms);
+            live.unfinished_text = trailing == Sounds::Unfinished;
         }
         self.maybe_barge_in(now, out);
     }
 
-    /// The endpoint silence the partial text calls for.
-    fn trailing_for(&self, text: &str, toks: &[String]) -> u64 {
+    /// How finished the partial text sounds, which picks the endpoint silence.
+    fn sounds(&self, text: &str, toks: &[String]) -> Sounds {
         let last = text.trim_end().chars().last();
-        let ms = if matches!(last, Some('。' | '？' | '！' | '?' | '!' | '.' | '…'))
+        if matches!(last, Some('。' | '？' | '！' | '?' | '!' | '.' | '…'))
             || self.backchannels.covers(toks)
         {
-            self.cfg.complete_trailing_silence_ms
+            Sounds::Finished
         } else if matches!(last, Some(',' | '，' | '、')) || self.hesitations.is_suffix_of(toks) {
-            self.cfg.unfinished_trailing_silence_ms
+            Sounds::Unfinished
         } else {
-            self.cfg.trailing_silence_ms
-        };
-        u64::from(ms)
+            Sounds::Plain
+        }
     }
 
     fn on_final(&mut self, now: u64, id: UtteranceId, text: String, out: &mut Vec<Action>) {

@@ -41,6 +41,10 @@ struct Call {
     barge_ins: u32,
     /// What a driver would measure for every pipeline call that could answer a turn.
     engine_ms: f64,
+    /// End-of-turn verdicts the model will give, in order (`None`: the model fails), and
+    /// every question asked: (time, samples of audio given).
+    verdicts: VecDeque<Option<f32>>,
+    asked_end: Vec<(u64, usize)>,
 }
 
 /// The project's scenarios, loaded once for every test.
@@ -56,6 +60,10 @@ fn library() -> Arc<Library> {
 
 impl Call {
     fn new(script: &[(&str, u64)]) -> Call {
+        Call::with_turn(script, turn::TurnConfig::for_locale(Locale::EnUs.into()))
+    }
+
+    fn with_turn(script: &[(&str, u64)], turn_cfg: turn::TurnConfig) -> Call {
         let lib = library();
         let scenario = "collection_m1_overdue";
         let given: BTreeMap<String, String> = [
@@ -71,7 +79,7 @@ impl Call {
         let conv = Conversation::new(lib, scenario, Locale::EnUs, today, &vars).expect("conv");
         let bot = BotPipeline::new(
             Box::new(EnergyDetector::default()),
-            turn::TurnConfig::for_locale(Locale::EnUs.into()),
+            turn_cfg,
             conv,
             Locale::EnUs,
         )
@@ -96,6 +104,8 @@ impl Call {
             log: Vec::new(),
             barge_ins: 0,
             engine_ms: 1.5,
+            verdicts: VecDeque::new(),
+            asked_end: Vec::new(),
         }
     }
 
@@ -136,6 +146,22 @@ impl Call {
                 }
                 Output::LookUpRecording { id, .. } => {
                     self.bot.recorded(now, id, Ok(None)).expect("recorded")
+                }
+                Output::PredictEnd { id, pcm } => {
+                    self.asked_end.push((self.now, pcm.len()));
+                    match self.verdicts.pop_front() {
+                        Some(Some(p)) => self.bot.end_predicted(now, id, Ok(p)),
+                        Some(None) => self.bot.end_predicted(
+                            now,
+                            id,
+                            Err(SpeechError::Recognition {
+                                why: "scripted failure".into(),
+                            }),
+                        ),
+                        // Unanswered: the call goes on without a verdict.
+                        None => Ok(Vec::new()),
+                    }
+                    .expect("verdict")
                 }
                 other => {
                     match &other {
@@ -504,4 +530,108 @@ fn turn_latency_is_recorded_from_the_last_voiced_sample() {
     let l = f.bot.latencies().first().expect("a turn");
     assert!(l.speculative && l.asr_ms == 0.0, "{l:?}");
     assert_eq!(l.nlu_ms, 1.5);
+}
+
+/// English turn-taking with the end-of-turn model asked after 200 ms of silence.
+fn end_model_turns() -> turn::TurnConfig {
+    let mut t = turn::TurnConfig::for_locale(Locale::EnUs.into());
+    t.end_model_pause_ms = Some(200);
+    t
+}
+
+/// A call past its greeting, quiet, ready for the customer's first answer.
+fn past_greeting(script: &[(&str, u64)], turn_cfg: turn::TurnConfig) -> Call {
+    let mut c = Call::with_turn(script, turn_cfg);
+    c.start();
+    c.until_quiet(30_000);
+    c.silence(400);
+    c
+}
+
+#[test]
+fn a_finished_verdict_answers_at_the_short_pause_from_the_decode_started_there() {
+    let mut c = past_greeting(&[("yeah this is John", 150)], end_model_turns());
+    c.verdicts.push_back(Some(0.9));
+    let onset = c.now;
+    c.speech(1000);
+    let last_voiced = c.now;
+    c.silence(400);
+    assert_eq!(c.heard(), ["yeah this is John"]);
+    // Asked once, 200 ms into the pause, about the utterance with up to 500 ms before it
+    // (the greeting's silence) and the pause: 1.7 s of 16 kHz audio.
+    assert_eq!(c.asked_end.len(), 1, "{:?}", c.asked_end);
+    let (asked_at, samples) = c.asked_end[0];
+    assert_eq!(asked_at, last_voiced + 200);
+    assert_eq!(samples as u64, (asked_at - (onset - 500)) * 16);
+    // The reply waited for the decode started when the pause began (150 ms), not for
+    // the 500 ms of silence: heard 200 ms into the pause.
+    let heard_at = c.when(|o| matches!(o, Output::Heard(_)));
+    assert_eq!(heard_at, [last_voiced + 200]);
+    let l = &c.bot.latencies()[0];
+    assert_eq!(l.ended_by, turn::EndCause::EndModel);
+    assert_eq!(l.end_probability, Some(0.9));
+    assert_eq!(l.endpoint_ms, 200);
+    assert!(l.speculative);
+    // Only the decode at the pause ran: the end did not ask for another.
+    assert_eq!(c.asked.iter().filter(|(_, spec)| !spec).count(), 0);
+}
+
+#[test]
+fn an_unfinished_verdict_keeps_listening_through_a_mid_sentence_pause() {
+    let mut c = past_greeting(
+        &[("I will pay three hundred dollars on Friday", 100)],
+        end_model_turns(),
+    );
+    c.verdicts.extend([Some(0.2), Some(0.95)]);
+    c.speech(1400);
+    // "I will pay three hundred dollars" ... 700 ms ... "on Friday"
+    c.silence(700);
+    assert!(c.heard().is_empty(), "cut off at the pause: {:?}", c.log);
+    c.speech(600);
+    let last_voiced = c.now;
+    c.silence(400);
+    assert_eq!(c.heard(), ["I will pay three hundred dollars on Friday"]);
+    assert_eq!(c.asked_end.len(), 2);
+    let l = &c.bot.latencies()[0];
+    assert_eq!(l.ended_by, turn::EndCause::EndModel);
+    assert_eq!(
+        c.when(|o| matches!(o, Output::Heard(_))),
+        [last_voiced + 200]
+    );
+}
+
+#[test]
+fn a_failed_or_missing_verdict_leaves_the_silence_endpoint() {
+    for verdict in [Some(None), None] {
+        let mut c = past_greeting(&[("I can pay tomorrow", 100)], end_model_turns());
+        c.verdicts.extend(verdict);
+        c.speech(900);
+        let last_voiced = c.now;
+        c.silence(700);
+        assert_eq!(c.heard(), ["I can pay tomorrow"]);
+        assert_eq!(c.asked_end.len(), 1);
+        let l = &c.bot.latencies()[0];
+        assert_eq!(l.ended_by, turn::EndCause::TrailingSilence);
+        assert_eq!(l.end_probability, None);
+        assert_eq!(
+            c.when(|o| matches!(o, Output::Heard(_))),
+            [last_voiced + 500]
+        );
+    }
+}
+
+#[test]
+fn without_an_end_model_nothing_is_asked() {
+    let mut c = past_greeting(
+        &[("I can pay tomorrow", 100)],
+        turn::TurnConfig::for_locale(Locale::EnUs.into()),
+    );
+    c.speech(900);
+    c.silence(700);
+    assert_eq!(c.heard(), ["I can pay tomorrow"]);
+    assert!(c.asked_end.is_empty());
+    assert_eq!(
+        c.bot.latencies()[0].ended_by,
+        turn::EndCause::TrailingSilence
+    );
 }

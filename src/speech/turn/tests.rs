@@ -1007,6 +1007,13 @@ fn random_timeline(seed: u64, steps: usize) -> Vec<(u64, Event)> {
                 },
             )),
             9 => evs.push((now, Event::Tick)),
+            10..=11 => evs.push((
+                now,
+                Event::EndVerdict {
+                    utterance: UtteranceId(1 + r.below(8) as u32),
+                    probability: r.below(101) as f32 / 100.0,
+                },
+            )),
             _ => {}
         }
     }
@@ -1045,10 +1052,15 @@ fn same_inputs_give_the_same_outputs() {
 fn random_timelines_keep_the_invariants() {
     let mut starts_seen = 0;
     // How often each kind of action came up, so the test proves it exercised them.
-    let mut kinds = [0usize; 6];
+    let mut kinds = [0usize; 7];
     for seed in 1..300 {
         let tl = random_timeline(seed, 2500);
-        let mut c = TurnController::new(TurnConfig::default()).expect("config");
+        // Every other call asks the end-of-turn model at its pauses.
+        let mut cfg = TurnConfig::default();
+        if seed % 2 == 0 {
+            cfg.end_model_pause_ms = Some(100 + (seed % 5) as u32 * 60);
+        }
+        let mut c = TurnController::new(cfg).expect("config");
         let mut live: Option<UtteranceId> = None;
         let mut awaiting: Vec<UtteranceId> = Vec::new();
         let mut resolved: Vec<UtteranceId> = Vec::new();
@@ -1065,14 +1077,7 @@ fn random_timelines_keep_the_invariants() {
                     Action::UserTurn { .. } => 3,
                     Action::DropUtterance { .. } => 4,
                     Action::NoInput => 5,
-                }] += 1;
-                kinds[match a {
-                    Action::StartUtterance { .. } => 0,
-                    Action::FlushPlayout { .. } => 1,
-                    Action::EndOfUtterance { .. } => 2,
-                    Action::UserTurn { .. } => 3,
-                    Action::DropUtterance { .. } => 4,
-                    Action::NoInput => 5,
+                    Action::PredictEnd { .. } => 6,
                 }] += 1;
                 match *a {
                     Action::StartUtterance { utterance, .. } => {
@@ -1081,13 +1086,28 @@ fn random_timelines_keep_the_invariants() {
                         live = Some(utterance);
                         starts_seen += 1;
                     }
-                    Action::EndOfUtterance { utterance, .. } => {
+                    Action::EndOfUtterance {
+                        utterance, cause, ..
+                    } => {
                         assert_eq!(
                             live.take(),
                             Some(utterance),
                             "seed {seed}: end without start"
                         );
+                        if cause == EndCause::EndModel {
+                            assert!(
+                                matches!(e, Event::EndVerdict { utterance: u, .. } if *u == utterance),
+                                "seed {seed}: the model's end comes with its verdict"
+                            );
+                        }
                         awaiting.push(utterance);
+                    }
+                    Action::PredictEnd { utterance, .. } => {
+                        assert_eq!(
+                            live,
+                            Some(utterance),
+                            "seed {seed}: asked about an utterance that is not live"
+                        );
                     }
                     Action::UserTurn { utterance, .. }
                     | Action::DropUtterance { utterance, .. } => {
@@ -1159,7 +1179,7 @@ fn random_timelines_keep_the_invariants() {
         starts_seen > 300,
         "the timelines exercise utterances ({starts_seen})"
     );
-    eprintln!("action counts (start, flush, end, turn, drop, no-input): {kinds:?}");
+    eprintln!("action counts (start, flush, end, turn, drop, no-input, predict-end): {kinds:?}");
     assert!(
         kinds.iter().all(|&k| k >= 20),
         "every action kind is exercised: {kinds:?}"
@@ -1338,4 +1358,179 @@ fn an_english_backchannel_over_an_english_prompt_is_dropped() {
         }]
     ));
     assert_eq!(s.count(is_flush), 0);
+}
+
+/// An English controller that asks the end-of-turn model after 200 ms of silence.
+fn with_end_model() -> Sim {
+    let mut cfg = TurnConfig::for_locale(TurnLocale::EnUs);
+    cfg.end_model_pause_ms = Some(200);
+    cfg.end_model_threshold = 0.5;
+    cfg.end_model_incomplete_ms = 1000;
+    Sim::with(cfg)
+}
+
+fn asked(a: &Action) -> bool {
+    matches!(a, Action::PredictEnd { .. })
+}
+
+fn end_cause(s: &Sim) -> Option<EndCause> {
+    s.all().iter().find_map(|a| match a {
+        Action::EndOfUtterance { cause, .. } => Some(*cause),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_finished_verdict_ends_the_turn_at_the_short_pause() {
+    let mut s = with_end_model();
+    s.silence(100);
+    s.speech(800);
+    let last_voiced = s.now;
+    // Asked once, when the pause reaches 200 ms, about the utterance so far.
+    s.silence(180);
+    assert_eq!(s.count(asked), 0);
+    s.silence(20);
+    assert_eq!(s.when(asked), Some(last_voiced + 200));
+    let id = first_id(&s);
+    match s.all().iter().find(|a| asked(a)) {
+        Some(Action::PredictEnd {
+            utterance,
+            first_voiced_ms,
+            last_voiced_ms,
+        }) => {
+            assert_eq!(*utterance, id);
+            assert_eq!(*first_voiced_ms, 100);
+            assert_eq!(*last_voiced_ms, last_voiced);
+        }
+        other => panic!("{other:?}"),
+    }
+    s.silence(40);
+    assert_eq!(s.count(asked), 1, "one question per pause");
+    s.now += 5;
+    let a = s.push(Event::EndVerdict {
+        utterance: id,
+        probability: 0.93,
+    });
+    assert!(a.iter().any(is_end), "{a:?}");
+    assert_eq!(end_cause(&s), Some(EndCause::EndModel));
+    match a.iter().find(|a| is_end(a)) {
+        Some(Action::EndOfUtterance { trailing_ms, .. }) => assert_eq!(*trailing_ms, 245),
+        other => panic!("{other:?}"),
+    }
+    // The turn itself comes with the final text, as with any other end.
+    let a = s.push(Event::AsrFinal {
+        utterance: id,
+        text: "I can pay tomorrow.".into(),
+    });
+    assert!(a.iter().any(is_turn), "{a:?}");
+}
+
+#[test]
+fn an_unfinished_verdict_waits_for_the_long_silence_and_a_resumed_sentence_stays_one() {
+    let mut s = with_end_model();
+    s.speech(900);
+    s.silence(200);
+    let id = first_id(&s);
+    s.push(Event::EndVerdict {
+        utterance: id,
+        probability: 0.2,
+    });
+    // The usual 500 ms would have ended it; "not yet" holds it to 1000 ms.
+    s.silence(700);
+    assert_eq!(s.count(is_end), 0);
+    // The customer goes on: one utterance, and the next pause is asked about anew.
+    s.speech(600);
+    s.silence(200);
+    assert_eq!(s.count(asked), 2);
+    assert_eq!(s.count(is_start), 1);
+    s.push(Event::EndVerdict {
+        utterance: id,
+        probability: 0.1,
+    });
+    s.silence(780);
+    assert_eq!(s.count(is_end), 0);
+    s.silence(20);
+    assert_eq!(s.count(is_end), 1);
+    assert_eq!(end_cause(&s), Some(EndCause::TrailingSilence));
+}
+
+#[test]
+fn a_stale_or_late_verdict_changes_nothing_and_no_verdict_leaves_silence_in_charge() {
+    let mut s = with_end_model();
+    s.speech(600);
+    s.silence(220);
+    let id = first_id(&s);
+    // The customer resumed before the answer came back: it judged an old pause.
+    s.speech(300);
+    let a = s.push(Event::EndVerdict {
+        utterance: id,
+        probability: 0.99,
+    });
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(s.count(is_end), 0);
+    // A verdict for another utterance is ignored too.
+    s.silence(200);
+    let a = s.push(Event::EndVerdict {
+        utterance: UtteranceId(id.0 + 7),
+        probability: 0.99,
+    });
+    assert!(a.is_empty(), "{a:?}");
+    // Never answered: the plain 500 ms endpoint.
+    s.silence(280);
+    assert_eq!(s.count(is_end), 0);
+    s.silence(20);
+    assert_eq!(end_cause(&s), Some(EndCause::TrailingSilence));
+    // After the end, a verdict finds no live utterance.
+    assert!(s
+        .push(Event::EndVerdict {
+            utterance: id,
+            probability: 0.99,
+        })
+        .is_empty());
+}
+
+#[test]
+fn a_partial_that_trails_off_overrules_a_finished_verdict() {
+    let mut s = with_end_model();
+    s.speech(700);
+    s.silence(100);
+    let id = first_id(&s);
+    s.push(Event::AsrPartial {
+        utterance: id,
+        text: "I will pay three hundred dollars and".into(),
+    });
+    s.silence(100);
+    s.push(Event::EndVerdict {
+        utterance: id,
+        probability: 0.97,
+    });
+    // The hesitation's 1000 ms, not the model's "now".
+    s.silence(780);
+    assert_eq!(s.count(is_end), 0);
+    s.silence(20);
+    assert_eq!(end_cause(&s), Some(EndCause::TrailingSilence));
+}
+
+#[test]
+fn without_an_end_model_nothing_is_asked_and_bad_settings_are_refused() {
+    let mut s = Sim::with(TurnConfig::for_locale(TurnLocale::EnUs));
+    s.speech(600);
+    s.silence(600);
+    assert_eq!(s.count(asked), 0);
+    assert_eq!(end_cause(&s), Some(EndCause::TrailingSilence));
+    let mut c = TurnConfig::for_locale(TurnLocale::EnUs);
+    c.end_model_pause_ms = Some(0);
+    assert_eq!(c.validate().map_err(|e| e.field), Err("end_model_pause_ms"));
+    c.end_model_pause_ms = Some(300);
+    c.end_model_threshold = 1.5;
+    assert_eq!(
+        c.validate().map_err(|e| e.field),
+        Err("end_model_threshold")
+    );
+    c.end_model_threshold = 0.5;
+    c.end_model_incomplete_ms = 200;
+    assert_eq!(
+        c.validate().map_err(|e| e.field),
+        Err("end_model_incomplete_ms")
+    );
 }
