@@ -135,11 +135,16 @@ impl LogMel {
     pub fn features(&self, audio: &[f32]) -> Vec<f32> {
         let mut x: Vec<f32> = audio.iter().copied().take(self.samples).collect();
         x.resize(self.samples, 0.0);
-        // Zero mean, unit variance over the whole window, padding included (in f32, as
-        // the reference normalises its float32 buffer).
-        let n = x.len() as f32;
-        let mean = x.iter().sum::<f32>() / n;
-        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        // Zero mean, unit variance over the whole window, padding included. The sums are
+        // taken in f64 (the reference's numpy sums float32 pairwise, close to exact; a
+        // plain f32 running sum over 128k samples is not), the scaling in f32 as there.
+        let n = x.len() as f64;
+        let mean = (x.iter().map(|v| f64::from(*v)).sum::<f64>() / n) as f32;
+        let var = (x
+            .iter()
+            .map(|v| f64::from(v - mean) * f64::from(v - mean))
+            .sum::<f64>()
+            / n) as f32;
         let scale = 1.0 / (var + NORM_EPS).sqrt();
         for v in &mut x {
             *v = (*v - mean) * scale;
