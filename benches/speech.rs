@@ -20,8 +20,10 @@ use voxdial::scenario::library::Library;
 use voxdial::speech::asr::{AsrService, Recognizer};
 use voxdial::speech::audio::Pcm;
 use voxdial::speech::config::SpeechConfig;
+use voxdial::speech::mel::LogMel;
+use voxdial::speech::smart_turn::{EndOfTurnModel, EndOfTurnService};
 use voxdial::speech::tts::{self, Voice};
-use voxdial::speech::turn::TurnConfig;
+use voxdial::speech::turn::{EndCause, TurnConfig};
 use voxdial::speech::vad::Vad;
 use voxdial::time::Millis;
 use voxdial::Locale;
@@ -40,6 +42,17 @@ const EN: &[&str] = &[
     "No, that is not me.",
     "Please stop calling me.",
 ];
+
+/// The endpointing a turn-latency row runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpointing {
+    /// 500 ms, 300 ms after a finished-sounding partial, 1000 ms after a hesitation.
+    Partial300,
+    /// One fixed trailing silence.
+    Fixed(u32),
+    /// voices/speech.yaml as shipped: the end-of-turn model at a short pause.
+    Shipped,
+}
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
@@ -97,7 +110,8 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let models = root.join("data/models");
     let cfg = SpeechConfig::default_config().expect("config");
-    // `VOXDIAL_BENCH=asr,turn` runs only those parts (asr, concurrent, tts, cache, turn, zh, calls).
+    // `VOXDIAL_BENCH=asr,turn` runs only those parts (asr, concurrent, tts, cache, turn, zh,
+    // calls, eot).
     let only: Vec<String> = std::env::var("VOXDIAL_BENCH")
         .unwrap_or_default()
         .split(',')
@@ -105,6 +119,40 @@ fn main() {
         .map(str::to_string)
         .collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
+
+    if want("eot") {
+        // The end-of-turn model's cost per judgement on one thread: Whisper features of
+        // the 8 s window, then the inference, on the bench's customer sentences.
+        let c = cfg
+            .end_of_turn_for(Locale::EnUs)
+            .expect("an en-US end-of-turn model in voices/speech.yaml");
+        let mut c1 = c.clone();
+        c1.threads = 1;
+        let mut m = EndOfTurnModel::load(&c1, &models).expect("end-of-turn model");
+        let piper0 = Voice::load(cfg.tts_for(Locale::EnUs).expect("tts"), &models).expect("piper");
+        let clips: Vec<Pcm> = EN.iter().map(|s| synth(&piper0, s, Locale::EnUs)).collect();
+        let lm = LogMel::new(8);
+        let (mut total, mut feats) = (Vec::new(), Vec::new());
+        for round in 0..6 {
+            for p in &clips {
+                let t0 = Instant::now();
+                let _ = lm.features(&lm.window_of(&p.samples));
+                let f = t0.elapsed().as_secs_f64() * 1e3;
+                let v = m.predict(&p.samples).expect("predict");
+                if round > 0 {
+                    feats.push(f);
+                    total.push(v.took_ms);
+                }
+            }
+        }
+        println!(
+            "end-of-turn model (Smart Turn v3.2, 1 thread), {} judgements of an 8 s window: features + inference p50 {:.1} ms p95 {:.1} ms (features alone p50 {:.1} ms)",
+            total.len(),
+            pct(&mut total.clone(), 0.5),
+            pct(&mut total, 0.95),
+            pct(&mut feats, 0.5)
+        );
+    }
 
     let t = Instant::now();
     let piper =
@@ -261,10 +309,29 @@ fn main() {
             .filter(|(l, _)| *l != "shipped")
             .map(|(l, s)| (*l, s.clone()))
             .collect();
-        for ((engine, svc), trailing) in engines
-            .iter()
-            .flat_map(|e| [None, Some(500u32), Some(400)].map(|t| (e.clone(), t)))
-        {
+        // The shipped end-of-turn model, when the config has one for en-US.
+        let end_model = cfg.end_of_turn_for(Locale::EnUs).map(|c| {
+            (
+                c.clone(),
+                EndOfTurnService::start(c, &models).expect("end-of-turn model"),
+            )
+        });
+        for ((engine, svc), endpointing) in engines.iter().flat_map(|e| {
+            [
+                Endpointing::Partial300,
+                Endpointing::Fixed(500),
+                Endpointing::Fixed(400),
+                Endpointing::Shipped,
+            ]
+            .map(|t| (e.clone(), t))
+        }) {
+            if endpointing == Endpointing::Shipped && end_model.is_none() {
+                continue;
+            }
+            let trailing = match endpointing {
+                Endpointing::Fixed(t) => Some(t),
+                Endpointing::Partial300 | Endpointing::Shipped => None,
+            };
             let mut this = Vec::new();
             for (i, p) in en.iter().enumerate() {
                 let conv = Conversation::new(lib.clone(), scenario, Locale::EnUs, today, &vars)
@@ -273,8 +340,11 @@ fn main() {
                 // the option of 300 ms once the decode started at the pause reads as a
                 // finished sentence; Some(t): one fixed trailing silence.
                 let mut tc = TurnConfig::for_locale(Locale::EnUs.into());
-                if trailing.is_none() {
+                if endpointing == Endpointing::Partial300 {
                     tc.complete_trailing_silence_ms = 300;
+                }
+                if let (Endpointing::Shipped, Some((c, _))) = (endpointing, &end_model) {
+                    c.apply(&mut tc);
                 }
                 if let Some(t) = trailing {
                     tc.trailing_silence_ms = t;
@@ -292,6 +362,9 @@ fn main() {
                     Locale::EnUs,
                 )
                 .expect("bot");
+                if let (Endpointing::Shipped, Some((_, m))) = (endpointing, &end_model) {
+                    bot = bot.with_end_model(m.clone());
+                }
                 match feed_turn(&mut bot, &voxdial::speech::audio::to_i16(&p.samples)) {
                     Some(t) => this.push(t),
                     None => println!("  utterance {i} ({:?}) produced no reply", EN[i]),
@@ -299,10 +372,22 @@ fn main() {
             }
             let mut wall: Vec<f64> = this.iter().map(|(_, w)| *w).collect();
             let spec = this.iter().filter(|(l, _)| l.speculative).count();
+            let by_model = this
+                .iter()
+                .filter(|(l, _)| l.ended_by == EndCause::EndModel)
+                .count();
             let this: Vec<TurnLatency> = this.into_iter().map(|(l, _)| l).collect();
             println!(
-                "turn latency en-US, {engine} (real-time feed), endpointing {}: last voiced sample -> first reply sample p50 {:.0} ms p95 {:.0} ms; speculative decode used on {spec} of {} turns",
-                trailing.map_or("500 ms, 300 after a finished-sounding partial, 1000 after a hesitation".to_string(), |t| if t == 500 { "fixed 500 ms (shipped, but for the 1000 ms after a hesitation)".to_string() } else { format!("fixed {t} ms") }),
+                "turn latency en-US, {engine} (real-time feed), endpointing {}: last voiced sample -> first reply sample p50 {:.0} ms p95 {:.0} ms; speculative decode used on {spec} of {} turns; ended by the end-of-turn model: {by_model}",
+                match endpointing {
+                    Endpointing::Partial300 => "500 ms, 300 after a finished-sounding partial, 1000 after a hesitation".to_string(),
+                    Endpointing::Fixed(500) => "fixed 500 ms (the silence rule shipped before the end-of-turn model, but for the 1000 ms after a hesitation)".to_string(),
+                    Endpointing::Fixed(t) => format!("fixed {t} ms"),
+                    Endpointing::Shipped => end_model.as_ref().map_or(String::new(), |(c, _)| format!(
+                        "shipped: end-of-turn model asked after {} ms (threshold {}, {} ms when unfinished), else 500 ms",
+                        c.pause_ms, c.threshold, c.incomplete_silence_ms
+                    )),
+                },
                 pct(&mut wall.clone(), 0.5),
                 pct(&mut wall, 0.95),
                 this.len()

@@ -79,10 +79,11 @@ fn energy_db(s: &[f32]) -> f32 {
     }
 }
 
-/// Trims the clip to its voiced part and, for a paused sentence, stretches the longest
-/// gap inside it (the comma) to `pause_ms`; returns the clip and where the pause starts
-/// and ends.
-fn shape(pcm: &[f32], rate: u32, pause_ms: u64) -> Result<(Vec<f32>, u64, u64), String> {
+/// Trims the clip to its voiced part and, for a paused sentence, stretches the gap at the
+/// comma to `pause_ms`: of the gaps between words (≥ 40 ms), the one nearest to where the
+/// comma falls by its share of the text (`at`, 0..1). Returns the clip and where the pause
+/// starts and ends (ms into the clip).
+fn shape(pcm: &[f32], rate: u32, pause_ms: u64, at: f64) -> Result<(Vec<f32>, u64, u64), String> {
     let hop = (rate / 100) as usize;
     let voiced: Vec<bool> = pcm.chunks(hop).map(|f| energy_db(f) > GAP_DB).collect();
     let first = voiced.iter().position(|v| *v).ok_or("no speech")?;
@@ -92,29 +93,36 @@ fn shape(pcm: &[f32], rate: u32, pause_ms: u64) -> Result<(Vec<f32>, u64, u64), 
         return Ok((clip.to_vec(), 0, 0));
     }
     let v = &voiced[first..=last];
-    let (mut best, mut run_start) = ((0usize, 0usize), None);
+    let mut gaps = Vec::new();
+    let mut run_start = None;
     for (i, on) in v.iter().enumerate() {
         match (on, run_start) {
             (false, None) => run_start = Some(i),
             (true, Some(s)) => {
-                if i - s > best.1 - best.0 {
-                    best = (s, i);
+                if i - s >= 4 {
+                    gaps.push((s, i));
                 }
                 run_start = None;
             }
             _ => {}
         }
     }
-    let gap_ms = (best.1 - best.0) as u64 * 10;
-    if gap_ms < 100 {
-        return Err(format!("no pause found (longest gap {gap_ms} ms)"));
-    }
-    let at = best.0 * hop;
+    let want = at * v.len() as f64;
+    let (g0, g1) = gaps
+        .iter()
+        .copied()
+        .min_by(|a, b| {
+            let d = |g: &(usize, usize)| ((g.0 + g.1) as f64 / 2.0 - want).abs();
+            d(a).total_cmp(&d(b))
+        })
+        .ok_or("no gap between words")?;
+    let gap_ms = (g1 - g0) as u64 * 10;
+    let cut = g0 * hop;
     let extra = (pause_ms.saturating_sub(gap_ms) * u64::from(rate) / 1000) as usize;
-    let mut out = clip[..at].to_vec();
+    let mut out = clip[..cut].to_vec();
     out.extend(std::iter::repeat_n(0.0, extra));
-    out.extend_from_slice(&clip[at..]);
-    let start = best.0 as u64 * 10;
+    out.extend_from_slice(&clip[cut..]);
+    let start = g0 as u64 * 10;
     Ok((out, start, start + gap_ms.max(pause_ms)))
 }
 
@@ -150,8 +158,12 @@ fn main() -> Result<(), String> {
                 samples.extend_from_slice(&c.pcm.samples);
             })
             .map_err(|e| e.to_string())?;
+            let comma = text
+                .find([',', '，'])
+                .map_or(0, |i| text[..i].chars().count());
+            let share = comma as f64 / text.chars().count().max(1) as f64;
             let (clip, from, to) =
-                shape(&samples, rate, *pause).map_err(|e| format!("{text}: {e}"))?;
+                shape(&samples, rate, *pause, share).map_err(|e| format!("{text}: {e}"))?;
             let pcm8 = through_call(&Pcm {
                 samples: clip,
                 rate,
