@@ -1142,6 +1142,10 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
         tracing::debug!(
             campaign,
             endpoint_ms = f(t, "endpoint_ms"),
+            ended_by = t
+                .get("ended_by")
+                .and_then(|v| v.as_str())
+                .unwrap_or("none"),
             asr_ms = f(t, "asr_ms"),
             speculative = t
                 .get("speculative")
