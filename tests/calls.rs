@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 use voxdial::policy::{CallOutcome, Next, PolicySource};
 use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::{
-    AttemptEnd, CallDetail, CallFilter, Channel, ComplianceEvent, Handoff, HandoffResult,
-    ImportCounts, LeadStatus, NewLead, Store, TranscriptEntry,
+    AttemptEnd, CallDetail, CallFilter, Channel, ComplianceEvent, Handoff, HandoffMethod,
+    HandoffResult, ImportCounts, LeadStatus, NewLead, Store, TranscriptEntry,
 };
 use voxdial::time::Millis;
 
@@ -79,6 +79,7 @@ fn detail() -> CallDetail {
             result: HandoffResult::ReachedAgent,
             failure: None,
             recording: None,
+            method: Some(HandoffMethod::Bridge),
         }),
         transcript: vec![
             TranscriptEntry {
@@ -347,7 +348,7 @@ fn calls_show_prints_the_record_masked() {
         "cpd          human",
         "outcome      connected",
         "promise_to_pay",
-        "wants_human -> reached_agent, queue collections, agent agent-7, waited 4.2 s",
+        "wants_human -> reached_agent by bridge, queue collections, agent agent-7, waited 4.2 s",
         "p50 640 ms, p95 910 ms (4 turns)",
         "/var/lib/voxdial/rec/42.wav",
         "customer  打我另一个号码*******5678",

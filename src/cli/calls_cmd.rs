@@ -233,6 +233,9 @@ fn print_call(v: &CallView) {
     };
     if let Some(h) = &d.handoff {
         let mut s = format!("{} -> {}", h.reason, h.result.as_str());
+        if let Some(m) = h.method {
+            s.push_str(&format!(" by {}", m.as_str()));
+        }
         if let Some(q) = &h.queue {
             s.push_str(&format!(", queue {q}"));
         }

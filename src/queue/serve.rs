@@ -35,6 +35,9 @@ const RING_BACKSTOP_MS: u64 = 3_000;
 const REGISTRAR_POLL: Duration = Duration::from_millis(500);
 /// Hold audio kept queued ahead on the customer's playout.
 const HOLD_AHEAD_MS: u64 = 200;
+/// The SIP cause a give-up's BYE carries: nobody is available (as the 480 a customer
+/// gets when nobody is logged in at all).
+const NO_AGENT_CAUSE: u16 = 480;
 
 /// Why a queue could not start.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +183,10 @@ enum Control {
     Bridge(PlayoutQueue),
     /// End the call, after playing this (the sorry message) if given.
     Hangup(Option<Arc<Vec<i16>>>),
+    /// The queue gave up on the customer: end the call saying so (480 in the BYE's
+    /// Reason, which a caller that bridged the customer here reads as "take them back"),
+    /// after playing the sorry message if given.
+    GiveUp(Option<Arc<Vec<i16>>>),
 }
 
 /// What the legs report to the driver's task.
@@ -506,7 +513,7 @@ impl Driver {
                 tracing::info!(queue = %self.name, ?reason, "gave up on a customer");
                 if let Some(c) = self.customers.get_mut(&customer) {
                     c.gave_up = Some((reason, now));
-                    let _ = c.control.send(Control::Hangup(self.sorry.clone()));
+                    let _ = c.control.send(Control::GiveUp(self.sorry.clone()));
                 }
             }
         }
@@ -686,24 +693,33 @@ fn relay(
     while let Some(frame) = media.inbound.blocking_recv() {
         frames += 1;
         while let Ok(c) = control.try_recv() {
+            let gave_up = matches!(c, Control::GiveUp(_));
             match c {
                 Control::Bridge(p) => {
                     media.playout.flush();
                     peer = Some(p);
                 }
-                Control::Hangup(sorry) if !hanging_up => {
+                Control::Hangup(sorry) | Control::GiveUp(sorry) if !hanging_up => {
                     hanging_up = true;
                     peer = None;
                     media.playout.flush();
                     if let Some(s) = &sorry {
                         media.playout.push_8k(s);
                     }
-                    let _ = commands.send(AgentCommand::Hangup {
-                        outcome: "queue".into(),
-                        after_playout: sorry.is_some(),
+                    let after_playout = sorry.is_some();
+                    let _ = commands.send(if gave_up {
+                        AgentCommand::GiveUp {
+                            cause: NO_AGENT_CAUSE,
+                            after_playout,
+                        }
+                    } else {
+                        AgentCommand::Hangup {
+                            outcome: "queue".into(),
+                            after_playout,
+                        }
                     });
                 }
-                Control::Hangup(_) => {}
+                Control::Hangup(_) | Control::GiveUp(_) => {}
             }
         }
         if let Some(p) = &peer {

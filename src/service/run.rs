@@ -14,11 +14,11 @@ use crate::dialer::core::{CallId, Dialer, DialerConfig, Input, LineResult, Outpu
 use crate::policy::{CallOutcome, Policy};
 use crate::queue::{HandoffRecord, HandoffResult as QueueResult};
 use crate::sip::agent::{AgentCommand, AgentMedia, CallAgent, EarlyVerdict};
-use crate::sip::transfer::TransferState;
 use crate::sip::trunk::{Refusal, TrunkGate};
 use crate::sip::ua::{CallReport, CallRequest, SipUa, UaError};
 use crate::store::{
-    CallDetail, Channel, Handoff, HandoffResult, Lead, Store, StoreError, TranscriptEntry,
+    CallDetail, Channel, Handoff, HandoffMethod, HandoffResult, Lead, Store, StoreError,
+    TranscriptEntry,
 };
 use crate::time::{Millis, MonotonicClock};
 use serde::Serialize;
@@ -888,9 +888,10 @@ impl Driver<'_, '_> {
         };
         let r = l.report.as_ref();
         let outcome = r.map_or(CallOutcome::Interrupted, |r| r.policy_outcome);
+        // By REFER or by bridge: the customer was handed to the queue.
         let transferred = r
             .and_then(|r| r.transfer.as_ref())
-            .is_some_and(|t| matches!(t.result, TransferState::Completed { .. }));
+            .is_some_and(|t| t.handed_over());
         if transferred {
             c.counters.transferred += 1;
         }
@@ -1202,10 +1203,10 @@ fn detail_of(
         })
         .unwrap_or_default();
     let handoff = r.and_then(|r| r.transfer.as_ref()).map(|t| {
-        let (result, failure) = match &t.result {
-            TransferState::Completed { .. } => (HandoffResult::ReachedAgent, None),
-            TransferState::Failed(f) => (HandoffResult::Failed, Some(format!("{f:?}"))),
-            other => (HandoffResult::Failed, Some(format!("{other:?}"))),
+        let result = if t.handed_over() {
+            HandoffResult::ReachedAgent
+        } else {
+            HandoffResult::Failed
         };
         Handoff {
             reason: s(agent.and_then(|a| a.get("transfer_reason")))
@@ -1214,8 +1215,13 @@ fn detail_of(
             agent: None,
             waited_ms: None,
             result,
-            failure,
+            failure: t.failure(),
             recording: None,
+            method: Some(if t.by_bridge() {
+                HandoffMethod::Bridge
+            } else {
+                HandoffMethod::Refer
+            }),
         }
     });
     CallDetail {
@@ -1246,6 +1252,7 @@ fn apply_handoff(detail: &mut CallDetail, rec: &HandoffRecord) {
         result: HandoffResult::Failed,
         failure: None,
         recording: None,
+        method: None,
     });
     if h.reason == "unspecified" {
         if let Some(r) = reason {
@@ -1274,7 +1281,14 @@ fn apply_handoff(detail: &mut CallDetail, rec: &HandoffRecord) {
         ),
     };
     h.result = result;
-    h.failure = failure;
+    h.failure = match (h.failure.take(), failure) {
+        // A bridge that failed keeps the call's side too: the REFER's refusal and what
+        // became of our INVITE, then the queue's reason.
+        (Some(ours), Some(queue)) if h.method == Some(HandoffMethod::Bridge) => {
+            Some(format!("{ours}; queue: {queue}"))
+        }
+        (_, queue) => queue,
+    };
     h.recording = rec.recording.as_ref().map(|p| p.display().to_string());
 }
 

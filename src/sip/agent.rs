@@ -39,6 +39,17 @@ pub enum AgentCommand {
         /// Let the queued audio play out first (and 300 ms more), as after a goodbye.
         after_playout: bool,
     },
+    /// End the call because what the caller came for cannot be had here (a queue with no
+    /// agent for the customer): an answered inbound call's BYE says why in a
+    /// `Reason: SIP;cause=<cause>` header (RFC 3326), so a caller that bridged its
+    /// customer here (voxdial's own bot call) takes them back instead of hanging up on
+    /// them. On an outbound call it is a plain hang-up.
+    GiveUp {
+        /// The SIP status code that says why (480: nobody is available).
+        cause: u16,
+        /// Let the queued audio (a sorry message) play out first, as `Hangup`'s.
+        after_playout: bool,
+    },
     /// Send these keys as RFC 4733 events.
     Dtmf {
         /// The keys (`0-9*#A-D`).

@@ -499,6 +499,30 @@ pub struct Handoff {
     /// The recording of the human part (the built-in queue's stereo WAV), when made.
     #[serde(default)]
     pub recording: Option<String>,
+    /// How the customer was handed over; `None` in records from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<HandoffMethod>,
+}
+
+/// How a hand-off reached the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffMethod {
+    /// The customer's phone honoured our REFER and called the queue itself.
+    Refer,
+    /// The customer's phone refused REFER: voxdial called the queue and relayed the media
+    /// between the two legs.
+    Bridge,
+}
+
+impl HandoffMethod {
+    /// Stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffMethod::Refer => "refer",
+            HandoffMethod::Bridge => "bridge",
+        }
+    }
 }
 
 /// How a hand-off ended.
