@@ -87,9 +87,12 @@ impl Kids {
             }
         });
         // A first run synthesizes the lines before listening.
-        let first = rx
-            .recv_timeout(Duration::from_secs(300))
-            .unwrap_or_else(|_| panic!("no listening line; see {}", stderr.display()));
+        let first = rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| {
+            panic!(
+                "no listening line: {}",
+                std::fs::read_to_string(stderr).unwrap_or_default()
+            )
+        });
         assert!(first.contains("listening"), "first line: {first}");
         // Keep draining its stdout (one JSON line per call) so the pipe never fills.
         std::thread::spawn(move || while rx.recv().is_ok() {});
@@ -114,9 +117,10 @@ enum AgentSetup {
 }
 
 struct Rig {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
     kids: Kids,
+    _tmp: Option<tempfile::TempDir>,
+    dir: PathBuf,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Rig {
@@ -186,29 +190,44 @@ impl Rig {
     }
 }
 
-/// The personas file: the one number refuses REFER and says `lines`.
+/// The personas file: the one number refuses REFER and says `lines` (in English; a
+/// persona needs its Chinese lines too, which nobody dials here).
 fn personas(dir: &Path, lines: &[&str]) -> PathBuf {
     let quoted: Vec<String> = lines.iter().map(|l| format!("{l:?}")).collect();
+    let zh: Vec<&str> = ["是我", "转人工", "你好 我想问一下还款的事"]
+        .into_iter()
+        .cycle()
+        .take(lines.len())
+        .collect();
     let text = format!(
         "locale: en-US\nnumbers:\n  \"{NUMBER}\": refuses\npersonas:\n  refuses:\n    \
          ring_s: 0.5\n    behaviour: asks_for_human\n    on_refer: refuse\n    \
-         hangup_after_s: 2\n    max_call_s: 120\n    lines:\n      en-US: [{}]\n",
-        quoted.join(", ")
+         hangup_after_s: 8\n    max_call_s: 120\n    lines:\n      en-US: [{}]\n      \
+         zh-CN: [{}]\n",
+        quoted.join(", "),
+        zh.join(", ")
     );
     let p = dir.join("personas.yaml");
     std::fs::write(&p, text).expect("personas");
     p
 }
 
+/// One run at a time: each is a service, two phones and (for the bot) its models on a
+/// machine of two cores, and the customers' turn-taking is timed.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Import the one lead, write the run's config, start the phones, run `voxdial run` until
 /// idle. The phones stay up (their last logs are written as the calls' BYEs land).
 fn run(holder: Holder, agent: AgentSetup, max_wait_s: u32, lines: &[&str]) -> Rig {
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().to_path_buf();
+    let tmp = if std::env::var_os("KEEPDIR").is_some() { eprintln!("DIR {}", dir.display()); let _ = tmp.keep(); None } else { Some(tmp) };
     let mut rig = Rig {
+        kids: Kids::default(),
         _tmp: tmp,
         dir: dir.clone(),
-        kids: Kids::default(),
+        _one: guard,
     };
     let list = dir.join("leads.csv");
     std::fs::write(
@@ -286,8 +305,10 @@ fn run(holder: Holder, agent: AgentSetup, max_wait_s: u32, lines: &[&str]) -> Ri
                 answer_s.to_string(),
                 "--say".into(),
                 AGENT_LINE.into(),
+                // The agent ends the call, some seconds after the customer's line to them:
+                // the customer waits longer after their last line (the personas file).
                 "--hangup-after-s".into(),
-                "60".into(),
+                "14".into(),
                 "--record-dir".into(),
                 dir.join("agent-recordings").display().to_string(),
                 "--log-dir".into(),
