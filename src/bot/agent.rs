@@ -303,6 +303,9 @@ struct Driver {
     last_prompt: Option<String>,
     ended: bool,
     transferring: bool,
+    /// Time the bot stood aside for a bridge, with no frames to count: added to the
+    /// frame clock, so what it says after a take-back is stamped at the call's time.
+    away_ms: u64,
 }
 
 impl Driver {
@@ -407,6 +410,7 @@ impl BotAgent {
             last_prompt: None,
             ended: false,
             transferring: false,
+            away_ms: 0,
         };
         let mut policy_outcome = None;
         let locale = self.locale;
@@ -415,8 +419,14 @@ impl BotAgent {
             if d.ended {
                 return Ok(());
             }
+            let mut now = now + d.away_ms;
             while let Ok(ev) = events.try_recv() {
                 let ev = match ev {
+                    CallEvent::Back { away_ms } => {
+                        d.away_ms += away_ms;
+                        now += away_ms;
+                        continue;
+                    }
                     CallEvent::TransferFailed(why) => {
                         d.transferring = false;
                         d.report.transfer_result = Some(format!("failed: {why}"));

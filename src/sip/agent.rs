@@ -12,8 +12,9 @@ use tokio::sync::mpsc;
 /// The answered call's media, as the agent sees it.
 pub struct AgentMedia {
     /// The customer's audio: 20 ms frames of 16 kHz PCM, one per media tick (concealed or
-    /// silent when RTP is missing), so counting frames is the call's audio clock. Closes
-    /// when the call ends.
+    /// silent when RTP is missing), so counting frames is the call's audio clock, except
+    /// while the agent stands aside for a bridge ([`CallEvent::Back`] says how long).
+    /// Closes when the call ends.
     pub inbound: mpsc::Receiver<Vec<i16>>,
     /// The bot's audio out (8 kHz); `flush` is barge-in.
     pub playout: PlayoutQueue,
@@ -69,6 +70,14 @@ pub enum CallEvent {
     TransferFailed(String),
     /// The customer is with a human now.
     TransferCompleted,
+    /// The customer's audio is the agent's again, after the agent stood aside this long
+    /// (while a bridge was tried): `inbound` had no frames meanwhile, so an agent that
+    /// counts frames as its clock (the bot) moves it on by this much. Sent before the
+    /// [`CallEvent::TransferFailed`] that hands the customer back.
+    Back {
+        /// How long the agent heard nothing, in ms.
+        away_ms: u64,
+    },
 }
 
 /// What the agent reports when the call is over.

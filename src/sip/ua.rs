@@ -810,6 +810,7 @@ async fn run_call(
         replies: tokio::sync::mpsc::unbounded_channel(),
         leg: None,
         leg_media: None,
+        aside_since: None,
         fired: None,
     };
     call.start(clock.now());
@@ -882,6 +883,8 @@ struct CallIo {
     ),
     leg: Option<AgentLegIo>,
     leg_media: Option<MediaReport>,
+    /// Since when the agent has stood aside for a bridge (its inbound quiet).
+    aside_since: Option<Millis>,
     /// The last deadline fed at once, without a timer (see [`fire_at_once`]).
     fired: Option<Millis>,
 }
@@ -991,8 +994,15 @@ impl CallIo {
                 if let Some(l) = leg {
                     l.route_received(Sink::Nowhere);
                 }
+                if let Some(t) = self.aside_since.take() {
+                    let away_ms = self.clock.now().ms_since(t);
+                    self.tell_agent(CallEvent::Back { away_ms });
+                }
             }
-            AudioRoute::Paused => m.route_received(Sink::Nowhere),
+            AudioRoute::Paused => {
+                m.route_received(Sink::Nowhere);
+                self.aside_since.get_or_insert(self.clock.now());
+            }
             AudioRoute::Bridge => match leg {
                 Some(l) => {
                     m.route_received(Sink::Relay(l.playout.clone()));
