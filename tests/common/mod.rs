@@ -134,11 +134,15 @@ pub fn call_json(args: &[&str]) -> (Value, i32) {
 }
 
 /// Import the list `csv` (its text) into `campaign` under the policy file `policy`, with
-/// `extra` flags (`--scenario`, `--set`, ...); numbers are read as US numbers.
+/// `extra` flags (`--scenario` of the repository's library, `--set`, ...); numbers are
+/// read as US numbers.
 pub fn import_list(dir: &Path, campaign: &str, csv: &str, policy: &Path, extra: &[&str]) {
     let path = dir.join(format!("{campaign}.csv"));
     std::fs::write(&path, csv).expect("list");
+    let root = root();
     let mut args = vec![
+        "--root",
+        root.to_str().expect("path"),
         "campaign",
         "import",
         path.to_str().expect("path"),
@@ -246,6 +250,8 @@ pub fn audit_clean(dir: &Path, campaign: &str) {
 pub struct Phone {
     child: Child,
     lines: mpsc::Receiver<Value>,
+    /// Its stderr so far (why it stopped, when it did).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Phone {
@@ -255,7 +261,7 @@ impl Phone {
         let mut child = bin()
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start voxdial phone");
         let out = child.stdout.take().expect("stdout");
@@ -269,7 +275,21 @@ impl Phone {
                 }
             }
         });
-        let mut p = Phone { child, lines };
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (err, keep) = (child.stderr.take().expect("stderr"), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Ok(mut s) = keep.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        let mut p = Phone {
+            child,
+            lines,
+            stderr,
+        };
         let ready = p.next(ready_s);
         assert!(ready["listening"].is_string(), "first line: {ready}");
         p
@@ -277,9 +297,16 @@ impl Phone {
 
     /// The next JSON line, waiting up to `secs`.
     pub fn next(&mut self, secs: u64) -> Value {
-        self.lines
-            .recv_timeout(Duration::from_secs(secs))
-            .unwrap_or_else(|_| panic!("no line from the phone in {secs} s"))
+        match self.lines.recv_timeout(Duration::from_secs(secs)) {
+            Ok(v) => v,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no line from the phone in {secs} s"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = self.child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                let err = self.stderr.lock().map(|s| s.clone()).unwrap_or_default();
+                panic!("the phone stopped: {err}")
+            }
+        }
     }
 
     /// Every line that has arrived so far.
