@@ -109,6 +109,10 @@ fn detail() -> CallDetail {
         turn_latencies_ms: vec![640, 700, 910, 580],
         recording: Some("/var/lib/voxdial/rec/42.wav".into()),
         sip_call_id: Some("a84b4c76e66710@127.0.0.1".into()),
+        captured: [("ptp_date", "2026-11-27"), ("ptp_amount", "500.00")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 

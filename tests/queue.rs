@@ -3,6 +3,8 @@
 //! agent (who sees the `X-Voxdial-*` context), and audio flows both ways; a busy agent
 //! and a customer given up on after the maximum wait.
 
+mod common;
+use common::tone_8k;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -39,12 +41,6 @@ struct TonePhone {
     heard: Arc<Mutex<Heard>>,
 }
 
-fn tone_8k(hz: f64, ms: usize) -> Vec<i16> {
-    (0..ms * 8)
-        .map(|i| ((2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin() * 8000.0) as i16)
-        .collect()
-}
-
 /// The share of a 16 kHz frame's energy at `hz` (Goertzel).
 fn tone_share(frame: &[i16], hz: f64) -> f64 {
     let n = frame.len() as f64;
@@ -72,7 +68,7 @@ impl CallAgent for TonePhone {
         commands: mpsc::UnboundedSender<AgentCommand>,
     ) -> std::thread::JoinHandle<AgentReport> {
         std::thread::spawn(move || {
-            let tone = tone_8k(self.play_hz, 20);
+            let tone = tone_8k(self.play_hz, 20, 8000.0);
             let mut hung_up = false;
             while let Some(f) = media.inbound.blocking_recv() {
                 while media.playout.queued_ms() < 100 {
@@ -122,19 +118,8 @@ async fn agent_phone(
     busy: Option<u16>,
     heard: Arc<Mutex<Heard>>,
 ) -> (Arc<SipUa>, Arc<Mutex<PhoneLog>>, u16) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let ua = Arc::new(
-        SipUa::bind_with(
-            LOCAL.parse().unwrap(),
-            media,
-            InboundRoutes {
-                invite: Some(tx),
-                register: None,
-            },
-        )
-        .await
-        .unwrap(),
-    );
+    let (ua, mut rx) = common::answering_ua(media).await;
+    let ua = Arc::new(ua);
     // An empty registrar: a desk phone at a fixed address, which does not register.
     let code = if registrar.is_empty() {
         0

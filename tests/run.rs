@@ -4,168 +4,34 @@
 //! sipp runs under `flock /tmp/voxdial-sip.lock` (fixed ports); without sipp the SIP
 //! tests skip.
 
-#[allow(dead_code)]
 mod common;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use common::{
+    attempts, audit_clean, config, config_paced, have_sipp, import, sip_dir, store, voxdial,
+    wait_child,
+};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::Store;
-
-fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        eprintln!("sipp is not installed (scripts/test.sh installs sip-tester): skipped");
-    }
-    ok
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A sipp customer phone on `port` playing `scenario` for up to `calls` calls.
 fn sipp(scenario: &str, port: u16, media_port: u16, calls: u32) -> Child {
-    Command::new("sipp")
-        .current_dir(manifest().join("tests/sip"))
-        .args(["-sf", scenario, "-p", &port.to_string()])
-        .args(["-mp", &media_port.to_string(), "-m", &calls.to_string()])
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
-        .args(["-timeout", "60", "-timeout_error"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sipp")
-}
-
-fn voxdial(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .current_dir(dir)
-        .args(args)
-        .env("VOXDIAL_DB", dir.join("voxdial.db"))
-        .output()
-        .expect("run voxdial")
-}
-
-/// Import `n` leads (distinct debtors) into `campaign` under the demo's round-the-clock
-/// policy.
-fn import(dir: &Path, campaign: &str, first: u32, n: u32) {
-    let csv = dir.join(format!("{campaign}.csv"));
-    let mut text = String::from("customer_id,phone,timezone\n");
-    for i in first..first + n {
-        text.push_str(&format!("D{i},+1 212 555 {i:04},America/New_York\n"));
-    }
-    std::fs::write(&csv, text).expect("list");
-    let policy = manifest().join("demo/policies/demo-loop.yaml");
-    let o = voxdial(
-        dir,
+    common::sipp(
+        &sip_dir(),
         &[
-            "campaign",
-            "import",
-            csv.to_str().expect("path"),
-            "--campaign",
-            campaign,
-            "--policy",
-            policy.to_str().expect("path"),
-            "--region",
-            "US",
-            "--json",
+            "-sf",
+            scenario,
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &media_port.to_string(),
+            "-m",
+            &calls.to_string(),
+            "-timeout",
+            "60",
+            "-timeout_error",
         ],
-    );
-    assert!(
-        o.status.success(),
-        "import: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A config dialling each (campaign, sipp port) pair on a trunk of its own.
-fn config(
-    dir: &Path,
-    campaigns: &[(&str, u16)],
-    bots: u32,
-    hangup_s: f64,
-    drain_s: f64,
-) -> PathBuf {
-    config_paced(
-        dir,
-        campaigns,
-        bots,
-        hangup_s,
-        drain_s,
-        "{strategy: progressive}",
     )
-}
-
-/// [`config`] with the campaigns' pacing.
-fn config_paced(
-    dir: &Path,
-    campaigns: &[(&str, u16)],
-    bots: u32,
-    hangup_s: f64,
-    drain_s: f64,
-    pacing: &str,
-) -> PathBuf {
-    let mut y = String::from("sip: {listen: 127.0.0.1:0}\ndatabase: voxdial.db\n");
-    y.push_str(&format!(
-        "recordings: recordings\ndrain_timeout_s: {drain_s}\nring_timeout_s: 8\ntrunks:\n"
-    ));
-    for (name, port) in campaigns {
-        y.push_str(&format!(
-            "  - {{name: t-{name}, proxy: 127.0.0.1:{port}, channels: 4, cps: 5}}\n"
-        ));
-    }
-    y.push_str("campaigns:\n");
-    for (name, _) in campaigns {
-        y.push_str(&format!(
-            "  - name: {name}\n    mode: bot_first\n    locale: en-US\n    pacing: {pacing}\n    bots: {bots}\n    trunks: [t-{name}]\n    script: {{hangup_after_s: {hangup_s}}}\n"
-        ));
-    }
-    let p = dir.join("voxdial.yaml");
-    std::fs::write(&p, y).expect("config");
-    p
-}
-
-fn store(dir: &Path) -> SqliteStore {
-    SqliteStore::open(&dir.join("voxdial.db")).expect("db")
-}
-
-/// (closed attempts, in-flight attempts) of a campaign.
-fn attempts(dir: &Path, campaign: &str) -> (usize, usize) {
-    let s = store(dir);
-    let c = s.campaign(campaign).expect("campaign");
-    let st = s.stats(c.id).expect("stats");
-    let open = st.attempts.get("in_flight").copied().unwrap_or(0) as usize;
-    let all: u64 = st.attempts.values().sum();
-    (all as usize - open, open)
-}
-
-/// Wait up to `secs` for a child whose output is read afterwards; its exit code.
-fn wait_child(c: &mut Child, secs: u64) -> i32 {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(Some(s)) = c.try_wait() {
-            return s.code().unwrap_or(-1);
-        }
-        if Instant::now() > end {
-            let _ = c.kill();
-            return -2;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn audit_clean(dir: &Path, campaign: &str) {
-    let o = voxdial(dir, &["campaign", "audit", campaign, "--json"]);
-    let v: serde_json::Value =
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("audit JSON: {e}"));
-    assert_eq!(v["violations"], serde_json::json!([]), "{v}");
-    assert!(o.status.success());
 }
 
 #[test]
@@ -261,7 +127,7 @@ fn kill_9_mid_campaign_then_restart_loses_no_completed_call_and_breaks_no_rule()
     let peer = sipp("uas_answer_rtp.xml", 5384, 25300, 4);
     std::thread::sleep(Duration::from_millis(400));
     let cfg = config(d, &[("k", 5384)], 1, 1.5, 5.0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let mut child = common::bin()
         .current_dir(d)
         .args(["run", "--config", cfg.to_str().expect("path")])
         .stdout(Stdio::null())
@@ -340,7 +206,7 @@ fn sigterm_drains_live_calls_and_exits_zero() {
     std::thread::sleep(Duration::from_millis(400));
     // The script would hold the call for a minute; the drain allows 1 s.
     let cfg = config(d, &[("t", 5385)], 1, 60.0, 1.0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let mut child = common::bin()
         .current_dir(d)
         .args(["run", "--config", cfg.to_str().expect("path"), "--json"])
         .stdout(Stdio::piped())

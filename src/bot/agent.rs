@@ -242,8 +242,14 @@ pub struct BotReport {
     pub cpd_outcome: Option<CpdOutcome>,
     /// Whether the bot hung up because of that verdict.
     pub cpd_hangup: bool,
-    /// The conversation's outcome code, when it ended with a hang-up.
+    /// The conversation's outcome code, when it ended: its hang-up node's outcome,
+    /// `transferred`, a call-progress verdict (`cpd_voicemail`), or `bot_error`. None when
+    /// the line went away in the middle of the conversation (whoever ended the call knows
+    /// why).
     pub outcome: Option<String>,
+    /// What the customer gave on the call: the scenario's `source: call` variables that
+    /// were set (a promised date and amount, a callback date), as text.
+    pub captured: std::collections::BTreeMap<String, String>,
     /// The hand-off reason, when the bot asked for a human.
     pub transfer_reason: Option<String>,
     /// What became of the transfer, as the call told the bot.
@@ -525,6 +531,7 @@ impl BotAgent {
                 d.report.error = Some(e.to_string());
                 if !d.ended {
                     d.ended = true;
+                    d.report.outcome = Some("bot_error".into());
                     let _ = d.commands.send(AgentCommand::Hangup {
                         outcome: "bot_error".into(),
                         after_playout: true,
@@ -535,6 +542,25 @@ impl BotAgent {
         if let Ok(h) = forward {
             let _ = h.join();
         }
+        // What the call said after the last frame: a completed transfer's NOTIFY and the
+        // transferee's BYE arrive together, and the transfer is the call's outcome.
+        while let Ok(ev) = events.try_recv() {
+            match ev {
+                CallEvent::TransferCompleted => {
+                    d.report.transfer_result = Some("completed".into());
+                    let _ = self
+                        .pipeline
+                        .call_event(Millis(now), Event::TransferCompleted);
+                }
+                CallEvent::TransferFailed(why) => {
+                    d.report.transfer_result = Some(format!("failed: {why}"));
+                }
+            }
+        }
+        if d.report.outcome.is_none() {
+            d.report.outcome = self.pipeline.outcome().map(str::to_string);
+        }
+        d.report.captured = self.pipeline.call_values();
         d.report.turns = self.pipeline.latencies().to_vec();
         AgentReport {
             detail: serde_json::to_value(&d.report).unwrap_or_default(),

@@ -174,6 +174,16 @@ impl BotDriver {
         self.pipeline.latencies()
     }
 
+    /// The conversation's outcome once it is over (see [`BotPipeline::outcome`]).
+    pub fn outcome(&self) -> Option<&str> {
+        self.pipeline.outcome()
+    }
+
+    /// What the customer gave on the call (see [`BotPipeline::call_values`]).
+    pub fn call_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.pipeline.call_values()
+    }
+
     /// Whether the bot still has sentences to hand out (see
     /// [`BotPipeline::has_pending_audio`]).
     pub fn has_pending_audio(&self) -> bool {

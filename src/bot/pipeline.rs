@@ -487,6 +487,25 @@ impl BotPipeline {
         Ok(out)
     }
 
+    /// The conversation's outcome once it is over (its hang-up node's outcome,
+    /// `transferred`, `customer_hangup`), for the call's record.
+    pub fn outcome(&self) -> Option<&str> {
+        match self.conv.status() {
+            crate::dialogue::engine::Status::Ended(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// What the customer gave on the call (the scenario's `source: call` variables that
+    /// are set: a promised date and amount...), as text, for the call's record.
+    pub fn call_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.conv
+            .call_values()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect()
+    }
+
     /// Every turn's latency so far.
     pub fn latencies(&self) -> &[TurnLatency] {
         &self.latencies

@@ -66,7 +66,12 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
                     voxdial::speech::config::SpeechConfig::load(&loaded.path(p))?,
                     loaded.path(&loaded.config.speech.data).join("models"),
                 ),
-                None => a.speech.load()?,
+                // The config's `speech.data` holds the models (docs/run.md), wherever
+                // the service is started from.
+                None => (
+                    a.speech.load()?.0,
+                    loaded.path(&loaded.config.speech.data).join("models"),
+                ),
             };
             let cache = loaded
                 .path(&loaded.config.speech.data)

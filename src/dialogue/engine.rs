@@ -343,6 +343,27 @@ impl Conversation {
             .collect()
     }
 
+    /// What the call itself produced: the values of the scenario's `source: call`
+    /// variables that are set (a promised date and amount, a callback date). The call's
+    /// record keeps them beside the outcome, because "promise_to_pay" without its date is
+    /// not something a collector can act on.
+    pub fn call_values(&self) -> BTreeMap<String, Value> {
+        let Some(root) = self.stack.first() else {
+            return BTreeMap::new();
+        };
+        root.flow
+            .spec
+            .variables
+            .iter()
+            .filter(|(_, spec)| spec.source == crate::scenario::model::VarSource::Call)
+            .filter_map(|(name, _)| {
+                let id = self.lib.var_ids().get(name)?;
+                let v = self.vars.get(id.0 as usize)?.as_ref()?;
+                (*v != Value::Null).then(|| (name.clone(), v.clone()))
+            })
+            .collect()
+    }
+
     fn var(&self, v: &VarRef) -> Option<&Value> {
         v.id.and_then(|id| self.vars.get(id.0 as usize))
             .and_then(Option::as_ref)

@@ -174,6 +174,8 @@ struct Live {
     report: Option<CallReport>,
     sip_code: Option<u16>,
     recording: Option<PathBuf>,
+    /// Why this driver hung the call up itself (the drain's limit), for its disposition.
+    hung_up_for: Option<&'static str>,
 }
 
 /// One campaign's core, ledger and calls.
@@ -575,6 +577,7 @@ impl Driver<'_, '_> {
                             report: None,
                             sip_code: None,
                             recording: None,
+                            hung_up_for: None,
                         },
                     );
                     c.pending.push_back(call);
@@ -895,11 +898,7 @@ impl Driver<'_, '_> {
         if transferred {
             c.counters.transferred += 1;
         }
-        let disposition = r
-            .and_then(|r| r.agent.as_ref())
-            .and_then(|a| a.get("outcome"))
-            .and_then(|o| o.as_str())
-            .map(str::to_string);
+        let disposition = Some(disposition_of(r, l.hung_up_for));
         let detail = detail_of(
             r,
             l.answered_at,
@@ -1058,9 +1057,10 @@ impl Driver<'_, '_> {
 
     /// At the drain limit: hang up every answered call.
     fn hang_up_all(&mut self) {
-        for c in &self.camps {
-            for l in c.live.values() {
+        for c in &mut self.camps {
+            for l in c.live.values_mut() {
                 if let Some(cmd) = &l.commands {
+                    l.hung_up_for = Some("shutdown");
                     let _ = cmd.send(AgentCommand::Hangup {
                         outcome: "shutdown".into(),
                         after_playout: false,
@@ -1160,6 +1160,49 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
     }
 }
 
+/// What became of an answered call a bot held, in a word, for its attempt's disposition:
+/// the conversation's own outcome when it ended (`promise_to_pay`, `transferred`,
+/// `cpd_voicemail`, `bot_error`), else who ended the line in the middle of it. Every
+/// answered call gets one, so a report never has to guess what a blank means.
+fn disposition_of(r: Option<&CallReport>, hung_up_for: Option<&str>) -> String {
+    let Some(r) = r else {
+        // The call's task failed after the answer: no report to read.
+        return "call_error".into();
+    };
+    let agent = r.agent.as_ref();
+    if let Some(o) = agent
+        .and_then(|a| a.get("outcome"))
+        .and_then(|o| o.as_str())
+    {
+        return o.to_string();
+    }
+    if r.transfer
+        .as_ref()
+        .is_some_and(|t| matches!(t.result, TransferState::Completed { .. }))
+    {
+        return "transferred".into();
+    }
+    if let Some(why) = hung_up_for {
+        return why.to_string();
+    }
+    if r.hangup_by == Some("peer") {
+        return "customer_hangup".into();
+    }
+    if r.session_expired {
+        return "session_expired".into();
+    }
+    if r.sdp_error.is_some() {
+        return "media_refused".into();
+    }
+    if agent
+        .and_then(|a| a.get("error"))
+        .is_some_and(|e| !e.is_null())
+    {
+        return "bot_error".into();
+    }
+    "agent_hangup".into()
+}
+
 /// The call's record from its report and the agent's account.
 fn detail_of(
     r: Option<&CallReport>,
@@ -1234,6 +1277,15 @@ fn detail_of(
         turn_latencies_ms,
         recording: answered_at.and(recording).map(|p| p.display().to_string()),
         sip_call_id: None,
+        captured: agent
+            .and_then(|a| a.get("captured"))
+            .and_then(|c| c.as_object())
+            .map(|c| {
+                c.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -1341,6 +1393,79 @@ mod tests {
             talk_ms: 9_000,
             recording: Some(PathBuf::from("rec/queues/care-1.wav")),
         }
+    }
+
+    fn answered(hangup_by: &'static str, agent: serde_json::Value) -> CallReport {
+        CallReport {
+            sip_code: Some(200),
+            reason: "OK".into(),
+            outcome: crate::sip::outcome::DialResult::Answered,
+            answered: true,
+            early_media: false,
+            setup_ms: 1_500,
+            duration_s: 12.0,
+            hangup_by: Some(hangup_by),
+            codec: None,
+            sdp_error: None,
+            transfer: None,
+            media: None,
+            reinvites: vec![],
+            session_expires_s: None,
+            session_expired: false,
+            policy_outcome: CallOutcome::Connected,
+            agent: Some(agent),
+        }
+    }
+
+    /// Every answered call says what happened: the conversation's outcome when it has
+    /// one, else who ended the line in the middle of it (the bot's report then has none).
+    #[test]
+    fn an_answered_call_always_gets_a_disposition() {
+        let ended = serde_json::json!({"outcome": "promise_to_pay", "captured": {}});
+        let cut = serde_json::json!({"outcome": null, "transcript": []});
+        assert_eq!(
+            disposition_of(Some(&answered("us", ended)), None),
+            "promise_to_pay"
+        );
+        assert_eq!(
+            disposition_of(Some(&answered("peer", cut.clone())), None),
+            "customer_hangup"
+        );
+        assert_eq!(
+            disposition_of(Some(&answered("us", cut.clone())), Some("shutdown")),
+            "shutdown"
+        );
+        let mut expired = answered("us", cut.clone());
+        expired.session_expired = true;
+        assert_eq!(disposition_of(Some(&expired), None), "session_expired");
+        let failed = serde_json::json!({"outcome": null, "error": "whisper failed"});
+        assert_eq!(
+            disposition_of(Some(&answered("us", failed)), None),
+            "bot_error"
+        );
+        assert_eq!(
+            disposition_of(Some(&answered("us", cut)), None),
+            "agent_hangup"
+        );
+        assert_eq!(disposition_of(None, None), "call_error");
+    }
+
+    #[test]
+    fn the_bots_captured_values_reach_the_record() {
+        let agent = serde_json::json!({
+            "outcome": "promise_to_pay",
+            "captured": {"ptp_date": "2026-12-11", "ptp_amount": "300.00"}
+        });
+        let r = answered("us", agent);
+        let d = detail_of(Some(&r), Some(Millis(1_000)), Millis(9_000), None, None);
+        assert_eq!(
+            d.captured.get("ptp_date").map(String::as_str),
+            Some("2026-12-11")
+        );
+        assert_eq!(
+            d.captured.get("ptp_amount").map(String::as_str),
+            Some("300.00")
+        );
     }
 
     #[test]

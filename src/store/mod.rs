@@ -455,6 +455,11 @@ pub struct CallDetail {
     /// SIP Call-ID, to find the call in a trunk's or a capture's logs.
     #[serde(default)]
     pub sip_call_id: Option<String>,
+    /// What the customer gave on the call, by the scenario's variable name (`ptp_date`,
+    /// `ptp_amount`, `callback_date`), as text: the substance of the disposition (a
+    /// promise to pay is worth its date). Stored through `language::redact`.
+    #[serde(default)]
+    pub captured: std::collections::BTreeMap<String, String>,
 }
 
 impl CallDetail {
