@@ -162,6 +162,7 @@ impl PlayoutQueue {
 enum Control {
     Dtmf(String),
     Remote(SocketAddr),
+    Inbound(mpsc::Sender<Vec<i16>>),
     Stop(tokio::sync::oneshot::Sender<MediaReport>),
 }
 
@@ -182,6 +183,17 @@ impl MediaHandle {
     pub fn take_inbound(&mut self) -> mpsc::Receiver<Vec<i16>> {
         let (_tx, closed) = mpsc::channel(1);
         std::mem::replace(&mut self.inbound, closed)
+    }
+
+    /// Send later inbound frames to a new stream, wherever they went until now: whoever
+    /// took [`MediaHandle::inbound`] (an agent's thread) sees its stream end, so a relay
+    /// can take the customer's audio from an agent that was listening to it.
+    pub fn redirect_inbound(&mut self) -> mpsc::Receiver<Vec<i16>> {
+        let (tx, rx) = mpsc::channel(50);
+        let _ = self.ctl.send(Control::Inbound(tx));
+        // Frames the handle still holds would be older than the redirect's: drop them.
+        let _ = self.take_inbound();
+        rx
     }
 
     /// Send DTMF keys (RFC 4733) to the peer.
@@ -355,6 +367,7 @@ impl Stream {
                     self.session.send_dtmf(&d);
                 }
                 Ok(Control::Remote(a)) => self.source.reset(a),
+                Ok(Control::Inbound(tx)) => self.inbound = tx,
                 Ok(Control::Stop(reply)) => {
                     let _ = reply.send(self.finish());
                     return Service::Done;

@@ -145,6 +145,42 @@ mod tests {
     use rtp_rs::RtpReader;
 
     #[tokio::test]
+    async fn a_redirect_takes_the_inbound_frames_from_whoever_read_them() {
+        let a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let (aa, ba) = (a.local_addr().expect("addr"), b.local_addr().expect("addr"));
+        let cfg = |remote, ssrc| MediaConfig {
+            codec: G711::Ulaw,
+            dtmf_pt: None,
+            remote,
+            record: None,
+            ssrc,
+            seq: 1,
+            ts: 0,
+        };
+        let media = MediaRuntime::new(1);
+        let mut ha = media.start(a, cfg(ba, 1));
+        let hb = media.start(b, cfg(aa, 2));
+        // An agent took A's frames at the answer.
+        let mut agent = ha.take_inbound();
+        let first = tokio::time::timeout(Duration::from_secs(2), agent.recv()).await;
+        assert!(matches!(first, Ok(Some(_))), "the agent hears frames first");
+        // A relay takes them over: the agent's stream ends, the relay's carries on.
+        let mut relay = ha.redirect_inbound();
+        let end = tokio::time::timeout(Duration::from_secs(2), async {
+            while agent.recv().await.is_some() {}
+        })
+        .await;
+        assert!(end.is_ok(), "the agent's stream ended");
+        for _ in 0..5 {
+            let f = tokio::time::timeout(Duration::from_secs(2), relay.recv()).await;
+            assert!(matches!(f, Ok(Some(ref f)) if f.len() == 320), "{f:?}");
+        }
+        ha.stop().await;
+        hb.stop().await;
+    }
+
+    #[tokio::test]
     async fn two_streams_on_loopback_exchange_audio_dtmf_and_record() {
         let a = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let b = UdpSocket::bind("127.0.0.1:0").await.expect("bind");

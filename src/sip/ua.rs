@@ -1019,8 +1019,8 @@ impl CallIo {
                     .instrument(tracing::Span::current()),
                 );
             }
-            SipAction::Consult { target } => self.spawn_leg(target, false),
-            SipAction::Bridge { target } => self.spawn_leg(target, true),
+            SipAction::Consult { target } => self.spawn_leg(target, false, Vec::new()),
+            SipAction::Bridge { target, headers } => self.spawn_leg(target, true, headers),
             SipAction::EndAgentLeg => {
                 if let Some(leg) = self.leg.take() {
                     self.leg_media = leg.end(&self.layer).await;
@@ -1067,11 +1067,12 @@ impl CallIo {
             AgentCommand::Dtmf { digits } => Command::Dtmf(digits),
             AgentCommand::Hold => Command::Hold,
             AgentCommand::Resume => Command::Resume,
+            AgentCommand::Bridge => Command::Bridge,
         }
     }
 
     /// Call the agent (consultation or bridge) without holding up the signalling loop.
-    fn spawn_leg(&self, target: String, bridge: bool) {
+    fn spawn_leg(&self, target: String, bridge: bool, headers: Vec<(String, String)>) {
         let (layer, runtime, sip_addr) = (self.layer.clone(), self.runtime.clone(), self.sip_addr);
         let (from, limit, tx) = (
             self.from.clone(),
@@ -1080,7 +1081,8 @@ impl CallIo {
         );
         tokio::spawn(
             async move {
-                let r = consult_call(&layer, &runtime, sip_addr, &from, &target, limit).await;
+                let r =
+                    consult_call(&layer, &runtime, sip_addr, &from, &target, &headers, limit).await;
                 let _ = tx.send(if bridge {
                     Reply::Bridge(r)
                 } else {
@@ -1191,6 +1193,14 @@ impl CallIo {
                     match c {
                         Some(c) => return Ok(Input::Command(now, self.command_of(c))),
                         None => self.agent_rx = None,
+                    }
+                }
+                s = async { self.leg.as_mut().and_then(|l| l.states.as_mut()).expect("guarded").recv().await }, if self.leg.as_ref().is_some_and(|l| l.states.is_some()) => {
+                    if matches!(s, None | Some(DialogState::Terminated(..))) {
+                        if let Some(l) = self.leg.as_mut() {
+                            l.states = None;
+                        }
+                        return Ok(Input::Request(clock.now(), Request::AgentLegEnded));
                     }
                 }
                 _ = sleep_until_opt(wake) => return Ok(Input::Timeout(clock.now())),
@@ -1341,10 +1351,12 @@ async fn reinvite(
     }
 }
 
-/// Relay media between two legs (the bridge fallback): each side's 16 kHz frames are
-/// queued on the other side's playout.
+/// Relay media between two legs (a bridge): each side's 16 kHz frames are queued on the
+/// other side's playout. The customer's frames are redirected from an agent that read
+/// them (its stream ends), so one relay serves calls with and without an agent.
 fn bridge(a: &mut MediaHandle, b: &mut MediaHandle) {
-    let (mut a_in, mut b_in) = (a.take_inbound(), b.take_inbound());
+    let (mut a_in, mut b_in) = (a.redirect_inbound(), b.take_inbound());
+    a.playout.flush();
     let (a_out, b_out) = (a.playout.clone(), b.playout.clone());
     tokio::spawn(
         async move {
@@ -1359,11 +1371,13 @@ fn bridge(a: &mut MediaHandle, b: &mut MediaHandle) {
     );
 }
 
-/// The consultation leg of an attended transfer.
+/// The consultation leg of an attended transfer, or a bridge's leg.
 struct AgentLegIo {
     dialog: rsipstack::dialog::invite_dialog::InviteDialog,
     media: Option<MediaHandle>,
     contact: Option<String>,
+    /// The leg's dialog states, watched for its end while it is up.
+    states: Option<rsipstack::dialog::dialog::DialogStateReceiver>,
 }
 
 impl AgentLegIo {
@@ -1404,8 +1418,12 @@ async fn consult_call(
     sip_addr: SocketAddr,
     from: &str,
     agent: &str,
+    headers: &[(String, String)],
     limit: Duration,
 ) -> Result<AgentLegIo, Option<u16>> {
+    if headers.iter().any(|(k, v)| check_header(k, v).is_err()) {
+        return Err(None);
+    }
     let rtp = UdpSocket::bind(SocketAddr::new(sip_addr.ip(), 0))
         .await
         .map_err(|_| None)?;
@@ -1423,9 +1441,15 @@ async fn consult_call(
         contact: uri(&format!("sip:voxdial@{sip_addr}")).map_err(|_| None)?,
         offer: Some(local.offer(Direction::SendRecv).into_bytes()),
         content_type: Some("application/sdp".into()),
+        headers: (!headers.is_empty()).then(|| {
+            headers
+                .iter()
+                .map(|(k, v)| Header::Other(k.clone(), v.clone()))
+                .collect()
+        }),
         ..Default::default()
     };
-    let (states_tx, _states) = layer.new_dialog_state_channel();
+    let (states_tx, states) = layer.new_dialog_state_channel();
     let r = tokio::time::timeout(limit, layer.do_invite(opt, states_tx)).await;
     let (dialog, resp) = match r {
         Ok(Ok((d, Some(resp)))) => (d, resp),
@@ -1466,6 +1490,7 @@ async fn consult_call(
         dialog,
         media,
         contact,
+        states: Some(states),
     })
 }
 

@@ -120,6 +120,8 @@ pub enum Request {
         /// Its SDP offer.
         sdp: String,
     },
+    /// The bridged leg to the transfer target ended (its far side hung up).
+    AgentLegEnded,
     /// Another in-dialog request.
     Other {
         /// To answer it.
@@ -160,6 +162,9 @@ pub enum Command {
     Resume,
     /// Send DTMF keys on the call's media.
     Dtmf(String),
+    /// Call the transfer target now and relay media between the legs (agent-first's
+    /// connection of an answered call to its queue), instead of a REFER.
+    Bridge,
 }
 
 /// What the driver must do.
@@ -226,10 +231,13 @@ pub enum SipAction {
         /// The agent.
         target: String,
     },
-    /// Call the target and relay media between the legs (the bridge fallback).
+    /// Call the target and relay media between the legs (the bridge fallback, or a
+    /// bridge asked for at once).
     Bridge {
         /// The target.
         target: String,
+        /// Headers for its INVITE (`X-Voxdial-*`: the context a REFER would carry).
+        headers: Vec<(String, String)>,
     },
     /// Hang up the consultation or bridge leg (unless the agent already did).
     EndAgentLeg,

@@ -427,8 +427,13 @@ impl Call {
                     Err(code) => {
                         tracing::info!(?code, "bridge call failed; the bot keeps the call");
                         self.agent_leg = AgentLeg::None;
-                        if let Some((_, rep)) = self.transfer.as_mut() {
-                            rep.bot_resumed = true;
+                        match self.transfer.as_mut() {
+                            Some((_, rep)) => rep.bot_resumed = true,
+                            // A bridge asked for at once: its agent hears why.
+                            None => self.event(Event::TransferFailed(match code {
+                                Some(c) => format!("bridge refused ({c})"),
+                                None => "bridge not answered".into(),
+                            })),
                         }
                     }
                 }
@@ -577,12 +582,16 @@ impl Call {
         }
     }
 
-    fn send_refer(&mut self, refer_to: String) {
-        let headers = self
-            .context
+    /// The call's context as `X-Voxdial-*` headers, for the agent console.
+    fn context_headers(&self) -> Vec<(String, String)> {
+        self.context
             .iter()
             .map(|(k, v)| (format!("X-Voxdial-{k}"), v.clone()))
-            .collect();
+            .collect()
+    }
+
+    fn send_refer(&mut self, refer_to: String) {
+        let headers = self.context_headers();
         self.send(SipAction::Refer {
             refer_to,
             referred_by: format!("<{}>", self.cfg.from),
@@ -632,6 +641,15 @@ impl Call {
                             sdp: None,
                         });
                     }
+                }
+            }
+            Request::AgentLegEnded => {
+                if self.phase == Phase::Answered && self.agent_leg == AgentLeg::Bridged {
+                    // The far side of the bridge hung up: nobody is left to relay to.
+                    tracing::info!("the bridged leg ended; hanging up the customer");
+                    self.agent_leg = AgentLeg::None;
+                    self.send(SipAction::Bye { reason: None });
+                    self.end(now, Some("agent"));
                 }
             }
             Request::Other { id, kind } => {
@@ -686,6 +704,22 @@ impl Call {
                 self.advance_hold();
             }
             Command::Dtmf(digits) => self.out.push_back(Output::SendDtmf(digits)),
+            Command::Bridge => match self.cfg.refer_to.clone() {
+                Some(target) if self.agent_leg == AgentLeg::None && self.transfer.is_none() => {
+                    self.agent_leg = AgentLeg::Bridging;
+                    self.send(SipAction::Bridge {
+                        target,
+                        headers: self.context_headers(),
+                    });
+                }
+                Some(_) => {
+                    tracing::info!("bridge requested while a transfer is under way; ignored")
+                }
+                None => {
+                    tracing::info!("bridge requested but no target is configured");
+                    self.event(Event::TransferFailed("no_queue".into()));
+                }
+            },
         }
     }
 
@@ -716,7 +750,8 @@ impl Call {
                 tracing::info!(code, "REFER refused; bridging to the agent");
                 let target = rep.target.clone();
                 self.agent_leg = AgentLeg::Bridging;
-                self.send(SipAction::Bridge { target });
+                let headers = self.context_headers();
+                self.send(SipAction::Bridge { target, headers });
             }
             TransferState::Failed(why) => {
                 tracing::info!(?why, "transfer failed; the bot keeps the call");
