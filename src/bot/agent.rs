@@ -555,6 +555,8 @@ impl BotAgent {
                 CallEvent::TransferFailed(why) => {
                     d.report.transfer_result = Some(format!("failed: {why}"));
                 }
+                // The call is over: there is no clock left to move on.
+                CallEvent::Back { .. } => {}
             }
         }
         if d.report.outcome.is_none() {

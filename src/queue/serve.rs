@@ -12,7 +12,8 @@
 
 use super::config::{QueueConfig, QueueConfigError};
 use super::core::{
-    AgentStatus, CustomerId, GiveUpReason, Queue, QueueCounters, QueueOutput, QueueSettings,
+    AgentStatus, CustomerId, CustomerStatus, GiveUpReason, Queue, QueueCounters, QueueOutput,
+    QueueSettings,
 };
 use super::{HandoffRecord, HandoffResult};
 use crate::media::stream::PlayoutQueue;
@@ -68,7 +69,7 @@ pub struct ServeOptions {
 
 /// The running queue, for the service (hand it the INVITEs for the queue's address) and
 /// a later console (agent states, counters).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct QueueHandle {
     name: String,
     arrivals: mpsc::UnboundedSender<IncomingCall>,
@@ -79,6 +80,7 @@ pub struct QueueHandle {
 struct Snapshot {
     agents: Vec<AgentStatus>,
     counters: QueueCounters,
+    customers: Vec<CustomerStatus>,
 }
 
 impl QueueHandle {
@@ -98,6 +100,14 @@ impl QueueHandle {
         self.snapshot
             .lock()
             .map(|s| s.agents.clone())
+            .unwrap_or_default()
+    }
+
+    /// The customers in the queue now (waiting, rung for, or talking).
+    pub fn customers(&self) -> Vec<CustomerStatus> {
+        self.snapshot
+            .lock()
+            .map(|s| s.customers.clone())
             .unwrap_or_default()
     }
 
@@ -144,6 +154,7 @@ pub fn start(
     let snapshot = Arc::new(Mutex::new(Snapshot {
         agents: core.agents(),
         counters: core.counters(now),
+        customers: core.customers(),
     }));
     let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
     let (records_tx, records) = mpsc::unbounded_channel();
@@ -287,6 +298,7 @@ impl Driver {
                 let now = self.clock.now();
                 s.agents = self.core.agents();
                 s.counters = self.core.counters(now);
+                s.customers = self.core.customers();
             }
             for r in self.finished.drain(..) {
                 let _ = self.records.send(r);

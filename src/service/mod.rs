@@ -3,6 +3,7 @@
 //! `dialer::Dialer` core the simulated campaign runner drives, over SIP lines, with a
 //! bot on every answered call.
 
+pub mod agent_first;
 pub mod agents;
 pub mod config;
 pub mod queues;

@@ -60,6 +60,12 @@ pub enum AgentCommand {
     Hold,
     /// Take the customer off hold.
     Resume,
+    /// Call the transfer target and relay the customer's audio with it, voxdial staying
+    /// in the media path (agent-first connects every answered call to its queue so).
+    /// The relay reads the customer's audio from then on: an agent reading it sees its
+    /// inbound stream end. A bridge that cannot be placed comes back as
+    /// [`CallEvent::TransferFailed`].
+    Bridge,
 }
 
 /// What the call tells the agent.

@@ -1207,6 +1207,7 @@ impl CallIo {
             AgentCommand::Dtmf { digits } => Command::Dtmf(digits),
             AgentCommand::Hold => Command::Hold,
             AgentCommand::Resume => Command::Resume,
+            AgentCommand::Bridge => Command::Bridge,
         }
     }
 

@@ -946,7 +946,7 @@ impl Live<'_> {
                     Some(AgentCommand::Dtmf { digits }) => self.media.send_dtmf(&digits),
                     Some(AgentCommand::Hold) => self.reoffer(Direction::SendOnly),
                     Some(AgentCommand::Resume) => self.reoffer(Direction::SendRecv),
-                    Some(AgentCommand::Transfer { .. }) => {
+                    Some(AgentCommand::Transfer { .. } | AgentCommand::Bridge) => {
                         // Transfer is the outbound bot's hand-off; nobody asks it of an
                         // answered inbound call yet, so say so rather than hang.
                         let _ = self.events.send(CallEvent::TransferFailed(

@@ -169,6 +169,9 @@ pub enum Command {
     Resume,
     /// Send DTMF keys on the call's media.
     Dtmf(String),
+    /// Call the transfer target now and relay media between the legs (agent-first's
+    /// connection of an answered call to its queue), instead of a REFER.
+    Bridge,
 }
 
 /// What the driver must do.

@@ -731,6 +731,24 @@ impl Call {
                 self.advance_hold();
             }
             Command::Dtmf(digits) => self.out.push_back(Output::SendDtmf(digits)),
+            Command::Bridge => match self.cfg.refer_to.clone() {
+                Some(target) if self.agent_leg == AgentLeg::None && self.transfer.is_none() => {
+                    self.agent_leg = AgentLeg::Bridging;
+                    // Whoever held the customer's audio stands aside while the leg is placed.
+                    self.out.push_back(Output::Route(AudioRoute::Paused));
+                    self.send(SipAction::Bridge {
+                        target,
+                        headers: self.context_headers(),
+                    });
+                }
+                Some(_) => {
+                    tracing::info!("bridge requested while a transfer is under way; ignored")
+                }
+                None => {
+                    tracing::info!("bridge requested but no target is configured");
+                    self.event(Event::TransferFailed("no_queue".into()));
+                }
+            },
         }
     }
 
@@ -780,6 +798,8 @@ impl Call {
     fn bridge_failed(&mut self, why: BridgeFailure) {
         self.out.push_back(Output::Route(AudioRoute::Agent));
         let Some((_, rep)) = self.transfer.as_mut() else {
+            // A bridge asked for at once (agent-first): its agent hears why.
+            self.event(Event::TransferFailed(why.to_string()));
             return;
         };
         if let Some(b) = rep.bridge.as_mut() {

@@ -719,6 +719,71 @@ fn a_plain_bye_from_a_consultation_leg_is_no_bridge_end() {
 }
 
 #[test]
+fn a_bridge_asked_at_the_answer_carries_the_context_and_ends_with_the_far_side() {
+    let mut cfg = with_refer(config());
+    cfg.context = vec![("Attempt".into(), "7".into())];
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Command(at(1200), Command::Bridge));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Route(AudioRoute::Paused),
+            Output::Send(SipAction::Bridge {
+                target: "sip:queue@127.0.0.1".into(),
+                headers: vec![("X-Voxdial-Attempt".into(), "7".into())],
+            })
+        ]
+    );
+    // Asked again while the first is placed: nothing more.
+    c.handle_input(Input::Command(at(1250), Command::Bridge));
+    assert_eq!(drain(&mut c), vec![]);
+    c.handle_input(Input::Response(at(1300), Response::Bridge(Ok(()))));
+    assert_eq!(drain(&mut c), vec![Output::Route(AudioRoute::Bridge)]);
+    // The agent hangs up: the customer is hung up too (by us).
+    c.handle_input(Input::Request(
+        at(9000),
+        Request::AgentLegEnded { cause: None },
+    ));
+    let mut want = vec![bye()];
+    want.extend(ended());
+    assert_eq!(drain(&mut c), want);
+    let r = c.take_report().expect("report");
+    assert_eq!(r.hangup_by, Some("us"));
+    assert!(r.transfer.is_none());
+    assert_eq!(r.duration_s, 8.0);
+}
+
+#[test]
+fn a_bridge_that_cannot_be_placed_is_told_to_the_agent() {
+    let mut c = answered(with_refer(config()), None);
+    c.handle_input(Input::Command(at(1200), Command::Bridge));
+    drain(&mut c);
+    c.handle_input(Input::Response(at(1300), Response::Bridge(Err(Some(480)))));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Route(AudioRoute::Agent),
+            Output::Event(Event::TransferFailed(
+                "bridge refused (480 Temporarily Unavailable)".into()
+            ))
+        ]
+    );
+    // The far side of a bridge that never was cannot end the call.
+    c.handle_input(Input::Request(
+        at(1400),
+        Request::AgentLegEnded { cause: None },
+    ));
+    assert_eq!(drain(&mut c), vec![]);
+    // Without a target there is nothing to bridge to.
+    let mut c = answered(config(), None);
+    c.handle_input(Input::Command(at(1200), Command::Bridge));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Event(Event::TransferFailed("no_queue".into()))]
+    );
+}
+
+#[test]
 fn attended_transfer_consults_then_refers_with_replaces() {
     let mut cfg = config();
     cfg.consult = Some("sip:agent@127.0.0.1:5300".into());
