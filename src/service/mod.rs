@@ -5,5 +5,8 @@
 
 pub mod agents;
 pub mod config;
+pub mod http;
+pub mod lock;
+pub mod metrics;
 pub mod queues;
 pub mod run;

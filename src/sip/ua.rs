@@ -168,6 +168,10 @@ pub struct CallRequest {
     /// context a REFER carried, passed on to the agent's phone by the leg the queue
     /// places (see `sip::uas`).
     pub invite_headers: Vec<(String, String)>,
+    /// Cancelled when the app no longer wants the call (the queue's customer hung up
+    /// while this agent's phone rang): a ringing call is CANCELled, an answered one
+    /// hung up.
+    pub withdraw: Option<CancellationToken>,
 }
 
 impl Default for CallRequest {
@@ -196,6 +200,7 @@ impl Default for CallRequest {
             campaign: None,
             lead_id: None,
             invite_headers: vec![],
+            withdraw: None,
         }
     }
 }
@@ -725,6 +730,7 @@ async fn run_call(
         leg: None,
         leg_media: None,
         fired: None,
+        withdraw: req.withdraw.clone(),
     };
     call.start(clock.now());
     loop {
@@ -797,6 +803,8 @@ struct CallIo {
     leg_media: Option<MediaReport>,
     /// The last deadline fed at once, without a timer (see [`fire_at_once`]).
     fired: Option<Millis>,
+    /// The app's withdrawal, until it has been fed to the core (once).
+    withdraw: Option<CancellationToken>,
 }
 
 /// Whether the core's deadline is already due, so the driver feeds the timeout at once
@@ -1192,6 +1200,10 @@ impl CallIo {
                         Some(c) => return Ok(Input::Command(now, self.command_of(c))),
                         None => self.agent_rx = None,
                     }
+                }
+                _ = async { self.withdraw.as_ref().expect("guarded").cancelled().await }, if self.withdraw.is_some() => {
+                    self.withdraw = None;
+                    return Ok(Input::Command(clock.now(), Command::Withdraw));
                 }
                 _ = sleep_until_opt(wake) => return Ok(Input::Timeout(clock.now())),
             }
