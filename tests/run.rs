@@ -517,7 +517,7 @@ fn a_call_logs_no_full_number_and_its_record_names_the_wire_call_id() {
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(
             text.lines()
-                .any(|l| l.starts_with("sip call-id") && l.ends_with(&id)),
+                .any(|l| l.trim_start().starts_with("sip call-id") && l.ends_with(&id)),
             "{text}"
         );
         ids.push(id);
@@ -622,8 +622,11 @@ fn the_operations_endpoint_serves_health_and_metrics_over_http() {
         "queues:\n  - name: care\n    agents: [{{user: desk, contact: 'sip:desk@127.0.0.1:5999'}}]\nhttp: {{listen: 127.0.0.1:{port}}}\n"
     ));
     std::fs::write(&cfg, y).expect("config");
+    let root = manifest();
     let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
         .current_dir(d)
+        // The queue's hold tune is found under the project folder.
+        .args(["--root", root.to_str().expect("path")])
         .args(["run", "--config", cfg.to_str().expect("path"), "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
