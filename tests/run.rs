@@ -440,6 +440,17 @@ fn answered_calls_no_bot_takes_in_time_are_abandoned_and_hung_up() {
     audit_clean(d, "ab");
 }
 
+/// A child process killed and reaped if the test ends early, so a failed assertion leaves
+/// no service running (holding its ports, and the SIP tests' lock through its descriptor).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `voxdial` with the log variables cleared, then `env` set.
 fn voxdial_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_voxdial"));
@@ -538,13 +549,15 @@ fn a_second_run_on_the_same_database_is_refused_and_a_kill_9_leaves_no_stale_loc
     let port = hole.local_addr().expect("addr").port();
     let cfg = config(d, &[("lk", port)], 1, 1.0, 1.0);
     let cfg_s = cfg.to_str().expect("path");
-    let mut first = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .current_dir(d)
-        .args(["run", "--config", cfg_s])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start voxdial run");
+    let mut first = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_voxdial"))
+            .current_dir(d)
+            .args(["run", "--config", cfg_s])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start voxdial run"),
+    );
     let end = Instant::now() + Duration::from_secs(30);
     while attempts(d, "lk") != (0, 1) {
         assert!(Instant::now() < end, "never dialled");
@@ -556,14 +569,14 @@ fn a_second_run_on_the_same_database_is_refused_and_a_kill_9_leaves_no_stale_loc
     let db = d.join("voxdial.db");
     assert!(
         err.contains(&format!("database {} is in use", db.display()))
-            && err.contains(&format!("pid {}", first.id())),
+            && err.contains(&format!("pid {}", first.0.id())),
         "{err}"
     );
     // It touched nothing: the first run's call is still the only attempt, still live
     // (a second start would have closed it as interrupted and dialled again).
     assert_eq!(attempts(d, "lk"), (0, 1));
-    first.kill().expect("kill -9");
-    let _ = first.wait();
+    first.0.kill().expect("kill -9");
+    let _ = first.0.wait();
     // The dead process's lock went with it.
     let o = voxdial(d, &["run", "--config", cfg_s, "--exit-when-idle", "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -623,15 +636,17 @@ fn the_operations_endpoint_serves_health_and_metrics_over_http() {
     ));
     std::fs::write(&cfg, y).expect("config");
     let root = manifest();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .current_dir(d)
-        // The queue's hold tune is found under the project folder.
-        .args(["--root", root.to_str().expect("path")])
-        .args(["run", "--config", cfg.to_str().expect("path"), "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start voxdial run");
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_voxdial"))
+            .current_dir(d)
+            // The queue's hold tune is found under the project folder.
+            .args(["--root", root.to_str().expect("path")])
+            .args(["run", "--config", cfg.to_str().expect("path"), "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start voxdial run"),
+    );
     // While the call is live.
     let end = Instant::now() + Duration::from_secs(30);
     let health = loop {
@@ -681,10 +696,10 @@ fn the_operations_endpoint_serves_health_and_metrics_over_http() {
     assert_eq!(http(port, "GET", "/").0, 404);
     assert_eq!(http(port, "POST", "/metrics").0, 405);
     let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .expect("kill -TERM");
     assert!(st.success());
-    assert_eq!(wait_child(&mut child, 30), 0);
+    assert_eq!(wait_child(&mut child.0, 30), 0);
     let _ = common::wait_exit(peer, 5);
 }
