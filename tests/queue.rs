@@ -500,8 +500,7 @@ async fn a_busy_agent_leaves_the_customer_waiting_until_the_queue_gives_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_agents_ring_cancelled(
-) {
+async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_agents_ring_cancelled() {
     let media = MediaRuntime::new(1);
     let dir = tempfile::tempdir().unwrap();
     let mut vx = voxdial(media.clone(), config(60, 10), dir.path()).await;
@@ -553,11 +552,13 @@ async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_agent
     // The agent's phone got the queue's CANCEL over the wire while it rang, and was
     // never answered: without the CANCEL it would pick up at 8 s and be hung up.
     for _ in 0..100 {
-        let l = log.lock().unwrap();
-        if l.cancelled + l.ended > 0 {
+        let done = {
+            let l = log.lock().unwrap();
+            l.cancelled + l.ended > 0
+        };
+        if done {
             break;
         }
-        drop(l);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let l = log.lock().unwrap();

@@ -481,7 +481,13 @@ fn a_call_logs_no_full_number_and_its_record_names_the_wire_call_id() {
         .current_dir(manifest().join("tests/sip"))
         .args(["-sf", "uas_answer_rtp.xml", "-p", "5388", "-mp", "25700"])
         .args(["-m", "3", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
-        .args(["-timeout", "60", "-timeout_error", "-trace_logs", "-log_file"])
+        .args([
+            "-timeout",
+            "60",
+            "-timeout_error",
+            "-trace_logs",
+            "-log_file",
+        ])
         .arg(&sipp_log)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -491,7 +497,11 @@ fn a_call_logs_no_full_number_and_its_record_names_the_wire_call_id() {
     let run = |campaign: &str, env: &[(&str, &str)]| {
         let cfg = config(d, &[(campaign, 5388)], 1, 1.0, 5.0);
         let args = ["run", "--config", cfg.to_str().expect("path")];
-        let o = voxdial_env(d, &[&args[..], &["--exit-when-idle", "--json"]].concat(), env);
+        let o = voxdial_env(
+            d,
+            &[&args[..], &["--exit-when-idle", "--json"]].concat(),
+            env,
+        );
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert!(o.status.success(), "{campaign}: {err}");
         let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");

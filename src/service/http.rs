@@ -73,7 +73,10 @@ pub fn respond(method: &Method, path: &str, state: &HttpState) -> Reply {
     // The query string selects nothing here.
     let path = path.split('?').next().unwrap_or("");
     if path != "/healthz" && path != "/metrics" {
-        return text(StatusCode::NOT_FOUND, "not found: GET /healthz or /metrics\n");
+        return text(
+            StatusCode::NOT_FOUND,
+            "not found: GET /healthz or /metrics\n",
+        );
     }
     if method != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
@@ -181,7 +184,9 @@ mod tests {
         assert_eq!(v["live_calls"], 2);
         let m = respond(&Method::GET, "/metrics?x=1", &state);
         assert_eq!(m.status, StatusCode::OK);
-        assert!(m.body.contains("voxdial_dials_total{campaign=\"collect\"} 4"));
+        assert!(m
+            .body
+            .contains("voxdial_dials_total{campaign=\"collect\"} 4"));
         assert_eq!(
             respond(&Method::POST, "/metrics", &state).status,
             StatusCode::METHOD_NOT_ALLOWED

@@ -138,10 +138,7 @@ impl Metrics {
 
     /// The latest snapshot.
     pub fn snapshot(&self) -> Snapshot {
-        self.snapshot
-            .lock()
-            .map(|g| g.clone())
-            .unwrap_or_default()
+        self.snapshot.lock().map(|g| g.clone()).unwrap_or_default()
     }
 }
 
@@ -161,7 +158,9 @@ pub fn prometheus(s: &Snapshot, queues: &[QueueFigures]) -> String {
     };
     type Pick = fn(&CampaignFigures) -> u64;
     let simple: [(&str, &str, &str, Pick); 5] = [
-        ("voxdial_dials_total", "counter", "Dials placed.", |c| c.dials),
+        ("voxdial_dials_total", "counter", "Dials placed.", |c| {
+            c.dials
+        }),
         ("voxdial_answers_total", "counter", "Calls answered.", |c| {
             c.answered
         }),

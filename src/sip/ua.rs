@@ -1126,7 +1126,9 @@ impl CallIo {
                     let resp = match r {
                         Ok(Ok((_, resp))) => resp,
                         Ok(Err(e)) => {
-                            tracing::info!(error = %e, "INVITE failed");
+                            // The stack's error may quote the Request-URI, the customer's number.
+                            let e = e.to_string();
+                            tracing::info!(error = %crate::language::redact::mask_account_numbers(&e), "INVITE failed");
                             None
                         }
                         Err(e) => return Err(UaError::from(rsipstack::Error::Error(e.to_string()))),
