@@ -289,7 +289,7 @@ fn write_config(
         &["speech", "data"],
         s(root.join("data").display().to_string()),
     )?;
-    // Reserved and not served, but checked: a port nobody else's demo holds.
+    // The operations endpoint (GET /healthz, /metrics), on a port nobody else's demo holds.
     set(&mut v, &["http", "listen"], s(free_port()?.to_string()))?;
     let head =
         format!("# Written by `voxdial demo` from {CONFIG}; paths are relative to this folder.\n");

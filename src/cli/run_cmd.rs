@@ -33,6 +33,9 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
     // Secrets are read from the environment here, at the edge.
     let loaded = config::load(&a.config, &|var| std::env::var(var).ok())?;
     let db = loaded.path(&loaded.config.database);
+    // One service per database, before anything reads or recovers its ledger; held
+    // until the process ends.
+    let _lock = voxdial::service::lock::RunLock::acquire(&db)?;
     let mut store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let mut infos = Vec::new();
     for c in &loaded.config.campaigns {
@@ -103,6 +106,15 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
             token.cancel();
         });
         tracing::info!(listen = %ua.local_addr(), "voxdial run: dialling");
+        let metrics = Arc::new(voxdial::service::metrics::Metrics::default());
+        if let Some(h) = &loaded.config.http {
+            let state = voxdial::service::http::HttpState {
+                metrics: metrics.clone(),
+                queues: queues.handles.clone(),
+            };
+            let bound = voxdial::service::http::start(h.listen, state).await?;
+            tracing::info!(listen = %bound, "operations endpoint: GET /healthz, /metrics");
+        }
         let r = run::run(
             &loaded,
             &mut store,
@@ -113,6 +125,7 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
                 exit_when_idle: a.exit_when_idle,
                 queues: queues.handles,
                 abandon_audio,
+                metrics: Some(metrics),
             },
             Some(queues.records),
         )

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// The core's own ring timeout is a backstop this much after the SIP leg's, which
 /// CANCELs the ring itself and reports the failure first.
@@ -259,10 +260,11 @@ struct Driver {
     record_dir: Option<PathBuf>,
     sip_ring: Duration,
     customers: HashMap<CustomerId, CustomerIo>,
-    /// Agent → the customer of its SIP leg still in progress. A leg whose customer left
-    /// rings on until its own timeout (the user agent has no CANCEL on request), so the
-    /// agent is not rung again meanwhile: their phone would get a second call.
-    legs: HashMap<String, CustomerId>,
+    /// Agent → the customer of its SIP leg still in progress, and the token that
+    /// withdraws it. A leg whose customer left (or was given up on) is CANCELled; it
+    /// stays here until its 487 ends it, so the agent is not rung again meanwhile: their
+    /// phone would get a second call.
+    legs: HashMap<String, (CustomerId, CancellationToken)>,
     events_tx: mpsc::UnboundedSender<Event>,
     records: mpsc::UnboundedSender<HandoffRecord>,
     /// Records of this turn of the loop, sent once the snapshot shows their effects, so
@@ -456,7 +458,7 @@ impl Driver {
                 code,
                 answered,
             } => {
-                if self.legs.get(&agent) == Some(&id) {
+                if self.legs.get(&agent).is_some_and(|(c, _)| *c == id) {
                     self.legs.remove(&agent);
                 }
                 if answered {
@@ -475,7 +477,11 @@ impl Driver {
                 } else {
                     if let Some(c) = self.customers.get_mut(&id) {
                         if c.rung.as_deref() == Some(agent.as_str()) {
-                            c.last_fail = Some(code.unwrap_or(408));
+                            // After a give-up the ring ends with our own CANCEL's 487: that is
+                            // the give-up's doing, not the agent's, and must not replace it.
+                            if c.gave_up.is_none() {
+                                c.last_fail = Some(code.unwrap_or(408));
+                            }
                             c.rung = None;
                         }
                     }
@@ -514,10 +520,17 @@ impl Driver {
         let now = self.clock.now();
         match o {
             QueueOutput::Ring { customer, agent } => self.ring(customer, agent, now),
-            // The SIP leg cancels its own ring at the ring timeout; one whose customer
-            // left rings out, and is hung up if the agent answers it (see AgentUp).
+            // The customer left, was given up on, or the agent went offline: CANCEL the
+            // agent's ringing phone. (At the ring timeout the SIP leg has CANCELled its
+            // own ring already; withdrawing it again does nothing.) An answer that
+            // crosses the CANCEL is hung up (see AgentUp).
             QueueOutput::CancelRing { customer, agent } => {
                 tracing::debug!(queue = %self.name, customer, agent = %agent, "ring abandoned");
+                if let Some((c, withdraw)) = self.legs.get(&agent) {
+                    if *c == customer {
+                        withdraw.cancel();
+                    }
+                }
             }
             QueueOutput::GiveUp {
                 customer, reason, ..
@@ -556,7 +569,8 @@ impl Driver {
         };
         c.rung = Some(agent.clone());
         c.last_agent = Some(agent.clone());
-        self.legs.insert(agent.clone(), id);
+        let withdraw = CancellationToken::new();
+        self.legs.insert(agent.clone(), (id, withdraw.clone()));
         tracing::info!(queue = %self.name, agent = %agent, "ringing agent");
         let (control_tx, control_rx) = std::sync::mpsc::channel();
         let relay = Relay {
@@ -580,6 +594,7 @@ impl Driver {
                 .iter()
                 .map(|(k, v)| (format!("{CONTEXT_PREFIX}{k}"), v.clone()))
                 .collect(),
+            withdraw: Some(withdraw),
             ..Default::default()
         };
         let ua = self.ua.clone();

@@ -36,7 +36,7 @@ pub struct ServiceConfig {
     /// Folder of call recordings (`<campaign>/<attempt>.wav`); none: no recordings.
     #[serde(default)]
     pub recordings: Option<PathBuf>,
-    /// The operations API (reserved: validated, not served yet).
+    /// The read-only operations endpoint (`GET /healthz`, `GET /metrics`); none: not served.
     #[serde(default)]
     pub http: Option<HttpSection>,
     /// On SIGTERM, how long live calls may go on before they are hung up.
@@ -63,7 +63,7 @@ pub struct SipSection {
     pub listen: SocketAddr,
 }
 
-/// The reserved HTTP section.
+/// Where the operations endpoint listens.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {

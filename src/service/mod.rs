@@ -6,5 +6,8 @@
 pub mod agent_first;
 pub mod agents;
 pub mod config;
+pub mod http;
+pub mod lock;
+pub mod metrics;
 pub mod queues;
 pub mod run;

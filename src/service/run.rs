@@ -10,6 +10,7 @@
 use super::agent_first::{self, Connector, Reached};
 use super::agents::{AgentFactory, CampaignInfo};
 use super::config::{CampaignConfig, Loaded, Mode};
+use super::metrics::{CampaignFigures, LatencyHistogram, Metrics, Snapshot};
 use crate::campaign::runner::{self, Committed, Finish, Ledger};
 use crate::dialer::core::{CallId, Dialer, DialerConfig, Input, LineResult, Output};
 use crate::media::stream::PlayoutQueue;
@@ -94,6 +95,8 @@ pub struct RunOptions {
     /// `abandon_message` in the campaign's locale ([`abandon_texts`]), voiced once
     /// before the first dial so no call waits on a voice.
     pub abandon_audio: BTreeMap<String, AbandonAudio>,
+    /// Where the live figures are published for the operations endpoint, if one runs.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// A voiced abandon message (8 kHz PCM); its length, not its samples, in debug output.
@@ -292,6 +295,8 @@ struct Camp<'p> {
     counters: Counters,
     /// Agent-first: the queue, the abandon message and the agents' wrap-up.
     agent_first: Option<AgentFirst>,
+    /// The bots' turn latencies, for the operations endpoint.
+    turn_latency: LatencyHistogram,
 }
 
 /// What an agent-first campaign's driver needs beyond a bot-first one's.
@@ -326,6 +331,8 @@ struct Driver<'s, 'p> {
     early: HashMap<i64, HandoffRecord>,
     /// How long a parked attempt waits for its queue's record.
     park_for_ms: u64,
+    /// Where the figures are published after every turn of the loop.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// An attempt whose call was handed to a built-in queue, closed once the queue's record
@@ -435,6 +442,7 @@ pub async fn run(
         parked: HashMap::new(),
         early: HashMap::new(),
         park_for_ms: park_for_ms(cfg),
+        metrics: opts.metrics.clone(),
     };
     let drain_for = Duration::from_secs_f64(cfg.config.drain_timeout_s);
     let mut drain_until: Option<Millis> = None;
@@ -452,6 +460,7 @@ pub async fn run(
             d.log_counters();
         }
         let live: usize = d.camps.iter().map(|c| c.live.len()).sum::<usize>() + d.parked.len();
+        d.publish();
         if d.draining && live == 0 {
             break;
         }
@@ -521,6 +530,7 @@ pub async fn run(
         }
     }
     d.log_counters();
+    d.publish();
     for c in &d.camps {
         let mut k = c.counters.clone();
         k.outcomes = c.ledger.outcomes.clone();
@@ -683,6 +693,7 @@ fn camp<'p>(
         ring_timeout: Duration::from_secs_f64(cfg.config.ring_timeout_s.max(policy.min_ring_s)),
         counters: Counters::default(),
         agent_first,
+        turn_latency: LatencyHistogram::default(),
     }
 }
 
@@ -1013,6 +1024,7 @@ impl Driver<'_, '_> {
             on_transfer_fail: None,
             campaign: Some(c.info.name.clone()),
             invite_headers: Vec::new(),
+            withdraw: None,
             lead_id: Some(l.lead.id.to_string()),
         };
         let agent = Box::new(Answering {
@@ -1108,6 +1120,13 @@ impl Driver<'_, '_> {
                     .and_then(|t| t.as_array())
                 {
                     log_turn_timings(&c.info.name, turns);
+                    for ms in turns
+                        .iter()
+                        .filter_map(|t| t.get("total_ms").and_then(|v| v.as_f64()))
+                    {
+                        c.turn_latency
+                            .observe(ms.round().clamp(0.0, u32::MAX as f64) as u32);
+                    }
                 }
                 let Some(l) = c.live.get_mut(&call) else {
                     return Ok(());
@@ -1192,7 +1211,8 @@ impl Driver<'_, '_> {
                                 disposition: None,
                                 talk_s: 0.0,
                             };
-                            let detail = detail_of(None, None, now, None, None);
+                            let mut detail = detail_of(None, None, now, None, None);
+                            detail.sip_call_id = l.report.as_ref().map(|r| r.call_id.clone());
                             close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
                         }
                         c.live.remove(&call);
@@ -1518,6 +1538,35 @@ impl Driver<'_, '_> {
         Ok(())
     }
 
+    /// Publish the figures for the operations endpoint (a few campaigns' counters: cheap
+    /// enough for every turn of the loop).
+    fn publish(&self) {
+        let Some(m) = &self.metrics else {
+            return;
+        };
+        let campaigns = self
+            .camps
+            .iter()
+            .map(|c| {
+                let k = &c.counters;
+                let f = CampaignFigures {
+                    dials: k.dials,
+                    answered: k.answered,
+                    abandoned: k.abandoned,
+                    handoffs: k.transferred,
+                    live_calls: c.live.len() as u64,
+                    outcomes: c.ledger.outcomes.clone(),
+                    turn_latency: c.turn_latency.clone(),
+                };
+                (c.info.name.clone(), f)
+            })
+            .collect();
+        m.publish(Snapshot {
+            campaigns,
+            draining: self.draining,
+        });
+    }
+
     fn log_counters(&self) {
         for c in &self.camps {
             let k = &c.counters;
@@ -1694,7 +1743,7 @@ fn detail_of(
         compliance: Vec::new(),
         turn_latencies_ms,
         recording: answered_at.and(recording).map(|p| p.display().to_string()),
-        sip_call_id: None,
+        sip_call_id: r.map(|r| r.call_id.clone()),
         captured: agent
             .and_then(|a| a.get("captured"))
             .and_then(|c| c.as_object())
@@ -1815,6 +1864,7 @@ mod tests {
 
     fn answered(hangup_by: &'static str, agent: serde_json::Value) -> CallReport {
         CallReport {
+            call_id: "a84b4c76e66710@127.0.0.1".into(),
             sip_code: Some(200),
             reason: "OK".into(),
             outcome: crate::sip::outcome::DialResult::Answered,

@@ -169,6 +169,10 @@ pub struct CallRequest {
     /// context a REFER carried, passed on to the agent's phone by the leg the queue
     /// places (see `sip::uas`).
     pub invite_headers: Vec<(String, String)>,
+    /// Cancelled when the app no longer wants the call (the queue's customer hung up
+    /// while this agent's phone rang): a ringing call is CANCELled, an answered one
+    /// hung up.
+    pub withdraw: Option<CancellationToken>,
 }
 
 impl Default for CallRequest {
@@ -197,6 +201,7 @@ impl Default for CallRequest {
             campaign: None,
             lead_id: None,
             invite_headers: vec![],
+            withdraw: None,
         }
     }
 }
@@ -812,6 +817,7 @@ async fn run_call(
         leg_media: None,
         aside_since: None,
         fired: None,
+        withdraw: req.withdraw.clone(),
     };
     call.start(clock.now());
     loop {
@@ -887,6 +893,8 @@ struct CallIo {
     aside_since: Option<Millis>,
     /// The last deadline fed at once, without a timer (see [`fire_at_once`]).
     fired: Option<Millis>,
+    /// The app's withdrawal, until it has been fed to the core (once).
+    withdraw: Option<CancellationToken>,
 }
 
 /// Whether the core's deadline is already due, so the driver feeds the timeout at once
@@ -1285,7 +1293,9 @@ impl CallIo {
                     let resp = match r {
                         Ok(Ok((_, resp))) => resp,
                         Ok(Err(e)) => {
-                            tracing::info!(error = %e, "INVITE failed");
+                            // The stack's error may quote the Request-URI, the customer's number.
+                            let e = e.to_string();
+                            tracing::info!(error = %crate::language::redact::mask_account_numbers(&e), "INVITE failed");
                             None
                         }
                         Err(e) => return Err(UaError::from(rsipstack::Error::Error(e.to_string()))),
@@ -1364,6 +1374,10 @@ impl CallIo {
                         Some(c) => return Ok(Input::Command(now, self.command_of(c))),
                         None => self.agent_rx = None,
                     }
+                }
+                _ = async { self.withdraw.as_ref().expect("guarded").cancelled().await }, if self.withdraw.is_some() => {
+                    self.withdraw = None;
+                    return Ok(Input::Command(clock.now(), Command::Withdraw));
                 }
                 _ = sleep_until_opt(wake) => return Ok(Input::Timeout(clock.now())),
             }

@@ -163,6 +163,9 @@ pub enum Command {
     },
     /// Early media showed there is no person to reach: cancel.
     CancelEarly(EarlyVerdict),
+    /// The app no longer wants the call (the queue's customer left while the agent's
+    /// phone rang): CANCEL it while it rings, hang up at once if it was answered.
+    Withdraw,
     /// Put the customer on hold (re-INVITE sendonly).
     Hold,
     /// Take the customer off hold.

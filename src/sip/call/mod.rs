@@ -453,6 +453,7 @@ impl Call {
         outcome: DialResult,
     ) -> CallReport {
         CallReport {
+            call_id: self.cfg.call_id.clone(),
             sip_code: code,
             reason,
             outcome,
@@ -703,6 +704,16 @@ impl Call {
                     self.send(SipAction::Cancel);
                 }
             }
+            Command::Withdraw => match self.phase {
+                Phase::Ringing if !self.cancelled => {
+                    tracing::info!("the call is no longer wanted: sending CANCEL");
+                    self.cancelled = true;
+                    self.send(SipAction::Cancel);
+                }
+                // As a hang-up with nothing left to play: the deadline is due now.
+                Phase::Answered => self.hangup_at = Some(now),
+                _ => {}
+            },
             _ if self.phase != Phase::Answered => {}
             Command::Transfer { reason } => {
                 if self.transfer.is_some() {

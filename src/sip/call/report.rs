@@ -88,6 +88,8 @@ impl TransferReport {
 /// The outcome of one call, printed by `voxdial call --json`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CallReport {
+    /// The SIP Call-ID of the INVITE: what a trunk's logs and a capture know the call by.
+    pub call_id: String,
     /// The final response code to the INVITE (None when nothing came back).
     pub sip_code: Option<u16>,
     /// Its reason phrase or our explanation.

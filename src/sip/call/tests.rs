@@ -1082,3 +1082,48 @@ fn the_agent_hangs_up_after_its_goodbye_plays() {
     assert_eq!(drain(&mut c)[0], bye());
     assert_eq!(c.take_report().expect("report").duration_s, 5.3);
 }
+
+#[test]
+fn a_withdrawn_ringing_call_is_cancelled_once_and_an_answered_one_hung_up() {
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(
+        at(100),
+        Response::Provisional {
+            code: 180,
+            sdp: None,
+        },
+    ));
+    c.handle_input(Input::Command(at(500), Command::Withdraw));
+    assert_eq!(drain(&mut c), vec![Output::Send(SipAction::Cancel)]);
+    // A second withdrawal (or the ring timeout) sends no second CANCEL.
+    c.handle_input(Input::Command(at(600), Command::Withdraw));
+    c.handle_input(Input::Timeout(at(30_000)));
+    assert_eq!(drain(&mut c), vec![]);
+    c.handle_input(Input::Response(at(700), final_(487, "Request Terminated")));
+    assert_eq!(drain(&mut c), vec![Output::Event(Event::Ended)]);
+    let r = c.take_report().expect("report");
+    assert!(!r.answered);
+    assert_eq!(r.sip_code, Some(487));
+    assert_eq!(r.policy_outcome, CallOutcome::NoAnswer);
+    // The report names the call as the wire did, for the call's record.
+    assert_eq!(r.call_id, "c1@voxdial");
+
+    // Withdrawn after the answer crossed: a BYE at once.
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(at(200), ok_200(31000, None)));
+    drain(&mut c);
+    c.handle_input(Input::Command(at(300), Command::Withdraw));
+    assert_eq!(c.poll_timeout(), Some(at(300)));
+    c.handle_input(Input::Timeout(at(300)));
+    let out = drain(&mut c);
+    assert!(
+        out.contains(&Output::Send(SipAction::Bye { reason: None })),
+        "{out:?}"
+    );
+    let r = c.take_report().expect("report");
+    assert_eq!(r.hangup_by, Some("us"));
+}
