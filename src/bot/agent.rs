@@ -250,6 +250,9 @@ pub struct BotReport {
     pub transfer_result: Option<String>,
     /// Audio the bot heard (s).
     pub audio_s: f64,
+    /// The longest an inbound frame waited for the bot's thread (ms): how far the bot
+    /// fell behind the call when its thread was busy or starved of CPU.
+    pub max_lag_ms: f64,
     /// A speech error that ended the bot's part of the call.
     pub error: Option<String>,
 }
@@ -387,12 +390,14 @@ impl BotAgent {
             playout,
             events,
         } = media;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
+        // Each frame carries when it left the media worker, so the bot knows how far
+        // behind the wire its frame clock runs (a turn's `lag_ms`).
+        let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, Vec<i16>)>();
         let forward = std::thread::Builder::new()
             .name("bot-inbound".into())
             .spawn(move || {
                 while let Some(f) = inbound.blocking_recv() {
-                    if tx.send(f).is_err() {
+                    if tx.send((std::time::Instant::now(), f)).is_err() {
                         break;
                     }
                 }
@@ -459,9 +464,12 @@ impl BotAgent {
         if let Err(e) = step(&mut self, &mut d, 0, None) {
             d.report.error = Some(e.to_string());
         }
-        while let Ok(frame) = rx.recv() {
+        while let Ok((arrived, frame)) = rx.recv() {
             now += 20;
             d.report.audio_s += 0.02;
+            let lag_ms = arrived.elapsed().as_secs_f64() * 1e3;
+            d.report.max_lag_ms = d.report.max_lag_ms.max(lag_ms);
+            self.pipeline.set_lag_ms(lag_ms);
             // Call progress first: a verdict that ends the call also silences the bot.
             let window = self.cpd_window_ms;
             if let Some(det) = self.cpd.as_mut() {

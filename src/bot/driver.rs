@@ -24,7 +24,6 @@ use crate::speech::SpeechError;
 use crate::time::Millis;
 use crate::Locale;
 
-type Reply = tokio::sync::oneshot::Receiver<Result<asr::Transcript, SpeechError>>;
 
 /// A pipeline with its recognizer and voice: the same inputs as [`BotPipeline`], and only
 /// the outputs meant for the call (`Play`, `Flush`, `Heard`, `Transfer`, `Hangup`) come
@@ -35,11 +34,19 @@ pub struct BotDriver {
     cache: Arc<PromptCache>,
     voice: Arc<Voice>,
     locale: Locale,
-    // Decodes under way: the request, its answer channel, when it was asked.
-    decodes: Vec<(RequestId, Reply, Instant)>,
+    // Decodes under way: the request, its answer channel, when it was asked, and the
+    // handle that moves it up the recognizer's queue once the turn waits for it.
+    decodes: Vec<Decode>,
     // Sentences of this call's prompts with variables, voiced ahead (see `prefetch`);
     // dropped with the call, never stored.
     ahead: Arc<Mutex<HashMap<String, Arc<Vec<i16>>>>>,
+}
+
+struct Decode {
+    id: RequestId,
+    rx: asr::TranscriptRx,
+    asked: Instant,
+    urgency: asr::Urgency,
 }
 
 impl BotDriver {
@@ -140,7 +147,7 @@ impl BotDriver {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.decodes.len() {
-            let (id, rx, asked) = &mut self.decodes[i];
+            let Decode { id, rx, asked, .. } = &mut self.decodes[i];
             match rx.try_recv() {
                 Ok(r) => {
                     let (id, took) = (*id, asked.elapsed());
@@ -169,6 +176,12 @@ impl BotDriver {
         Ok(out)
     }
 
+    /// How far behind the wire the frames being pushed arrive (see
+    /// [`BotPipeline::set_lag_ms`]).
+    pub fn set_lag_ms(&mut self, ms: f64) {
+        self.pipeline.set_lag_ms(ms);
+    }
+
     /// Every turn's latency so far.
     pub fn latencies(&self) -> &[TurnLatency] {
         self.pipeline.latencies()
@@ -190,6 +203,7 @@ impl BotDriver {
         let r = r.map(|t| Transcript {
             text: t.text,
             took_ms: took.as_secs_f64() * 1e3,
+            queued_ms: t.queue_ms as f64,
         });
         let t0 = Instant::now();
         let outs = self.pipeline.transcribed(now, id, r)?;
@@ -206,9 +220,26 @@ impl BotDriver {
         loop {
             while let Some(o) = work.pop_front() {
                 match o {
-                    Output::Transcribe { id, pcm, .. } => {
-                        self.decodes
-                            .push((id, self.asr.submit(pcm), Instant::now()));
+                    Output::Transcribe {
+                        id,
+                        pcm,
+                        speculative,
+                    } => {
+                        // A decode started at a pause waits behind the turns that have
+                        // ended, until this one's turn ends too.
+                        let (rx, urgency) = if speculative {
+                            self.asr.submit_background(pcm)
+                        } else {
+                            let u = asr::Urgency::default();
+                            u.raise();
+                            (self.asr.submit(pcm), u)
+                        };
+                        self.decodes.push(Decode {
+                            id,
+                            rx,
+                            asked: Instant::now(),
+                            urgency,
+                        });
                     }
                     Output::Synthesize {
                         id,
@@ -234,14 +265,13 @@ impl BotDriver {
             }
             // An ended utterance's text is waited for, as the call waits for it.
             let awaited = self.pipeline.awaited_transcripts();
-            let Some(at) = self
-                .decodes
-                .iter()
-                .position(|(id, _, _)| awaited.contains(id))
-            else {
+            for d in self.decodes.iter().filter(|d| awaited.contains(&d.id)) {
+                d.urgency.raise();
+            }
+            let Some(at) = self.decodes.iter().position(|d| awaited.contains(&d.id)) else {
                 break;
             };
-            let (id, rx, asked) = self.decodes.swap_remove(at);
+            let Decode { id, rx, asked, .. } = self.decodes.swap_remove(at);
             let r = rx.blocking_recv().map_err(|_| SpeechError::Stopped)?;
             let took = asked.elapsed();
             work.extend(self.transcribed(now, id, r, took)?);

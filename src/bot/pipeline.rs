@@ -57,6 +57,8 @@ pub struct Transcript {
     /// Wall time from the request to this result, as the driver measured it (the
     /// pipeline has no clock of its own; this feeds the turn's latency record).
     pub took_ms: f64,
+    /// Of that, the time the clip waited for a free recognizer before its decode began.
+    pub queued_ms: f64,
 }
 
 /// One voiced sentence or recording, as requested.
@@ -150,6 +152,13 @@ pub struct TurnLatency {
     pub endpoint_ms: u64,
     /// Waiting for the final ASR text at the endpoint.
     pub asr_ms: f64,
+    /// Of `asr_ms`, the time the clip sat in the recognizer's queue behind other calls'
+    /// decodes (the rest is its own decode).
+    pub asr_queue_ms: f64,
+    /// How far the bot's frame clock was behind the wire when the turn ended: inbound
+    /// frames waiting for a bot thread that was busy or starved of CPU. Not part of
+    /// `total_ms` (which is counted on the frame clock), but the customer waits for it.
+    pub lag_ms: f64,
     /// The text came from the decode started when the pause began (the customer did not
     /// resume), so most of the ASR time overlapped the endpoint silence.
     pub speculative: bool,
@@ -194,6 +203,8 @@ pub struct BotPipeline {
     hold_sentences: bool,
     // The last input call answered a turn (see `add_engine_ms`).
     answered: bool,
+    // The driver's latest measure of its frame clock's lag behind the wire.
+    lag_ms: f64,
 }
 
 struct Speculation {
@@ -276,6 +287,7 @@ impl BotPipeline {
             voicing: None,
             hold_sentences: false,
             answered: false,
+            lag_ms: 0.0,
         })
     }
 
@@ -426,7 +438,8 @@ impl BotPipeline {
         // The part of the decode that ran before the endpoint overlapped its silence.
         let before_endpoint = f.ended.endpoint_at.ms_since(f.asked_at) as f64;
         let asr_ms = (t.took_ms - before_endpoint).max(0.0);
-        let more = self.finish_utterance(now, f.ended, t.text, asr_ms, &mut out)?;
+        let queue_ms = (t.queued_ms - before_endpoint).clamp(0.0, asr_ms);
+        let more = self.finish_utterance(now, f.ended, t.text, (asr_ms, queue_ms), &mut out)?;
         self.turn_actions(now, more, &mut out)?;
         Ok(out)
     }
@@ -510,6 +523,12 @@ impl BotPipeline {
         rec.total_ms += ms;
     }
 
+    /// The driver's measure of how far its frames arrive behind the wire (the pipeline
+    /// has no clock); copied into the record of the next turn answered.
+    pub fn set_lag_ms(&mut self, ms: f64) {
+        self.lag_ms = ms;
+    }
+
     /// Whether the bot still has sentences to hand out (the playout queue may run dry
     /// between two sentences while the second is synthesized: that is not the end of
     /// the prompt).
@@ -590,7 +609,8 @@ impl BotPipeline {
                     };
                     match spec {
                         Some(Speculation { done: Some(r), .. }) => {
-                            let more = self.finish_utterance(now, ended, r?.text, 0.0, out)?;
+                            let more =
+                                self.finish_utterance(now, ended, r?.text, (0.0, 0.0), out)?;
                             queue.extend(more);
                         }
                         Some(s) => self.finals.push(AwaitedFinal {
@@ -637,7 +657,7 @@ impl BotPipeline {
         now: Millis,
         ended: Ended,
         text: String,
-        asr_ms: f64,
+        (asr_ms, asr_queue_ms): (f64, f64),
         out: &mut Vec<Output>,
     ) -> Result<Vec<TurnAction>, SpeechError> {
         let more = self.turn.push(
@@ -660,6 +680,8 @@ impl BotPipeline {
                     speech_ms: ended.speech_ms,
                     endpoint_ms: ended.endpoint_ms,
                     asr_ms,
+                    asr_queue_ms,
+                    lag_ms: self.lag_ms,
                     speculative: ended.speculative,
                     nlu_ms: 0.0,
                     tts_first_ms: 0.0,

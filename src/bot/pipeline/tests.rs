@@ -184,6 +184,7 @@ impl Call {
             let t = Transcript {
                 text: d.text.clone(),
                 took_ms: d.delay_ms as f64,
+                queued_ms: 0.0,
             };
             let outs = self.bot.transcribed(now, id, Ok(t)).expect("transcribed");
             self.bot.add_engine_ms(self.engine_ms);
