@@ -408,16 +408,23 @@ fn main() {
             .ok()
             .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
             .unwrap_or_else(|| vec![1, 4, 8, 10, 12, 16]);
+        let ahead = voxdial::bot::ahead::SynthesisAhead::start(
+            cache.clone(),
+            piper.clone(),
+            Locale::EnUs,
+            1,
+        );
         for n in counts {
             let handles: Vec<_> = (0..n)
                 .map(|c| {
-                    let (lib, vars, svc, cache, piper, clips) = (
+                    let (lib, vars, svc, cache, piper, clips, ahead) = (
                         lib.clone(),
                         vars.clone(),
                         svc.clone(),
                         cache.clone(),
                         piper.clone(),
                         clips.clone(),
+                        ahead.clone(),
                     );
                     let models = models.clone();
                     let vad_cfg = cfg.vad.clone();
@@ -430,9 +437,7 @@ fn main() {
                             BotDriver::new(vad, tc, conv, svc, cache, piper, Locale::EnUs)
                                 .expect("bot");
                         // Ringing: the customer's sentences are voiced meanwhile.
-                        if let Some(h) = bot.prefetch() {
-                            let _ = h.join();
-                        }
+                        bot.prefetch(&ahead).wait();
                         let _ = bot.start(Millis(0));
                         let _ = bot.playback_finished(Millis(0));
                         let silence = vec![0i16; 320];

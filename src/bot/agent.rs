@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::ahead::{AheadStats, SynthesisAhead};
 use super::driver::BotDriver;
 use super::pipeline::{Output, TurnLatency};
 use super::prompts::{PromptCache, Source, WarmReport};
@@ -27,7 +28,7 @@ use crate::scenario::library::Library;
 use crate::sip::agent::{
     AgentCommand, AgentMedia, AgentReport, CallAgent, CallEvent, EarlyVerdict,
 };
-use crate::speech::asr::{AsrService, Recognizer};
+use crate::speech::asr::{AsrService, AsrStats, Recognizer};
 use crate::speech::config::SpeechConfig;
 use crate::speech::tts::Voice;
 use crate::speech::turn::{PlayoutMeter, TurnConfig};
@@ -45,6 +46,17 @@ pub struct BotResources {
     asr: AsrService,
     voice: Arc<Voice>,
     cache: Arc<PromptCache>,
+    ahead: SynthesisAhead,
+}
+
+/// What the shared recognizer and the synthesis-ahead pool did over a run, for load runs:
+/// where the speech CPU went.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SpeechLoad {
+    /// The recognizer's queue and decodes.
+    pub asr: AsrStats,
+    /// Sentences voiced ahead.
+    pub ahead: AheadStats,
 }
 
 impl BotResources {
@@ -59,11 +71,16 @@ impl BotResources {
         locale: Locale,
     ) -> Result<BotResources, SpeechError> {
         let rec = Recognizer::load(cfg.asr_for(locale)?, models)?;
-        // Two workers on two cores: one call's decode never waits behind another's.
-        let asr = AsrService::start(rec, 2, 4);
+        // One worker per core (each decode single-threaded): more would only share the
+        // cores, fewer leaves a core idle while a turn waits.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let asr = AsrService::start(rec, cores, 4);
         let voice = Arc::new(Voice::load(cfg.tts_for(locale)?, models)?);
         let packs = cfg.prompt_packs.iter().map(|p| root.join(p)).collect();
         let cache = Arc::new(PromptCache::new(cache_dir, packs));
+        // One voicing-ahead thread per two cores, below ordinary priority: it fills idle
+        // time, and the turns in progress keep the CPU when they want it.
+        let ahead = SynthesisAhead::start(cache.clone(), voice.clone(), locale, cores.div_ceil(2));
         Ok(BotResources {
             cfg,
             models: models.to_path_buf(),
@@ -71,7 +88,16 @@ impl BotResources {
             asr,
             voice,
             cache,
+            ahead,
         })
+    }
+
+    /// What the recognizer and the synthesis-ahead pool did so far.
+    pub fn load_stats(&self) -> SpeechLoad {
+        SpeechLoad {
+            asr: self.asr.stats(),
+            ahead: self.ahead.stats(),
+        }
     }
 
     /// Render every static sentence of `scenario` and the shared dialogs, so a call only
@@ -91,7 +117,7 @@ impl BotResources {
     ) -> Result<BotAgent, BotError> {
         let vad = Vad::for_frames(&self.cfg.vad, &self.models)?;
         let turn = TurnConfig::for_locale(self.locale.into());
-        let pipeline = BotDriver::new(
+        let mut pipeline = BotDriver::new(
             vad,
             turn,
             conv,
@@ -101,7 +127,7 @@ impl BotResources {
             self.locale,
         )?;
         // While the call is set up and rings, the customer's own sentences are voiced.
-        let _ = pipeline.prefetch();
+        let _ = pipeline.prefetch(&self.ahead);
         let detector = |c: &CpdConfig, stage| {
             let c = CpdConfig {
                 sample_rate_hz: 16_000,

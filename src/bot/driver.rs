@@ -1,7 +1,8 @@
 //! Runs a [`BotPipeline`]'s requests: decodes on the shared recognizer's threads
 //! ([`AsrService`]), sentences from the prompt cache or the voice on the calling thread,
-//! and the customer's own sentences voiced ahead on a thread of their own while the call
-//! is set up (per call, never stored).
+//! and the customer's own sentences voiced ahead by the process's low-priority pool
+//! ([`SynthesisAhead`]) from the moment the call is dialled (kept with the call, never
+//! stored).
 //!
 //! The driver waits where the call must wait: for the first sentence of a reply, and for
 //! an ended utterance's text (the decode started at the pause usually has it already).
@@ -9,10 +10,10 @@
 //! The driver reads the wall clock only to measure the compute it waited for, which goes
 //! into each turn's latency record.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use super::ahead::{AheadTicket, CallSentences, SynthesisAhead, Taken};
 use super::pipeline::{BotPipeline, Output, RequestId, Source, Transcript, TurnLatency, Voiced};
 use super::prompts::PromptCache;
 use super::voice_activity::SpeechDetector;
@@ -23,7 +24,6 @@ use crate::speech::turn::TurnConfig;
 use crate::speech::SpeechError;
 use crate::time::Millis;
 use crate::Locale;
-
 
 /// A pipeline with its recognizer and voice: the same inputs as [`BotPipeline`], and only
 /// the outputs meant for the call (`Play`, `Flush`, `Heard`, `Transfer`, `Hangup`) come
@@ -39,8 +39,16 @@ pub struct BotDriver {
     decodes: Vec<Decode>,
     // Sentences of this call's prompts with variables, voiced ahead (see `prefetch`);
     // dropped with the call, never stored.
-    ahead: Arc<Mutex<HashMap<String, Arc<Vec<i16>>>>>,
+    ahead: Option<Arc<CallSentences>>,
 }
+
+/// When a call probably needs its first prompt with the customer's values: after the
+/// greeting and the customer's first answer.
+const FIRST_PROMPT_DUE: Duration = Duration::from_secs(6);
+/// Each further prompt of the scenario's list, about one turn later.
+const PROMPT_STEP_DUE: Duration = Duration::from_secs(10);
+/// Each further sentence of a prompt: while the one before it plays.
+const SENTENCE_STEP_DUE: Duration = Duration::from_millis(2_500);
 
 struct Decode {
     id: RequestId,
@@ -67,55 +75,32 @@ impl BotDriver {
             voice,
             locale,
             decodes: Vec::new(),
-            ahead: Arc::default(),
+            ahead: None,
         })
     }
 
-    /// Synthesizes, on a thread of its own, the sentences of this call's prompts that
-    /// carry the customer's values and are not cached (names, amounts), so replies that
-    /// use them start from memory. Call once, before dialling or at the answer (a ringing
-    /// phone gives it seconds); the handle tells when it is done.
-    pub fn prefetch(&self) -> Option<std::thread::JoinHandle<()>> {
-        let sentences = self.pipeline.sentences_ahead();
-        let (cache, voice, locale, ahead) = (
-            self.cache.clone(),
-            self.voice.clone(),
-            self.locale,
-            self.ahead.clone(),
-        );
-        let spawned = std::thread::Builder::new()
-            .name("tts-ahead".into())
-            .spawn(move || {
-                for s in sentences {
-                    // The call is over (its driver dropped the map): stop voicing.
-                    if Arc::strong_count(&ahead) == 1 {
-                        return;
-                    }
-                    let known = ahead.lock().map(|m| m.contains_key(&s)).unwrap_or(true);
-                    if known {
-                        continue;
-                    }
-                    match cache.fetch(&voice, locale, &s, false) {
-                        Ok(p) if p.source == Source::Synthesized => {
-                            if let Ok(mut m) = ahead.lock() {
-                                m.insert(s, p.pcm);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "synthesis ahead failed");
-                            return;
-                        }
-                    }
-                }
-            });
-        match spawned {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start synthesis ahead");
-                None
+    /// Hands the sentences of this call's prompts that carry the customer's values and
+    /// are not cached (names, amounts) to `pool`, so replies that use them start from
+    /// memory. Call once, when the call is dialled (a ringing phone gives it seconds);
+    /// each sentence is due about when the call will reach it (the first prompt's after
+    /// the first exchange, the rest one turn apart, later sentences of a prompt while the
+    /// earlier ones play), so the pool serves many calls earliest need first. The ticket
+    /// tells when they are all voiced.
+    pub fn prefetch(&mut self, pool: &SynthesisAhead) -> AheadTicket {
+        let now = Instant::now();
+        let mut sentences = Vec::new();
+        for (p, prompt) in self.pipeline.sentences_ahead().into_iter().enumerate() {
+            for (i, s) in prompt.into_iter().enumerate() {
+                let due = now
+                    + FIRST_PROMPT_DUE
+                    + PROMPT_STEP_DUE * p as u32
+                    + SENTENCE_STEP_DUE * i as u32;
+                sentences.push((s, due));
             }
         }
+        let (call, ticket) = pool.queue(sentences);
+        self.ahead = Some(call);
+        ticket
     }
 
     /// The call was answered: the bot speaks first.
@@ -280,15 +265,10 @@ impl BotDriver {
     }
 
     fn voice_sentence(&self, sentence: &str, persist: bool) -> Result<Voiced, SpeechError> {
-        let ready = self
-            .ahead
-            .lock()
-            .ok()
-            .and_then(|m| m.get(sentence).cloned());
-        if let Some(pcm) = ready {
+        if let Some(Taken::Ready(pcm)) = self.ahead.as_ref().map(|a| a.take(sentence)) {
             return Ok(Voiced {
                 pcm,
-                source: Source::Memory,
+                source: Source::Ahead,
                 took_ms: 0.0,
             });
         }

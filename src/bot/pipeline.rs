@@ -47,6 +47,9 @@ pub enum Source {
     Disk,
     /// Synthesized now (and stored).
     Synthesized,
+    /// Voiced ahead for this call (a sentence with the customer's values, kept with the
+    /// call only).
+    Ahead,
 }
 
 /// What the recognizer made of one requested clip.
@@ -162,6 +165,9 @@ pub struct TurnLatency {
     /// The text came from the decode started when the pause began (the customer did not
     /// resume), so most of the ASR time overlapped the endpoint silence.
     pub speculative: bool,
+    /// Decodes this utterance asked for: one per long-enough pause, plus the final one
+    /// when no pause's decode covered the end. More than one is compute thrown away.
+    pub decodes: u32,
     /// NLU + dialogue engine: the driver's measure of the pipeline call that answered
     /// the turn ([`BotPipeline::add_engine_ms`]).
     pub nlu_ms: f64,
@@ -193,6 +199,10 @@ pub struct BotPipeline {
     live_from_ms: Option<u64>,
     live_id: Option<turn::UtteranceId>,
     spec: Option<Speculation>,
+    // When the current pause inside a live utterance began (its first silent frame), and
+    // how many decodes this utterance asked for so far.
+    pause_from_ms: Option<u64>,
+    decodes: u32,
     // Ended utterances whose text is still being decoded.
     finals: Vec<AwaitedFinal>,
     // What the bot still has to say or do, in order, and the one voicing request out.
@@ -231,6 +241,7 @@ struct Ended {
     endpoint_ms: u64,
     endpoint_at: Millis,
     speculative: bool,
+    decodes: u32,
 }
 
 struct Voicing {
@@ -257,6 +268,15 @@ enum Pending {
 /// Audio kept before an utterance's first voiced frame, so the onset is not clipped.
 const ONSET_MS: u64 = 150;
 
+/// The inbound frame's length.
+const FRAME_MS: u64 = 20;
+
+/// Silence inside an utterance after which the words so far are decoded ahead of the
+/// endpoint. The speech flag drops in gaps between words (40 ms of silence is enough), and
+/// a decode started there is almost always thrown away; a pause this long is more often
+/// the end, and still leaves the decode most of the endpoint silence (500 ms) to run.
+pub const SPECULATE_AFTER_MS: u64 = 120;
+
 impl BotPipeline {
     /// A pipeline for one call.
     pub fn new(
@@ -282,6 +302,8 @@ impl BotPipeline {
             live_from_ms: None,
             live_id: None,
             spec: None,
+            pause_from_ms: None,
+            decodes: 0,
             finals: Vec::new(),
             pending: VecDeque::new(),
             voicing: None,
@@ -292,15 +314,21 @@ impl BotPipeline {
     }
 
     /// The sentences of this call's prompts that carry the customer's values (names,
-    /// amounts), normalised as they will be requested: a driver voices them ahead while
-    /// the call is set up, so replies that use them start from memory.
-    pub fn sentences_ahead(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    /// amounts), normalised as they will be requested, prompt by prompt in the order the
+    /// scenario lists them (about the order a call reaches them): a driver voices them
+    /// ahead while the call is set up, so replies that use them start from memory. A
+    /// sentence two prompts share is listed with the first.
+    pub fn sentences_ahead(&self) -> Vec<Vec<String>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
         for text in self.conv.known_variable_prompts() {
-            for s in normalise::sentences(&normalise::normalize(&text, self.locale), self.locale) {
-                if !out.contains(&s) {
-                    out.push(s);
-                }
+            let prompt: Vec<String> =
+                normalise::sentences(&normalise::normalize(&text, self.locale), self.locale)
+                    .into_iter()
+                    .filter(|s| seen.insert(s.clone()))
+                    .collect();
+            if !prompt.is_empty() {
+                out.push(prompt);
             }
         }
         out
@@ -375,24 +403,34 @@ impl BotPipeline {
         if speaking {
             // The customer goes on: whatever is decoded for the pause is stale.
             self.spec = None;
-        } else if self.speaking {
-            // A pause began inside a live utterance: decode what was said so far now, so
-            // the decode runs during the endpoint silence instead of after it.
-            if let Some(first) = self.live_from_ms {
-                let from_ms = first.saturating_sub(ONSET_MS);
-                let id = self.request_id();
-                out.push(Output::Transcribe {
-                    id,
-                    pcm: self.slice(from_ms, now_ms),
-                    speculative: true,
-                });
-                self.spec = Some(Speculation {
-                    id,
-                    from_ms,
-                    to_ms: now_ms,
-                    asked_at: now,
-                    done: None,
-                });
+            self.pause_from_ms = None;
+        } else {
+            if self.speaking {
+                self.pause_from_ms = Some(now_ms);
+            }
+            // A pause inside a live utterance that lasted past the gaps between words:
+            // decode what was said so far now, so the decode runs during the endpoint
+            // silence instead of after it. Shorter gaps are not worth a decode (the
+            // customer almost always goes on, and a decode under way is wasted).
+            let paused_ms = self.pause_from_ms.map(|p| now_ms + FRAME_MS - p);
+            if let (Some(first), Some(paused), None) = (self.live_from_ms, paused_ms, &self.spec) {
+                if paused >= SPECULATE_AFTER_MS {
+                    let from_ms = first.saturating_sub(ONSET_MS);
+                    let id = self.request_id();
+                    self.decodes += 1;
+                    out.push(Output::Transcribe {
+                        id,
+                        pcm: self.slice(from_ms, now_ms),
+                        speculative: true,
+                    });
+                    self.spec = Some(Speculation {
+                        id,
+                        from_ms,
+                        to_ms: now_ms,
+                        asked_at: now,
+                        done: None,
+                    });
+                }
             }
         }
         self.speaking = speaking;
@@ -587,6 +625,7 @@ impl BotPipeline {
                     self.live_from_ms = Some(first_voiced_ms);
                     self.live_id = Some(utterance);
                     self.spec = None;
+                    self.decodes = 0;
                 }
                 TurnAction::EndOfUtterance {
                     utterance, timing, ..
@@ -606,7 +645,10 @@ impl BotPipeline {
                         endpoint_ms: timing.endpoint_ms.saturating_sub(timing.last_voiced_ms),
                         endpoint_at: now,
                         speculative: spec.is_some(),
+                        decodes: self.decodes + u32::from(spec.is_none()),
                     };
+                    self.decodes = 0;
+                    self.pause_from_ms = None;
                     match spec {
                         Some(Speculation { done: Some(r), .. }) => {
                             let more =
@@ -683,6 +725,7 @@ impl BotPipeline {
                     asr_queue_ms,
                     lag_ms: self.lag_ms,
                     speculative: ended.speculative,
+                    decodes: ended.decodes,
                     nlu_ms: 0.0,
                     tts_first_ms: 0.0,
                     tts_source: None,

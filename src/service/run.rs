@@ -1145,6 +1145,7 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
             asr_ms = f(t, "asr_ms"),
             asr_queue_ms = f(t, "asr_queue_ms"),
             lag_ms = f(t, "lag_ms"),
+            decodes = f(t, "decodes"),
             speculative = t
                 .get("speculative")
                 .and_then(|v| v.as_bool())

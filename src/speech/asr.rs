@@ -6,8 +6,8 @@
 //! share its memory, and decodes utterances that are waiting at the same time as one
 //! batch where the engine allows it.
 
-use std::path::Path;
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
