@@ -408,23 +408,19 @@ fn main() {
             .ok()
             .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
             .unwrap_or_else(|| vec![1, 4, 8, 10, 12, 16]);
-        let ahead = voxdial::bot::ahead::SynthesisAhead::start(
-            cache.clone(),
-            piper.clone(),
-            Locale::EnUs,
-            1,
-        );
+        let pool =
+            voxdial::bot::synth::SynthPool::start(cache.clone(), piper.clone(), Locale::EnUs, 2, 1);
         for n in counts {
             let handles: Vec<_> = (0..n)
                 .map(|c| {
-                    let (lib, vars, svc, cache, piper, clips, ahead) = (
+                    let (lib, vars, svc, cache, piper, clips, pool) = (
                         lib.clone(),
                         vars.clone(),
                         svc.clone(),
                         cache.clone(),
                         piper.clone(),
                         clips.clone(),
-                        ahead.clone(),
+                        pool.clone(),
                     );
                     let models = models.clone();
                     let vad_cfg = cfg.vad.clone();
@@ -435,9 +431,12 @@ fn main() {
                         let tc = TurnConfig::for_locale(Locale::EnUs.into());
                         let mut bot =
                             BotDriver::new(vad, tc, conv, svc, cache, piper, Locale::EnUs)
-                                .expect("bot");
+                                .expect("bot")
+                                .with_synthesis(pool);
                         // Ringing: the customer's sentences are voiced meanwhile.
-                        bot.prefetch(&ahead).wait();
+                        if let Some(t) = bot.prefetch() {
+                            t.wait();
+                        }
                         let _ = bot.start(Millis(0));
                         let _ = bot.playback_finished(Millis(0));
                         let silence = vec![0i16; 320];

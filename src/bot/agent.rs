@@ -15,10 +15,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::ahead::{AheadStats, SynthesisAhead};
 use super::driver::BotDriver;
 use super::pipeline::{Output, TurnLatency};
 use super::prompts::{PromptCache, Source, WarmReport};
+use super::synth::{SynthPool, SynthStats};
 use super::BotError;
 use crate::cpd::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
 use crate::dialogue::engine::{Conversation, Event};
@@ -46,17 +46,17 @@ pub struct BotResources {
     asr: AsrService,
     voice: Arc<Voice>,
     cache: Arc<PromptCache>,
-    ahead: SynthesisAhead,
+    synth: SynthPool,
 }
 
-/// What the shared recognizer and the synthesis-ahead pool did over a run, for load runs:
-/// where the speech CPU went.
+/// What the shared recognizer and synthesis workers did over a run, for load runs: where
+/// the speech CPU went.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SpeechLoad {
     /// The recognizer's queue and decodes.
     pub asr: AsrStats,
-    /// Sentences voiced ahead.
-    pub ahead: AheadStats,
+    /// Sentences synthesized live and ahead.
+    pub tts: SynthStats,
 }
 
 impl BotResources {
@@ -78,9 +78,16 @@ impl BotResources {
         let voice = Arc::new(Voice::load(cfg.tts_for(locale)?, models)?);
         let packs = cfg.prompt_packs.iter().map(|p| root.join(p)).collect();
         let cache = Arc::new(PromptCache::new(cache_dir, packs));
-        // One voicing-ahead thread per two cores, below ordinary priority: it fills idle
-        // time, and the turns in progress keep the CPU when they want it.
-        let ahead = SynthesisAhead::start(cache.clone(), voice.clone(), locale, cores.div_ceil(2));
+        // Live synthesis on one worker per core (a reply waits for it); voicing ahead on
+        // one per two cores below ordinary priority: it fills idle time, and the turns in
+        // progress keep the CPU when they want it.
+        let synth = SynthPool::start(
+            cache.clone(),
+            voice.clone(),
+            locale,
+            cores,
+            cores.div_ceil(2),
+        );
         Ok(BotResources {
             cfg,
             models: models.to_path_buf(),
@@ -88,7 +95,7 @@ impl BotResources {
             asr,
             voice,
             cache,
-            ahead,
+            synth,
         })
     }
 
@@ -96,7 +103,7 @@ impl BotResources {
     pub fn load_stats(&self) -> SpeechLoad {
         SpeechLoad {
             asr: self.asr.stats(),
-            ahead: self.ahead.stats(),
+            tts: self.synth.stats(),
         }
     }
 
@@ -116,7 +123,11 @@ impl BotResources {
         cpd_window_ms: u64,
     ) -> Result<BotAgent, BotError> {
         let vad = Vad::for_frames(&self.cfg.vad, &self.models)?;
-        let turn = TurnConfig::for_locale(self.locale.into());
+        let mut turn = TurnConfig::for_locale(self.locale.into());
+        // The live driver never loses a decode (an answer or an error always comes back),
+        // so the final text is waited for as long as a loaded recognizer takes rather
+        // than the turn being dropped after the default guard.
+        turn.asr_final_timeout_ms = turn.asr_final_timeout_ms.max(LIVE_ASR_FINAL_TIMEOUT_MS);
         let mut pipeline = BotDriver::new(
             vad,
             turn,
@@ -125,9 +136,10 @@ impl BotResources {
             self.cache.clone(),
             self.voice.clone(),
             self.locale,
-        )?;
+        )?
+        .with_synthesis(self.synth.clone());
         // While the call is set up and rings, the customer's own sentences are voiced.
-        let _ = pipeline.prefetch(&self.ahead);
+        let _ = pipeline.prefetch();
         let detector = |c: &CpdConfig, stage| {
             let c = CpdConfig {
                 sample_rate_hz: 16_000,
@@ -159,6 +171,11 @@ impl BotResources {
         })
     }
 }
+
+/// How long a live call waits for an ended utterance's text before the turn controller
+/// drops it: a recognizer queue under load takes seconds, and a slow answer is better
+/// than none.
+const LIVE_ASR_FINAL_TIMEOUT_MS: u32 = 20_000;
 
 /// One call's bot: a [`CallAgent`] that holds the scenario's conversation over the call's
 /// media.
@@ -479,6 +496,7 @@ impl BotAgent {
                 return Ok(());
             };
             if !d.transferring && !d.ended {
+                me.pipeline.set_playout_ms(d.playout.queued_ms());
                 let outs = me.pipeline.push_inbound(Millis(now), frame)?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
             }

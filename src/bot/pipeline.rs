@@ -215,6 +215,11 @@ pub struct BotPipeline {
     answered: bool,
     // The driver's latest measure of its frame clock's lag behind the wire.
     lag_ms: f64,
+    // Frames quieter than this are never speech to the turn controller, so the detector
+    // is not run on them (on a call the customer is silent most of the time, and the
+    // detector is most of a bot's own CPU); whether the last frame was one.
+    quiet_below_db: f32,
+    quiet: bool,
 }
 
 struct Speculation {
@@ -286,6 +291,7 @@ impl BotPipeline {
         locale: Locale,
     ) -> Result<BotPipeline, SpeechError> {
         let keep_ms = u64::from(turn_cfg.max_utterance_ms) + 2_000;
+        let quiet_below_db = turn_cfg.min_speech_energy_db;
         let turn = TurnController::new(turn_cfg)?;
         Ok(BotPipeline {
             vad,
@@ -310,6 +316,8 @@ impl BotPipeline {
             hold_sentences: false,
             answered: false,
             lag_ms: 0.0,
+            quiet_below_db,
+            quiet: false,
         })
     }
 
@@ -399,7 +407,14 @@ impl BotPipeline {
             self.audio.drain(..(excess * 16) as usize);
             self.audio_start_ms += excess;
         }
-        let speaking = self.vad.speech_prob(&samples) >= 0.5;
+        let energy_db = turn::frame_energy_db(pcm);
+        let quiet = energy_db < self.quiet_below_db;
+        if quiet && !self.quiet {
+            // Frames are skipped from here: the detector's context would not join on.
+            self.vad.reset();
+        }
+        self.quiet = quiet;
+        let speaking = !quiet && self.vad.speech_prob(&samples) >= 0.5;
         if speaking {
             // The customer goes on: whatever is decoded for the pause is stale.
             self.spec = None;
@@ -434,7 +449,7 @@ impl BotPipeline {
             }
         }
         self.speaking = speaking;
-        let ev = TurnEvent::inbound(speaking, turn::frame_energy_db(pcm));
+        let ev = TurnEvent::inbound(speaking, energy_db);
         let acts = self.turn.push(now, ev);
         self.turn_actions(now, acts, &mut out)?;
         Ok(out)
@@ -576,6 +591,18 @@ impl BotPipeline {
                 .pending
                 .iter()
                 .any(|p| !matches!(p, Pending::Control(_)))
+    }
+
+    /// The decodes whose answers the pipeline still reads: the current pause's, and the
+    /// ended utterances'. A driver may withdraw every other one (the customer went on
+    /// after the pause it was started at).
+    pub fn wanted_transcripts(&self) -> Vec<RequestId> {
+        self.spec
+            .iter()
+            .filter(|s| s.done.is_none())
+            .map(|s| s.id)
+            .chain(self.finals.iter().map(|f| f.id))
+            .collect()
     }
 
     /// Whether an ended utterance's text is still awaited (a driver that decodes inline

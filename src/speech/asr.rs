@@ -524,3 +524,78 @@ fn worker(rec: &Recognizer, shared: &Shared) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(urgent: bool) -> (Job, TranscriptRx, Urgency) {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let u = Urgency(Arc::new(AtomicBool::new(urgent)));
+        let j = Job {
+            pcm: vec![urgent as u8 as f32],
+            reply,
+            asked: Instant::now(),
+            urgent: u.0.clone(),
+        };
+        (j, rx, u)
+    }
+
+    fn shared(max_batch: usize, jobs: Vec<Job>) -> Shared {
+        Shared {
+            queue: Mutex::new(Queue {
+                jobs: jobs.into(),
+                stopped: true,
+            }),
+            ready: Condvar::new(),
+            counters: Counters::default(),
+            max_batch,
+        }
+    }
+
+    /// Which of the queued jobs each `take` returned, by their position in `all`.
+    fn order(s: &Shared, all: &[*const f32]) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        while let Some(jobs) = take(s) {
+            out.push(
+                jobs.iter()
+                    .map(|j| {
+                        all.iter()
+                            .position(|p| *p == j.pcm.as_ptr())
+                            .unwrap_or(usize::MAX)
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn urgent_decodes_go_first_and_stale_ones_are_dropped_unseen() {
+        let (b0, _r0, _) = job(false);
+        let (u1, _r1, _) = job(true);
+        let (b2, r2, _) = job(false);
+        let (u3, _r3, _) = job(true);
+        let (b4, _r4, raise4) = job(false);
+        let jobs = vec![b0, u1, b2, u3, b4];
+        let ptrs: Vec<*const f32> = jobs.iter().map(|j| j.pcm.as_ptr()).collect();
+        // The caller of the third stopped waiting; the fifth's turn ended meanwhile.
+        drop(r2);
+        raise4.raise();
+        let s = shared(1, jobs);
+        assert_eq!(order(&s, &ptrs), vec![vec![1], vec![3], vec![4], vec![0]]);
+        assert_eq!(s.counters.skipped_stale.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_batching_engine_takes_every_waiting_job_up_to_its_batch_urgent_first() {
+        let (b0, _r0, _) = job(false);
+        let (b1, _r1, _) = job(false);
+        let (u2, _r2, _) = job(true);
+        let (b3, _r3, _) = job(false);
+        let jobs = vec![b0, b1, u2, b3];
+        let ptrs: Vec<*const f32> = jobs.iter().map(|j| j.pcm.as_ptr()).collect();
+        let s = shared(3, jobs);
+        assert_eq!(order(&s, &ptrs), vec![vec![2, 0, 1], vec![3]]);
+    }
+}
