@@ -188,7 +188,8 @@ pub struct SynthStats {
 /// the call starts).
 pub struct AheadTicket {
     shared: Arc<Shared>,
-    call: Arc<CallSentences>,
+    // Weak: holding a ticket does not keep an ended call's sentences wanted.
+    call: Weak<CallSentences>,
 }
 
 impl AheadTicket {
@@ -198,7 +199,7 @@ impl AheadTicket {
         let Ok(mut g) = self.shared.state.lock() else {
             return;
         };
-        while self.call.pending() {
+        while self.call.upgrade().is_some_and(|c| c.pending()) {
             if g.stopped {
                 return;
             }
@@ -295,7 +296,7 @@ impl SynthPool {
         shared.ahead_work.notify_all();
         let ticket = AheadTicket {
             shared: shared.clone(),
-            call: call.clone(),
+            call: Arc::downgrade(&call),
         };
         (call, ticket)
     }

@@ -420,7 +420,7 @@ fn a_stale_decode_is_skipped() {
     // Advance the script past the stale decode as the recognizer would read new audio.
     c.script.pop_front();
     c.speech(600);
-    c.silence(700);
+    c.silence(800);
     assert_eq!(c.heard(), ["yeah this is John"]);
     let l = &c.bot.latencies()[0];
     assert!(l.speculative, "{l:?}");
