@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::driver::BotDriver;
 use super::pipeline::{Output, TurnLatency};
 use super::prompts::{PromptCache, Source, WarmReport};
+use super::synth::{SynthPool, SynthStats};
 use super::BotError;
 use crate::cpd::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
 use crate::dialogue::engine::{Conversation, Event};
@@ -27,7 +28,7 @@ use crate::scenario::library::Library;
 use crate::sip::agent::{
     AgentCommand, AgentMedia, AgentReport, CallAgent, CallEvent, EarlyVerdict,
 };
-use crate::speech::asr::{AsrService, Recognizer};
+use crate::speech::asr::{AsrService, AsrStats, Recognizer};
 use crate::speech::config::SpeechConfig;
 use crate::speech::tts::Voice;
 use crate::speech::turn::{PlayoutMeter, TurnConfig};
@@ -45,6 +46,17 @@ pub struct BotResources {
     asr: AsrService,
     voice: Arc<Voice>,
     cache: Arc<PromptCache>,
+    synth: SynthPool,
+}
+
+/// What the shared recognizer and synthesis workers did over a run, for load runs: where
+/// the speech CPU went.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SpeechLoad {
+    /// The recognizer's queue and decodes.
+    pub asr: AsrStats,
+    /// Sentences synthesized live and ahead.
+    pub tts: SynthStats,
 }
 
 impl BotResources {
@@ -59,11 +71,23 @@ impl BotResources {
         locale: Locale,
     ) -> Result<BotResources, SpeechError> {
         let rec = Recognizer::load(cfg.asr_for(locale)?, models)?;
-        // Two workers on two cores: one call's decode never waits behind another's.
-        let asr = AsrService::start(rec, 2, 4);
+        // One worker per core (each decode single-threaded): more would only share the
+        // cores, fewer leaves a core idle while a turn waits.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let asr = AsrService::start(rec, cores, 4);
         let voice = Arc::new(Voice::load(cfg.tts_for(locale)?, models)?);
         let packs = cfg.prompt_packs.iter().map(|p| root.join(p)).collect();
         let cache = Arc::new(PromptCache::new(cache_dir, packs));
+        // Live synthesis on one worker per core (a reply waits for it); voicing ahead on
+        // one per two cores below ordinary priority: it fills idle time, and the turns in
+        // progress keep the CPU when they want it.
+        let synth = SynthPool::start(
+            cache.clone(),
+            voice.clone(),
+            locale,
+            cores,
+            cores.div_ceil(2),
+        );
         Ok(BotResources {
             cfg,
             models: models.to_path_buf(),
@@ -71,7 +95,16 @@ impl BotResources {
             asr,
             voice,
             cache,
+            synth,
         })
+    }
+
+    /// What the recognizer and the synthesis-ahead pool did so far.
+    pub fn load_stats(&self) -> SpeechLoad {
+        SpeechLoad {
+            asr: self.asr.stats(),
+            tts: self.synth.stats(),
+        }
     }
 
     /// Render every static sentence of `scenario` and the shared dialogs, so a call only
@@ -90,8 +123,12 @@ impl BotResources {
         cpd_window_ms: u64,
     ) -> Result<BotAgent, BotError> {
         let vad = Vad::for_frames(&self.cfg.vad, &self.models)?;
-        let turn = TurnConfig::for_locale(self.locale.into());
-        let pipeline = BotDriver::new(
+        let mut turn = TurnConfig::for_locale(self.locale.into());
+        // The live driver never loses a decode (an answer or an error always comes back),
+        // so the final text is waited for as long as a loaded recognizer takes rather
+        // than the turn being dropped after the default guard.
+        turn.asr_final_timeout_ms = turn.asr_final_timeout_ms.max(LIVE_ASR_FINAL_TIMEOUT_MS);
+        let mut pipeline = BotDriver::new(
             vad,
             turn,
             conv,
@@ -99,7 +136,8 @@ impl BotResources {
             self.cache.clone(),
             self.voice.clone(),
             self.locale,
-        )?;
+        )?
+        .with_synthesis(self.synth.clone());
         // While the call is set up and rings, the customer's own sentences are voiced.
         let _ = pipeline.prefetch();
         let detector = |c: &CpdConfig, stage| {
@@ -133,6 +171,11 @@ impl BotResources {
         })
     }
 }
+
+/// How long a live call waits for an ended utterance's text before the turn controller
+/// drops it: a recognizer queue under load takes seconds, and a slow answer is better
+/// than none.
+const LIVE_ASR_FINAL_TIMEOUT_MS: u32 = 20_000;
 
 /// One call's bot: a [`CallAgent`] that holds the scenario's conversation over the call's
 /// media.
@@ -256,6 +299,9 @@ pub struct BotReport {
     pub transfer_result: Option<String>,
     /// Audio the bot heard (s).
     pub audio_s: f64,
+    /// The longest an inbound frame waited for the bot's thread (ms): how far the bot
+    /// fell behind the call when its thread was busy or starved of CPU.
+    pub max_lag_ms: f64,
     /// A speech error that ended the bot's part of the call.
     pub error: Option<String>,
 }
@@ -396,12 +442,14 @@ impl BotAgent {
             playout,
             events,
         } = media;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
+        // Each frame carries when it left the media worker, so the bot knows how far
+        // behind the wire its frame clock runs (a turn's `lag_ms`).
+        let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, Vec<i16>)>();
         let forward = std::thread::Builder::new()
             .name("bot-inbound".into())
             .spawn(move || {
                 while let Some(f) = inbound.blocking_recv() {
-                    if tx.send(f).is_err() {
+                    if tx.send((std::time::Instant::now(), f)).is_err() {
                         break;
                     }
                 }
@@ -464,6 +512,7 @@ impl BotAgent {
                 return Ok(());
             };
             if !d.transferring && !d.ended {
+                me.pipeline.set_playout_ms(d.playout.queued_ms());
                 let outs = me.pipeline.push_inbound(Millis(now), frame)?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
             }
@@ -475,9 +524,12 @@ impl BotAgent {
         if let Err(e) = step(&mut self, &mut d, 0, None) {
             d.report.error = Some(e.to_string());
         }
-        while let Ok(frame) = rx.recv() {
+        while let Ok((arrived, frame)) = rx.recv() {
             now += 20;
             d.report.audio_s += 0.02;
+            let lag_ms = arrived.elapsed().as_secs_f64() * 1e3;
+            d.report.max_lag_ms = d.report.max_lag_ms.max(lag_ms);
+            self.pipeline.set_lag_ms(lag_ms);
             // Call progress first: a verdict that ends the call also silences the bot.
             let window = self.cpd_window_ms;
             if let Some(det) = self.cpd.as_mut() {

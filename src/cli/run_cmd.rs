@@ -51,6 +51,8 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
         ));
     }
     let mut factory = ByCampaign::default();
+    #[cfg(feature = "speech")]
+    let mut bot_factory = None;
     let bots: Vec<CampaignInfo> = infos
         .iter()
         .filter(|(c, _)| c.script.is_none() && c.mode == Mode::BotFirst)
@@ -85,6 +87,7 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
             for b in &bots {
                 factory.insert(&b.name, bot.clone());
             }
+            bot_factory = Some(bot);
         }
         #[cfg(not(feature = "speech"))]
         {
@@ -132,6 +135,16 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
         .await?;
         anyhow::Ok(r)
     })?;
+    #[cfg(feature = "speech")]
+    if let Some(bot) = &bot_factory {
+        for (locale, load) in bot.load_stats() {
+            tracing::info!(
+                %locale,
+                stats = %serde_json::to_string(&load)?,
+                "speech load"
+            );
+        }
+    }
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

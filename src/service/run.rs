@@ -1614,6 +1614,9 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
             campaign,
             endpoint_ms = f(t, "endpoint_ms"),
             asr_ms = f(t, "asr_ms"),
+            asr_queue_ms = f(t, "asr_queue_ms"),
+            lag_ms = f(t, "lag_ms"),
+            decodes = f(t, "decodes"),
             speculative = t
                 .get("speculative")
                 .and_then(|v| v.as_bool())
