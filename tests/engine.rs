@@ -415,3 +415,37 @@ fn a_hang_up_mid_conversation_is_the_conversations_outcome() {
     c.handle(Event::RemoteHangup);
     assert_eq!(c.status(), &Status::Ended("customer_hangup".into()));
 }
+
+/// The bot voices a call's prompts with the customer's values while the phone rings,
+/// nearest first: the walk ahead of the conversation lists each prompt once with the
+/// turns before it can be said, in order of distance, within the limit asked for.
+#[test]
+fn prompts_with_the_customers_values_are_listed_nearest_first_within_the_turns_asked() {
+    let c = conv("collection_m1_overdue", Locale::EnUs);
+    let near = c.variable_prompts_ahead(0);
+    let far = c.variable_prompts_ahead(3);
+    assert!(!near.is_empty(), "the greeting names the customer");
+    assert!(near.iter().all(|(d, _)| *d == 0), "{near:?}");
+    assert!(
+        near.iter()
+            .any(|(_, p)| p.contains("may I speak with 张伟")),
+        "the greeting, rendered with the example name: {near:?}"
+    );
+    // The amount due is said after the customer confirms who they are: one turn away.
+    assert!(
+        far.iter()
+            .any(|(d, p)| *d == 1 && p.contains("the amount due is three thousand five hundred")),
+        "{far:?}"
+    );
+    assert!(far.len() > near.len(), "later turns add prompts: {far:?}");
+    assert!(
+        far.windows(2).all(|w| w[0].0 <= w[1].0),
+        "nearest first: {far:?}"
+    );
+    assert!(far.iter().all(|(d, _)| *d <= 3), "{far:?}");
+    for p in &near {
+        assert!(far.contains(p), "{p:?} is within 3 turns too");
+    }
+    // Nothing still holds a placeholder: every listed prompt rendered all its values.
+    assert!(far.iter().all(|(_, p)| !p.contains('{')), "{far:?}");
+}

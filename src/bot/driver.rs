@@ -50,21 +50,35 @@ pub struct BotDriver {
     synth: Option<SynthPool>,
     voicing: Option<LiveVoicing>,
     playout_ms: u64,
+    // Later sentences of the prompts being said, being made meanwhile (see `look_ahead`),
+    // and the pipeline's list they were chosen from (looked at again only when it moves).
+    upcoming: Vec<Upcoming>,
+    looked_at: Vec<String>,
 }
 
 struct LiveVoicing {
     id: RequestId,
     rx: LiveRx,
     asked: Instant,
+    sentence: String,
 }
 
-/// When a call probably needs its first prompt with the customer's values: after the
-/// greeting and the customer's first answer.
-const FIRST_PROMPT_DUE: Duration = Duration::from_secs(6);
-/// Each further prompt of the scenario's list, about one turn later.
-const PROMPT_STEP_DUE: Duration = Duration::from_secs(10);
+struct Upcoming {
+    sentence: String,
+    rx: LiveRx,
+    asked: Instant,
+}
+
+/// How many sentences behind the one being voiced are made ahead on a live call.
+const LOOKAHEAD_SENTENCES: usize = 3;
+
+/// How many customer turns ahead a call's prompts are voiced when it is dialled.
+const AHEAD_TURNS: u32 = 3;
+/// When a prompt that many turns away is probably needed: a turn (the bot's prompt and
+/// the customer's answer) takes about this long.
+const TURN_DUE: Duration = Duration::from_secs(8);
 /// Each further sentence of a prompt: while the one before it plays.
-const SENTENCE_STEP_DUE: Duration = Duration::from_millis(2_500);
+const SENTENCE_DUE: Duration = Duration::from_millis(2_500);
 
 struct Decode {
     id: RequestId,
@@ -95,6 +109,8 @@ impl BotDriver {
             synth: None,
             voicing: None,
             playout_ms: 0,
+            upcoming: Vec::new(),
+            looked_at: Vec::new(),
         })
     }
 
@@ -114,20 +130,18 @@ impl BotDriver {
     /// Hands the sentences of this call's prompts that carry the customer's values and
     /// are not cached (names, amounts) to the pool's ahead lane, so replies that use them
     /// start from memory. Call once, when the call is dialled (a ringing phone gives it
-    /// seconds); each sentence is due about when the call will reach it (the first
-    /// prompt's after the first exchange, the rest one turn apart, later sentences of a
-    /// prompt while the earlier ones play), so the lane serves many calls earliest need
-    /// first. The ticket tells when they are all voiced; `None` without a pool.
+    /// seconds). Only prompts a few turns away are voiced, each due about when the call
+    /// can reach it (the greeting at once, the next reply's after one turn, later
+    /// sentences of a prompt while the earlier ones play), so the lane serves many calls
+    /// earliest need first. The ticket tells when they are all voiced; `None` without a
+    /// pool.
     pub fn prefetch(&mut self) -> Option<AheadTicket> {
         let pool = self.synth.as_ref()?;
         let now = Instant::now();
         let mut sentences = Vec::new();
-        for (p, prompt) in self.pipeline.sentences_ahead().into_iter().enumerate() {
+        for (turns, prompt) in self.pipeline.sentences_ahead(AHEAD_TURNS) {
             for (i, s) in prompt.into_iter().enumerate() {
-                let due = now
-                    + FIRST_PROMPT_DUE
-                    + PROMPT_STEP_DUE * p as u32
-                    + SENTENCE_STEP_DUE * i as u32;
+                let due = now + TURN_DUE * turns + SENTENCE_DUE * i as u32;
                 sentences.push((s, due));
             }
         }
@@ -208,6 +222,10 @@ impl BotDriver {
             };
             if let Some(r) = r {
                 let (id, took_ms) = (v.id, v.asked.elapsed().as_secs_f64() * 1e3);
+                if let (Ok(p), Some(a)) = (&r, &self.ahead) {
+                    // Said again (a repeated prompt), it plays from memory.
+                    a.keep(&v.sentence, p.pcm.clone());
+                }
                 self.voicing = None;
                 let r = r.map(|p| Voiced {
                     pcm: p.pcm,
@@ -218,7 +236,59 @@ impl BotDriver {
                 out.extend(self.run(now, outs)?);
             }
         }
+        let ahead = self.ahead.clone();
+        self.upcoming.retain_mut(|u| match u.rx.try_recv() {
+            Ok(r) => {
+                if let (Ok(p), Some(a)) = (r, &ahead) {
+                    a.keep(&u.sentence, p.pcm);
+                }
+                false
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => true,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => false,
+        });
+        self.look_ahead();
         Ok(out)
+    }
+
+    /// Has the sentences queued behind the one being voiced made now, on a live call, so
+    /// they are at hand when the pipeline asks for them: each is due when the audio
+    /// before it will have played (about a sentence apart), so other calls' waiting
+    /// replies still go first.
+    fn look_ahead(&mut self) {
+        let Some(pool) = &self.synth else {
+            return;
+        };
+        let mut due = Instant::now() + Duration::from_millis(self.playout_ms);
+        let upcoming: Vec<(String, bool)> = self
+            .pipeline
+            .upcoming_sentences()
+            .into_iter()
+            .take(LOOKAHEAD_SENTENCES)
+            .map(|(s, p)| (s.to_string(), p))
+            .collect();
+        if upcoming.iter().map(|(s, _)| s).eq(self.looked_at.iter()) {
+            return;
+        }
+        self.looked_at = upcoming.iter().map(|(s, _)| s.clone()).collect();
+        for (sentence, persist) in upcoming {
+            due += SENTENCE_DUE;
+            let busy = self
+                .voicing
+                .as_ref()
+                .is_some_and(|v| v.sentence == sentence)
+                || self.upcoming.iter().any(|u| u.sentence == sentence)
+                || self.ahead.as_ref().is_some_and(|a| a.is_ready(&sentence))
+                || self.cache.cached(&self.voice, &sentence).is_some();
+            if busy {
+                continue;
+            }
+            self.upcoming.push(Upcoming {
+                rx: pool.voice(sentence.clone(), persist, due),
+                sentence,
+                asked: Instant::now(),
+            });
+        }
     }
 
     /// How far behind the wire the frames being pushed arrive (see
@@ -304,14 +374,26 @@ impl BotDriver {
                     } => {
                         if let Some(v) = self.at_hand(&sentence) {
                             work.extend(self.pipeline.synthesized(now, id, Ok(v))?);
+                        } else if let Some(at) =
+                            self.upcoming.iter().position(|u| u.sentence == sentence)
+                        {
+                            // Already being made: wait for that one.
+                            let u = self.upcoming.swap_remove(at);
+                            self.voicing = Some(LiveVoicing {
+                                id,
+                                rx: u.rx,
+                                asked: u.asked,
+                                sentence,
+                            });
                         } else if let Some(pool) = &self.synth {
                             // Due when the audio queued before it runs out: at once for
                             // the first sentence of a reply.
                             let due = Instant::now() + Duration::from_millis(self.playout_ms);
                             self.voicing = Some(LiveVoicing {
                                 id,
-                                rx: pool.voice(sentence, persist, due),
+                                rx: pool.voice(sentence.clone(), persist, due),
                                 asked: Instant::now(),
+                                sentence,
                             });
                         } else {
                             let r = self.synthesize_here(&sentence, persist);
@@ -329,9 +411,10 @@ impl BotDriver {
                         work.extend(self.pipeline.recorded(now, id, r)?);
                     }
                     Output::Flush => {
-                        // Barge-in: the sentence being synthesized will not be played;
-                        // withdrawing it frees the worker for other calls.
+                        // Barge-in: the sentences being synthesized will not be played;
+                        // withdrawing them frees the workers for other calls.
                         self.voicing = None;
+                        self.upcoming.clear();
                         done.push(Output::Flush);
                     }
                     other => done.push(other),

@@ -322,21 +322,21 @@ impl BotPipeline {
     }
 
     /// The sentences of this call's prompts that carry the customer's values (names,
-    /// amounts), normalised as they will be requested, prompt by prompt in the order the
-    /// scenario lists them (about the order a call reaches them): a driver voices them
+    /// amounts) within `max_turns` turns, normalised as they will be requested, prompt by
+    /// prompt with the turns before each can be said, nearest first: a driver voices them
     /// ahead while the call is set up, so replies that use them start from memory. A
     /// sentence two prompts share is listed with the first.
-    pub fn sentences_ahead(&self) -> Vec<Vec<String>> {
+    pub fn sentences_ahead(&self, max_turns: u32) -> Vec<(u32, Vec<String>)> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for text in self.conv.known_variable_prompts() {
+        for (turns, text) in self.conv.variable_prompts_ahead(max_turns) {
             let prompt: Vec<String> =
                 normalise::sentences(&normalise::normalize(&text, self.locale), self.locale)
                     .into_iter()
                     .filter(|s| seen.insert(s.clone()))
                     .collect();
             if !prompt.is_empty() {
-                out.push(prompt);
+                out.push((turns, prompt));
             }
         }
         out
@@ -610,6 +610,19 @@ impl BotPipeline {
                 .pending
                 .iter()
                 .any(|p| !matches!(p, Pending::Control(_)))
+    }
+
+    /// The sentences queued behind the one being voiced, in order, each with whether it
+    /// may be stored: a driver may have them made while the current one plays, so a long
+    /// prompt does not run dry between its sentences.
+    pub fn upcoming_sentences(&self) -> Vec<(&str, bool)> {
+        self.pending
+            .iter()
+            .filter_map(|p| match p {
+                Pending::Sentence { text, persist, .. } => Some((text.as_str(), *persist)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The decodes whose answers the pipeline still reads: the current pause's, and the

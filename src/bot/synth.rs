@@ -77,6 +77,21 @@ impl CallSentences {
         }
     }
 
+    /// Whether the sentence is ready, without taking it back from the ahead lane.
+    pub fn is_ready(&self, sentence: &str) -> bool {
+        self.slots
+            .lock()
+            .is_ok_and(|m| matches!(m.get(sentence), Some(Slot::Ready(_))))
+    }
+
+    /// Keeps a sentence voiced elsewhere (live) with the call, so saying it again (a
+    /// repeated prompt) plays it from memory; the ahead lane leaves it.
+    pub fn keep(&self, sentence: &str, pcm: Arc<Vec<i16>>) {
+        if let Ok(mut m) = self.slots.lock() {
+            m.insert(sentence.to_string(), Slot::Ready(pcm));
+        }
+    }
+
     fn pending(&self) -> bool {
         self.slots.lock().is_ok_and(|m| {
             m.values()
