@@ -15,7 +15,8 @@
 //! The bar: p95 <= 1000 ms and no underruns. Other knobs: `VOXDIAL_LOOP_SPEECH` (a speech
 //! config to use instead of voices/speech.yaml), `VOXDIAL_MEDIA_WORKERS` (passed through),
 //! `VOXDIAL_LOOP_PORT` (the phones' SIP port, default 17080), `VOXDIAL_LOOP_KEEP=1` (keep
-//! each run's folder and print it).
+//! each run's folder and print it), `VOXDIAL_LOOP_BIN` (another voxdial binary to measure,
+//! for A/B runs against an older build with the same harness).
 //!
 //! The prompt cache and the phones' voice cache live in a folder of their own under the
 //! system temp dir (seeded from `data/cache/prompts`), so `data/` is only read.
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_voxdial");
+const THIS_BIN: &str = env!("CARGO_BIN_EXE_voxdial");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// The bar of issue 14.
 const P95_BAR_MS: u64 = 1000;
@@ -55,12 +56,18 @@ personas:
       zh-CN: ["是我", "你再说一遍", "多少钱来着", "我后天就还"]
 "#;
 
+/// The binary under test: this build's, or `VOXDIAL_LOOP_BIN`.
+fn bin() -> String {
+    std::env::var("VOXDIAL_LOOP_BIN").unwrap_or_else(|_| THIS_BIN.to_string())
+}
+
 fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: nothing to do then
     // (a load run takes minutes and needs the release binary).
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    let bin = bin();
     let ns: Vec<usize> = std::env::var("VOXDIAL_LOOP_N")
         .unwrap_or_else(|_| "4,8,12,16,20".into())
         .split(',')
@@ -71,7 +78,7 @@ fn main() {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(17080);
-    println!("voxdial load run: {BIN}");
+    println!("voxdial load run: {bin}");
     println!("{}", cpu_line());
     let cache = shared_cache();
     let mut rows = Vec::new();
@@ -236,7 +243,7 @@ fn run_one(n: usize, port: u16, cache: &Path) -> Result<Row, String> {
     std::fs::write(dir.join("leads.csv"), csv).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("personas.yaml"), PERSONAS).map_err(|e| e.to_string())?;
     let db = dir.join("voxdial.db");
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .current_dir(REPO)
         .arg("--db")
         .arg(&db)
@@ -289,7 +296,7 @@ speech:
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
 
-    let mut phones = Command::new(BIN)
+    let mut phones = Command::new(bin())
         .current_dir(REPO)
         .args(["phone", "customers", "--personas"])
         .arg(dir.join("personas.yaml"))
@@ -328,7 +335,7 @@ speech:
     let phones_cpu0 = cpu_seconds(phones_pid).unwrap_or(0.0);
 
     let started = Instant::now();
-    let mut run = Command::new(BIN)
+    let mut run = Command::new(bin())
         .current_dir(REPO)
         .args(["run", "--config"])
         .arg(dir.join("voxdial.yaml"))
@@ -347,8 +354,14 @@ speech:
     // utime+stime are still in /proc then.
     let mut finished = true;
     let mut run_cpu = 0.0;
+    let mut threads: BTreeMap<u32, (String, f64)> = BTreeMap::new();
+    let mut polls = 0u64;
     loop {
         std::thread::sleep(Duration::from_millis(100));
+        polls += 1;
+        if polls % 5 == 0 {
+            sample_threads(run_pid, &mut threads);
+        }
         let stat = std::fs::read_to_string(format!("/proc/{run_pid}/stat")).unwrap_or_default();
         if let Some(s) = cpu_seconds(run_pid) {
             run_cpu = s;
@@ -391,7 +404,9 @@ speech:
     for &l in &sorted {
         *hist.entry(l / 250 * 250).or_insert(0) += 1;
     }
-    let breakdown = breakdown(&std::fs::read_to_string(dir.join("run.err")).unwrap_or_default());
+    let mut breakdown =
+        breakdown(&std::fs::read_to_string(dir.join("run.err")).unwrap_or_default());
+    breakdown.push_str(&format!("\nvoxdial CPU by thread: {}", by_thread(&threads)));
     if keep {
         let kept = tmp.keep();
         println!("kept {}", kept.display());
@@ -414,6 +429,52 @@ speech:
         hist,
         breakdown,
     })
+}
+
+/// Each thread's CPU seconds so far (name, utime+stime), by thread id; a thread that has
+/// ended keeps its last reading.
+fn sample_threads(pid: u32, seen: &mut BTreeMap<u32, (String, f64)>) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    let ticks = clock_ticks();
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some((_, rest))) = (stat.find('('), stat.rsplit_once(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..].split(')').next().unwrap_or("").to_string();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let cpu = match (
+            f.get(11).and_then(|x| x.parse::<f64>().ok()),
+            f.get(12).and_then(|x| x.parse::<f64>().ok()),
+        ) {
+            (Some(u), Some(s)) => (u + s) / ticks,
+            _ => continue,
+        };
+        if let Some(tid) = t.file_name().to_str().and_then(|x| x.parse().ok()) {
+            seen.insert(tid, (name, cpu));
+        }
+    }
+}
+
+/// CPU seconds by kind of thread (names without their number), most first.
+fn by_thread(seen: &BTreeMap<u32, (String, f64)>) -> String {
+    let mut kinds: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for (name, cpu) in seen.values() {
+        let kind = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        let e = kinds.entry(kind.to_string()).or_default();
+        e.0 += cpu;
+        e.1 += 1;
+    }
+    let mut v: Vec<_> = kinds.into_iter().filter(|(_, (c, _))| *c >= 0.5).collect();
+    v.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+    v.iter()
+        .map(|(k, (c, n))| format!("{k} {c:.0}s ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// SIGTERM, a short grace, then SIGKILL; always reaped.
@@ -448,12 +509,15 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// Answered calls and the most that were up at once, from the call records.
@@ -482,7 +546,7 @@ fn concurrency(db: &Path) -> (usize, usize) {
 }
 
 fn voxdial_json(db: &Path, args: &[&str]) -> serde_json::Value {
-    Command::new(BIN)
+    Command::new(bin())
         .current_dir(REPO)
         .arg("--db")
         .arg(db)
@@ -533,8 +597,11 @@ fn wire_latencies(logs: &Path) -> (Vec<u64>, usize) {
 /// run's log, and where the first reply sentence came from.
 fn breakdown(log: &str) -> String {
     let keys = [
+        "lag_ms",
         "endpoint_ms",
         "asr_ms",
+        "asr_queue_ms",
+        "decodes",
         "nlu_ms",
         "tts_first_ms",
         "total_ms",
@@ -574,6 +641,13 @@ fn breakdown(log: &str) -> String {
     out.push_str(&format!(
         " speculative ASR {speculative}; first sentence from {sources:?}"
     ));
+    // The recognizer's queue and the synthesis-ahead pool over the run (newer builds).
+    for line in log.lines().filter(|l| l.contains("speech load")) {
+        let line = strip_ansi(line);
+        if let Some(at) = line.find("stats=") {
+            out.push_str(&format!("\nspeech load: {}", &line[at + 6..]));
+        }
+    }
     out
 }
 

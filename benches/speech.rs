@@ -493,16 +493,19 @@ fn main() {
             .ok()
             .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
             .unwrap_or_else(|| vec![1, 4, 8, 10, 12, 16]);
+        let pool =
+            voxdial::bot::synth::SynthPool::start(cache.clone(), piper.clone(), Locale::EnUs, 2, 1);
         for n in counts {
             let handles: Vec<_> = (0..n)
                 .map(|c| {
-                    let (lib, vars, svc, cache, piper, clips) = (
+                    let (lib, vars, svc, cache, piper, clips, pool) = (
                         lib.clone(),
                         vars.clone(),
                         svc.clone(),
                         cache.clone(),
                         piper.clone(),
                         clips.clone(),
+                        pool.clone(),
                     );
                     let models = models.clone();
                     let vad_cfg = cfg.vad.clone();
@@ -513,10 +516,11 @@ fn main() {
                         let tc = TurnConfig::for_locale(Locale::EnUs.into());
                         let mut bot =
                             BotDriver::new(vad, tc, conv, svc, cache, piper, Locale::EnUs)
-                                .expect("bot");
+                                .expect("bot")
+                                .with_synthesis(pool);
                         // Ringing: the customer's sentences are voiced meanwhile.
-                        if let Some(h) = bot.prefetch() {
-                            let _ = h.join();
+                        if let Some(t) = bot.prefetch() {
+                            t.wait();
                         }
                         let _ = bot.start(Millis(0));
                         let _ = bot.playback_finished(Millis(0));

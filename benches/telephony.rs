@@ -72,6 +72,7 @@ fn request(to: &str) -> CallRequest {
         campaign: None,
         lead_id: None,
         invite_headers: vec![],
+        withdraw: None,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod phone;
 pub mod policy;
 pub mod queue;
 pub mod scenario;
+pub mod sched;
 pub mod service;
 pub mod sip;
 pub mod speech;

@@ -6,10 +6,10 @@
 #![cfg(feature = "speech")]
 
 mod common;
-use common::require_sipp;
+use common::{require_sipp, root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 use voxdial::media::g711::G711;
 use voxdial::media::pcap::{timeline, write_rtp_pcap};
@@ -17,10 +17,6 @@ use voxdial::speech::audio::{self, Pcm};
 use voxdial::speech::config::SpeechConfig;
 use voxdial::speech::tts::{self, Voice};
 use voxdial::Locale;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn models() -> PathBuf {
     let m = root().join("data/models");
@@ -39,17 +35,23 @@ fn customer(dir: &Path, line: &[i16], port: u16, media_port: u16) -> Child {
 
 fn customer_with(xml: &str, dir: &Path, line: &[i16], port: u16, media_port: u16) -> Child {
     write_rtp_pcap(&dir.join("customer.pcap"), line, G711::Ulaw).expect("pcap");
-    Command::new("sipp")
-        .current_dir(dir)
-        .args(["-sf"])
-        .arg(root().join("tests/sip").join(xml))
-        .args(["-p", &port.to_string(), "-mp", &media_port.to_string()])
-        .args(["-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
-        .args(["-timeout", "150", "-timeout_error"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sipp")
+    let scenario = root().join("tests/sip").join(xml);
+    common::sipp(
+        dir,
+        &[
+            "-sf",
+            scenario.to_str().expect("path"),
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &media_port.to_string(),
+            "-m",
+            "1",
+            "-timeout",
+            "150",
+            "-timeout_error",
+        ],
+    )
 }
 
 fn finish(c: Child) -> i32 {
@@ -58,7 +60,7 @@ fn finish(c: Child) -> i32 {
 
 /// `voxdial call --scenario ... --json`; the report.
 fn bot_call(port: u16, extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let out = common::bin()
         .current_dir(root())
         .arg("call")
         .arg(format!("sip:customer@127.0.0.1:{port}"))

@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 use voxdial::policy::{CallOutcome, Next, PolicySource};
 use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::{
-    AttemptEnd, CallDetail, CallFilter, Channel, ComplianceEvent, Handoff, HandoffResult,
-    ImportCounts, LeadStatus, NewLead, Store, TranscriptEntry,
+    AttemptEnd, CallDetail, CallFilter, Channel, ComplianceEvent, Handoff, HandoffMethod,
+    HandoffResult, ImportCounts, LeadStatus, NewLead, Store, TranscriptEntry,
 };
 use voxdial::time::Millis;
 
@@ -79,6 +79,7 @@ fn detail() -> CallDetail {
             result: HandoffResult::ReachedAgent,
             failure: None,
             recording: None,
+            method: Some(HandoffMethod::Bridge),
         }),
         transcript: vec![
             TranscriptEntry {
@@ -108,6 +109,10 @@ fn detail() -> CallDetail {
         turn_latencies_ms: vec![640, 700, 910, 580],
         recording: Some("/var/lib/voxdial/rec/42.wav".into()),
         sip_call_id: Some("a84b4c76e66710@127.0.0.1".into()),
+        captured: [("ptp_date", "2026-11-27"), ("ptp_amount", "500.00")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -347,7 +352,7 @@ fn calls_show_prints_the_record_masked() {
         "cpd          human",
         "outcome      connected",
         "promise_to_pay",
-        "wants_human -> reached_agent, queue collections, agent agent-7, waited 4.2 s",
+        "wants_human -> reached_agent by bridge, queue collections, agent agent-7, waited 4.2 s",
         "p50 640 ms, p95 910 ms (4 turns)",
         "/var/lib/voxdial/rec/42.wav",
         "customer  打我另一个号码*******5678",

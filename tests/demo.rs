@@ -107,6 +107,8 @@ fn the_report_counts_outcomes_handoffs_and_agents() {
         result: "reached_agent".into(),
         agent: None,
         failure: None,
+        // The customer's phone refused REFER: voxdial bridged it, and an agent took it.
+        method: Some("bridge".into()),
     });
     calls[1].handoff = Some(HandoffFacts {
         attempt: 2,
@@ -114,6 +116,7 @@ fn the_report_counts_outcomes_handoffs_and_agents() {
         result: "failed".into(),
         agent: None,
         failure: Some("603 Decline".into()),
+        method: Some("refer".into()),
     });
     let customers = vec![customer_log(
         json!([{"text": "a", "at_ms": 0, "voice_end_ms": 1000}]),
@@ -139,8 +142,14 @@ fn the_report_counts_outcomes_handoffs_and_agents() {
     );
     assert_eq!(r.dispositions.get("promise_to_pay"), Some(&1));
     assert_eq!(
-        (r.transfers, r.transfers_reached_agent, r.transfer_failures),
-        (2, 1, 1)
+        (
+            r.transfers,
+            r.transfers_reached_agent,
+            r.transfer_failures,
+            r.transfers_bridged
+        ),
+        (2, 1, 1, 1),
+        "a bridged hand-off an agent took counts as reaching an agent"
     );
     assert_eq!(r.handoffs[0].agent.as_deref(), Some("collections"));
     assert_eq!(r.handoffs[1].failure.as_deref(), Some("603 Decline"));
@@ -160,6 +169,7 @@ fn the_report_counts_outcomes_handoffs_and_agents() {
         "answered",
         "transfers",
         "transfers_reached_agent",
+        "transfers_bridged",
         "transfer_failures",
         "turn_latency_p50_ms",
         "turn_latency_p95_ms",

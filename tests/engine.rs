@@ -372,3 +372,80 @@ fn a_call_to_a_dialog_that_did_not_compile_ends_the_call_instead_of_looking_it_u
     );
     assert_eq!(c.status(), &Status::Ended("flow_error".into()));
 }
+
+/// What the customer gave is what a collector acts on: the call's values (the scenario's
+/// `source: call` variables) carry the promised amount and the date it resolved to;
+/// campaign values never appear there.
+#[test]
+fn a_promise_leaves_its_date_and_amount_in_the_calls_values() {
+    let mut c = conv("collection_m1_overdue", Locale::EnUs);
+    c.handle(Event::Start);
+    assert!(c.call_values().is_empty());
+    c.handle(Event::Utterance("yes this is me".into()));
+    let t = c.handle(Event::Utterance(
+        "I can pay two hundred dollars on Friday".into(),
+    ));
+    assert!(
+        matches!(t.control(), Some(Action::Hangup { outcome }) if outcome == "partial_promise"),
+        "{:?}",
+        t.actions
+    );
+    let v: BTreeMap<String, String> = c
+        .call_values()
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    // Sunday the 22nd: "on Friday" is the 27th.
+    assert_eq!(
+        v,
+        BTreeMap::from([
+            ("ptp_amount".to_string(), "200.00".to_string()),
+            ("ptp_date".to_string(), "2026-11-27".to_string()),
+        ])
+    );
+}
+
+/// The line going away mid-conversation ends it with an outcome that says so.
+#[test]
+fn a_hang_up_mid_conversation_is_the_conversations_outcome() {
+    let mut c = conv("collection_m1_overdue", Locale::EnUs);
+    c.handle(Event::Start);
+    c.handle(Event::Utterance("yes this is me".into()));
+    assert_eq!(c.status(), &Status::Listening);
+    c.handle(Event::RemoteHangup);
+    assert_eq!(c.status(), &Status::Ended("customer_hangup".into()));
+}
+
+/// The bot voices a call's prompts with the customer's values while the phone rings,
+/// nearest first: the walk ahead of the conversation lists each prompt once with the
+/// turns before it can be said, in order of distance, within the limit asked for.
+#[test]
+fn prompts_with_the_customers_values_are_listed_nearest_first_within_the_turns_asked() {
+    let c = conv("collection_m1_overdue", Locale::EnUs);
+    let near = c.variable_prompts_ahead(0);
+    let far = c.variable_prompts_ahead(3);
+    assert!(!near.is_empty(), "the greeting names the customer");
+    assert!(near.iter().all(|(d, _)| *d == 0), "{near:?}");
+    assert!(
+        near.iter()
+            .any(|(_, p)| p.contains("may I speak with 张伟")),
+        "the greeting, rendered with the example name: {near:?}"
+    );
+    // The amount due is said after the customer confirms who they are: one turn away.
+    assert!(
+        far.iter()
+            .any(|(d, p)| *d == 1 && p.contains("the amount due is three thousand five hundred")),
+        "{far:?}"
+    );
+    assert!(far.len() > near.len(), "later turns add prompts: {far:?}");
+    assert!(
+        far.windows(2).all(|w| w[0].0 <= w[1].0),
+        "nearest first: {far:?}"
+    );
+    assert!(far.iter().all(|(d, _)| *d <= 3), "{far:?}");
+    for p in &near {
+        assert!(far.contains(p), "{p:?} is within 3 turns too");
+    }
+    // Nothing still holds a placeholder: every listed prompt rendered all its values.
+    assert!(far.iter().all(|(_, p)| !p.contains('{')), "{far:?}");
+}

@@ -73,6 +73,11 @@ fn sipfrag_parser_survives_the_corpus_and_its_mutations() {
 }
 
 #[test]
+fn reason_header_parser_survives_the_corpus_and_its_mutations() {
+    run("reason", fuzzing::reason, 100_000);
+}
+
+#[test]
 fn rtp_session_survives_the_corpus_and_its_mutations() {
     run("rtp", fuzzing::rtp, 100_000);
 }

@@ -18,6 +18,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("time", 0),
     ("yaml", 0),
     ("checksum", 0),
+    ("sched", 0),
     // language and media, and the contact rules (pure data and functions)
     ("language", 1),
     ("media", 1),

@@ -5,11 +5,12 @@
 //! check the telephony and the turn-taking, not a voice (that the demo personas' words
 //! are what the demo scenario understands is a unit test of `phone::persona`).
 
+mod common;
+use common::{bin, call_json, root, Phone};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 /// Each test its own ports: the tests of this file run in parallel.
@@ -18,113 +19,36 @@ const SPEAKS: &str = "127.0.0.1:5652";
 const REFERS: &str = "127.0.0.1:5654";
 const AGENT: &str = "127.0.0.1:5655";
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_voxdial"))
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A phone process, its JSON lines arriving on a channel; killed when dropped.
-struct Phone {
-    child: Child,
-    lines: mpsc::Receiver<Value>,
-}
-
-impl Phone {
-    fn start(args: &[&str]) -> Phone {
-        let mut child = bin()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start voxdial phone");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        let mut p = Phone { child, lines };
-        let ready = p.next(60);
-        assert!(ready["listening"].is_string(), "first line: {ready}");
-        p
-    }
-
-    /// The next JSON line, waiting up to `secs`.
-    fn next(&mut self, secs: u64) -> Value {
-        self.lines
-            .recv_timeout(Duration::from_secs(secs))
-            .unwrap_or_else(|_| panic!("no line from the phone in {secs} s"))
-    }
-}
-
-impl Drop for Phone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn customers(dir: &Path, listen: &str) -> Phone {
     let cache = dir.join("voices");
-    Phone::start(&[
-        "phone",
-        "customers",
-        "--personas",
-        root().join("demo/personas.yaml").to_str().expect("path"),
-        "--listen",
-        listen,
-        "--seed",
-        "7",
-        "--voice",
-        "tone",
-        "--voice-cache",
-        cache.to_str().expect("path"),
-    ])
+    Phone::start(
+        &[
+            "phone",
+            "customers",
+            "--personas",
+            root().join("demo/personas.yaml").to_str().expect("path"),
+            "--listen",
+            listen,
+            "--seed",
+            "7",
+            "--voice",
+            "tone",
+            "--voice-cache",
+            cache.to_str().expect("path"),
+        ],
+        60,
+    )
 }
 
 fn call(args: &[&str]) -> Value {
-    let out = bin()
-        .arg("call")
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("run voxdial call");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    call_json(args).0
 }
 
 /// 1.5 s of a voiced tone (the "bot's greeting"), then 5 s of silence, at 8 kHz.
 fn greeting_wav(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("wav");
-    for i in 0..8000 * 13 / 2 {
-        let t = i as f32 / 8000.0;
-        let s = if i < 12000 {
-            (6000.0 * (2.0 * std::f32::consts::PI * 300.0 * t).sin()) as i16
-        } else {
-            0
-        };
-        w.write_sample(s).expect("sample");
-    }
-    w.finalize().expect("wav");
+    let mut samples = common::tone_8k(300.0, 1500, 6000.0);
+    samples.resize(8000 * 13 / 2, 0);
+    common::write_wav_8k(path, &samples);
 }
 
 #[test]
@@ -191,26 +115,29 @@ fn a_refer_reaches_the_agent_phone_with_the_context_and_the_customer_talks_there
     let dir = tempfile::tempdir().expect("tmp");
     let mut phones = customers(dir.path(), REFERS);
     let rec = dir.path().join("rec");
-    let mut agent = Phone::start(&[
-        "phone",
-        "agents",
-        "--agent",
-        "alice",
-        "--listen",
-        AGENT,
-        "--answer-after-s",
-        "0.3",
-        "--say",
-        "hello this is Alice",
-        "--hangup-after-s",
-        "4",
-        "--record-dir",
-        rec.to_str().expect("path"),
-        "--voice",
-        "tone",
-        "--voice-cache",
-        dir.path().join("voices").to_str().expect("path"),
-    ]);
+    let mut agent = Phone::start(
+        &[
+            "phone",
+            "agents",
+            "--agent",
+            "alice",
+            "--listen",
+            AGENT,
+            "--answer-after-s",
+            "0.3",
+            "--say",
+            "hello this is Alice",
+            "--hangup-after-s",
+            "4",
+            "--record-dir",
+            rec.to_str().expect("path"),
+            "--voice",
+            "tone",
+            "--voice-cache",
+            dir.path().join("voices").to_str().expect("path"),
+        ],
+        60,
+    );
     let r = call(&[
         &format!("sip:+15550000300@{REFERS}"),
         "--refer-to",
@@ -290,23 +217,22 @@ fn a_registrar_without_a_password_is_refused_naming_the_variable() {
 
 #[test]
 fn an_agent_phone_registers_with_digest_and_a_refusal_stops_it_with_the_code() {
-    let sipp_ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(sipp_ok, "sipp is not installed: run scripts/test.sh");
+    common::require_sipp();
     let xml = root().join("tests/sip/registrar_auth.xml");
     for (pw, registered) in [("s3cret", true), ("wrong", false)] {
-        let mut registrar = Command::new("sipp")
-            .args(["-sf", xml.to_str().expect("path")])
-            .args(["-p", "5657", "-m", "1", "-nostdin", "-timeout", "30"])
-            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp");
+        let mut registrar = common::sipp(
+            &root(),
+            &[
+                "-sf",
+                xml.to_str().expect("path"),
+                "-p",
+                "5657",
+                "-m",
+                "1",
+                "-timeout",
+                "30",
+            ],
+        );
         std::thread::sleep(Duration::from_millis(400));
         let mut phone = bin()
             .args(["phone", "agents", "--agent", "voxbot"])

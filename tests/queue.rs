@@ -3,6 +3,8 @@
 //! agent (who sees the `X-Voxdial-*` context), and audio flows both ways; a busy agent
 //! and a customer given up on after the maximum wait.
 
+mod common;
+use common::tone_8k;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -13,7 +15,7 @@ use voxdial::queue::{
 use voxdial::sip::agent::{AgentCommand, AgentMedia, AgentReport, CallAgent};
 use voxdial::sip::registrar::{serve_registrar, Registrar, RegistrarConfig};
 use voxdial::sip::ua::{CallRequest, InboundRoutes, SipUa};
-use voxdial::sip::uas::{AnswerOptions, IncomingCall};
+use voxdial::sip::uas::{AnswerOptions, EndedBy, IncomingCall};
 use voxdial::time::MonotonicClock;
 
 const LOCAL: &str = "127.0.0.1:0";
@@ -37,12 +39,6 @@ struct TonePhone {
     /// Hang up after this many frames whatever was heard (a customer tired of waiting).
     give_up_after: Option<u64>,
     heard: Arc<Mutex<Heard>>,
-}
-
-fn tone_8k(hz: f64, ms: usize) -> Vec<i16> {
-    (0..ms * 8)
-        .map(|i| ((2.0 * std::f64::consts::PI * hz * i as f64 / 8000.0).sin() * 8000.0) as i16)
-        .collect()
 }
 
 /// The share of a 16 kHz frame's energy at `hz` (Goertzel).
@@ -72,7 +68,7 @@ impl CallAgent for TonePhone {
         commands: mpsc::UnboundedSender<AgentCommand>,
     ) -> std::thread::JoinHandle<AgentReport> {
         std::thread::spawn(move || {
-            let tone = tone_8k(self.play_hz, 20);
+            let tone = tone_8k(self.play_hz, 20, 8000.0);
             let mut hung_up = false;
             while let Some(f) = media.inbound.blocking_recv() {
                 while media.playout.queued_ms() < 100 {
@@ -109,10 +105,12 @@ struct PhoneLog {
     invites: u32,
     /// Answered calls that are over.
     ended: u32,
+    /// Calls the caller CANCELled before the phone picked up.
+    cancelled: u32,
     contexts: Vec<Vec<(String, String)>>,
 }
 
-/// An agent's phone: registers as `user`, then answers every INVITE after `ring` with a
+/// An agent's phone: registers as `user`, then answers every INVITE after 800 ms with a
 /// tone phone, or refuses it with `busy`.
 async fn agent_phone(
     media: MediaRuntime,
@@ -122,19 +120,23 @@ async fn agent_phone(
     busy: Option<u16>,
     heard: Arc<Mutex<Heard>>,
 ) -> (Arc<SipUa>, Arc<Mutex<PhoneLog>>, u16) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let ua = Arc::new(
-        SipUa::bind_with(
-            LOCAL.parse().unwrap(),
-            media,
-            InboundRoutes {
-                invite: Some(tx),
-                register: None,
-            },
-        )
-        .await
-        .unwrap(),
-    );
+    // A person takes a moment to pick up: the customer hears hold audio.
+    let pick_up = Duration::from_millis(800);
+    agent_phone_picking_up(media, registrar, user, password, busy, heard, pick_up).await
+}
+
+/// [`agent_phone`] picking up after `pick_up`, unless the caller CANCELs first.
+async fn agent_phone_picking_up(
+    media: MediaRuntime,
+    registrar: &str,
+    user: &str,
+    password: &str,
+    busy: Option<u16>,
+    heard: Arc<Mutex<Heard>>,
+    pick_up: Duration,
+) -> (Arc<SipUa>, Arc<Mutex<PhoneLog>>, u16) {
+    let (ua, mut rx) = common::answering_ua(media).await;
+    let ua = Arc::new(ua);
     // An empty registrar: a desk phone at a fixed address, which does not register.
     let code = if registrar.is_empty() {
         0
@@ -159,8 +161,10 @@ async fn agent_phone(
             let heard = heard.clone();
             let log3 = log2.clone();
             tokio::spawn(async move {
-                // A person takes a moment to pick up: the customer hears hold audio.
-                tokio::time::sleep(Duration::from_millis(800)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(pick_up) => {}
+                    _ = call.cancelled() => {}
+                }
                 let phone = TonePhone {
                     play_hz: 1800.0,
                     listen_hz: 700.0,
@@ -168,8 +172,13 @@ async fn agent_phone(
                     give_up_after: None,
                     heard,
                 };
-                let _ = call.answer(Box::new(phone), AnswerOptions::default()).await;
-                log3.lock().unwrap().ended += 1;
+                let r = call.answer(Box::new(phone), AnswerOptions::default()).await;
+                let mut l = log3.lock().unwrap();
+                if r.is_ok_and(|r| r.ended_by == EndedBy::Cancelled && !r.answered) {
+                    l.cancelled += 1;
+                } else {
+                    l.ended += 1;
+                }
             });
         }
     });
@@ -476,18 +485,21 @@ async fn a_busy_agent_leaves_the_customer_waiting_until_the_queue_gives_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_late_answer_dropped() {
+async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_agents_ring_cancelled() {
     let media = MediaRuntime::new(1);
     let dir = tempfile::tempdir().unwrap();
     let mut vx = voxdial(media.clone(), config(60, 10), dir.path()).await;
     let agent_heard = Arc::new(Mutex::new(Heard::default()));
-    let (_phone, log, code) = agent_phone(
+    // The agent's phone rings for 8 s (within the queue's 10 s ring timeout) unless the
+    // queue CANCELs it; the customer hangs up after 200 ms of hold.
+    let (_phone, log, code) = agent_phone_picking_up(
         media.clone(),
         &format!("sip:{}", vx.ua.local_addr()),
         "1001",
         "open sesame",
         None,
         agent_heard.clone(),
+        Duration::from_secs(8),
     )
     .await;
     assert_eq!(code, 200);
@@ -495,7 +507,6 @@ async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_late_
     let customer = SipUa::bind(LOCAL.parse().unwrap(), media.clone())
         .await
         .unwrap();
-    // The agent picks up after 800 ms; the customer hangs up after 200 ms of hold.
     let phone = TonePhone {
         play_hz: 700.0,
         listen_hz: 1800.0,
@@ -523,17 +534,26 @@ async fn a_customer_who_hangs_up_while_the_agent_rings_is_recorded_and_the_late_
         .unwrap();
     assert_eq!(record.result, HandoffResult::CustomerLeft, "{record:?}");
     assert_eq!(record.talk_ms, 0);
-    // The agent's late answer is hung up at once and never bridged to anyone.
-    for _ in 0..50 {
-        if log.lock().unwrap().ended > 0 {
+    // The agent's phone got the queue's CANCEL over the wire while it rang, and was
+    // never answered: without the CANCEL it would pick up at 8 s and be hung up.
+    for _ in 0..100 {
+        let done = {
+            let l = log.lock().unwrap();
+            l.cancelled + l.ended > 0
+        };
+        if done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let l = log.lock().unwrap();
-    assert_eq!((l.invites, l.ended), (1, 1), "the late answer is hung up");
+    assert_eq!(
+        (l.invites, l.cancelled, l.ended),
+        (1, 1, 0),
+        "the ring is CANCELled"
+    );
     let a = agent_heard.lock().unwrap();
-    assert!(a.frames > 0 && a.tone == 0, "answered, heard nobody: {a:?}");
+    assert_eq!(a.frames, 0, "never answered: {a:?}");
     let agent = vx.queue.agents().remove(0);
     assert_eq!(
         (agent.state, agent.calls, agent.missed),

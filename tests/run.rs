@@ -4,168 +4,34 @@
 //! sipp runs under `flock /tmp/voxdial-sip.lock` (fixed ports); without sipp the SIP
 //! tests skip.
 
-#[allow(dead_code)]
 mod common;
-use std::path::{Path, PathBuf};
+use common::{
+    attempts, audit_clean, config, config_paced, have_sipp, import, sip_dir, store, voxdial,
+    wait_child,
+};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::Store;
-
-fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        eprintln!("sipp is not installed (scripts/test.sh installs sip-tester): skipped");
-    }
-    ok
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A sipp customer phone on `port` playing `scenario` for up to `calls` calls.
 fn sipp(scenario: &str, port: u16, media_port: u16, calls: u32) -> Child {
-    Command::new("sipp")
-        .current_dir(manifest().join("tests/sip"))
-        .args(["-sf", scenario, "-p", &port.to_string()])
-        .args(["-mp", &media_port.to_string(), "-m", &calls.to_string()])
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
-        .args(["-timeout", "60", "-timeout_error"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sipp")
-}
-
-fn voxdial(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .current_dir(dir)
-        .args(args)
-        .env("VOXDIAL_DB", dir.join("voxdial.db"))
-        .output()
-        .expect("run voxdial")
-}
-
-/// Import `n` leads (distinct debtors) into `campaign` under the demo's round-the-clock
-/// policy.
-fn import(dir: &Path, campaign: &str, first: u32, n: u32) {
-    let csv = dir.join(format!("{campaign}.csv"));
-    let mut text = String::from("customer_id,phone,timezone\n");
-    for i in first..first + n {
-        text.push_str(&format!("D{i},+1 212 555 {i:04},America/New_York\n"));
-    }
-    std::fs::write(&csv, text).expect("list");
-    let policy = manifest().join("demo/policies/demo-loop.yaml");
-    let o = voxdial(
-        dir,
+    common::sipp(
+        &sip_dir(),
         &[
-            "campaign",
-            "import",
-            csv.to_str().expect("path"),
-            "--campaign",
-            campaign,
-            "--policy",
-            policy.to_str().expect("path"),
-            "--region",
-            "US",
-            "--json",
+            "-sf",
+            scenario,
+            "-p",
+            &port.to_string(),
+            "-mp",
+            &media_port.to_string(),
+            "-m",
+            &calls.to_string(),
+            "-timeout",
+            "60",
+            "-timeout_error",
         ],
-    );
-    assert!(
-        o.status.success(),
-        "import: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A config dialling each (campaign, sipp port) pair on a trunk of its own.
-fn config(
-    dir: &Path,
-    campaigns: &[(&str, u16)],
-    bots: u32,
-    hangup_s: f64,
-    drain_s: f64,
-) -> PathBuf {
-    config_paced(
-        dir,
-        campaigns,
-        bots,
-        hangup_s,
-        drain_s,
-        "{strategy: progressive}",
     )
-}
-
-/// [`config`] with the campaigns' pacing.
-fn config_paced(
-    dir: &Path,
-    campaigns: &[(&str, u16)],
-    bots: u32,
-    hangup_s: f64,
-    drain_s: f64,
-    pacing: &str,
-) -> PathBuf {
-    let mut y = String::from("sip: {listen: 127.0.0.1:0}\ndatabase: voxdial.db\n");
-    y.push_str(&format!(
-        "recordings: recordings\ndrain_timeout_s: {drain_s}\nring_timeout_s: 8\ntrunks:\n"
-    ));
-    for (name, port) in campaigns {
-        y.push_str(&format!(
-            "  - {{name: t-{name}, proxy: 127.0.0.1:{port}, channels: 4, cps: 5}}\n"
-        ));
-    }
-    y.push_str("campaigns:\n");
-    for (name, _) in campaigns {
-        y.push_str(&format!(
-            "  - name: {name}\n    mode: bot_first\n    locale: en-US\n    pacing: {pacing}\n    bots: {bots}\n    trunks: [t-{name}]\n    script: {{hangup_after_s: {hangup_s}}}\n"
-        ));
-    }
-    let p = dir.join("voxdial.yaml");
-    std::fs::write(&p, y).expect("config");
-    p
-}
-
-fn store(dir: &Path) -> SqliteStore {
-    SqliteStore::open(&dir.join("voxdial.db")).expect("db")
-}
-
-/// (closed attempts, in-flight attempts) of a campaign.
-fn attempts(dir: &Path, campaign: &str) -> (usize, usize) {
-    let s = store(dir);
-    let c = s.campaign(campaign).expect("campaign");
-    let st = s.stats(c.id).expect("stats");
-    let open = st.attempts.get("in_flight").copied().unwrap_or(0) as usize;
-    let all: u64 = st.attempts.values().sum();
-    (all as usize - open, open)
-}
-
-/// Wait up to `secs` for a child whose output is read afterwards; its exit code.
-fn wait_child(c: &mut Child, secs: u64) -> i32 {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Ok(Some(s)) = c.try_wait() {
-            return s.code().unwrap_or(-1);
-        }
-        if Instant::now() > end {
-            let _ = c.kill();
-            return -2;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn audit_clean(dir: &Path, campaign: &str) {
-    let o = voxdial(dir, &["campaign", "audit", campaign, "--json"]);
-    let v: serde_json::Value =
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("audit JSON: {e}"));
-    assert_eq!(v["violations"], serde_json::json!([]), "{v}");
-    assert!(o.status.success());
 }
 
 #[test]
@@ -261,7 +127,7 @@ fn kill_9_mid_campaign_then_restart_loses_no_completed_call_and_breaks_no_rule()
     let peer = sipp("uas_answer_rtp.xml", 5384, 25300, 4);
     std::thread::sleep(Duration::from_millis(400));
     let cfg = config(d, &[("k", 5384)], 1, 1.5, 5.0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let mut child = common::bin()
         .current_dir(d)
         .args(["run", "--config", cfg.to_str().expect("path")])
         .stdout(Stdio::null())
@@ -340,7 +206,7 @@ fn sigterm_drains_live_calls_and_exits_zero() {
     std::thread::sleep(Duration::from_millis(400));
     // The script would hold the call for a minute; the drain allows 1 s.
     let cfg = config(d, &[("t", 5385)], 1, 60.0, 1.0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let mut child = common::bin()
         .current_dir(d)
         .args(["run", "--config", cfg.to_str().expect("path"), "--json"])
         .stdout(Stdio::piped())
@@ -438,4 +304,278 @@ fn answered_calls_no_bot_takes_in_time_are_abandoned_and_hung_up() {
     assert_eq!(c["outcomes"]["abandoned"], 2, "{r}");
     assert_eq!(c["outcomes"]["connected"], 1, "{r}");
     audit_clean(d, "ab");
+}
+
+/// A child process killed and reaped if the test ends early, so a failed assertion leaves
+/// no service running (holding its ports, and the SIP tests' lock through its descriptor).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `voxdial` with the log variables cleared, then `env` set.
+fn voxdial_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_voxdial"));
+    c.current_dir(dir)
+        .args(args)
+        .env("VOXDIAL_DB", dir.join("voxdial.db"))
+        .env_remove("VOXDIAL_LOG")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run voxdial")
+}
+
+#[test]
+fn a_call_logs_no_full_number_and_its_record_names_the_wire_call_id() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    // One lead per campaign, one campaign per run: +1 212 555 0701, 0702, 0703.
+    for (i, name) in ["p1", "p2", "p3"].iter().enumerate() {
+        import(d, name, 701 + i as u32, 1);
+    }
+    let sipp_log = d.join("sipp-log.txt");
+    let peer = Command::new("sipp")
+        .current_dir(sip_dir())
+        .args(["-sf", "uas_answer_rtp.xml", "-p", "5388", "-mp", "25700"])
+        .args(["-m", "3", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
+        .args([
+            "-timeout",
+            "60",
+            "-timeout_error",
+            "-trace_logs",
+            "-log_file",
+        ])
+        .arg(&sipp_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sipp");
+    std::thread::sleep(Duration::from_millis(400));
+    let run = |campaign: &str, env: &[(&str, &str)]| {
+        let cfg = config(d, &[(campaign, 5388)], 1, 1.0, 5.0);
+        let args = ["run", "--config", cfg.to_str().expect("path")];
+        let o = voxdial_env(
+            d,
+            &[&args[..], &["--exit-when-idle", "--json"]].concat(),
+            env,
+        );
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{campaign}: {err}");
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert_eq!(r["campaigns"][campaign]["answered"], 1, "{r}");
+        err
+    };
+    // The default filter, and an operator's plain `info`: the SIP stack's raw messages
+    // (the INVITE's Request-URI and To) stay out, and our own lines mask the number.
+    let quiet = run("p1", &[]);
+    assert!(!quiet.contains("2125550701"), "{quiet}");
+    let info = run("p2", &[("VOXDIAL_LOG", "info")]);
+    assert!(
+        info.contains("voxdial run: dialling") && info.contains("the agent ends the call"),
+        "our own info lines are on: {info}"
+    );
+    assert!(!info.contains("2125550702"), "{info}");
+    // An operator who names the stack gets its messages, number and all: the filter is
+    // theirs, and this check sees a number when there is one.
+    let stack = run("p3", &[("VOXDIAL_LOG", "info,rsipstack=info")]);
+    assert!(stack.contains("2125550703"), "{stack}");
+    assert_eq!(common::wait_exit(peer, 20), 0);
+
+    // Each record carries the Call-ID the customer's phone saw on the wire.
+    let seen = std::fs::read_to_string(&sipp_log).expect("sipp's log");
+    let s = store(d);
+    let mut ids = Vec::new();
+    for name in ["p1", "p2", "p3"] {
+        let camp = s.campaign(name).expect("campaign");
+        let row = s.ledger(camp.id).expect("ledger").remove(0);
+        let v = s.call(row.attempt).expect("call").expect("a record");
+        let id = v.detail.and_then(|d| d.sip_call_id).expect("a Call-ID");
+        assert!(seen.contains(&format!("Call-ID: {id},")), "{id} in {seen}");
+        let o = voxdial(d, &["calls", "show", &row.attempt.to_string()]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with("sip call-id") && l.ends_with(&id)),
+            "{text}"
+        );
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one Call-ID per call");
+}
+
+#[test]
+fn a_second_run_on_the_same_database_is_refused_and_a_kill_9_leaves_no_stale_lock() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    import(d, "lk", 800, 1);
+    // A trunk that swallows every INVITE: the one call rings unanswered for the ring
+    // timeout (8 s), long enough to look at the ledger while it is live.
+    let hole = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = hole.local_addr().expect("addr").port();
+    let cfg = config(d, &[("lk", port)], 1, 1.0, 1.0);
+    let cfg_s = cfg.to_str().expect("path");
+    let mut first = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_voxdial"))
+            .current_dir(d)
+            .args(["run", "--config", cfg_s])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start voxdial run"),
+    );
+    let end = Instant::now() + Duration::from_secs(30);
+    while attempts(d, "lk") != (0, 1) {
+        assert!(Instant::now() < end, "never dialled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = voxdial(d, &["run", "--config", cfg_s, "--exit-when-idle", "--json"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "the second run is refused: {err}");
+    let db = d.join("voxdial.db");
+    assert!(
+        err.contains(&format!("database {} is in use", db.display()))
+            && err.contains(&format!("pid {}", first.0.id())),
+        "{err}"
+    );
+    // It touched nothing: the first run's call is still the only attempt, still live
+    // (a second start would have closed it as interrupted and dialled again).
+    assert_eq!(attempts(d, "lk"), (0, 1));
+    first.0.kill().expect("kill -9");
+    let _ = first.0.wait();
+    // The dead process's lock went with it.
+    let o = voxdial(d, &["run", "--config", cfg_s, "--exit-when-idle", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(r["recovered_interrupted"], 1, "{r}");
+    assert_eq!(attempts(d, "lk"), (1, 0));
+    drop(hole);
+}
+
+/// A port of 127.0.0.1 free for TCP now.
+fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("tcp");
+    l.local_addr().expect("addr").port()
+}
+
+/// One HTTP/1.1 request over a plain socket: (status, body).
+fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_operations_endpoint_serves_health_and_metrics_over_http() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    import(d, "ops", 900, 1);
+    let peer = sipp("uas_answer_rtp.xml", 5389, 25800, 1);
+    std::thread::sleep(Duration::from_millis(400));
+    let port = free_tcp_port();
+    // The call lasts 4 s; a built-in queue with one desk phone (never rung here).
+    let cfg = config(d, &[("ops", 5389)], 1, 4.0, 5.0);
+    let mut y = std::fs::read_to_string(&cfg).expect("config");
+    y.push_str(&format!(
+        "queues:\n  - name: care\n    agents: [{{user: desk, contact: 'sip:desk@127.0.0.1:5999'}}]\nhttp: {{listen: 127.0.0.1:{port}}}\n"
+    ));
+    std::fs::write(&cfg, y).expect("config");
+    let root = common::root();
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_voxdial"))
+            .current_dir(d)
+            // The queue's hold tune is found under the project folder.
+            .args(["--root", root.to_str().expect("path")])
+            .args(["run", "--config", cfg.to_str().expect("path"), "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start voxdial run"),
+    );
+    // While the call is live.
+    let end = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            drop(s);
+            let (code, body) = http(port, "GET", "/healthz");
+            assert_eq!(code, 200, "{body}");
+            let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            if v["live_calls"] == 1 {
+                break v;
+            }
+        }
+        assert!(Instant::now() < end, "never saw the call live");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["campaigns_running"], 1, "{health}");
+    assert_eq!(health["campaigns"], serde_json::json!(["ops"]), "{health}");
+    let q = &health["queues"][0];
+    assert_eq!(q["name"], "care", "{health}");
+    assert_eq!(q["agents"]["available"], 1, "{health}");
+    assert_eq!(q["agents"]["offline"], 0, "{health}");
+    // Once the call is over: its dial and answer are counted.
+    let end = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let (code, body) = http(port, "GET", "/metrics");
+        assert_eq!(code, 200, "{body}");
+        if body.contains("voxdial_attempts_total{campaign=\"ops\",outcome=\"connected\"} 1") {
+            break body;
+        }
+        assert!(Instant::now() < end, "the call never closed: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for line in [
+        "voxdial_dials_total{campaign=\"ops\"} 1",
+        "voxdial_answers_total{campaign=\"ops\"} 1",
+        "voxdial_abandons_total{campaign=\"ops\"} 0",
+        "voxdial_handoffs_total{campaign=\"ops\"} 0",
+        "voxdial_live_calls{campaign=\"ops\"} 0",
+        "voxdial_turn_latency_seconds_count{campaign=\"ops\"} 0",
+        "voxdial_queue_agents{queue=\"care\",state=\"available\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    // No number anywhere in what is served.
+    assert!(!metrics.contains("5550900") && !health.to_string().contains("5550900"));
+    assert_eq!(http(port, "GET", "/").0, 404);
+    assert_eq!(http(port, "POST", "/metrics").0, 405);
+    let st = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(st.success());
+    assert_eq!(wait_child(&mut child.0, 30), 0);
+    let _ = common::wait_exit(peer, 5);
 }

@@ -3,40 +3,20 @@
 //! sipfrags. sipp is installed by `scripts/test.sh` (Debian package sip-tester).
 
 mod common;
-use common::require_sipp;
+use common::{require_sipp, sip_dir};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn sip_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sip")
-}
-
 /// Start one sipp peer from tests/sip on loopback.
 fn sipp(args: &[&str]) -> Child {
-    let mut cmd = Command::new("sipp");
-    let calls = if args.contains(&"-m") {
-        None
-    } else {
-        Some(["-m", "1"])
-    };
-    cmd.current_dir(sip_dir())
-        .args(args)
-        .args(calls.iter().flatten())
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-nostdin",
-            "-timeout",
-            "30",
-            "-timeout_error",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    cmd.spawn().expect("start sipp")
+    let mut all = args.to_vec();
+    if !args.contains(&"-m") {
+        all.extend_from_slice(&["-m", "1"]);
+    }
+    all.extend_from_slice(&["-timeout", "30", "-timeout_error"]);
+    common::sipp(&sip_dir(), &all)
 }
 
 fn finish(c: Child) -> i32 {
@@ -44,20 +24,7 @@ fn finish(c: Child) -> i32 {
 }
 
 fn call(args: &[&str]) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
-        .arg("call")
-        .args(args)
-        .arg("--json")
-        .output()
-        .expect("run voxdial call");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {text}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (v, out.status.code().unwrap_or(-1))
+    common::call_json(args)
 }
 
 fn settle() {
@@ -275,14 +242,14 @@ fn a_busy_agent_fails_the_transfer_and_the_bot_keeps_the_call() {
 
 #[test]
 fn bad_arguments_are_refused_with_the_reason() {
-    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let out = common::bin()
         .args(["call", "not a uri", "--ring-timeout-s", "1"])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid SIP URI"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let out = common::bin()
         .args(["call", "sip:a@127.0.0.1:5999", "--context", "bad key=x"])
         .output()
         .expect("run");
@@ -294,7 +261,7 @@ fn bad_arguments_are_refused_with_the_reason() {
         ["--refer-to", "agent at desk 4"],
         ["--on-transfer-fail", "/nonexistent/sorry.wav"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        let out = common::bin()
             .args(["call", "sip:a@127.0.0.1:5999"])
             .args(extra)
             .output()
@@ -325,7 +292,7 @@ fn trunk_check_pings_and_registers_with_digest() {
     for (pw, reg, exit) in [("s3cret", 200, 0), ("wrong", 403, 1)] {
         let peer = sipp(&["-sf", "registrar_auth.xml", "-p", "5193", "-m", "2"]);
         settle();
-        let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        let out = common::bin()
             .args(["trunk", "check"])
             .arg(&cfg)
             .env("TRUNK_PW_T", pw)
@@ -345,7 +312,7 @@ fn an_invite_challenged_by_the_trunk_is_resent_with_digest() {
     for (pw, code) in [("s3cret", 200), ("wrong", 403)] {
         let peer = sipp(&["-sf", "uas_invite_auth.xml", "-p", "5194", "-mp", "25000"]);
         settle();
-        let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+        let out = common::bin()
             .args(["call", "sip:13800138000@127.0.0.1:5194", "--user", "voxbot"])
             .args(["--hangup-after-s", "0.5", "--json"])
             .env("VOXDIAL_SIP_PASSWORD", pw)
@@ -625,7 +592,7 @@ fn trunk_watch_keeps_pinging_with_options() {
     // The registrar fixture answers each OPTIONS as its own call: expect three.
     let peer = sipp(&["-sf", "registrar_auth.xml", "-p", "5195", "-m", "3"]);
     settle();
-    let out = Command::new(env!("CARGO_BIN_EXE_voxdial"))
+    let out = common::bin()
         .args(["trunk", "watch"])
         .arg(&cfg)
         .args(["--for-s", "2.5"])

@@ -4,44 +4,33 @@
 //! sipp tests under `flock /tmp/voxdial-sip.lock`: they use fixed ports.
 
 mod common;
-use common::require_sipp;
+use common::{require_sipp, sip_dir, tone_8k, write_wav_8k, Invites};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use voxdial::media::worker::MediaRuntime;
 use voxdial::sip::agent::{AgentCommand, AgentMedia, AgentReport, CallAgent};
 use voxdial::sip::transfer::{TransferFailure, TransferState};
-use voxdial::sip::ua::{CallRequest, InboundRoutes, SipUa, UaError};
+use voxdial::sip::ua::{CallRequest, SipUa, UaError};
 use voxdial::sip::uas::{AnswerOptions, EndedBy, IncomingCall, Referred};
-
-type Invites = mpsc::UnboundedReceiver<rsipstack::transaction::transaction::Transaction>;
-
-fn sip_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sip")
-}
 
 /// Start one sipp caller from tests/sip against `target` on loopback.
 fn sipp(target: SocketAddr, args: &[&str]) -> Child {
-    let mut cmd = Command::new("sipp");
-    cmd.current_dir(sip_dir())
-        .arg(target.to_string())
-        .args(args)
-        .args(["-m", "1", "-s", "customer"])
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-nostdin",
-            "-timeout",
-            "30",
-            "-timeout_error",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    cmd.spawn().expect("start sipp")
+    let target = target.to_string();
+    let mut all = vec![target.as_str()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&[
+        "-m",
+        "1",
+        "-s",
+        "customer",
+        "-timeout",
+        "30",
+        "-timeout_error",
+    ]);
+    common::sipp(&sip_dir(), &all)
 }
 
 async fn finish(c: Child) -> i32 {
@@ -52,18 +41,7 @@ async fn finish(c: Child) -> i32 {
 
 /// A user agent on 127.0.0.1 that hands its new INVITEs to the test.
 async fn answering_ua() -> (SipUa, Invites) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let ua = SipUa::bind_with(
-        "127.0.0.1:0".parse().expect("addr"),
-        MediaRuntime::new(1),
-        InboundRoutes {
-            invite: Some(tx),
-            register: None,
-        },
-    )
-    .await
-    .expect("bind");
-    (ua, rx)
+    common::answering_ua(MediaRuntime::new(1)).await
 }
 
 async fn next_call(ua: &SipUa, invites: &mut Invites) -> Result<IncomingCall, UaError> {
@@ -76,24 +54,12 @@ async fn next_call(ua: &SipUa, invites: &mut Invites) -> Result<IncomingCall, Ua
 
 /// 8 kHz sine, loud enough to tell from silence and comfort noise.
 fn tone(secs: f64) -> Vec<i16> {
-    (0..(8000.0 * secs) as usize)
-        .map(|i| ((i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 8000.0) as i16)
-        .collect()
+    tone_8k(440.0, (secs * 1000.0) as usize, 8000.0)
 }
 
 fn tone_wav(dir: &Path) -> PathBuf {
     let path = dir.join("tone.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).expect("wav");
-    for s in tone(3.0) {
-        w.write_sample(s).expect("sample");
-    }
-    w.finalize().expect("wav");
+    write_wav_8k(&path, &tone(3.0));
     path
 }
 

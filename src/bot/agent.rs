@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::driver::BotDriver;
 use super::pipeline::{Output, TurnLatency};
 use super::prompts::{PromptCache, Source, WarmReport};
+use super::synth::{SynthPool, SynthStats};
 use super::BotError;
 use crate::cpd::{Class, CpdConfig, CpdOutcome, Detector, Stage, ToneKind, Verdict};
 use crate::dialogue::engine::{Conversation, Event};
@@ -27,7 +28,7 @@ use crate::scenario::library::Library;
 use crate::sip::agent::{
     AgentCommand, AgentMedia, AgentReport, CallAgent, CallEvent, EarlyVerdict,
 };
-use crate::speech::asr::{AsrService, Recognizer};
+use crate::speech::asr::{AsrService, AsrStats, Recognizer};
 use crate::speech::config::SpeechConfig;
 use crate::speech::smart_turn::EndOfTurnService;
 use crate::speech::tts::Voice;
@@ -48,6 +49,17 @@ pub struct BotResources {
     end_model: Option<EndOfTurnService>,
     voice: Arc<Voice>,
     cache: Arc<PromptCache>,
+    synth: SynthPool,
+}
+
+/// What the shared recognizer and synthesis workers did over a run, for load runs: where
+/// the speech CPU went.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SpeechLoad {
+    /// The recognizer's queue and decodes.
+    pub asr: AsrStats,
+    /// Sentences synthesized live and ahead.
+    pub tts: SynthStats,
 }
 
 impl BotResources {
@@ -62,8 +74,10 @@ impl BotResources {
         locale: Locale,
     ) -> Result<BotResources, SpeechError> {
         let rec = Recognizer::load(cfg.asr_for(locale)?, models)?;
-        // Two workers on two cores: one call's decode never waits behind another's.
-        let asr = AsrService::start(rec, 2, 4);
+        // One worker per core (each decode single-threaded): more would only share the
+        // cores, fewer leaves a core idle while a turn waits.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let asr = AsrService::start(rec, cores, 4);
         let end_model = match cfg.end_of_turn_for(locale) {
             Some(c) => Some(EndOfTurnService::start(c, models)?),
             None => None,
@@ -71,6 +85,16 @@ impl BotResources {
         let voice = Arc::new(Voice::load(cfg.tts_for(locale)?, models)?);
         let packs = cfg.prompt_packs.iter().map(|p| root.join(p)).collect();
         let cache = Arc::new(PromptCache::new(cache_dir, packs));
+        // Live synthesis on one worker per core (a reply waits for it); voicing ahead on
+        // one per two cores below ordinary priority: it fills idle time, and the turns in
+        // progress keep the CPU when they want it.
+        let synth = SynthPool::start(
+            cache.clone(),
+            voice.clone(),
+            locale,
+            cores,
+            cores.div_ceil(2),
+        );
         Ok(BotResources {
             cfg,
             models: models.to_path_buf(),
@@ -79,7 +103,16 @@ impl BotResources {
             end_model,
             voice,
             cache,
+            synth,
         })
+    }
+
+    /// What the recognizer and the synthesis-ahead pool did so far.
+    pub fn load_stats(&self) -> SpeechLoad {
+        SpeechLoad {
+            asr: self.asr.stats(),
+            tts: self.synth.stats(),
+        }
     }
 
     /// Render every static sentence of `scenario` and the shared dialogs, so a call only
@@ -99,6 +132,10 @@ impl BotResources {
     ) -> Result<BotAgent, BotError> {
         let vad = Vad::for_frames(&self.cfg.vad, &self.models)?;
         let mut turn = TurnConfig::for_locale(self.locale.into());
+        // The live driver never loses a decode (an answer or an error always comes back),
+        // so the final text is waited for as long as a loaded recognizer takes rather
+        // than the turn being dropped after the default guard.
+        turn.asr_final_timeout_ms = turn.asr_final_timeout_ms.max(LIVE_ASR_FINAL_TIMEOUT_MS);
         if let (Some(c), Some(_)) = (self.cfg.end_of_turn_for(self.locale), &self.end_model) {
             c.apply(&mut turn);
         }
@@ -110,7 +147,8 @@ impl BotResources {
             self.cache.clone(),
             self.voice.clone(),
             self.locale,
-        )?;
+        )?
+        .with_synthesis(self.synth.clone());
         if let Some(m) = &self.end_model {
             pipeline = pipeline.with_end_model(m.clone());
         }
@@ -147,6 +185,11 @@ impl BotResources {
         })
     }
 }
+
+/// How long a live call waits for an ended utterance's text before the turn controller
+/// drops it: a recognizer queue under load takes seconds, and a slow answer is better
+/// than none.
+const LIVE_ASR_FINAL_TIMEOUT_MS: u32 = 20_000;
 
 /// One call's bot: a [`CallAgent`] that holds the scenario's conversation over the call's
 /// media.
@@ -256,14 +299,23 @@ pub struct BotReport {
     pub cpd_outcome: Option<CpdOutcome>,
     /// Whether the bot hung up because of that verdict.
     pub cpd_hangup: bool,
-    /// The conversation's outcome code, when it ended with a hang-up.
+    /// The conversation's outcome code, when it ended: its hang-up node's outcome,
+    /// `transferred`, a call-progress verdict (`cpd_voicemail`), or `bot_error`. None when
+    /// the line went away in the middle of the conversation (whoever ended the call knows
+    /// why).
     pub outcome: Option<String>,
+    /// What the customer gave on the call: the scenario's `source: call` variables that
+    /// were set (a promised date and amount, a callback date), as text.
+    pub captured: std::collections::BTreeMap<String, String>,
     /// The hand-off reason, when the bot asked for a human.
     pub transfer_reason: Option<String>,
     /// What became of the transfer, as the call told the bot.
     pub transfer_result: Option<String>,
     /// Audio the bot heard (s).
     pub audio_s: f64,
+    /// The longest an inbound frame waited for the bot's thread (ms): how far the bot
+    /// fell behind the call when its thread was busy or starved of CPU.
+    pub max_lag_ms: f64,
     /// A speech error that ended the bot's part of the call.
     pub error: Option<String>,
 }
@@ -317,6 +369,9 @@ struct Driver {
     last_prompt: Option<String>,
     ended: bool,
     transferring: bool,
+    /// Time the bot stood aside for a bridge, with no frames to count: added to the
+    /// frame clock, so what it says after a take-back is stamped at the call's time.
+    away_ms: u64,
 }
 
 impl Driver {
@@ -402,12 +457,14 @@ impl BotAgent {
             playout,
             events,
         } = media;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
+        // Each frame carries when it left the media worker, so the bot knows how far
+        // behind the wire its frame clock runs (a turn's `lag_ms`).
+        let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, Vec<i16>)>();
         let forward = std::thread::Builder::new()
             .name("bot-inbound".into())
             .spawn(move || {
                 while let Some(f) = inbound.blocking_recv() {
-                    if tx.send(f).is_err() {
+                    if tx.send((std::time::Instant::now(), f)).is_err() {
                         break;
                     }
                 }
@@ -422,6 +479,7 @@ impl BotAgent {
             last_prompt: None,
             ended: false,
             transferring: false,
+            away_ms: 0,
         };
         let mut policy_outcome = None;
         let locale = self.locale;
@@ -430,8 +488,14 @@ impl BotAgent {
             if d.ended {
                 return Ok(());
             }
+            let mut now = now + d.away_ms;
             while let Ok(ev) = events.try_recv() {
                 let ev = match ev {
+                    CallEvent::Back { away_ms } => {
+                        d.away_ms += away_ms;
+                        now += away_ms;
+                        continue;
+                    }
                     CallEvent::TransferFailed(why) => {
                         d.transferring = false;
                         d.report.transfer_result = Some(format!("failed: {why}"));
@@ -463,6 +527,7 @@ impl BotAgent {
                 return Ok(());
             };
             if !d.transferring && !d.ended {
+                me.pipeline.set_playout_ms(d.playout.queued_ms());
                 let outs = me.pipeline.push_inbound(Millis(now), frame)?;
                 d.apply(now, outs, me.cpd.as_mut(), locale);
             }
@@ -474,9 +539,12 @@ impl BotAgent {
         if let Err(e) = step(&mut self, &mut d, 0, None) {
             d.report.error = Some(e.to_string());
         }
-        while let Ok(frame) = rx.recv() {
+        while let Ok((arrived, frame)) = rx.recv() {
             now += 20;
             d.report.audio_s += 0.02;
+            let lag_ms = arrived.elapsed().as_secs_f64() * 1e3;
+            d.report.max_lag_ms = d.report.max_lag_ms.max(lag_ms);
+            self.pipeline.set_lag_ms(lag_ms);
             // Call progress first: a verdict that ends the call also silences the bot.
             let window = self.cpd_window_ms;
             if let Some(det) = self.cpd.as_mut() {
@@ -530,6 +598,7 @@ impl BotAgent {
                 d.report.error = Some(e.to_string());
                 if !d.ended {
                     d.ended = true;
+                    d.report.outcome = Some("bot_error".into());
                     let _ = d.commands.send(AgentCommand::Hangup {
                         outcome: "bot_error".into(),
                         after_playout: true,
@@ -540,6 +609,27 @@ impl BotAgent {
         if let Ok(h) = forward {
             let _ = h.join();
         }
+        // What the call said after the last frame: a completed transfer's NOTIFY and the
+        // transferee's BYE arrive together, and the transfer is the call's outcome.
+        while let Ok(ev) = events.try_recv() {
+            match ev {
+                CallEvent::TransferCompleted => {
+                    d.report.transfer_result = Some("completed".into());
+                    let _ = self
+                        .pipeline
+                        .call_event(Millis(now), Event::TransferCompleted);
+                }
+                CallEvent::TransferFailed(why) => {
+                    d.report.transfer_result = Some(format!("failed: {why}"));
+                }
+                // The call is over: there is no clock left to move on.
+                CallEvent::Back { .. } => {}
+            }
+        }
+        if d.report.outcome.is_none() {
+            d.report.outcome = self.pipeline.outcome().map(str::to_string);
+        }
+        d.report.captured = self.pipeline.call_values();
         d.report.turns = self.pipeline.latencies().to_vec();
         AgentReport {
             detail: serde_json::to_value(&d.report).unwrap_or_default(),

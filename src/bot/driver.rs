@@ -1,39 +1,35 @@
 //! Runs a [`BotPipeline`]'s requests: decodes on the shared recognizer's threads
-//! ([`AsrService`]), sentences from the prompt cache or the voice on the calling thread,
-//! and the customer's own sentences voiced ahead on a thread of their own while the call
-//! is set up (per call, never stored).
+//! ([`AsrService`]), sentences from the prompt cache, from the call's sentences voiced
+//! ahead, or synthesized.
 //!
-//! The driver waits where the call must wait: for the first sentence of a reply, for an
-//! ended utterance's text (the decode started at the pause usually has it already), and a
-//! moment for the end-of-turn model's verdict at a pause (it runs on the
-//! [`EndOfTurnService`]'s threads and takes a few milliseconds; a late one is picked up at
-//! a later frame).
+//! Two ways to run. On a live call ([`BotDriver::with_synthesis`]) the driver never
+//! blocks: decodes and syntheses run on the process's workers ([`SynthPool`]'s live lane,
+//! earliest due first), and their results are taken at the next frame; so the bot's
+//! thread keeps up with the call's frames (barge-in and the next endpoint are heard on
+//! time) however long a decode or a sentence takes under load. Without a pool (tools,
+//! tests, replays faster than real time) the driver waits where the call must wait: for
+//! the first sentence of a reply, for an ended utterance's text, and for the end-of-turn
+//! model's verdict at a pause, and synthesizes on the calling thread.
+//!
 //! Time is the caller's, as for the pipeline: a live call's frame count, or a replay's.
 //! The driver reads the wall clock only to measure the compute it waited for, which goes
-//! into each turn's latency record.
+//! into each turn's latency record, and to tell the pool when a sentence is due.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::pipeline::{BotPipeline, Output, RequestId, Source, Transcript, TurnLatency, Voiced};
 use super::prompts::PromptCache;
+use super::synth::{AheadTicket, CallSentences, LiveRx, SynthPool, Taken};
 use super::voice_activity::SpeechDetector;
 use crate::dialogue::engine::{Conversation, Event};
 use crate::speech::asr::{self, AsrService};
-use crate::speech::smart_turn::{EndOfTurnService, VerdictReply};
+use crate::speech::smart_turn::{EndOfTurnService, EndVerdict, VerdictReply};
 use crate::speech::tts::Voice;
 use crate::speech::turn::TurnConfig;
 use crate::speech::SpeechError;
 use crate::time::Millis;
 use crate::Locale;
-
-type Reply = tokio::sync::oneshot::Receiver<Result<asr::Transcript, SpeechError>>;
-
-/// How long the bot's thread waits for an end-of-turn verdict before going on with the
-/// next frame (one inference is ~10-30 ms on a loaded 2-core machine; the frames behind
-/// queue in the call's channel meanwhile, none is lost).
-const VERDICT_WAIT: std::time::Duration = std::time::Duration::from_millis(40);
 
 /// A pipeline with its recognizer and voice: the same inputs as [`BotPipeline`], and only
 /// the outputs meant for the call (`Play`, `Flush`, `Heard`, `Transfer`, `Hangup`) come
@@ -44,14 +40,55 @@ pub struct BotDriver {
     cache: Arc<PromptCache>,
     voice: Arc<Voice>,
     locale: Locale,
-    // Decodes under way: the request, its answer channel, when it was asked.
-    decodes: Vec<(RequestId, Reply, Instant)>,
+    // Decodes under way: the request, its answer channel, when it was asked, and the
+    // handle that moves it up the recognizer's queue once the turn waits for it.
+    decodes: Vec<Decode>,
     // The end-of-turn model, when the locale has one, and judgements under way.
     end_model: Option<EndOfTurnService>,
     verdicts: Vec<(RequestId, VerdictReply)>,
     // Sentences of this call's prompts with variables, voiced ahead (see `prefetch`);
     // dropped with the call, never stored.
-    ahead: Arc<Mutex<HashMap<String, Arc<Vec<i16>>>>>,
+    ahead: Option<Arc<CallSentences>>,
+    // On a live call: the workers that synthesize, the sentence being synthesized, and
+    // how much audio the call still has queued (when the next sentence is due).
+    synth: Option<SynthPool>,
+    voicing: Option<LiveVoicing>,
+    playout_ms: u64,
+    // Later sentences of the prompts being said, being made meanwhile (see `look_ahead`),
+    // and the pipeline's list they were chosen from (looked at again only when it moves).
+    upcoming: Vec<Upcoming>,
+    looked_at: Vec<String>,
+}
+
+struct LiveVoicing {
+    id: RequestId,
+    rx: LiveRx,
+    asked: Instant,
+    sentence: String,
+}
+
+struct Upcoming {
+    sentence: String,
+    rx: LiveRx,
+    asked: Instant,
+}
+
+/// How many sentences behind the one being voiced are made ahead on a live call.
+const LOOKAHEAD_SENTENCES: usize = 3;
+
+/// How many customer turns ahead a call's prompts are voiced when it is dialled.
+const AHEAD_TURNS: u32 = 3;
+/// When a prompt that many turns away is probably needed: a turn (the bot's prompt and
+/// the customer's answer) takes about this long.
+const TURN_DUE: Duration = Duration::from_secs(8);
+/// Each further sentence of a prompt: while the one before it plays.
+const SENTENCE_DUE: Duration = Duration::from_millis(2_500);
+
+struct Decode {
+    id: RequestId,
+    rx: asr::TranscriptRx,
+    asked: Instant,
+    urgency: asr::Urgency,
 }
 
 impl BotDriver {
@@ -72,9 +109,14 @@ impl BotDriver {
             voice,
             locale,
             decodes: Vec::new(),
+            ahead: None,
+            synth: None,
+            voicing: None,
+            playout_ms: 0,
+            upcoming: Vec::new(),
+            looked_at: Vec::new(),
             end_model: None,
             verdicts: Vec::new(),
-            ahead: Arc::default(),
         })
     }
 
@@ -86,51 +128,40 @@ impl BotDriver {
         self
     }
 
-    /// Synthesizes, on a thread of its own, the sentences of this call's prompts that
-    /// carry the customer's values and are not cached (names, amounts), so replies that
-    /// use them start from memory. Call once, before dialling or at the answer (a ringing
-    /// phone gives it seconds); the handle tells when it is done.
-    pub fn prefetch(&self) -> Option<std::thread::JoinHandle<()>> {
-        let sentences = self.pipeline.sentences_ahead();
-        let (cache, voice, locale, ahead) = (
-            self.cache.clone(),
-            self.voice.clone(),
-            self.locale,
-            self.ahead.clone(),
-        );
-        let spawned = std::thread::Builder::new()
-            .name("tts-ahead".into())
-            .spawn(move || {
-                for s in sentences {
-                    // The call is over (its driver dropped the map): stop voicing.
-                    if Arc::strong_count(&ahead) == 1 {
-                        return;
-                    }
-                    let known = ahead.lock().map(|m| m.contains_key(&s)).unwrap_or(true);
-                    if known {
-                        continue;
-                    }
-                    match cache.fetch(&voice, locale, &s, false) {
-                        Ok(p) if p.source == Source::Synthesized => {
-                            if let Ok(mut m) = ahead.lock() {
-                                m.insert(s, p.pcm);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "synthesis ahead failed");
-                            return;
-                        }
-                    }
-                }
-            });
-        match spawned {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot start synthesis ahead");
-                None
+    /// A driver for a live call: it never blocks (see the module's account); sentences
+    /// that are neither cached nor voiced ahead are synthesized by `pool`.
+    pub fn with_synthesis(mut self, pool: SynthPool) -> BotDriver {
+        self.synth = Some(pool);
+        self
+    }
+
+    /// How much bot audio the call has queued for playout, so the next sentence is due
+    /// when it runs out (a live call tells this every frame).
+    pub fn set_playout_ms(&mut self, ms: u64) {
+        self.playout_ms = ms;
+    }
+
+    /// Hands the sentences of this call's prompts that carry the customer's values and
+    /// are not cached (names, amounts) to the pool's ahead lane, so replies that use them
+    /// start from memory. Call once, when the call is dialled (a ringing phone gives it
+    /// seconds). Only prompts a few turns away are voiced, each due about when the call
+    /// can reach it (the greeting at once, the next reply's after one turn, later
+    /// sentences of a prompt while the earlier ones play), so the lane serves many calls
+    /// earliest need first. The ticket tells when they are all voiced; `None` without a
+    /// pool.
+    pub fn prefetch(&mut self) -> Option<AheadTicket> {
+        let pool = self.synth.as_ref()?;
+        let now = Instant::now();
+        let mut sentences = Vec::new();
+        for (turns, prompt) in self.pipeline.sentences_ahead(AHEAD_TURNS) {
+            for (i, s) in prompt.into_iter().enumerate() {
+                let due = now + TURN_DUE * turns + SENTENCE_DUE * i as u32;
+                sentences.push((s, due));
             }
         }
+        let (call, ticket) = pool.queue_ahead(sentences);
+        self.ahead = Some(call);
+        Some(ticket)
     }
 
     /// The call was answered: the bot speaks first.
@@ -157,12 +188,26 @@ impl BotDriver {
     }
 
     /// One inbound 20 ms frame (16 kHz); `now` is the time of its last sample. Decodes
-    /// that finished since the last frame are handed to the pipeline first.
+    /// and syntheses that finished since the last frame are handed to the pipeline first.
     pub fn push_inbound(&mut self, now: Millis, pcm: &[i16]) -> Result<Vec<Output>, SpeechError> {
+        let mut out = self.poll(now)?;
+        let t0 = Instant::now();
+        let outs = self.pipeline.push_inbound(now, pcm)?;
+        // A frame that ends an utterance whose text is in hand answers the turn in the
+        // same call (the frame's voice activity is counted with the engine).
+        self.pipeline
+            .add_engine_ms(t0.elapsed().as_secs_f64() * 1e3);
+        out.extend(self.run(now, outs)?);
+        Ok(out)
+    }
+
+    /// Hands the pipeline what finished since the last call: decodes, and on a live call
+    /// the sentence being synthesized.
+    pub fn poll(&mut self, now: Millis) -> Result<Vec<Output>, SpeechError> {
         let mut out = Vec::new();
         let mut i = 0;
         while i < self.decodes.len() {
-            let (id, rx, asked) = &mut self.decodes[i];
+            let Decode { id, rx, asked, .. } = &mut self.decodes[i];
             match rx.try_recv() {
                 Ok(r) => {
                     let (id, took) = (*id, asked.elapsed());
@@ -181,35 +226,118 @@ impl BotDriver {
                 }
             }
         }
-        let mut i = 0;
-        while i < self.verdicts.len() {
-            match self.verdicts[i].1.try_recv() {
-                Ok(r) => {
-                    let id = self.verdicts.swap_remove(i).0;
-                    let outs = self.end_predicted(now, id, r)?;
-                    out.extend(self.run(now, outs)?);
+        if let Some(v) = self.voicing.as_mut() {
+            let r = match v.rx.try_recv() {
+                Ok(r) => Some(r),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => None,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    Some(Err(SpeechError::Stopped))
                 }
-                Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    let id = self.verdicts.swap_remove(i).0;
-                    let outs = self.end_predicted(now, id, Err(SpeechError::Stopped))?;
-                    out.extend(self.run(now, outs)?);
+            };
+            if let Some(r) = r {
+                let (id, took_ms) = (v.id, v.asked.elapsed().as_secs_f64() * 1e3);
+                if let (Ok(p), Some(a)) = (&r, &self.ahead) {
+                    // Said again (a repeated prompt), it plays from memory.
+                    a.keep(&v.sentence, p.pcm.clone());
                 }
+                self.voicing = None;
+                let r = r.map(|p| Voiced {
+                    pcm: p.pcm,
+                    source: p.source,
+                    took_ms,
+                });
+                let outs = self.pipeline.synthesized(now, id, r)?;
+                out.extend(self.run(now, outs)?);
             }
         }
-        let t0 = Instant::now();
-        let outs = self.pipeline.push_inbound(now, pcm)?;
-        // A frame that ends an utterance whose text is in hand answers the turn in the
-        // same call (the frame's voice activity is counted with the engine).
-        self.pipeline
-            .add_engine_ms(t0.elapsed().as_secs_f64() * 1e3);
-        out.extend(self.run(now, outs)?);
+        let mut i = 0;
+        while i < self.verdicts.len() {
+            let r = match self.verdicts[i].1.try_recv() {
+                Ok(r) => r,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    i += 1;
+                    continue;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => Err(SpeechError::Stopped),
+            };
+            let id = self.verdicts.swap_remove(i).0;
+            let outs = self.end_predicted(now, id, r)?;
+            out.extend(self.run(now, outs)?);
+        }
+        let ahead = self.ahead.clone();
+        self.upcoming.retain_mut(|u| match u.rx.try_recv() {
+            Ok(r) => {
+                if let (Ok(p), Some(a)) = (r, &ahead) {
+                    a.keep(&u.sentence, p.pcm);
+                }
+                false
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => true,
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => false,
+        });
+        self.look_ahead();
         Ok(out)
+    }
+
+    /// Has the sentences queued behind the one being voiced made now, on a live call, so
+    /// they are at hand when the pipeline asks for them: each is due when the audio
+    /// before it will have played (about a sentence apart), so other calls' waiting
+    /// replies still go first.
+    fn look_ahead(&mut self) {
+        let Some(pool) = &self.synth else {
+            return;
+        };
+        let mut due = Instant::now() + Duration::from_millis(self.playout_ms);
+        let upcoming: Vec<(String, bool)> = self
+            .pipeline
+            .upcoming_sentences()
+            .into_iter()
+            .take(LOOKAHEAD_SENTENCES)
+            .map(|(s, p)| (s.to_string(), p))
+            .collect();
+        if upcoming.iter().map(|(s, _)| s).eq(self.looked_at.iter()) {
+            return;
+        }
+        self.looked_at = upcoming.iter().map(|(s, _)| s.clone()).collect();
+        for (sentence, persist) in upcoming {
+            due += SENTENCE_DUE;
+            let busy = self
+                .voicing
+                .as_ref()
+                .is_some_and(|v| v.sentence == sentence)
+                || self.upcoming.iter().any(|u| u.sentence == sentence)
+                || self.ahead.as_ref().is_some_and(|a| a.is_ready(&sentence))
+                || self.cache.cached(&self.voice, &sentence).is_some();
+            if busy {
+                continue;
+            }
+            self.upcoming.push(Upcoming {
+                rx: pool.voice(sentence.clone(), persist, due),
+                sentence,
+                asked: Instant::now(),
+            });
+        }
+    }
+
+    /// How far behind the wire the frames being pushed arrive (see
+    /// [`BotPipeline::set_lag_ms`]).
+    pub fn set_lag_ms(&mut self, ms: f64) {
+        self.pipeline.set_lag_ms(ms);
     }
 
     /// Every turn's latency so far.
     pub fn latencies(&self) -> &[TurnLatency] {
         self.pipeline.latencies()
+    }
+
+    /// The conversation's outcome once it is over (see [`BotPipeline::outcome`]).
+    pub fn outcome(&self) -> Option<&str> {
+        self.pipeline.outcome()
+    }
+
+    /// What the customer gave on the call (see [`BotPipeline::call_values`]).
+    pub fn call_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.pipeline.call_values()
     }
 
     /// Whether the bot still has sentences to hand out (see
@@ -222,7 +350,7 @@ impl BotDriver {
         &mut self,
         now: Millis,
         id: RequestId,
-        r: Result<crate::speech::smart_turn::EndVerdict, SpeechError>,
+        r: Result<EndVerdict, SpeechError>,
     ) -> Result<Vec<Output>, SpeechError> {
         let t0 = Instant::now();
         let outs = self
@@ -243,6 +371,7 @@ impl BotDriver {
         let r = r.map(|t| Transcript {
             text: t.text,
             took_ms: took.as_secs_f64() * 1e3,
+            queued_ms: t.queue_ms as f64,
         });
         let t0 = Instant::now();
         let outs = self.pipeline.transcribed(now, id, r)?;
@@ -259,14 +388,26 @@ impl BotDriver {
         loop {
             while let Some(o) = work.pop_front() {
                 match o {
-                    Output::Transcribe { id, pcm, .. } => {
-                        self.decodes
-                            .push((id, self.asr.submit(pcm), Instant::now()));
-                    }
-                    Output::PredictEnd { id, pcm } => {
-                        if let Some(m) = &self.end_model {
-                            self.verdicts.push((id, m.submit(pcm)));
-                        }
+                    Output::Transcribe {
+                        id,
+                        pcm,
+                        speculative,
+                    } => {
+                        // A decode started at a pause waits behind the turns that have
+                        // ended, until this one's turn ends too.
+                        let (rx, urgency) = if speculative {
+                            self.asr.submit_background(pcm)
+                        } else {
+                            let u = asr::Urgency::default();
+                            u.raise();
+                            (self.asr.submit(pcm), u)
+                        };
+                        self.decodes.push(Decode {
+                            id,
+                            rx,
+                            asked: Instant::now(),
+                            urgency,
+                        });
                     }
                     Output::Synthesize {
                         id,
@@ -274,8 +415,38 @@ impl BotDriver {
                         persist,
                         ..
                     } => {
-                        let r = self.voice_sentence(&sentence, persist);
-                        work.extend(self.pipeline.synthesized(now, id, r)?);
+                        if let Some(v) = self.at_hand(&sentence) {
+                            work.extend(self.pipeline.synthesized(now, id, Ok(v))?);
+                        } else if let Some(at) =
+                            self.upcoming.iter().position(|u| u.sentence == sentence)
+                        {
+                            // Already being made: wait for that one.
+                            let u = self.upcoming.swap_remove(at);
+                            self.voicing = Some(LiveVoicing {
+                                id,
+                                rx: u.rx,
+                                asked: u.asked,
+                                sentence,
+                            });
+                        } else if let Some(pool) = &self.synth {
+                            // Due when the audio queued before it runs out: at once for
+                            // the first sentence of a reply.
+                            let due = Instant::now() + Duration::from_millis(self.playout_ms);
+                            self.voicing = Some(LiveVoicing {
+                                id,
+                                rx: pool.voice(sentence.clone(), persist, due),
+                                asked: Instant::now(),
+                                sentence,
+                            });
+                        } else {
+                            let r = self.synthesize_here(&sentence, persist);
+                            work.extend(self.pipeline.synthesized(now, id, r)?);
+                        }
+                    }
+                    Output::PredictEnd { id, pcm } => {
+                        if let Some(m) = &self.end_model {
+                            self.verdicts.push((id, m.submit(pcm)));
+                        }
                     }
                     Output::LookUpRecording { id, prompt_id } => {
                         let r = self.cache.pack_recording(self.locale, &prompt_id).map(|p| {
@@ -287,42 +458,44 @@ impl BotDriver {
                         });
                         work.extend(self.pipeline.recorded(now, id, r)?);
                     }
+                    Output::Flush => {
+                        // Barge-in: the sentences being synthesized will not be played;
+                        // withdrawing them frees the workers for other calls.
+                        self.voicing = None;
+                        self.upcoming.clear();
+                        done.push(Output::Flush);
+                    }
                     other => done.push(other),
                 }
             }
-            // The end-of-turn verdict decides whether the turn ends now: worth a moment
-            // (an inference takes milliseconds); a late one is picked up at a later frame.
+            // Decodes nobody will read (the customer went on after the pause they were
+            // started at) are withdrawn: one not yet started is never run. An ended
+            // utterance's decode goes ahead of other calls' pauses.
+            let wanted = self.pipeline.wanted_transcripts();
+            self.decodes.retain(|d| wanted.contains(&d.id));
+            let awaited = self.pipeline.awaited_transcripts();
+            for d in self.decodes.iter().filter(|d| awaited.contains(&d.id)) {
+                d.urgency.raise();
+            }
+            // A live call takes the text at a later frame; otherwise it is waited for, as
+            // the call waits for it.
+            if self.synth.is_some() {
+                break;
+            }
+            // The verdict decides whether the turn ends at this pause: a replay waits for
+            // it (an inference takes milliseconds), so its turns do not depend on timing.
             if let Some(want) = self.pipeline.awaited_end() {
                 if let Some(at) = self.verdicts.iter().position(|(id, _)| *id == want) {
-                    match self.verdicts[at].1.recv_timeout(VERDICT_WAIT) {
-                        Ok(r) => {
-                            self.verdicts.swap_remove(at);
-                            work.extend(self.end_predicted(now, want, r)?);
-                            continue;
-                        }
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                            self.verdicts.swap_remove(at);
-                            work.extend(self.end_predicted(
-                                now,
-                                want,
-                                Err(SpeechError::Stopped),
-                            )?);
-                            continue;
-                        }
-                    }
+                    let (_, rx) = self.verdicts.swap_remove(at);
+                    let r = rx.recv().unwrap_or(Err(SpeechError::Stopped));
+                    work.extend(self.end_predicted(now, want, r)?);
+                    continue;
                 }
             }
-            // An ended utterance's text is waited for, as the call waits for it.
-            let awaited = self.pipeline.awaited_transcripts();
-            let Some(at) = self
-                .decodes
-                .iter()
-                .position(|(id, _, _)| awaited.contains(id))
-            else {
+            let Some(at) = self.decodes.iter().position(|d| awaited.contains(&d.id)) else {
                 break;
             };
-            let (id, rx, asked) = self.decodes.swap_remove(at);
+            let Decode { id, rx, asked, .. } = self.decodes.swap_remove(at);
             let r = rx.blocking_recv().map_err(|_| SpeechError::Stopped)?;
             let took = asked.elapsed();
             work.extend(self.transcribed(now, id, r, took)?);
@@ -330,19 +503,23 @@ impl BotDriver {
         Ok(done)
     }
 
-    fn voice_sentence(&self, sentence: &str, persist: bool) -> Result<Voiced, SpeechError> {
-        let ready = self
-            .ahead
-            .lock()
-            .ok()
-            .and_then(|m| m.get(sentence).cloned());
-        if let Some(pcm) = ready {
-            return Ok(Voiced {
+    /// The sentence without synthesizing: voiced ahead for this call, or cached.
+    fn at_hand(&self, sentence: &str) -> Option<Voiced> {
+        if let Some(Taken::Ready(pcm)) = self.ahead.as_ref().map(|a| a.take(sentence)) {
+            return Some(Voiced {
                 pcm,
-                source: Source::Memory,
+                source: Source::Ahead,
                 took_ms: 0.0,
             });
         }
+        self.cache.cached(&self.voice, sentence).map(|p| Voiced {
+            pcm: p.pcm,
+            source: p.source,
+            took_ms: p.ms,
+        })
+    }
+
+    fn synthesize_here(&self, sentence: &str, persist: bool) -> Result<Voiced, SpeechError> {
         let p = self
             .cache
             .fetch(&self.voice, self.locale, sentence, persist)?;

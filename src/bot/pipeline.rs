@@ -53,6 +53,9 @@ pub enum Source {
     Disk,
     /// Synthesized now (and stored).
     Synthesized,
+    /// Voiced ahead for this call (a sentence with the customer's values, kept with the
+    /// call only).
+    Ahead,
 }
 
 /// What the recognizer made of one requested clip.
@@ -63,6 +66,8 @@ pub struct Transcript {
     /// Wall time from the request to this result, as the driver measured it (the
     /// pipeline has no clock of its own; this feeds the turn's latency record).
     pub took_ms: f64,
+    /// Of that, the time the clip waited for a free recognizer before its decode began.
+    pub queued_ms: f64,
 }
 
 /// One voiced sentence or recording, as requested.
@@ -174,9 +179,19 @@ pub struct TurnLatency {
     pub end_probability: Option<f32>,
     /// Waiting for the final ASR text at the endpoint.
     pub asr_ms: f64,
+    /// Of `asr_ms`, the time the clip sat in the recognizer's queue behind other calls'
+    /// decodes (the rest is its own decode).
+    pub asr_queue_ms: f64,
+    /// How far the bot's frame clock was behind the wire when the turn ended: inbound
+    /// frames waiting for a bot thread that was busy or starved of CPU. Not part of
+    /// `total_ms` (which is counted on the frame clock), but the customer waits for it.
+    pub lag_ms: f64,
     /// The text came from the decode started when the pause began (the customer did not
     /// resume), so most of the ASR time overlapped the endpoint silence.
     pub speculative: bool,
+    /// Decodes this utterance asked for: one per long-enough pause, plus the final one
+    /// when no pause's decode covered the end. More than one is compute thrown away.
+    pub decodes: u32,
     /// NLU + dialogue engine: the driver's measure of the pipeline call that answered
     /// the turn ([`BotPipeline::add_engine_ms`]).
     pub nlu_ms: f64,
@@ -208,6 +223,10 @@ pub struct BotPipeline {
     live_from_ms: Option<u64>,
     live_id: Option<turn::UtteranceId>,
     spec: Option<Speculation>,
+    // When the current pause inside a live utterance began (its first silent frame), and
+    // how many decodes this utterance asked for so far.
+    pause_from_ms: Option<u64>,
+    decodes: u32,
     // The end-of-turn judgement asked for the live utterance's current pause, and the
     // latest probability the model gave for it.
     end_asked: Option<(RequestId, turn::UtteranceId)>,
@@ -222,6 +241,13 @@ pub struct BotPipeline {
     hold_sentences: bool,
     // The last input call answered a turn (see `add_engine_ms`).
     answered: bool,
+    // The driver's latest measure of its frame clock's lag behind the wire.
+    lag_ms: f64,
+    // Frames quieter than this are never speech to the turn controller, so the detector
+    // is not run on them (on a call the customer is silent most of the time, and the
+    // detector is most of a bot's own CPU); whether the last frame was one.
+    quiet_below_db: f32,
+    quiet: bool,
 }
 
 struct Speculation {
@@ -248,6 +274,7 @@ struct Ended {
     endpoint_ms: u64,
     endpoint_at: Millis,
     speculative: bool,
+    decodes: u32,
     cause: turn::EndCause,
     end_probability: Option<f32>,
 }
@@ -276,6 +303,15 @@ enum Pending {
 /// Audio kept before an utterance's first voiced frame, so the onset is not clipped.
 const ONSET_MS: u64 = 150;
 
+/// The inbound frame's length.
+const FRAME_MS: u64 = 20;
+
+/// Silence inside an utterance after which the words so far are decoded ahead of the
+/// endpoint. The speech flag drops in gaps between words (40 ms of silence is enough), and
+/// a decode started there is almost always thrown away; a pause this long is more often
+/// the end, and still leaves the decode most of the endpoint silence (500 ms) to run.
+pub const SPECULATE_AFTER_MS: u64 = 120;
+
 /// What the end-of-turn model is given: its window (8 s), ending now, starting at most
 /// this long before the utterance's first voiced sample (the Smart Turn reference's
 /// pre-speech audio).
@@ -291,6 +327,7 @@ impl BotPipeline {
         locale: Locale,
     ) -> Result<BotPipeline, SpeechError> {
         let keep_ms = u64::from(turn_cfg.max_utterance_ms) + 2_000;
+        let quiet_below_db = turn_cfg.min_speech_energy_db;
         let turn = TurnController::new(turn_cfg)?;
         Ok(BotPipeline {
             vad,
@@ -307,6 +344,8 @@ impl BotPipeline {
             live_from_ms: None,
             live_id: None,
             spec: None,
+            pause_from_ms: None,
+            decodes: 0,
             end_asked: None,
             end_probability: None,
             finals: Vec::new(),
@@ -314,19 +353,28 @@ impl BotPipeline {
             voicing: None,
             hold_sentences: false,
             answered: false,
+            lag_ms: 0.0,
+            quiet_below_db,
+            quiet: false,
         })
     }
 
     /// The sentences of this call's prompts that carry the customer's values (names,
-    /// amounts), normalised as they will be requested: a driver voices them ahead while
-    /// the call is set up, so replies that use them start from memory.
-    pub fn sentences_ahead(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for text in self.conv.known_variable_prompts() {
-            for s in normalise::sentences(&normalise::normalize(&text, self.locale), self.locale) {
-                if !out.contains(&s) {
-                    out.push(s);
-                }
+    /// amounts) within `max_turns` turns, normalised as they will be requested, prompt by
+    /// prompt with the turns before each can be said, nearest first: a driver voices them
+    /// ahead while the call is set up, so replies that use them start from memory. A
+    /// sentence two prompts share is listed with the first.
+    pub fn sentences_ahead(&self, max_turns: u32) -> Vec<(u32, Vec<String>)> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (turns, text) in self.conv.variable_prompts_ahead(max_turns) {
+            let prompt: Vec<String> =
+                normalise::sentences(&normalise::normalize(&text, self.locale), self.locale)
+                    .into_iter()
+                    .filter(|s| seen.insert(s.clone()))
+                    .collect();
+            if !prompt.is_empty() {
+                out.push((turns, prompt));
             }
         }
         out
@@ -397,32 +445,49 @@ impl BotPipeline {
             self.audio.drain(..(excess * 16) as usize);
             self.audio_start_ms += excess;
         }
-        let speaking = self.vad.speech_prob(&samples) >= 0.5;
+        let energy_db = turn::frame_energy_db(pcm);
+        let quiet = energy_db < self.quiet_below_db;
+        if quiet && !self.quiet {
+            // Frames are skipped from here: the detector's context would not join on.
+            self.vad.reset();
+        }
+        self.quiet = quiet;
+        let speaking = !quiet && self.vad.speech_prob(&samples) >= 0.5;
         if speaking {
             // The customer goes on: whatever is decoded for the pause is stale.
             self.spec = None;
-        } else if self.speaking {
-            // A pause began inside a live utterance: decode what was said so far now, so
-            // the decode runs during the endpoint silence instead of after it.
-            if let Some(first) = self.live_from_ms {
-                let from_ms = first.saturating_sub(ONSET_MS);
-                let id = self.request_id();
-                out.push(Output::Transcribe {
-                    id,
-                    pcm: self.slice(from_ms, now_ms),
-                    speculative: true,
-                });
-                self.spec = Some(Speculation {
-                    id,
-                    from_ms,
-                    to_ms: now_ms,
-                    asked_at: now,
-                    done: None,
-                });
+            self.pause_from_ms = None;
+        } else {
+            if self.speaking {
+                self.pause_from_ms = Some(now_ms);
+            }
+            // A pause inside a live utterance that lasted past the gaps between words:
+            // decode what was said so far now, so the decode runs during the endpoint
+            // silence instead of after it. Shorter gaps are not worth a decode (the
+            // customer almost always goes on, and a decode under way is wasted).
+            let paused_ms = self.pause_from_ms.map(|p| now_ms + FRAME_MS - p);
+            if let (Some(first), Some(paused), None) = (self.live_from_ms, paused_ms, &self.spec) {
+                if paused >= SPECULATE_AFTER_MS {
+                    let from_ms = first.saturating_sub(ONSET_MS);
+                    let id = self.request_id();
+                    self.decodes += 1;
+                    out.push(Output::Transcribe {
+                        id,
+                        pcm: self.slice(from_ms, now_ms),
+                        speculative: true,
+                    });
+                    self.spec = Some(Speculation {
+                        id,
+                        from_ms,
+                        to_ms: now_ms,
+                        asked_at: now,
+                        done: None,
+                    });
+                }
             }
         }
         self.speaking = speaking;
-        let ev = TurnEvent::inbound(speaking, turn::frame_energy_db(pcm));
+        let ev = TurnEvent::inbound(speaking, energy_db);
         let acts = self.turn.push(now, ev);
         self.turn_actions(now, acts, &mut out)?;
         Ok(out)
@@ -464,7 +529,8 @@ impl BotPipeline {
         // The part of the decode that ran before the endpoint overlapped its silence.
         let before_endpoint = f.ended.endpoint_at.ms_since(f.asked_at) as f64;
         let asr_ms = (t.took_ms - before_endpoint).max(0.0);
-        let more = self.finish_utterance(now, f.ended, t.text, asr_ms, &mut out)?;
+        let queue_ms = (t.queued_ms - before_endpoint).clamp(0.0, asr_ms);
+        let more = self.finish_utterance(now, f.ended, t.text, (asr_ms, queue_ms), &mut out)?;
         self.turn_actions(now, more, &mut out)?;
         Ok(out)
     }
@@ -505,8 +571,8 @@ impl BotPipeline {
         Ok(out)
     }
 
-    /// The end-of-turn judgement still awaited, if any (a driver may wait a moment for
-    /// it: it decides whether the turn ends now).
+    /// The end-of-turn judgement still awaited, if any (a driver that runs inline waits
+    /// for it: it decides whether the turn ends now).
     pub fn awaited_end(&self) -> Option<RequestId> {
         self.end_asked.map(|(id, _)| id)
     }
@@ -567,6 +633,25 @@ impl BotPipeline {
         Ok(out)
     }
 
+    /// The conversation's outcome once it is over (its hang-up node's outcome,
+    /// `transferred`, `customer_hangup`), for the call's record.
+    pub fn outcome(&self) -> Option<&str> {
+        match self.conv.status() {
+            crate::dialogue::engine::Status::Ended(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// What the customer gave on the call (the scenario's `source: call` variables that
+    /// are set: a promised date and amount...), as text, for the call's record.
+    pub fn call_values(&self) -> std::collections::BTreeMap<String, String> {
+        self.conv
+            .call_values()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect()
+    }
+
     /// Every turn's latency so far.
     pub fn latencies(&self) -> &[TurnLatency] {
         &self.latencies
@@ -590,6 +675,12 @@ impl BotPipeline {
         rec.total_ms += ms;
     }
 
+    /// The driver's measure of how far its frames arrive behind the wire (the pipeline
+    /// has no clock); copied into the record of the next turn answered.
+    pub fn set_lag_ms(&mut self, ms: f64) {
+        self.lag_ms = ms;
+    }
+
     /// Whether the bot still has sentences to hand out (the playout queue may run dry
     /// between two sentences while the second is synthesized: that is not the end of
     /// the prompt).
@@ -599,6 +690,31 @@ impl BotPipeline {
                 .pending
                 .iter()
                 .any(|p| !matches!(p, Pending::Control(_)))
+    }
+
+    /// The sentences queued behind the one being voiced, in order, each with whether it
+    /// may be stored: a driver may have them made while the current one plays, so a long
+    /// prompt does not run dry between its sentences.
+    pub fn upcoming_sentences(&self) -> Vec<(&str, bool)> {
+        self.pending
+            .iter()
+            .filter_map(|p| match p {
+                Pending::Sentence { text, persist, .. } => Some((text.as_str(), *persist)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The decodes whose answers the pipeline still reads: the current pause's, and the
+    /// ended utterances'. A driver may withdraw every other one (the customer went on
+    /// after the pause it was started at).
+    pub fn wanted_transcripts(&self) -> Vec<RequestId> {
+        self.spec
+            .iter()
+            .filter(|s| s.done.is_none())
+            .map(|s| s.id)
+            .chain(self.finals.iter().map(|f| f.id))
+            .collect()
     }
 
     /// Whether an ended utterance's text is still awaited (a driver that decodes inline
@@ -648,6 +764,7 @@ impl BotPipeline {
                     self.live_from_ms = Some(first_voiced_ms);
                     self.live_id = Some(utterance);
                     self.spec = None;
+                    self.decodes = 0;
                     self.end_asked = None;
                     self.end_probability = None;
                 }
@@ -689,12 +806,16 @@ impl BotPipeline {
                         endpoint_ms: timing.endpoint_ms.saturating_sub(timing.last_voiced_ms),
                         endpoint_at: now,
                         speculative: spec.is_some(),
+                        decodes: self.decodes + u32::from(spec.is_none()),
                         cause,
                         end_probability,
                     };
+                    self.decodes = 0;
+                    self.pause_from_ms = None;
                     match spec {
                         Some(Speculation { done: Some(r), .. }) => {
-                            let more = self.finish_utterance(now, ended, r?.text, 0.0, out)?;
+                            let more =
+                                self.finish_utterance(now, ended, r?.text, (0.0, 0.0), out)?;
                             queue.extend(more);
                         }
                         Some(s) => self.finals.push(AwaitedFinal {
@@ -743,7 +864,7 @@ impl BotPipeline {
         now: Millis,
         ended: Ended,
         text: String,
-        asr_ms: f64,
+        (asr_ms, asr_queue_ms): (f64, f64),
         out: &mut Vec<Output>,
     ) -> Result<Vec<TurnAction>, SpeechError> {
         let more = self.turn.push(
@@ -768,7 +889,10 @@ impl BotPipeline {
                     ended_by: ended.cause,
                     end_probability: ended.end_probability,
                     asr_ms,
+                    asr_queue_ms,
+                    lag_ms: self.lag_ms,
                     speculative: ended.speculative,
+                    decodes: ended.decodes,
                     nlu_ms: 0.0,
                     tts_first_ms: 0.0,
                     tts_source: None,

@@ -155,21 +155,11 @@ impl PromptCache {
         persist: bool,
     ) -> Result<Piece, SpeechError> {
         let t0 = Instant::now();
+        if let Some(p) = self.cached(voice, sentence) {
+            return Ok(p);
+        }
         let key = PromptCache::key(voice.id(), sentence);
-        if let Some(p) = self.mem_get(&key) {
-            return Ok(piece(sentence, p, Source::Memory, t0));
-        }
         let path = self.dir.join(&key[..2]).join(format!("{key}.wav"));
-        if path.is_file() {
-            if let Ok(pcm) = audio::load_wav(&path) {
-                if pcm.rate == CACHE_RATE {
-                    let pcm = Arc::new(audio::to_i16(&pcm.samples));
-                    self.mem_put(&key, pcm.clone());
-                    return Ok(piece(sentence, pcm, Source::Disk, t0));
-                }
-            }
-            // A damaged entry is replaced below.
-        }
         let raw = voice.synthesize(sentence, locale)?;
         let pcm = raw.at_rate(CACHE_RATE)?;
         if !persist {
@@ -180,6 +170,28 @@ impl PromptCache {
         let pcm = Arc::new(audio::to_i16(&pcm.samples));
         self.mem_put(&key, pcm.clone());
         Ok(piece(sentence, pcm, Source::Synthesized, t0))
+    }
+
+    /// The sentence from memory or the disk cache, without synthesizing: a driver that
+    /// must not block on the voice takes cache hits at once and sends only the rest to
+    /// be synthesized. A damaged entry reads as missing (synthesis replaces it).
+    pub fn cached(&self, voice: &Voice, sentence: &str) -> Option<Piece> {
+        let t0 = Instant::now();
+        let key = PromptCache::key(voice.id(), sentence);
+        if let Some(p) = self.mem_get(&key) {
+            return Some(piece(sentence, p, Source::Memory, t0));
+        }
+        let path = self.dir.join(&key[..2]).join(format!("{key}.wav"));
+        if path.is_file() {
+            if let Ok(pcm) = audio::load_wav(&path) {
+                if pcm.rate == CACHE_RATE {
+                    let pcm = Arc::new(audio::to_i16(&pcm.samples));
+                    self.mem_put(&key, pcm.clone());
+                    return Some(piece(sentence, pcm, Source::Disk, t0));
+                }
+            }
+        }
+        None
     }
 
     /// Everything a prompt says, sentence by sentence, handed to `sink` as each is ready

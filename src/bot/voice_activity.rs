@@ -9,6 +9,10 @@ use crate::speech::turn::frame_energy_db;
 pub trait SpeechDetector: Send {
     /// Speech probability of the frame, 0..=1 (a boolean detector gives 0.0 or 1.0).
     fn speech_prob(&mut self, frame: &[f32]) -> f32;
+
+    /// Forget the audio so far: the next frame starts a new stream (frames were skipped,
+    /// so the detector's context no longer joins on).
+    fn reset(&mut self) {}
 }
 
 /// A detector that needs no model: a frame is speech when it is louder than a floor.
@@ -57,6 +61,10 @@ impl SpeechDetector for crate::speech::vad::Vad {
         } else {
             0.0
         }
+    }
+
+    fn reset(&mut self) {
+        crate::speech::vad::Vad::reset(self);
     }
 }
 

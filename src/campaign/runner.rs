@@ -574,6 +574,7 @@ pub fn run_with_progress(
             abandon_after_ms: (policy.abandon_after_s * 1000.0) as u64,
             max_dials: cfg.max_dials,
             tick_while_calls_live: true,
+            live_takers: false,
         },
         pacing.pacer(),
         Some(policy),

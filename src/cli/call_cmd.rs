@@ -152,6 +152,7 @@ pub fn run(root: &std::path::Path, a: CallArgs) -> Result<ExitCode> {
         campaign: None,
         lead_id: None,
         invite_headers: vec![],
+        withdraw: None,
         hold: match a.hold_after_s {
             Some(h) => Some((secs(h, "hold-after-s")?, secs(a.hold_for_s, "hold-for-s")?)),
             None => None,

@@ -135,6 +135,9 @@ fn masked_view(mut v: CallView) -> CallView {
         for c in &mut d.compliance {
             c.detail = mask_account_numbers(&c.detail).into_owned();
         }
+        for v in d.captured.values_mut() {
+            *v = mask_account_numbers(v).into_owned();
+        }
         if let Some(h) = d.handoff.as_mut() {
             h.failure = h
                 .failure
@@ -220,6 +223,10 @@ fn print_call(v: &CallView) {
         c.disposition.clone().unwrap_or_else(|| "-".into()),
     );
     row("talk", c.talk_s.map_or("-".into(), |t| format!("{t:.1} s")));
+    if let Some(d) = v.detail.as_ref().filter(|d| !d.captured.is_empty()) {
+        let given: Vec<String> = d.captured.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        row("given", given.join(", "));
+    }
     let Some(d) = &v.detail else {
         println!(
             "  no call record: {}",
@@ -233,6 +240,9 @@ fn print_call(v: &CallView) {
     };
     if let Some(h) = &d.handoff {
         let mut s = format!("{} -> {}", h.reason, h.result.as_str());
+        if let Some(m) = h.method {
+            s.push_str(&format!(" by {}", m.as_str()));
+        }
         if let Some(q) = &h.queue {
             s.push_str(&format!(", queue {q}"));
         }

@@ -289,7 +289,7 @@ fn write_config(
         &["speech", "data"],
         s(root.join("data").display().to_string()),
     )?;
-    // Reserved and not served, but checked: a port nobody else's demo holds.
+    // The operations endpoint (GET /healthz, /metrics), on a port nobody else's demo holds.
     set(&mut v, &["http", "listen"], s(free_port()?.to_string()))?;
     let head =
         format!("# Written by `voxdial demo` from {CONFIG}; paths are relative to this folder.\n");
@@ -564,6 +564,7 @@ fn report(db: &Path, customer_logs: &Path, agent_logs: &Path) -> Result<DemoRepo
                     result: h.result.as_str().to_string(),
                     agent: h.agent.clone(),
                     failure: h.failure.clone(),
+                    method: h.method.map(|m| m.as_str().to_string()),
                 }),
             recording: detail.and_then(|d| d.recording),
         });
@@ -612,15 +613,16 @@ fn print_text(r: &DemoReport) {
         }
     }
     println!(
-        "hand-offs {}  reached an agent {}  failed {}",
-        r.transfers, r.transfers_reached_agent, r.transfer_failures
+        "hand-offs {}  reached an agent {}  failed {}  bridged {}",
+        r.transfers, r.transfers_reached_agent, r.transfer_failures, r.transfers_bridged
     );
     for h in &r.handoffs {
         println!(
-            "  call {:<5} {:<22} {:<14} {}{}",
+            "  call {:<5} {:<22} {:<14} {:<7} {}{}",
             h.attempt,
             h.reason,
             h.result,
+            h.method.as_deref().unwrap_or("-"),
             h.agent
                 .as_deref()
                 .map(|a| format!("agent {a}"))

@@ -44,6 +44,9 @@ pub struct HandoffFacts {
     pub agent: Option<String>,
     /// Why it failed, when it did.
     pub failure: Option<String>,
+    /// `refer` (the customer's phone called the queue) or `bridge` (it refused REFER, and
+    /// voxdial called the queue and relayed the call); `None` in older records.
+    pub method: Option<String>,
 }
 
 /// The demo's report: one JSON object with `--json`.
@@ -59,8 +62,10 @@ pub struct DemoReport {
     pub dispositions: BTreeMap<String, u64>,
     /// Hand-offs tried (REFERs to the queue).
     pub transfers: u64,
-    /// Hand-offs an agent took.
+    /// Hand-offs an agent took, by REFER or by bridge.
     pub transfers_reached_agent: u64,
+    /// Hand-offs made by bridging (the customer's phone refused REFER), whatever their end.
+    pub transfers_bridged: u64,
     /// Hand-offs that failed (the bot kept the call).
     pub transfer_failures: u64,
     /// Every hand-off: reason, result, agent, failure.
@@ -209,6 +214,9 @@ pub fn summarize(
         let Some(h) = &c.handoff else { continue };
         let mut h = h.clone();
         r.transfers += 1;
+        if h.method.as_deref() == Some("bridge") {
+            r.transfers_bridged += 1;
+        }
         match h.result.as_str() {
             "reached_agent" => {
                 r.transfers_reached_agent += 1;

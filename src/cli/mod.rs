@@ -181,13 +181,44 @@ pub(crate) fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{s}` is not name=value"))
 }
 
+/// The log filter: the operator's (`VOXDIAL_LOG`, else `RUST_LOG`), else warnings only.
+/// rsipstack logs whole SIP messages at info and debug (the customer's number in the
+/// INVITE's Request-URI and To), so it stays at warn unless the operator's filter names
+/// it: `VOXDIAL_LOG=info` turns on our own info lines, not the stack's raw messages.
+fn log_filter(voxdial_log: Option<&str>, rust_log: Option<&str>) -> String {
+    let asked = [voxdial_log, rust_log]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|s| !s.is_empty());
+    let Some(asked) = asked else {
+        return "warn".to_string();
+    };
+    // A directive's target is what precedes `=` (or the whole directive, a bare target);
+    // a span filter (`[...]`) cannot name a crate, so it does not count.
+    let names_stack = asked.split(',').any(|d| {
+        let target = d.split(['=', '[']).next().unwrap_or("").trim();
+        target == "rsipstack" || target.starts_with("rsipstack::")
+    });
+    if names_stack {
+        asked.to_string()
+    } else {
+        format!("{asked},rsipstack=warn")
+    }
+}
+
 /// Run the CLI; errors print with their chain and exit 2, failed checks exit 1.
 pub fn main() -> ExitCode {
+    let filter = log_filter(
+        std::env::var("VOXDIAL_LOG").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("warning: log filter `{filter}` is not valid ({e}); logging warnings only");
+        tracing_subscriber::EnvFilter::new("warn")
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VOXDIAL_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -304,5 +335,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             today_or_now(today),
             json,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn the_sip_stack_stays_at_warn_unless_the_operator_names_it() {
+        assert_eq!(log_filter(None, None), "warn");
+        assert_eq!(log_filter(Some(" "), None), "warn");
+        assert_eq!(log_filter(Some("info"), None), "info,rsipstack=warn");
+        assert_eq!(
+            log_filter(None, Some("debug")),
+            "debug,rsipstack=warn",
+            "RUST_LOG when VOXDIAL_LOG is not set"
+        );
+        assert_eq!(
+            log_filter(Some("voxdial=info"), Some("trace")),
+            "voxdial=info,rsipstack=warn",
+            "VOXDIAL_LOG wins"
+        );
+        for named in [
+            "info,rsipstack=debug",
+            "rsipstack",
+            "warn,rsipstack::transaction=trace",
+        ] {
+            assert_eq!(log_filter(Some(named), None), named);
+        }
+        // Another crate whose name starts alike is not the stack.
+        assert_eq!(
+            log_filter(Some("rsipstackish=info"), None),
+            "rsipstackish=info,rsipstack=warn"
+        );
     }
 }

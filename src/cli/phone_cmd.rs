@@ -99,6 +99,13 @@ pub struct AgentsArgs {
     /// Hang up this many seconds after answering (default: wait for the caller).
     #[arg(long)]
     pub hangup_after_s: Option<f64>,
+    /// With --hangup-after-s, hang up between it and this many seconds instead, a draw
+    /// per customer (their X-Voxdial-Lead) and --seed: the same talk times every run.
+    #[arg(long)]
+    pub hangup_max_s: Option<f64>,
+    /// Seed of the talk-time draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Record each call (stereo WAV) here.
     #[arg(long)]
     pub record_dir: Option<PathBuf>,
@@ -251,6 +258,13 @@ fn agents(a: AgentsArgs) -> Result<ExitCode> {
         .hangup_after_s
         .map(|s| seconds(s, "hangup-after-s"))
         .transpose()?;
+    let hangup_max = a
+        .hangup_max_s
+        .map(|s| seconds(s, "hangup-max-s"))
+        .transpose()?;
+    if hangup_max.is_some() && hangup_after.is_none_or(|h| Some(h) > hangup_max) {
+        bail!("--hangup-max-s needs --hangup-after-s, at most as long");
+    }
     let line = match &a.say {
         Some(text) if !text.trim().is_empty() => {
             let clips = make_clips(&[(a.locale, text.clone())], &a.voice)?;
@@ -303,6 +317,8 @@ fn agents(a: AgentsArgs) -> Result<ExitCode> {
             line,
             answer_after,
             hangup_after,
+            hangup_max,
+            seed: a.seed,
             record_dir: a.record_dir.clone(),
             log_dir: a.log_dir.clone(),
             clock: MonotonicClock::new(),

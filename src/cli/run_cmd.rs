@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use voxdial::service::agents::{ByCampaign, CampaignInfo, ScriptedFactory};
-use voxdial::service::config;
-use voxdial::service::run::{self, RunOptions};
+use voxdial::service::config::{self, Mode};
+use voxdial::service::run::{self, AbandonAudio, RunOptions};
 use voxdial::store::sqlite::SqliteStore;
 
 /// `voxdial run` flags.
@@ -33,6 +33,9 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
     // Secrets are read from the environment here, at the edge.
     let loaded = config::load(&a.config, &|var| std::env::var(var).ok())?;
     let db = loaded.path(&loaded.config.database);
+    // One service per database, before anything reads or recovers its ledger; held
+    // until the process ends.
+    let _lock = voxdial::service::lock::RunLock::acquire(&db)?;
     let mut store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let mut infos = Vec::new();
     for c in &loaded.config.campaigns {
@@ -48,9 +51,11 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
         ));
     }
     let mut factory = ByCampaign::default();
+    #[cfg(feature = "speech")]
+    let mut bot_factory = None;
     let bots: Vec<CampaignInfo> = infos
         .iter()
-        .filter(|(c, _)| c.script.is_none())
+        .filter(|(c, _)| c.script.is_none() && c.mode == Mode::BotFirst)
         .map(|(_, i)| i.clone())
         .collect();
     for (c, _) in &infos {
@@ -66,7 +71,12 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
                     voxdial::speech::config::SpeechConfig::load(&loaded.path(p))?,
                     loaded.path(&loaded.config.speech.data).join("models"),
                 ),
-                None => a.speech.load()?,
+                // The config's `speech.data` holds the models (docs/run.md), wherever
+                // the service is started from.
+                None => (
+                    a.speech.load()?.0,
+                    loaded.path(&loaded.config.speech.data).join("models"),
+                ),
             };
             let cache = loaded
                 .path(&loaded.config.speech.data)
@@ -77,6 +87,7 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
             for b in &bots {
                 factory.insert(&b.name, bot.clone());
             }
+            bot_factory = Some(bot);
         }
         #[cfg(not(feature = "speech"))]
         {
@@ -86,6 +97,7 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
             );
         }
     }
+    let abandon_audio = abandon_audio(&loaded, &store, &a)?;
     let rt = super::runtime()?;
     let report = rt.block_on(async {
         let (ua, queues) =
@@ -97,6 +109,15 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
             token.cancel();
         });
         tracing::info!(listen = %ua.local_addr(), "voxdial run: dialling");
+        let metrics = Arc::new(voxdial::service::metrics::Metrics::default());
+        if let Some(h) = &loaded.config.http {
+            let state = voxdial::service::http::HttpState {
+                metrics: metrics.clone(),
+                queues: queues.handles.clone(),
+            };
+            let bound = voxdial::service::http::start(h.listen, state).await?;
+            tracing::info!(listen = %bound, "operations endpoint: GET /healthz, /metrics");
+        }
         let r = run::run(
             &loaded,
             &mut store,
@@ -105,12 +126,25 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
             shutdown,
             RunOptions {
                 exit_when_idle: a.exit_when_idle,
+                queues: queues.handles,
+                abandon_audio,
+                metrics: Some(metrics),
             },
             Some(queues.records),
         )
         .await?;
         anyhow::Ok(r)
     })?;
+    #[cfg(feature = "speech")]
+    if let Some(bot) = &bot_factory {
+        for (locale, load) in bot.load_stats() {
+            tracing::info!(
+                %locale,
+                stats = %serde_json::to_string(&load)?,
+                "speech load"
+            );
+        }
+    }
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -137,6 +171,63 @@ pub fn run(root: &std::path::Path, a: RunArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Agent-first campaigns' abandon messages, voiced once with each campaign locale's TTS
+/// voice (cached beside the phones' voices: same key, same clip) before the first dial.
+fn abandon_audio(
+    loaded: &config::Loaded,
+    store: &SqliteStore,
+    #[allow(unused_variables)] a: &RunArgs,
+) -> Result<std::collections::BTreeMap<String, AbandonAudio>> {
+    let texts = run::abandon_texts(loaded, store)?;
+    let mut out = std::collections::BTreeMap::new();
+    if texts.is_empty() {
+        return Ok(out);
+    }
+    #[cfg(feature = "speech")]
+    {
+        use voxdial::phone::voices::{self, Synthesizer};
+        let (cfg, models, data) = match &loaded.config.speech.config {
+            Some(p) => (
+                voxdial::speech::config::SpeechConfig::load(&loaded.path(p))?,
+                loaded.path(&loaded.config.speech.data).join("models"),
+                loaded.path(&loaded.config.speech.data),
+            ),
+            None => {
+                let (cfg, models) = a.speech.load()?;
+                (cfg, models, a.speech.data.clone())
+            }
+        };
+        let mut loaded_voices = Vec::new();
+        for t in &texts {
+            if !loaded_voices.iter().any(|(l, _)| *l == t.locale) {
+                let voice = voxdial::speech::tts::Voice::load(cfg.tts_for(t.locale)?, &models)
+                    .with_context(|| format!("loading the {} voice", t.locale))?;
+                loaded_voices.push((t.locale, voice));
+            }
+        }
+        let map: std::collections::BTreeMap<voxdial::Locale, &dyn Synthesizer> = loaded_voices
+            .iter()
+            .map(|(l, v)| (*l, v as &dyn Synthesizer))
+            .collect();
+        let pairs: Vec<_> = texts.iter().map(|t| (t.locale, t.spoken.clone())).collect();
+        let clips = voices::prepare(&pairs, &map, &data.join("cache/announcements"))
+            .context("voicing the abandon messages")?;
+        for t in texts {
+            if let Some(pcm) = clips.get(t.locale, &t.spoken) {
+                out.insert(t.campaign, AbandonAudio(pcm));
+            }
+        }
+        Ok(out)
+    }
+    #[cfg(not(feature = "speech"))]
+    {
+        anyhow::bail!(
+            "campaign {} runs agent_first, whose abandon message needs a voice: build with the speech feature",
+            texts[0].campaign
+        )
+    }
 }
 
 /// SIGTERM or Ctrl-C.

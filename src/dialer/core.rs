@@ -49,6 +49,12 @@ pub struct DialerConfig {
     /// later); the simulator's day ends its ticks when its lead pool is empty. Both kept
     /// as they were so their outputs stay what they were.
     pub tick_while_calls_live: bool,
+    /// Takers are counted by the driver, not by the core: agent-first's takers are a live
+    /// queue's agents, who go through ringing, talk and wrap-up out of the core's sight.
+    /// The driver tells the count with [`Input::Takers`]; the core takes one off at each
+    /// `Connect` until the next count, and a finished call ([`Input::CallDone`],
+    /// [`Input::TakerFree`]) frees nobody by itself.
+    pub live_takers: bool,
 }
 
 /// Whether more leads can be offered, told by the driver at the end of each launch.
@@ -105,6 +111,23 @@ pub enum Input<'a> {
     },
     /// Escalations waiting for a human now (bot-first), for the pacer.
     EscalationsWaiting(u32),
+    /// Live takers ([`DialerConfig::live_takers`]): how many are free to take a call now
+    /// and how many are logged in, as the driver counts them.
+    Takers {
+        /// Free now.
+        free: u32,
+        /// Logged in (free, ringing, talking or wrapping up).
+        total: u32,
+    },
+    /// The taker's call is over and they wrap up for `wrap_up_ms` before the next: the
+    /// pacer learns talk plus wrap-up as the handle time. With live takers the driver's
+    /// count says when they are free again; otherwise they are free at once.
+    CallDone {
+        /// The call that ended.
+        call: CallId,
+        /// The wrap-up that follows it.
+        wrap_up_ms: u64,
+    },
 }
 
 /// What the core asks the driver to do, or tells it happened.
@@ -218,6 +241,7 @@ pub struct Dialer<'p, W> {
     ringing: VecDeque<CallId>,
     waiting: VecDeque<CallId>,
     takers_free: u32,
+    takers_total: u32,
     escalations_waiting: u32,
     live: u64,
     dials: u64,
@@ -231,7 +255,8 @@ impl<'p, W> Dialer<'p, W> {
     /// dial against `policy` (none: every offer is dialled).
     pub fn new(cfg: DialerConfig, pacer: Box<dyn Pacer>, policy: Option<&'p Policy>) -> Self {
         let mut d = Dialer {
-            takers_free: cfg.takers,
+            takers_free: if cfg.live_takers { 0 } else { cfg.takers },
+            takers_total: cfg.takers,
             cfg,
             pacer,
             policy,
@@ -312,18 +337,18 @@ impl<'p, W> Dialer<'p, W> {
             Input::Offer { lead, contact } => self.offer(now, lead, contact),
             Input::LaunchDone(leads) => self.launch_done(now, leads),
             Input::LineResult { call, result } => self.line_result(now, call, result),
-            Input::TakerFree { call } => {
-                let answered_at = self.end_call(call);
-                self.takers_free += 1;
-                let handle_s = now.ms_since(answered_at) as f64 / 1000.0;
-                self.pacer.observe(Outcome::Handled { handle_s });
+            Input::TakerFree { call } => self.call_done(now, call, 0),
+            Input::CallDone { call, wrap_up_ms } => self.call_done(now, call, wrap_up_ms),
+            Input::Takers { free, total } => {
+                if !self.cfg.live_takers {
+                    return;
+                }
+                let more = free > self.takers_free;
+                self.takers_free = free;
+                self.takers_total = total;
                 self.take_waiting(now);
-                if self.cfg.tick_while_calls_live
-                    && !self.tick_armed
-                    && now < self.cfg.stop_at
-                    && !self.stopped
-                {
-                    self.arm_tick(now.plus_ms(self.cfg.tick_ms));
+                if more {
+                    self.rearm_tick(now);
                 }
             }
             Input::BotFree { call, transferred } => {
@@ -333,6 +358,29 @@ impl<'p, W> Dialer<'p, W> {
                 self.take_waiting(now);
             }
             Input::EscalationsWaiting(n) => self.escalations_waiting = n,
+        }
+    }
+
+    /// A taker finished `call`; the pacer learns its handle time (talk plus wrap-up).
+    fn call_done(&mut self, now: Millis, call: CallId, wrap_up_ms: u64) {
+        let answered_at = self.end_call(call);
+        if !self.cfg.live_takers {
+            self.takers_free += 1;
+        }
+        let handle_s = (now.ms_since(answered_at) + wrap_up_ms) as f64 / 1000.0;
+        self.pacer.observe(Outcome::Handled { handle_s });
+        self.take_waiting(now);
+        self.rearm_tick(now);
+    }
+
+    /// A taker may be free again: tick at the next step if no tick is armed.
+    fn rearm_tick(&mut self, now: Millis) {
+        if self.cfg.tick_while_calls_live
+            && !self.tick_armed
+            && now < self.cfg.stop_at
+            && !self.stopped
+        {
+            self.arm_tick(now.plus_ms(self.cfg.tick_ms));
         }
     }
 
@@ -372,7 +420,7 @@ impl<'p, W> Dialer<'p, W> {
         }
         let state = PacingState {
             now,
-            takers_total: self.cfg.takers,
+            takers_total: self.takers_total,
             takers_free: self.takers_free,
             ringing: self.ringing.len() as u32,
             ringing_ages_s: self
@@ -484,7 +532,7 @@ impl<'p, W> Dialer<'p, W> {
     }
 
     fn take(&mut self, now: Millis, call: CallId) {
-        self.takers_free -= 1;
+        self.takers_free = self.takers_free.saturating_sub(1);
         let c = &mut self.calls[call as usize];
         c.state = CallState::Taken;
         let waited_ms = now.ms_since(c.answered_at);
@@ -553,6 +601,7 @@ mod tests {
                 abandon_after_ms: 2000,
                 max_dials: None,
                 tick_while_calls_live: true,
+                live_takers: false,
             },
             PacingConfig::agents(Strategy::Progressive, 0.03, 120.0, 15.0).pacer(),
             policy,
@@ -645,6 +694,7 @@ mod tests {
                 abandon_after_ms: 2000,
                 max_dials: None,
                 tick_while_calls_live: true,
+                live_takers: false,
             },
             PacingConfig::agents(Strategy::Ratio, 0.03, 120.0, 15.0).pacer(),
             None,
@@ -763,6 +813,7 @@ mod tests {
                 abandon_after_ms: 2000,
                 max_dials: Some(1),
                 tick_while_calls_live: true,
+                live_takers: false,
             },
             PacingConfig::agents(Strategy::Progressive, 0.03, 120.0, 15.0).pacer(),
             Some(&policy),
@@ -832,5 +883,116 @@ mod tests {
         assert!(!d.wants_leads());
         d.handle(T0, Input::LaunchDone(LeadsDue::Now));
         assert_eq!(d.poll_timeout(), None);
+    }
+
+    fn live_core(agents: u32) -> Dialer<'static, &'static str> {
+        Dialer::new(
+            DialerConfig {
+                start: T0,
+                stop_at: T0.plus_ms(3_600_000),
+                tick_ms: 1000,
+                takers: agents,
+                humans: agents,
+                max_dials_per_tick: 30,
+                abandon_after_ms: 2000,
+                max_dials: None,
+                tick_while_calls_live: true,
+                live_takers: true,
+            },
+            PacingConfig::agents(Strategy::Progressive, 0.03, 120.0, 15.0).pacer(),
+            None,
+        )
+    }
+
+    fn answer(d: &mut Dialer<'_, &'static str>, at: Millis, call: CallId) {
+        d.handle(
+            at,
+            Input::LineResult {
+                call,
+                result: LineResult::Answered,
+            },
+        );
+    }
+
+    #[test]
+    fn live_takers_pace_on_the_drivers_count_and_a_finished_call_frees_nobody() {
+        let mut d = live_core(2);
+        // Nobody counted free yet: nothing is dialled.
+        assert_eq!(launch(&mut d, T0), vec![Output::Launch { calls: 0 }]);
+        d.handle(T0.plus_ms(500), Input::Takers { free: 2, total: 2 });
+        let out = launch(&mut d, T0.plus_ms(1000));
+        assert_eq!(out[0], Output::Launch { calls: 2 });
+        answer(&mut d, T0.plus_ms(1200), 0);
+        assert!(matches!(
+            outputs(&mut d)[..],
+            [Output::Connect { call: 0, .. }]
+        ));
+        // The queue has not seen the connected call yet and still counts two free: the
+        // driver subtracts what is on its way, so it says one.
+        d.handle(T0.plus_ms(1300), Input::Takers { free: 1, total: 2 });
+        answer(&mut d, T0.plus_ms(1400), 1);
+        assert!(matches!(
+            outputs(&mut d)[..],
+            [Output::Connect { call: 1, .. }]
+        ));
+        assert_eq!(d.takers_free(), 0);
+        // The first call ends: its agent wraps up, so the core frees nobody itself ...
+        d.handle(
+            T0.plus_ms(9_200),
+            Input::CallDone {
+                call: 0,
+                wrap_up_ms: 3_000,
+            },
+        );
+        assert_eq!(d.takers_free(), 0);
+        assert_eq!(d.live_calls(), 1);
+        // ... until the driver's count says the agent is back.
+        d.handle(T0.plus_ms(12_200), Input::Takers { free: 1, total: 2 });
+        assert_eq!(d.takers_free(), 1);
+    }
+
+    #[test]
+    fn with_live_takers_an_answer_waits_for_a_counted_agent_or_is_abandoned() {
+        // Two agents free at the tick: two dials; both busy by the time both answer.
+        let mut d = live_core(2);
+        d.handle(T0, Input::Takers { free: 2, total: 2 });
+        launch(&mut d, T0);
+        d.handle(T0.plus_ms(100), Input::Takers { free: 0, total: 2 });
+        answer(&mut d, T0.plus_ms(200), 0);
+        answer(&mut d, T0.plus_ms(250), 1);
+        assert_eq!(outputs(&mut d), vec![]);
+        // An agent is counted free 1.5 s later: the first answer is connected ...
+        d.handle(T0.plus_ms(1_700), Input::Takers { free: 1, total: 2 });
+        assert_eq!(
+            outputs(&mut d),
+            vec![Output::Connect {
+                call: 0,
+                waited_ms: 1_500
+            }]
+        );
+        // ... and the second, still without one 2 s after its answer, is abandoned.
+        let mut ended = Vec::new();
+        while let Some(t) = d.poll_timeout().filter(|t| *t <= T0.plus_ms(2_250)) {
+            d.handle_timeout(t);
+            for o in outputs(&mut d) {
+                match o {
+                    Output::Launch { calls } => {
+                        assert_eq!(calls, 0, "nobody free: nothing dialled");
+                        d.handle(t, Input::LaunchDone(LeadsDue::Now));
+                    }
+                    other => ended.push((t, other)),
+                }
+            }
+        }
+        assert_eq!(
+            ended,
+            vec![(
+                T0.plus_ms(2_250),
+                Output::Ended {
+                    call: 1,
+                    outcome: CallOutcome::Abandoned
+                }
+            )]
+        );
     }
 }

@@ -618,6 +618,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<Summary, ConfigError> {
             abandon_after_ms: ms(cfg.drop_after_s),
             max_dials: None,
             tick_while_calls_live: false,
+            live_takers: false,
         },
         cfg.pacing().pacer(),
         cfg.policy.as_deref(),

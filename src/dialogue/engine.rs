@@ -343,6 +343,27 @@ impl Conversation {
             .collect()
     }
 
+    /// What the call itself produced: the values of the scenario's `source: call`
+    /// variables that are set (a promised date and amount, a callback date). The call's
+    /// record keeps them beside the outcome, because "promise_to_pay" without its date is
+    /// not something a collector can act on.
+    pub fn call_values(&self) -> BTreeMap<String, Value> {
+        let Some(root) = self.stack.first() else {
+            return BTreeMap::new();
+        };
+        root.flow
+            .spec
+            .variables
+            .iter()
+            .filter(|(_, spec)| spec.source == crate::scenario::model::VarSource::Call)
+            .filter_map(|(name, _)| {
+                let id = self.lib.var_ids().get(name)?;
+                let v = self.vars.get(id.0 as usize)?.as_ref()?;
+                (*v != Value::Null).then(|| (name.clone(), v.clone()))
+            })
+            .collect()
+    }
+
     fn var(&self, v: &VarRef) -> Option<&Value> {
         v.id.and_then(|id| self.vars.get(id.0 as usize))
             .and_then(Option::as_ref)
@@ -366,29 +387,98 @@ impl Conversation {
         &self.trace
     }
 
-    /// The prompts with variables this call can say, rendered with what is known now (the
-    /// campaign's values): the speech bot synthesizes them while the call is young, so a
-    /// reply that names the customer does not wait for its voice. Prompts needing a value
-    /// captured later in the call are left out.
-    pub fn known_variable_prompts(&self) -> Vec<String> {
-        let Some(scenario) = self.stack.first().map(|f| f.flow.id().to_string()) else {
+    /// The prompts with variables this call can say within `max_turns` customer turns of
+    /// where it stands, rendered with what is known now (the campaign's values), each
+    /// with the number of turns before it can be said, nearest first: the speech bot
+    /// synthesizes them while the call is young, the next reply's before the later ones,
+    /// so a reply that names the customer does not wait for its voice. Prompts needing a
+    /// value captured later in the call are left out, and so are dialogs the scenario
+    /// never calls. Distances are a walk of the graph, not of the conversation: every
+    /// route out of a question counts as one turn, a sub-dialog as at least one.
+    pub fn variable_prompts_ahead(&self, max_turns: u32) -> Vec<(u32, String)> {
+        let Some(top) = self.top() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        for flow in self.lib.campaign_flows(&scenario) {
-            for node in &flow.nodes {
-                let Some(tpl) = node.prompt.get(&self.locale) else {
-                    continue;
-                };
-                if tpl.is_static() || !tpl.var_refs().all(|v| self.var(v).is_some()) {
-                    continue;
-                }
-                let lookup = |v: &VarRef| {
-                    self.var(v)
-                        .map(|val| (val.clone(), v.id.and_then(|id| flow.var_type_of(id))))
-                };
-                out.push(tpl.render(self.locale, flow.currency, &lookup));
+        let mut seen: HashMap<(FlowId, NodeId), u32> = HashMap::new();
+        let mut queue: std::collections::VecDeque<(Arc<Flow>, NodeId, u32)> =
+            std::collections::VecDeque::new();
+        queue.push_back((top.flow.clone(), top.node, 0));
+        while let Some((flow, node, d)) = queue.pop_front() {
+            if d > max_turns || seen.contains_key(&(flow.flow_id, node)) {
+                continue;
             }
+            seen.insert((flow.flow_id, node), d);
+            // Same-turn steps go to the front, a turn later to the back: the queue stays
+            // in order of distance (a 0-1 breadth-first walk).
+            let mut next = Vec::new();
+            let edge = |e: EdgeId| flow.edges.get(e).map(|x| x.to);
+            let start_of = |f: FlowId| self.lib.flow_at(f).map(|d| (d.clone(), d.start));
+            match &flow.nodes[node].kind {
+                NodeKind::Say { next: e } | NodeKind::Set { next: e } => {
+                    next.extend(edge(*e).map(|to| (flow.clone(), to, 0)));
+                }
+                NodeKind::Branch { cases, otherwise } => {
+                    for e in cases.iter().map(|(_, e)| *e).chain([*otherwise]) {
+                        next.extend(edge(e).map(|to| (flow.clone(), to, 0)));
+                    }
+                }
+                NodeKind::Ask(ask) => {
+                    let routes = ask
+                        .on
+                        .values()
+                        .chain(ask.on_slot.iter().map(|(_, e)| e))
+                        .chain(ask.no_input.then.iter())
+                        .chain(ask.no_match.then.iter())
+                        .chain(flow.global.values())
+                        .chain(flow.handoff.iter());
+                    for e in routes {
+                        next.extend(edge(*e).map(|to| (flow.clone(), to, 1)));
+                    }
+                    for dialog in flow.digressions.values() {
+                        next.extend(start_of(*dialog).map(|(f, n)| (f, n, 1)));
+                    }
+                }
+                NodeKind::Call {
+                    dialog, returns, ..
+                } => {
+                    next.extend(start_of(*dialog).map(|(f, n)| (f, n, 0)));
+                    for e in returns {
+                        next.extend(edge(*e).map(|to| (flow.clone(), to, 1)));
+                    }
+                }
+                NodeKind::Transfer { on_fail, .. } => {
+                    if let Some(e) = on_fail {
+                        next.extend(edge(*e).map(|to| (flow.clone(), to, 1)));
+                    }
+                }
+                NodeKind::Hangup { .. } | NodeKind::Return { .. } => {}
+            }
+            for (f, n, cost) in next.into_iter().rev() {
+                if cost == 0 {
+                    queue.push_front((f, n, d));
+                } else {
+                    queue.push_back((f, n, d + cost));
+                }
+            }
+        }
+        let mut found: Vec<((FlowId, NodeId), u32)> = seen.into_iter().collect();
+        found.sort_by_key(|&((f, n), d)| (d, f.0, n));
+        let mut out = Vec::new();
+        for ((flow_id, node), d) in found {
+            let Some(flow) = self.lib.flow_at(flow_id) else {
+                continue;
+            };
+            let Some(tpl) = flow.nodes[node].prompt.get(&self.locale) else {
+                continue;
+            };
+            if tpl.is_static() || !tpl.var_refs().all(|v| self.var(v).is_some()) {
+                continue;
+            }
+            let lookup = |v: &VarRef| {
+                self.var(v)
+                    .map(|val| (val.clone(), v.id.and_then(|id| flow.var_type_of(id))))
+            };
+            out.push((d, tpl.render(self.locale, flow.currency, &lookup)));
         }
         out
     }

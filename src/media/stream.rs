@@ -162,7 +162,29 @@ impl PlayoutQueue {
 enum Control {
     Dtmf(String),
     Remote(SocketAddr),
+    Sink(Sink),
     Stop(tokio::sync::oneshot::Sender<MediaReport>),
+}
+
+/// The most audio a relay keeps queued on the other leg's playout. A frame that finds
+/// more there is dropped: what the bot queued before a bridge (the rest of its "please
+/// hold") plays to its end, then the relayed voice starts, never lagging behind it.
+/// Two legs tick every 20 ms at phases up to 20 ms apart, so a running relay keeps
+/// 0-40 ms queued and drops nothing.
+pub const RELAY_AHEAD_MS: u64 = 60;
+
+/// Where a stream sends the audio it receives from its peer.
+#[derive(Clone, Default)]
+pub enum Sink {
+    /// The handle's `inbound` channel (16 kHz frames for whoever took it: the bot).
+    #[default]
+    Inbound,
+    /// Nowhere: whoever held the inbound stands aside (it hears nothing, so it does no
+    /// work) while its call is being bridged.
+    Nowhere,
+    /// Straight onto another call's playout, at 8 kHz, from the media worker: the
+    /// relay of a bridge, with no task or resampling in between.
+    Relay(PlayoutQueue),
 }
 
 /// The pipeline's side of a running call's media.
@@ -192,6 +214,13 @@ impl MediaHandle {
     /// Point media at a new address (a re-INVITE or the 200 after early media moved it).
     pub fn set_remote(&self, addr: SocketAddr) {
         let _ = self.ctl.send(Control::Remote(addr));
+    }
+
+    /// Send what this stream receives to `sink` from its next tick on (a bridge relays
+    /// it to the other leg; [`Sink::Inbound`] gives it back to `inbound`). The recording
+    /// and the media report count it wherever it goes.
+    pub fn route_received(&self, sink: Sink) {
+        let _ = self.ctl.send(Control::Sink(sink));
     }
 
     /// Stop the media and get its report (the recording is finalised first).
@@ -286,6 +315,7 @@ pub(crate) struct Stream {
     next_tick: std::time::Instant,
     playout: PlayoutQueue,
     inbound: mpsc::Sender<Vec<i16>>,
+    sink: Sink,
     dtmf: mpsc::UnboundedSender<char>,
     ctl: std::sync::mpsc::Receiver<Control>,
     buf: Vec<u8>,
@@ -326,6 +356,7 @@ impl Stream {
             next_tick: now,
             playout,
             inbound,
+            sink: Sink::Inbound,
             dtmf,
             ctl,
             buf: vec![0u8; 2048],
@@ -355,6 +386,7 @@ impl Stream {
                     self.session.send_dtmf(&d);
                 }
                 Ok(Control::Remote(a)) => self.source.reset(a),
+                Ok(Control::Sink(k)) => self.sink = k,
                 Ok(Control::Stop(reply)) => {
                     let _ = reply.send(self.finish());
                     return Service::Done;
@@ -464,10 +496,20 @@ impl Stream {
                 self.rec = None;
             }
         }
-        self.wide.clear();
-        self.up.process(&self.customer, &mut self.wide);
-        // A pipeline that falls behind loses frames, never stalls the line.
-        let _ = self.inbound.try_send(self.wide.clone());
+        match &self.sink {
+            Sink::Inbound => {
+                self.wide.clear();
+                self.up.process(&self.customer, &mut self.wide);
+                // A pipeline that falls behind loses frames, never stalls the line.
+                let _ = self.inbound.try_send(self.wide.clone());
+            }
+            Sink::Nowhere => {}
+            Sink::Relay(peer) => {
+                if peer.queued_ms() <= RELAY_AHEAD_MS {
+                    peer.push_8k(&self.customer);
+                }
+            }
+        }
     }
 
     fn finish(&mut self) -> MediaReport {

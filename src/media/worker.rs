@@ -19,6 +19,10 @@ use tokio::net::UdpSocket;
 /// Longest a worker sleeps, so new streams and commands are picked up promptly.
 const MAX_NAP: Duration = Duration::from_millis(2);
 
+/// The media workers' real-time level, when the OS grants one: low, so the kernel's own
+/// real-time threads still come first.
+const MEDIA_RT_LEVEL: i32 = 10;
+
 struct Pool {
     workers: Vec<Mutex<Sender<Stream>>>,
     next: AtomicUsize,
@@ -103,6 +107,11 @@ impl MediaRuntime {
 }
 
 fn run(new: Receiver<Stream>) {
+    // A tick that waits for the CPU behind a decode or a synthesis is a gap on the line:
+    // the worker asks to run ahead of them (it sleeps between ticks, so it takes little).
+    // Without the privilege it stays an ordinary thread.
+    let class = crate::sched::realtime_current_thread(MEDIA_RT_LEVEL);
+    tracing::debug!(?class, "media worker scheduling");
     let mut streams: Vec<Stream> = Vec::new();
     loop {
         loop {

@@ -15,6 +15,7 @@ use crate::sip::uas::{AnswerOptions, EndedBy, IncomingCall, Referred};
 use crate::time::MonotonicClock;
 use crate::Locale;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -409,6 +410,12 @@ pub struct AgentPhones {
     pub answer_after: Duration,
     /// Hang up this long after answering (None: never).
     pub hangup_after: Option<Duration>,
+    /// With `hangup_after`, hang up somewhere between it and this instead: a draw that
+    /// depends only on (`seed`, the call's `X-Voxdial-Lead`), so the same customers get
+    /// the same talk times in two runs (a pacing comparison's population).
+    pub hangup_max: Option<Duration>,
+    /// Seed of the talk-time draw.
+    pub seed: u64,
     /// Record each call's two directions here (stereo WAV), if set.
     pub record_dir: Option<PathBuf>,
     /// One JSON log per call here, if set.
@@ -438,6 +445,22 @@ pub struct AgentCallLog {
     pub leg: AgentLegLog,
     /// What went wrong, if anything.
     pub error: Option<String>,
+}
+
+/// How long the agent talks on the call of `lead` (see [`AgentPhones::hangup_max`]).
+fn talk_time(phones: &AgentPhones, lead: &str) -> Option<Duration> {
+    let min = phones.hangup_after?;
+    let Some(max) = phones.hangup_max.filter(|m| *m > min) else {
+        return Some(min);
+    };
+    let mut h = Sha256::new();
+    h.update(phones.seed.to_be_bytes());
+    h.update(lead.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    let u = (u64::from_be_bytes(b) >> 11) as f64 / (1u64 << 53) as f64;
+    Some(min + (max - min).mul_f64(u))
 }
 
 /// Serve the agent phones: every INVITE is answered after a ring, on its own task.
@@ -488,10 +511,15 @@ async fn agent_call(
         return Some(log);
     }
     let leg = Arc::new(Mutex::new(AgentLegLog::default()));
+    let lead = log
+        .context
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Lead"))
+        .map_or_else(|| n.to_string(), |(_, v)| v.clone());
     let agent = AgentPhoneAgent {
         line: phones.line.clone(),
         say_after_ms: 500,
-        hangup_after_ms: phones.hangup_after.map(|d| d.as_millis() as u64),
+        hangup_after_ms: talk_time(phones, &lead).map(|d| d.as_millis() as u64),
         clock: phones.clock,
         log: leg.clone(),
     };

@@ -303,6 +303,40 @@ pub struct Policy {
     pub abandon_after_s: f64,
     /// Minimum ring time before a dial may give up, seconds.
     pub min_ring_s: f64,
+    /// What an abandoned call hears before the hang-up (agent-first campaigns need it).
+    pub abandon_message: Option<AbandonMessage>,
+}
+
+/// The checked abandoned-call message: it always names the caller and the number to
+/// call back, in every locale it is written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbandonMessage {
+    /// The business calling.
+    pub caller: String,
+    /// The number to call back, as written.
+    pub callback: String,
+    /// The words per locale, `{caller}` and `{callback}` still in them.
+    pub text: std::collections::BTreeMap<crate::Locale, String>,
+}
+
+impl AbandonMessage {
+    /// The message as written, filled in (for records and people).
+    pub fn written(&self, locale: crate::Locale) -> Option<String> {
+        self.text.get(&locale).map(|t| {
+            t.replace("{caller}", &self.caller)
+                .replace("{callback}", &self.callback)
+        })
+    }
+
+    /// The message as a voice should read it: the callback number digit by digit, the
+    /// way a number to write down is said.
+    pub fn spoken(&self, locale: crate::Locale) -> Option<String> {
+        let digits = crate::language::verbalise::digits_words(&self.callback, locale, true);
+        self.text.get(&locale).map(|t| {
+            t.replace("{caller}", &self.caller)
+                .replace("{callback}", &digits)
+        })
+    }
 }
 
 impl Policy {

@@ -1,6 +1,6 @@
 //! The policy file as written (serde) and its compilation into a [`Policy`].
 
-use super::{CallOutcome, Policy};
+use super::{AbandonMessage, CallOutcome, Policy};
 use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -41,6 +41,26 @@ pub struct PolicyFile {
     /// Minimum ring time before giving up, seconds.
     #[serde(default = "default_min_ring")]
     pub min_ring_s: f64,
+    /// What a customer whose answered call found no agent hears before the hang-up
+    /// (agent-first campaigns need one).
+    #[serde(default)]
+    pub abandon_message: Option<AbandonMessageFile>,
+}
+
+/// The abandoned-call message as written: who calls, the number to call back, and the
+/// words per locale. Rules that allow abandoned calls ask for such a message (TCPA
+/// 47 CFR 64.1200(a)(7)(i)(A): the caller's name and a number to call; Ofcom: an
+/// information message naming the company and a number), so the caller and the number
+/// are fields of their own, checked, and every text must say both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbandonMessageFile {
+    /// The business on whose behalf the call was placed.
+    pub caller: String,
+    /// A telephone number the customer can call back (not premium rate).
+    pub callback: String,
+    /// The message per locale (`en-US`, `zh-CN`), saying `{caller}` and `{callback}`.
+    pub text: BTreeMap<String, String>,
 }
 
 /// A disposition a policy may stop on. A closed set because a misspelt name in `stop_on`
@@ -344,6 +364,10 @@ impl PolicyFile {
         if !(0.0..=1.0).contains(&self.abandon.max_rate) {
             return Err("abandon.max_rate is a share between 0 and 1".into());
         }
+        let abandon_message = self
+            .abandon_message
+            .map(AbandonMessageFile::compile)
+            .transpose()?;
         Ok(Policy {
             name: self.name,
             default_zone,
@@ -360,6 +384,78 @@ impl PolicyFile {
             max_abandon_rate: self.abandon.max_rate,
             abandon_after_s: self.abandon.after_s,
             min_ring_s: self.min_ring_s,
+            abandon_message,
+        })
+    }
+}
+
+/// Longest caller name: a name, not a sentence.
+const MAX_CALLER: usize = 80;
+/// Longest message text: regulations want it short (Ofcom: an information message, TCPA:
+/// limited to the identification and the number).
+const MAX_MESSAGE: usize = 400;
+
+impl AbandonMessageFile {
+    fn compile(self) -> Result<AbandonMessage, String> {
+        let caller = self.caller.trim().to_string();
+        if caller.is_empty() || caller.chars().count() > MAX_CALLER {
+            return Err(format!(
+                "abandon_message.caller must name the business calling (1-{MAX_CALLER} characters)"
+            ));
+        }
+        if caller
+            .chars()
+            .any(|c| c.is_control() || c == '{' || c == '}')
+        {
+            return Err("abandon_message.caller: no braces or control characters".into());
+        }
+        let callback = self.callback.trim().to_string();
+        let digits = callback.chars().filter(char::is_ascii_digit).count();
+        let shaped = callback
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !shaped || !(7..=15).contains(&digits) {
+            return Err(format!(
+                "abandon_message.callback `{callback}` is not a telephone number (7-15 digits, spaces, + - ( ) .)"
+            ));
+        }
+        if self.text.is_empty() {
+            return Err(
+                "abandon_message.text: give the message in at least one locale (en-US: \"...\")"
+                    .into(),
+            );
+        }
+        let mut text = BTreeMap::new();
+        for (tag, words) in self.text {
+            let locale: crate::Locale = tag
+                .parse()
+                .map_err(|e| format!("abandon_message.text: {e}"))?;
+            let words = words.trim().to_string();
+            let at = format!("abandon_message.text.{tag}");
+            if words.is_empty() || words.chars().count() > MAX_MESSAGE {
+                return Err(format!("{at} must be 1-{MAX_MESSAGE} characters"));
+            }
+            for need in ["{caller}", "{callback}"] {
+                if !words.contains(need) {
+                    return Err(format!(
+                        "{at} must say {need}: the message identifies the caller and gives the number to call back"
+                    ));
+                }
+            }
+            let rest = words.replace("{caller}", "").replace("{callback}", "");
+            if rest.contains('{') || rest.contains('}') {
+                return Err(format!(
+                    "{at}: only {{caller}} and {{callback}} can be filled in"
+                ));
+            }
+            if text.insert(locale, words).is_some() {
+                return Err(format!("{at}: the locale is given twice"));
+            }
+        }
+        Ok(AbandonMessage {
+            caller,
+            callback,
+            text,
         })
     }
 }

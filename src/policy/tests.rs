@@ -444,3 +444,63 @@ fn a_file_policy_is_named_by_its_absolute_path_and_hashed() {
     assert_eq!(preset.sha256, src.sha256);
     assert_eq!(preset.compile().expect("compiles").name, PRESETS[0].0);
 }
+
+const MESSAGE_POLICY: &str = "name: x\ndefault_timezone: UTC\ncalling_hours: {all: \"08:00-22:00\"}\nabandon_message:\n  caller: Acme Recovery\n  callback: \"+1 800 555 0100\"\n  text:\n    en-US: \"This is {caller}. Please call us back on {callback}.\"\n";
+
+#[test]
+fn the_abandon_message_names_the_caller_and_the_number_in_every_locale() {
+    let p = Policy::from_yaml(MESSAGE_POLICY, "p.yaml").expect("parses");
+    let m = p.abandon_message.expect("a message");
+    assert_eq!(
+        m.written(crate::Locale::EnUs).as_deref(),
+        Some("This is Acme Recovery. Please call us back on +1 800 555 0100.")
+    );
+    // A voice reads the number digit by digit.
+    assert_eq!(
+        m.spoken(crate::Locale::EnUs).as_deref(),
+        Some("This is Acme Recovery. Please call us back on one eight zero zero five five five zero one zero zero.")
+    );
+    assert_eq!(m.written(crate::Locale::ZhCn), None);
+    // The presets name no caller: they carry no message.
+    assert!(cn().abandon_message.is_none());
+}
+
+#[test]
+fn an_abandon_message_that_hides_who_calls_is_refused() {
+    let cases = [
+        (
+            MESSAGE_POLICY.replace("This is {caller}. ", ""),
+            "abandon_message.text.en-US must say {caller}",
+        ),
+        (
+            MESSAGE_POLICY.replace(" on {callback}", ""),
+            "abandon_message.text.en-US must say {callback}",
+        ),
+        (
+            MESSAGE_POLICY.replace("+1 800 555 0100", "call us"),
+            "abandon_message.callback `call us` is not a telephone number",
+        ),
+        (
+            MESSAGE_POLICY.replace("+1 800 555 0100", "555"),
+            "abandon_message.callback `555` is not a telephone number",
+        ),
+        (
+            MESSAGE_POLICY.replace("Acme Recovery", "\"  \""),
+            "abandon_message.caller must name the business",
+        ),
+        (
+            MESSAGE_POLICY.replace("en-US:", "fr-FR:"),
+            "abandon_message.text: unknown locale `fr-FR`",
+        ),
+        (
+            MESSAGE_POLICY.replace("Please", "{name}, please"),
+            "abandon_message.text.en-US: only {caller} and {callback}",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Policy::from_yaml(&text, "p.yaml")
+            .expect_err("accepted")
+            .to_string();
+        assert!(e.contains(want), "want {want:?} in {e:?}");
+    }
+}

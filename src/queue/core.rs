@@ -74,6 +74,22 @@ pub struct AgentStatus {
     pub missed: u32,
 }
 
+/// One customer in the queue, for a console and for agent-first pacing (which matches
+/// its calls to the queue's customers by their `X-Voxdial-Attempt`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CustomerStatus {
+    /// The queue's number for them.
+    pub id: CustomerId,
+    /// The `X-Voxdial-*` context they arrived with.
+    pub context: Vec<(String, String)>,
+    /// When they arrived.
+    pub arrived: Millis,
+    /// The agent rung for them or talking to them.
+    pub agent: Option<String>,
+    /// Talking to that agent.
+    pub bridged: bool,
+}
+
 /// Why the queue gave up on a customer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -434,6 +450,20 @@ impl Queue {
                 calls: a.calls,
                 talk_ms: a.talk_ms,
                 missed: a.missed,
+            })
+            .collect()
+    }
+
+    /// Every customer in the queue, waiting or talking, in arrival order.
+    pub fn customers(&self) -> Vec<CustomerStatus> {
+        self.customers
+            .iter()
+            .map(|(id, c)| CustomerStatus {
+                id: *id,
+                context: c.context.clone(),
+                arrived: c.arrived,
+                agent: c.agent.clone(),
+                bridged: c.bridged,
             })
             .collect()
     }

@@ -14,8 +14,8 @@ pub mod serve;
 
 pub use config::{AgentAccount, QueueConfig, QueueConfigError};
 pub use core::{
-    AgentState, AgentStatus, CustomerId, GiveUpReason, Queue, QueueCounters, QueueOutput,
-    QueueSettings,
+    AgentState, AgentStatus, CustomerId, CustomerStatus, GiveUpReason, Queue, QueueCounters,
+    QueueOutput, QueueSettings,
 };
 pub use serve::{start, QueueError, QueueHandle, ServeOptions};
 

@@ -12,7 +12,8 @@
 
 use super::config::{QueueConfig, QueueConfigError};
 use super::core::{
-    AgentStatus, CustomerId, GiveUpReason, Queue, QueueCounters, QueueOutput, QueueSettings,
+    AgentStatus, CustomerId, CustomerStatus, GiveUpReason, Queue, QueueCounters, QueueOutput,
+    QueueSettings,
 };
 use super::{HandoffRecord, HandoffResult};
 use crate::media::stream::PlayoutQueue;
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// The core's own ring timeout is a backstop this much after the SIP leg's, which
 /// CANCELs the ring itself and reports the failure first.
@@ -35,6 +37,9 @@ const RING_BACKSTOP_MS: u64 = 3_000;
 const REGISTRAR_POLL: Duration = Duration::from_millis(500);
 /// Hold audio kept queued ahead on the customer's playout.
 const HOLD_AHEAD_MS: u64 = 200;
+/// The SIP cause a give-up's BYE carries: nobody is available (as the 480 a customer
+/// gets when nobody is logged in at all).
+const NO_AGENT_CAUSE: u16 = 480;
 
 /// Why a queue could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +70,7 @@ pub struct ServeOptions {
 
 /// The running queue, for the service (hand it the INVITEs for the queue's address) and
 /// a later console (agent states, counters).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct QueueHandle {
     name: String,
     arrivals: mpsc::UnboundedSender<IncomingCall>,
@@ -76,6 +81,7 @@ pub struct QueueHandle {
 struct Snapshot {
     agents: Vec<AgentStatus>,
     counters: QueueCounters,
+    customers: Vec<CustomerStatus>,
 }
 
 impl QueueHandle {
@@ -95,6 +101,14 @@ impl QueueHandle {
         self.snapshot
             .lock()
             .map(|s| s.agents.clone())
+            .unwrap_or_default()
+    }
+
+    /// The customers in the queue now (waiting, rung for, or talking).
+    pub fn customers(&self) -> Vec<CustomerStatus> {
+        self.snapshot
+            .lock()
+            .map(|s| s.customers.clone())
             .unwrap_or_default()
     }
 
@@ -141,6 +155,7 @@ pub fn start(
     let snapshot = Arc::new(Mutex::new(Snapshot {
         agents: core.agents(),
         counters: core.counters(now),
+        customers: core.customers(),
     }));
     let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
     let (records_tx, records) = mpsc::unbounded_channel();
@@ -180,6 +195,10 @@ enum Control {
     Bridge(PlayoutQueue),
     /// End the call, after playing this (the sorry message) if given.
     Hangup(Option<Arc<Vec<i16>>>),
+    /// The queue gave up on the customer: end the call saying so (480 in the BYE's
+    /// Reason, which a caller that bridged the customer here reads as "take them back"),
+    /// after playing the sorry message if given.
+    GiveUp(Option<Arc<Vec<i16>>>),
 }
 
 /// What the legs report to the driver's task.
@@ -241,10 +260,11 @@ struct Driver {
     record_dir: Option<PathBuf>,
     sip_ring: Duration,
     customers: HashMap<CustomerId, CustomerIo>,
-    /// Agent → the customer of its SIP leg still in progress. A leg whose customer left
-    /// rings on until its own timeout (the user agent has no CANCEL on request), so the
-    /// agent is not rung again meanwhile: their phone would get a second call.
-    legs: HashMap<String, CustomerId>,
+    /// Agent → the customer of its SIP leg still in progress, and the token that
+    /// withdraws it. A leg whose customer left (or was given up on) is CANCELled; it
+    /// stays here until its 487 ends it, so the agent is not rung again meanwhile: their
+    /// phone would get a second call.
+    legs: HashMap<String, (CustomerId, CancellationToken)>,
     events_tx: mpsc::UnboundedSender<Event>,
     records: mpsc::UnboundedSender<HandoffRecord>,
     /// Records of this turn of the loop, sent once the snapshot shows their effects, so
@@ -280,6 +300,7 @@ impl Driver {
                 let now = self.clock.now();
                 s.agents = self.core.agents();
                 s.counters = self.core.counters(now);
+                s.customers = self.core.customers();
             }
             for r in self.finished.drain(..) {
                 let _ = self.records.send(r);
@@ -437,7 +458,7 @@ impl Driver {
                 code,
                 answered,
             } => {
-                if self.legs.get(&agent) == Some(&id) {
+                if self.legs.get(&agent).is_some_and(|(c, _)| *c == id) {
                     self.legs.remove(&agent);
                 }
                 if answered {
@@ -456,7 +477,11 @@ impl Driver {
                 } else {
                     if let Some(c) = self.customers.get_mut(&id) {
                         if c.rung.as_deref() == Some(agent.as_str()) {
-                            c.last_fail = Some(code.unwrap_or(408));
+                            // After a give-up the ring ends with our own CANCEL's 487: that is
+                            // the give-up's doing, not the agent's, and must not replace it.
+                            if c.gave_up.is_none() {
+                                c.last_fail = Some(code.unwrap_or(408));
+                            }
                             c.rung = None;
                         }
                     }
@@ -495,10 +520,17 @@ impl Driver {
         let now = self.clock.now();
         match o {
             QueueOutput::Ring { customer, agent } => self.ring(customer, agent, now),
-            // The SIP leg cancels its own ring at the ring timeout; one whose customer
-            // left rings out, and is hung up if the agent answers it (see AgentUp).
+            // The customer left, was given up on, or the agent went offline: CANCEL the
+            // agent's ringing phone. (At the ring timeout the SIP leg has CANCELled its
+            // own ring already; withdrawing it again does nothing.) An answer that
+            // crosses the CANCEL is hung up (see AgentUp).
             QueueOutput::CancelRing { customer, agent } => {
                 tracing::debug!(queue = %self.name, customer, agent = %agent, "ring abandoned");
+                if let Some((c, withdraw)) = self.legs.get(&agent) {
+                    if *c == customer {
+                        withdraw.cancel();
+                    }
+                }
             }
             QueueOutput::GiveUp {
                 customer, reason, ..
@@ -506,7 +538,7 @@ impl Driver {
                 tracing::info!(queue = %self.name, ?reason, "gave up on a customer");
                 if let Some(c) = self.customers.get_mut(&customer) {
                     c.gave_up = Some((reason, now));
-                    let _ = c.control.send(Control::Hangup(self.sorry.clone()));
+                    let _ = c.control.send(Control::GiveUp(self.sorry.clone()));
                 }
             }
         }
@@ -537,7 +569,8 @@ impl Driver {
         };
         c.rung = Some(agent.clone());
         c.last_agent = Some(agent.clone());
-        self.legs.insert(agent.clone(), id);
+        let withdraw = CancellationToken::new();
+        self.legs.insert(agent.clone(), (id, withdraw.clone()));
         tracing::info!(queue = %self.name, agent = %agent, "ringing agent");
         let (control_tx, control_rx) = std::sync::mpsc::channel();
         let relay = Relay {
@@ -561,6 +594,7 @@ impl Driver {
                 .iter()
                 .map(|(k, v)| (format!("{CONTEXT_PREFIX}{k}"), v.clone()))
                 .collect(),
+            withdraw: Some(withdraw),
             ..Default::default()
         };
         let ua = self.ua.clone();
@@ -686,24 +720,33 @@ fn relay(
     while let Some(frame) = media.inbound.blocking_recv() {
         frames += 1;
         while let Ok(c) = control.try_recv() {
+            let gave_up = matches!(c, Control::GiveUp(_));
             match c {
                 Control::Bridge(p) => {
                     media.playout.flush();
                     peer = Some(p);
                 }
-                Control::Hangup(sorry) if !hanging_up => {
+                Control::Hangup(sorry) | Control::GiveUp(sorry) if !hanging_up => {
                     hanging_up = true;
                     peer = None;
                     media.playout.flush();
                     if let Some(s) = &sorry {
                         media.playout.push_8k(s);
                     }
-                    let _ = commands.send(AgentCommand::Hangup {
-                        outcome: "queue".into(),
-                        after_playout: sorry.is_some(),
+                    let after_playout = sorry.is_some();
+                    let _ = commands.send(if gave_up {
+                        AgentCommand::GiveUp {
+                            cause: NO_AGENT_CAUSE,
+                            after_playout,
+                        }
+                    } else {
+                        AgentCommand::Hangup {
+                            outcome: "queue".into(),
+                            after_playout,
+                        }
                     });
                 }
-                Control::Hangup(_) => {}
+                Control::Hangup(_) | Control::GiveUp(_) => {}
             }
         }
         if let Some(p) = &peer {

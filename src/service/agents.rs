@@ -172,6 +172,15 @@ pub mod bot {
     }
 
     impl BotFactory {
+        /// What each locale's recognizer and synthesis-ahead pool did so far (load runs
+        /// read where the speech CPU went).
+        pub fn load_stats(&self) -> BTreeMap<crate::Locale, crate::bot::agent::SpeechLoad> {
+            self.resources
+                .iter()
+                .map(|(l, r)| (*l, r.load_stats()))
+                .collect()
+        }
+
         /// Load the scenario library under `root` and each campaign locale's models,
         /// and warm every campaign scenario's prompts.
         pub fn load(

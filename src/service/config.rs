@@ -36,7 +36,7 @@ pub struct ServiceConfig {
     /// Folder of call recordings (`<campaign>/<attempt>.wav`); none: no recordings.
     #[serde(default)]
     pub recordings: Option<PathBuf>,
-    /// The operations API (reserved: validated, not served yet).
+    /// The read-only operations endpoint (`GET /healthz`, `GET /metrics`); none: not served.
     #[serde(default)]
     pub http: Option<HttpSection>,
     /// On SIGTERM, how long live calls may go on before they are hung up.
@@ -63,7 +63,7 @@ pub struct SipSection {
     pub listen: SocketAddr,
 }
 
-/// The reserved HTTP section.
+/// Where the operations endpoint listens.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
@@ -103,7 +103,10 @@ impl Default for SpeechSection {
 pub enum Mode {
     /// Every answered call goes to a bot; only hand-offs reach people.
     BotFirst,
-    /// Answered calls go straight to a free human agent (not served yet: refused at load).
+    /// Classic predictive dialing for human collectors: a call call-progress detection
+    /// finds a person on is bridged at once to the campaign's built-in queue (its
+    /// longest-idle free agent); one no agent takes within the policy's `abandon.after_s`
+    /// hears the policy's `abandon_message` and is hung up, counted as abandoned.
     AgentFirst,
 }
 
@@ -119,9 +122,12 @@ pub struct CampaignConfig {
     pub locale: Locale,
     /// How fast to dial.
     pub pacing: PacingSection,
-    /// Bots taking answered calls at once.
+    /// Bots taking answered calls at once (bot-first; agent-first has none: its takers
+    /// are the queue's agents).
+    #[serde(default)]
     pub bots: u32,
-    /// The queue (a name under `queues:`) hand-offs go to.
+    /// The queue (a name under `queues:`) hand-offs go to; agent-first: the built-in
+    /// queue whose agents take every answered call.
     #[serde(default)]
     pub queue: Option<String>,
     /// Trunks (names under `trunks:`) this campaign dials on, in preference order;
@@ -299,6 +305,57 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded,
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     Ok(loaded)
+}
+
+/// What an agent-first campaign needs: a built-in queue (its agents are the takers, and
+/// the pacer reads their states live), and nothing that only a bot uses.
+fn agent_first_checks(
+    config: &ServiceConfig,
+    c: &CampaignConfig,
+    ix: &str,
+    at: &dyn Fn(&[&str], String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let Some(name) = &c.queue else {
+        return Err(at(
+            &["campaigns", ix, "mode"],
+            format!(
+                "campaign {}: agent_first needs a queue: name a built-in queue under queue:",
+                c.name
+            ),
+        ));
+    };
+    if config
+        .queues
+        .iter()
+        .any(|q| &q.name == name && !q.built_in())
+    {
+        return Err(at(
+            &["campaigns", ix, "queue"],
+            format!(
+                "campaign {}: agent_first needs a built-in queue (its agents' states pace the dialing), and {name} has a uri",
+                c.name
+            ),
+        ));
+    }
+    if c.bots != 0 {
+        return Err(at(
+            &["campaigns", ix, "bots"],
+            format!(
+                "campaign {}: agent_first has no bots (the queue's agents take the calls): drop bots",
+                c.name
+            ),
+        ));
+    }
+    if c.script.is_some() {
+        return Err(at(
+            &["campaigns", ix, "script"],
+            format!(
+                "campaign {}: agent_first answers with people, not a script: drop script",
+                c.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parse and check a file's text (see [`load`]).
@@ -505,12 +562,8 @@ pub fn parse(
             ));
         }
         if c.mode == Mode::AgentFirst {
-            return Err(at(
-                &["campaigns", &ix, "mode"],
-                "agent_first is not served yet: use bot_first".into(),
-            ));
-        }
-        if c.bots == 0 || c.bots > 10_000 {
+            agent_first_checks(&config, c, &ix, &at)?;
+        } else if c.bots == 0 || c.bots > 10_000 {
             return Err(at(
                 &["campaigns", &ix, "bots"],
                 format!("bots must be between 1 and 10000, not {}", c.bots),
@@ -761,6 +814,52 @@ http: {listen: 127.0.0.1:8080}
             let e = error_of(&text);
             assert!(e.starts_with(want), "want {want:?}, got {e:?}");
         }
+    }
+
+    fn agent_first(campaign: &str) -> String {
+        let env_free = with_builtin(BUILTIN).replace(
+            ", password_env: AGENT_1001_PASSWORD",
+            ", contact: 'sip:1001@127.0.0.1:5091'",
+        );
+        env_free.replace("    bots: 4\n    queue: collections\n", campaign)
+    }
+
+    #[test]
+    fn an_agent_first_campaign_takes_a_built_in_queue_and_no_bots() {
+        let text = agent_first("    queue: care\n").replace("mode: bot_first", "mode: agent_first");
+        let l = load_text(&text).unwrap();
+        let c = &l.config.campaigns[0];
+        assert_eq!(
+            (c.mode, c.bots, c.queue.as_deref()),
+            (Mode::AgentFirst, 0, Some("care"))
+        );
+        let bad =
+            |campaign: &str| agent_first(campaign).replace("mode: bot_first", "mode: agent_first");
+        let cases = [
+            (
+                bad(""),
+                "voxdial.yaml:17:11: campaign demo: agent_first needs a queue",
+            ),
+            (
+                bad("    queue: collections\n"),
+                "voxdial.yaml:20:12: campaign demo: agent_first needs a built-in queue",
+            ),
+            (
+                bad("    queue: care\n    bots: 2\n"),
+                "voxdial.yaml:21:11: campaign demo: agent_first has no bots",
+            ),
+            (
+                bad("    queue: care\n    script: {hangup_after_s: 1}\n"),
+                "voxdial.yaml:21:5: campaign demo: agent_first answers with people",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = error_of(&text);
+            assert!(e.starts_with(want), "want {want:?}, got {e:?}");
+        }
+        // Bot-first still needs its bots.
+        let e = error_of(&agent_first("    queue: care\n"));
+        assert!(e.contains("bots must be between 1 and 10000"), "{e}");
     }
 
     #[test]

@@ -7,18 +7,21 @@
 //! side (offers with contact history, ledger before dial, retries, blocks) is
 //! `campaign::runner::Ledger`, shared with the simulated runner.
 
+use super::agent_first::{self, Connector, Reached};
 use super::agents::{AgentFactory, CampaignInfo};
-use super::config::{CampaignConfig, Loaded};
+use super::config::{CampaignConfig, Loaded, Mode};
+use super::metrics::{CampaignFigures, LatencyHistogram, Metrics, Snapshot};
 use crate::campaign::runner::{self, Committed, Finish, Ledger};
 use crate::dialer::core::{CallId, Dialer, DialerConfig, Input, LineResult, Output};
+use crate::media::stream::PlayoutQueue;
 use crate::policy::{CallOutcome, Policy};
-use crate::queue::{HandoffRecord, HandoffResult as QueueResult};
+use crate::queue::{HandoffRecord, HandoffResult as QueueResult, QueueHandle};
 use crate::sip::agent::{AgentCommand, AgentMedia, CallAgent, EarlyVerdict};
-use crate::sip::transfer::TransferState;
 use crate::sip::trunk::{Refusal, TrunkGate};
 use crate::sip::ua::{CallReport, CallRequest, SipUa, UaError};
 use crate::store::{
-    CallDetail, Channel, Handoff, HandoffResult, Lead, Store, StoreError, TranscriptEntry,
+    CallDetail, Channel, ComplianceEvent, Handoff, HandoffMethod, HandoffResult, Lead, Store,
+    StoreError, TranscriptEntry,
 };
 use crate::time::{Millis, MonotonicClock};
 use serde::Serialize;
@@ -59,6 +62,15 @@ pub enum ServiceError {
     /// A built-in queue cannot start (its hold audio).
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    /// An agent-first campaign cannot run: its policy has no abandon message in the
+    /// campaign's locale, the message has no audio, or its queue is not running.
+    #[error("campaign {campaign}: {why}")]
+    AgentFirst {
+        /// Campaign.
+        campaign: String,
+        /// What is missing.
+        why: String,
+    },
     /// The recordings folder cannot be made.
     #[error("recordings folder {path}")]
     Recordings {
@@ -76,6 +88,68 @@ pub struct RunOptions {
     /// Stop once no call is live and no lead is due now (tests, a one-shot batch);
     /// retries scheduled later stay in the database for the next run.
     pub exit_when_idle: bool,
+    /// The running built-in queues (`service::queues::bind`): agent-first campaigns'
+    /// agents, whose states pace them.
+    pub queues: Vec<QueueHandle>,
+    /// Agent-first campaigns' abandon message voiced (8 kHz), by campaign: the policy's
+    /// `abandon_message` in the campaign's locale ([`abandon_texts`]), voiced once
+    /// before the first dial so no call waits on a voice.
+    pub abandon_audio: BTreeMap<String, AbandonAudio>,
+    /// Where the live figures are published for the operations endpoint, if one runs.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// A voiced abandon message (8 kHz PCM); its length, not its samples, in debug output.
+#[derive(Clone)]
+pub struct AbandonAudio(pub Arc<Vec<i16>>);
+
+impl std::fmt::Debug for AbandonAudio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AbandonAudio({} ms)", self.0.len() / 8)
+    }
+}
+
+/// One agent-first campaign's abandon message, to be voiced before the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbandonText {
+    /// Campaign.
+    pub campaign: String,
+    /// The campaign's locale (the voice to use).
+    pub locale: crate::Locale,
+    /// The words as a voice reads them (the callback number digit by digit).
+    pub spoken: String,
+}
+
+/// The abandon message of every agent-first campaign of `cfg`, from its stored policy
+/// snapshot: an error naming the campaign when the policy has none in its locale, since
+/// abandoning a call without identifying the caller is what the rules forbid.
+pub fn abandon_texts(cfg: &Loaded, store: &dyn Store) -> Result<Vec<AbandonText>, ServiceError> {
+    let mut out = Vec::new();
+    for c in cfg
+        .config
+        .campaigns
+        .iter()
+        .filter(|c| c.mode == Mode::AgentFirst)
+    {
+        let (_, policy) = campaign_policy(store, &c.name)?;
+        let spoken = policy
+            .abandon_message
+            .as_ref()
+            .and_then(|m| m.spoken(c.locale))
+            .ok_or_else(|| ServiceError::AgentFirst {
+                campaign: c.name.clone(),
+                why: format!(
+                    "agent_first abandons calls no agent takes in time, and its policy {} has no abandon_message in {} (who calls, a number to call back): set a policy with one (campaign policy {} --set FILE)",
+                    policy.name, c.locale, c.name
+                ),
+            })?;
+        out.push(AbandonText {
+            campaign: c.name.clone(),
+            locale: c.locale,
+            spoken,
+        });
+    }
+    Ok(out)
 }
 
 /// Per-campaign counters, logged every minute and returned at the end.
@@ -85,8 +159,12 @@ pub struct Counters {
     pub dials: u64,
     /// Calls answered.
     pub answered: u64,
-    /// Answered calls no bot took in time.
+    /// Answered calls no bot (agent-first: no agent) took in time.
     pub abandoned: u64,
+    /// Agent-first: calls that reached an agent.
+    pub connected: u64,
+    /// Agent-first: seconds the agents talked with customers (the queue's records).
+    pub agent_talk_s: f64,
     /// Calls handed to a person.
     pub transferred: u64,
     /// Attempts closed, by outcome.
@@ -119,7 +197,14 @@ enum Event {
         camp: usize,
         call: CallId,
         commands: mpsc::UnboundedSender<AgentCommand>,
+        playout: PlayoutQueue,
         at: Millis,
+    },
+    /// Agent-first: what the call's connector found.
+    Reached {
+        camp: usize,
+        call: CallId,
+        reached: Reached,
     },
     Ended {
         camp: usize,
@@ -151,6 +236,7 @@ impl CallAgent for Answering {
             camp: self.camp,
             call: self.call,
             commands: commands.clone(),
+            playout: media.playout.clone(),
             at: self.clock.now(),
         });
         self.inner.start(media, commands)
@@ -165,6 +251,14 @@ struct Live {
     task: Option<tokio::task::JoinHandle<()>>,
     commands: Option<mpsc::UnboundedSender<AgentCommand>>,
     answered_at: Option<Millis>,
+    /// The call's outbound audio (agent-first plays the abandon message on it).
+    playout: Option<PlayoutQueue>,
+    /// Agent-first: when call progress found a person, the answer the core counts.
+    person_at: Option<Millis>,
+    /// Agent-first: the abandon message was started (the attempt closes at the end).
+    abandoned_at: Option<Millis>,
+    /// Agent-first: the call was asked to bridge to the queue.
+    bridge_asked: bool,
     connected: bool,
     /// The attempt is closed in the ledger.
     closed: bool,
@@ -174,6 +268,8 @@ struct Live {
     report: Option<CallReport>,
     sip_code: Option<u16>,
     recording: Option<PathBuf>,
+    /// Why this driver hung the call up itself (the drain's limit), for its disposition.
+    hung_up_for: Option<&'static str>,
 }
 
 /// One campaign's core, ledger and calls.
@@ -197,6 +293,19 @@ struct Camp<'p> {
     /// How long a dial rings: the config's, but never under the policy's minimum ring.
     ring_timeout: Duration,
     counters: Counters,
+    /// Agent-first: the queue, the abandon message and the agents' wrap-up.
+    agent_first: Option<AgentFirst>,
+    /// The bots' turn latencies, for the operations endpoint.
+    turn_latency: LatencyHistogram,
+}
+
+/// What an agent-first campaign's driver needs beyond a bot-first one's.
+struct AgentFirst {
+    queue: QueueHandle,
+    abandon: Arc<Vec<i16>>,
+    /// The message as written, for the call's record.
+    written: String,
+    wrap_up_ms: u64,
 }
 
 struct Trunk {
@@ -222,6 +331,8 @@ struct Driver<'s, 'p> {
     early: HashMap<i64, HandoffRecord>,
     /// How long a parked attempt waits for its queue's record.
     park_for_ms: u64,
+    /// Where the figures are published after every turn of the loop.
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// An attempt whose call was handed to a built-in queue, closed once the queue's record
@@ -235,6 +346,8 @@ struct Parked {
     talk_s: f64,
     detail: CallDetail,
     until: Millis,
+    /// An agent-first call: the queue's record says whether an agent took it.
+    agent_first: bool,
 }
 
 /// The campaign's stored policy, compiled (what every dial is judged by).
@@ -290,13 +403,23 @@ pub async fn run(
             },
         })
         .collect::<Vec<_>>();
+    let mut firsts = Vec::new();
+    for (c, policy) in cfg.config.campaigns.iter().zip(&policies) {
+        firsts.push(match c.mode {
+            Mode::AgentFirst => Some(agent_first_of(cfg, c, policy, &opts)?),
+            Mode::BotFirst => None,
+        });
+    }
     let camps = cfg
         .config
         .campaigns
         .iter()
         .zip(rows)
         .zip(&policies)
-        .map(|((c, row), policy)| camp(cfg, c, row, policy, start, &trunks, ua.local_addr()))
+        .zip(firsts)
+        .map(|(((c, row), policy), first)| {
+            camp(cfg, c, row, policy, start, &trunks, ua.local_addr(), first)
+        })
         .collect();
     let recordings = cfg.config.recordings.as_ref().map(|p| cfg.path(p));
     if let Some(dir) = &recordings {
@@ -319,6 +442,7 @@ pub async fn run(
         parked: HashMap::new(),
         early: HashMap::new(),
         park_for_ms: park_for_ms(cfg),
+        metrics: opts.metrics.clone(),
     };
     let drain_for = Duration::from_secs_f64(cfg.config.drain_timeout_s);
     let mut drain_until: Option<Millis> = None;
@@ -327,6 +451,7 @@ pub async fn run(
     loop {
         let now = d.clock.now();
         for ci in 0..d.camps.len() {
+            d.count_takers(ci, now)?;
             d.step(ci, now)?;
         }
         d.unpark_expired(now)?;
@@ -335,6 +460,7 @@ pub async fn run(
             d.log_counters();
         }
         let live: usize = d.camps.iter().map(|c| c.live.len()).sum::<usize>() + d.parked.len();
+        d.publish();
         if d.draining && live == 0 {
             break;
         }
@@ -370,6 +496,11 @@ pub async fn run(
         if let Some(t) = d.parked.values().map(|p| p.until).min() {
             wake = wake.min(t);
         }
+        if d.camps.iter().any(|c| c.agent_first.is_some()) {
+            // The queue's agents free up on its own clock (wrap-up ends, rings fail):
+            // look at its states often enough to connect a waiting answer in time.
+            wake = wake.min(d.clock.now().plus_ms(TAKERS_POLL_MS));
+        }
         let sleep = tokio::time::sleep_until(d.clock.instant_of(wake).into());
         tokio::select! {
             ev = rx.recv() => {
@@ -399,6 +530,7 @@ pub async fn run(
         }
     }
     d.log_counters();
+    d.publish();
     for c in &d.camps {
         let mut k = c.counters.clone();
         k.outcomes = c.ledger.outcomes.clone();
@@ -407,6 +539,57 @@ pub async fn run(
     }
     Ok(report)
 }
+
+/// An agent-first campaign's queue, message and wrap-up, or why it cannot run.
+fn agent_first_of(
+    cfg: &Loaded,
+    c: &CampaignConfig,
+    policy: &Policy,
+    opts: &RunOptions,
+) -> Result<AgentFirst, ServiceError> {
+    let why = |why: String| ServiceError::AgentFirst {
+        campaign: c.name.clone(),
+        why,
+    };
+    let name = c.queue.as_deref().unwrap_or_default();
+    let queue = opts
+        .queues
+        .iter()
+        .find(|q| q.name() == name)
+        .cloned()
+        .ok_or_else(|| why(format!("its queue {name} is not running")))?;
+    let written = policy
+        .abandon_message
+        .as_ref()
+        .and_then(|m| m.written(c.locale))
+        .ok_or_else(|| {
+            why(format!(
+                "its policy {} has no abandon_message in {}",
+                policy.name, c.locale
+            ))
+        })?;
+    let abandon = opts
+        .abandon_audio
+        .get(&c.name)
+        .filter(|a| !a.0.is_empty())
+        .map(|a| a.0.clone())
+        .ok_or_else(|| why("its abandon message has not been voiced".into()))?;
+    let wrap_up_ms = cfg
+        .builtin_queues
+        .iter()
+        .find(|q| q.name == name)
+        .map_or(0, |q| u64::from(q.wrap_up_s) * 1000);
+    Ok(AgentFirst {
+        queue,
+        abandon,
+        written,
+        wrap_up_ms,
+    })
+}
+
+/// How often agent-first campaigns read their queue's free agents (the abandon limit is
+/// two seconds: a freed agent is seen within a tenth of it).
+const TAKERS_POLL_MS: u64 = 200;
 
 /// The next queue record, or never when there are no built-in queues.
 async fn recv_handoff(
@@ -433,6 +616,7 @@ fn park_for_ms(cfg: &Loaded) -> u64 {
     (worst + 3600) * 1000
 }
 
+#[allow(clippy::too_many_arguments)]
 fn camp<'p>(
     cfg: &Loaded,
     c: &CampaignConfig,
@@ -441,6 +625,7 @@ fn camp<'p>(
     start: Millis,
     trunks: &[Trunk],
     sip_addr: std::net::SocketAddr,
+    agent_first: Option<AgentFirst>,
 ) -> Camp<'p> {
     let trunk_ix: Vec<usize> = if c.trunks.is_empty() {
         (0..trunks.len()).collect()
@@ -451,20 +636,28 @@ fn camp<'p>(
             .collect()
     };
     let cps: f64 = trunk_ix.iter().map(|i| trunks[*i].cfg.cps).sum();
-    let pacing = c.pacing.pacing(policy.max_abandon_rate, true);
+    let pacing = c
+        .pacing
+        .pacing(policy.max_abandon_rate, agent_first.is_none());
+    // Agent-first: the queue's agents take every answer, counted live from its states.
+    let takers = match &agent_first {
+        Some(a) => u32::try_from(a.queue.agents().len()).unwrap_or(u32::MAX),
+        None => c.bots,
+    };
     let core = Dialer::new(
         DialerConfig {
             start,
             stop_at: Millis::NEVER,
             tick_ms: 1000,
-            takers: c.bots,
+            takers,
             // Bot-first: the bots take every answer; the pacer's human side is the queue,
             // which this process does not see yet, so it is not allowed to throttle.
-            humans: c.bots,
+            humans: takers,
             max_dials_per_tick: (cps.ceil() as u32).max(1),
             abandon_after_ms: (policy.abandon_after_s * 1000.0) as u64,
             max_dials: None,
             tick_while_calls_live: true,
+            live_takers: agent_first.is_some(),
         },
         pacing.pacer(),
         Some(policy),
@@ -499,10 +692,54 @@ fn camp<'p>(
         retry_at: None,
         ring_timeout: Duration::from_secs_f64(cfg.config.ring_timeout_s.max(policy.min_ring_s)),
         counters: Counters::default(),
+        agent_first,
+        turn_latency: LatencyHistogram::default(),
     }
 }
 
 impl Driver<'_, '_> {
+    /// Agent-first: give the core the queue's free agents now.
+    fn count_takers(&mut self, ci: usize, now: Millis) -> Result<(), ServiceError> {
+        let c = &mut self.camps[ci];
+        let Some(a) = &c.agent_first else {
+            return Ok(());
+        };
+        let connected: Vec<i64> = c
+            .live
+            .values()
+            .filter(|l| l.connected && !l.ended && l.abandoned_at.is_none())
+            .map(|l| l.attempt)
+            .collect();
+        let (free, total) = agent_first::takers(&a.queue, &connected);
+        c.core.handle(now, Input::Takers { free, total });
+        self.drain(ci, now)
+    }
+
+    /// Agent-first: the customer hears the policy's message, then the call ends; its
+    /// attempt is closed as abandoned when it has.
+    fn play_abandon(&mut self, ci: usize, call: CallId, now: Millis) {
+        let c = &mut self.camps[ci];
+        let (Some(a), Some(l)) = (&c.agent_first, c.live.get_mut(&call)) else {
+            return;
+        };
+        if l.abandoned_at.is_some() {
+            return;
+        }
+        l.abandoned_at = Some(now);
+        c.counters.abandoned += 1;
+        tracing::info!(campaign = %c.info.name, lead_id = l.lead.id, "no agent in time: the abandon message, then the hang-up");
+        if let Some(p) = &l.playout {
+            p.flush();
+            p.push_8k(&a.abandon);
+        }
+        if let Some(cmd) = &l.commands {
+            let _ = cmd.send(AgentCommand::Hangup {
+                outcome: "abandoned".into(),
+                after_playout: true,
+            });
+        }
+    }
+
     /// Fire the campaign's due timers, act on its outputs, start dials a trunk takes.
     fn step(&mut self, ci: usize, now: Millis) -> Result<(), ServiceError> {
         while self.camps[ci].core.poll_timeout().is_some_and(|t| t <= now) {
@@ -569,21 +806,35 @@ impl Driver<'_, '_> {
                             task: None,
                             commands: None,
                             answered_at: None,
+                            playout: None,
+                            person_at: None,
+                            abandoned_at: None,
+                            bridge_asked: false,
                             connected: false,
                             closed: false,
                             ended: false,
                             report: None,
                             sip_code: None,
                             recording: None,
+                            hung_up_for: None,
                         },
                     );
                     c.pending.push_back(call);
                 }
             }
             Output::Connect { call, .. } => {
+                let first = self.camps[ci].agent_first.is_some();
                 let finished = match self.camps[ci].live.get_mut(&call) {
                     Some(l) => {
                         l.connected = true;
+                        if first && !l.ended {
+                            // Agent-first: bridge the customer to the queue, whose
+                            // longest-idle free agent takes the call.
+                            l.bridge_asked = true;
+                            if let Some(cmd) = &l.commands {
+                                let _ = cmd.send(AgentCommand::Bridge);
+                            }
+                        }
                         l.ended
                     }
                     None => false,
@@ -592,6 +843,19 @@ impl Driver<'_, '_> {
                 if finished {
                     self.close_answered(ci, call, now)?;
                 }
+            }
+            Output::Ended {
+                call,
+                outcome: CallOutcome::Abandoned,
+            } if self.camps[ci].agent_first.is_some()
+                && self.camps[ci]
+                    .live
+                    .get(&call)
+                    .is_some_and(|l| !l.ended && !l.closed) =>
+            {
+                // The customer is still on the line: the message first, the record when
+                // the call has ended.
+                self.play_abandon(ci, call, now);
             }
             Output::Ended { call, outcome } => {
                 let c = &mut self.camps[ci];
@@ -684,10 +948,32 @@ impl Driver<'_, '_> {
             return Ok(());
         };
         l.trunk = Some(ti);
-        let agent = match self.factory.agent(&c.info, &l.lead) {
+        type Made = Result<Box<dyn CallAgent>, Box<dyn std::error::Error + Send + Sync>>;
+        let made: Made = match &c.agent_first {
+            // Agent-first: no bot; the connector listens until a person is found.
+            Some(_) => {
+                let tx = self.tx.clone();
+                let report = Box::new(move |reached| {
+                    let _ = tx.send(Event::Reached {
+                        camp: ci,
+                        call,
+                        reached,
+                    });
+                });
+                match Connector::new(c.info.cpd, report) {
+                    Ok(a) => Ok(Box::new(a)),
+                    Err(e) => Err(Box::new(e)),
+                }
+            }
+            None => self
+                .factory
+                .agent(&c.info, &l.lead)
+                .map_err(|e| Box::new(e) as _),
+        };
+        let agent = match made {
             Ok(a) => a,
             Err(e) => {
-                tracing::error!(campaign = %c.info.name, lead_id = l.lead.id, error = %ErrorChain(&e), "no agent for the call; not dialled");
+                tracing::error!(campaign = %c.info.name, lead_id = l.lead.id, error = %ErrorChain(&*e), "no agent for the call; not dialled");
                 self.trunks[ti].gate.release();
                 l.trunk = None;
                 l.ended = true;
@@ -738,6 +1024,7 @@ impl Driver<'_, '_> {
             on_transfer_fail: None,
             campaign: Some(c.info.name.clone()),
             invite_headers: Vec::new(),
+            withdraw: None,
             lead_id: Some(l.lead.id.to_string()),
         };
         let agent = Box::new(Answering {
@@ -766,6 +1053,7 @@ impl Driver<'_, '_> {
                 camp,
                 call,
                 commands,
+                playout,
                 at,
             } => {
                 let c = &mut self.camps[camp];
@@ -773,8 +1061,13 @@ impl Driver<'_, '_> {
                     return Ok(());
                 };
                 l.commands = Some(commands);
+                l.playout = Some(playout);
                 l.answered_at = Some(at);
                 c.counters.answered += 1;
+                if c.agent_first.is_some() {
+                    // Agent-first: the answer counts once call progress finds a person.
+                    return Ok(());
+                }
                 c.core.handle(
                     now,
                     Input::LineResult {
@@ -783,6 +1076,34 @@ impl Driver<'_, '_> {
                     },
                 );
                 self.drain(camp, now)?;
+            }
+            Event::Reached {
+                camp,
+                call,
+                reached,
+            } => {
+                let c = &mut self.camps[camp];
+                let Some(l) = c.live.get_mut(&call) else {
+                    return Ok(());
+                };
+                match reached {
+                    Reached::Person if l.person_at.is_none() && !l.ended => {
+                        l.person_at = Some(now);
+                        c.core.handle(
+                            now,
+                            Input::LineResult {
+                                call,
+                                result: LineResult::Answered,
+                            },
+                        );
+                        self.drain(camp, now)?;
+                    }
+                    Reached::Person => {}
+                    Reached::NoAgent(why) => {
+                        tracing::warn!(campaign = %c.info.name, lead_id = l.lead.id, %why, "the bridge to the queue failed");
+                        self.play_abandon(camp, call, now);
+                    }
+                }
             }
             Event::Ended { camp, call, report } => {
                 let report = *report;
@@ -799,6 +1120,13 @@ impl Driver<'_, '_> {
                     .and_then(|t| t.as_array())
                 {
                     log_turn_timings(&c.info.name, turns);
+                    for ms in turns
+                        .iter()
+                        .filter_map(|t| t.get("total_ms").and_then(|v| v.as_f64()))
+                    {
+                        c.turn_latency
+                            .observe(ms.round().clamp(0.0, u32::MAX as f64) as u32);
+                    }
                 }
                 let Some(l) = c.live.get_mut(&call) else {
                     return Ok(());
@@ -812,6 +1140,12 @@ impl Driver<'_, '_> {
                 }
                 let answered = report.as_ref().is_ok_and(|r| r.answered);
                 l.sip_code = report.as_ref().ok().and_then(|r| r.sip_code);
+                let first = c.agent_first.is_some();
+                if answered && l.answered_at.is_none() && first {
+                    // Agent-first: answered, but no person was found (no usable SDP).
+                    l.answered_at = Some(now);
+                    c.counters.answered += 1;
+                }
                 if answered && l.answered_at.is_none() {
                     // Answered but the agent never started (no usable SDP): the core
                     // still needs to know the line was picked up.
@@ -835,8 +1169,16 @@ impl Driver<'_, '_> {
                 let Some(l) = c.live.get_mut(&call) else {
                     return Ok(());
                 };
-                if l.answered_at.is_some() {
-                    if l.connected && !l.closed {
+                // The answer the core counted: agent-first's is call progress's person.
+                let counted = if first {
+                    l.person_at.is_some()
+                } else {
+                    l.answered_at.is_some()
+                };
+                if counted {
+                    if first && l.abandoned_at.is_some() && !l.closed {
+                        self.close_abandoned(camp, call, now)?;
+                    } else if l.connected && !l.closed {
                         self.close_answered(camp, call, now)?;
                     } else if l.closed {
                         c.live.remove(&call);
@@ -869,7 +1211,8 @@ impl Driver<'_, '_> {
                                 disposition: None,
                                 talk_s: 0.0,
                             };
-                            let detail = detail_of(None, None, now, None, None);
+                            let mut detail = detail_of(None, None, now, None, None);
+                            detail.sip_call_id = l.report.as_ref().map(|r| r.call_id.clone());
                             close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
                         }
                         c.live.remove(&call);
@@ -880,6 +1223,79 @@ impl Driver<'_, '_> {
         Ok(())
     }
 
+    /// Agent-first: close a call that heard the abandon message, as abandoned, with the
+    /// message in its record.
+    fn close_abandoned(
+        &mut self,
+        ci: usize,
+        call: CallId,
+        now: Millis,
+    ) -> Result<(), ServiceError> {
+        let c = &mut self.camps[ci];
+        let Some(l) = c.live.remove(&call) else {
+            return Ok(());
+        };
+        let (Some(a), Some(at)) = (&c.agent_first, l.abandoned_at) else {
+            return Ok(());
+        };
+        let mut detail = detail_of(
+            l.report.as_ref(),
+            l.answered_at,
+            now,
+            l.recording.as_ref(),
+            c.queue_label.as_deref(),
+        );
+        let at_ms = at.ms_since(l.answered_at.unwrap_or(at));
+        let waited_ms = at.ms_since(l.person_at.unwrap_or(at));
+        detail.transcript.push(TranscriptEntry {
+            at_ms,
+            channel: Channel::Bot,
+            text: a.written.clone(),
+            prompt_id: Some("abandon_message".into()),
+        });
+        detail.compliance.push(ComplianceEvent {
+            at_ms,
+            rule: "abandon_message".into(),
+            detail: format!(
+                "no agent took the call {:.1} s after the person answered: the abandon message was played and the call hung up",
+                waited_ms as f64 / 1000.0
+            ),
+        });
+        let f = Finish {
+            lead: l.lead.id,
+            attempt: l.attempt,
+            outcome: CallOutcome::Abandoned,
+            sip_code: Some(200),
+            disposition: None,
+            talk_s: 0.0,
+        };
+        close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
+        if l.connected {
+            // Connected, but the bridge failed: the core still holds a taker for it.
+            c.core.handle(
+                now,
+                Input::CallDone {
+                    call,
+                    wrap_up_ms: 0,
+                },
+            );
+        }
+        self.drain(ci, now)
+    }
+
+    /// Agent-first: what the queue's record of a call says about its outcome and the
+    /// campaign's figures: a call no agent talked to was abandoned after all.
+    fn note_agent_first(&mut self, ci: usize, rec: &HandoffRecord, outcome: &mut CallOutcome) {
+        let k = &mut self.camps[ci].counters;
+        if rec.result == QueueResult::Bridged {
+            k.connected += 1;
+            k.agent_talk_s += rec.talk_ms as f64 / 1000.0;
+        } else if *outcome == CallOutcome::Connected {
+            k.abandoned += 1;
+            *outcome = CallOutcome::Abandoned;
+        }
+    }
+
     /// Close an answered call a bot held, and free the bot.
     fn close_answered(&mut self, ci: usize, call: CallId, now: Millis) -> Result<(), ServiceError> {
         let c = &mut self.camps[ci];
@@ -887,18 +1303,16 @@ impl Driver<'_, '_> {
             return Ok(());
         };
         let r = l.report.as_ref();
-        let outcome = r.map_or(CallOutcome::Interrupted, |r| r.policy_outcome);
+        let mut outcome = r.map_or(CallOutcome::Interrupted, |r| r.policy_outcome);
+        let wrap_up_ms = c.agent_first.as_ref().map(|a| a.wrap_up_ms);
+        // By REFER or by bridge: the customer was handed to the queue.
         let transferred = r
             .and_then(|r| r.transfer.as_ref())
-            .is_some_and(|t| matches!(t.result, TransferState::Completed { .. }));
+            .is_some_and(|t| t.handed_over());
         if transferred {
             c.counters.transferred += 1;
         }
-        let disposition = r
-            .and_then(|r| r.agent.as_ref())
-            .and_then(|a| a.get("outcome"))
-            .and_then(|o| o.as_str())
-            .map(str::to_string);
+        let disposition = Some(disposition_of(r, l.hung_up_for));
         let detail = detail_of(
             r,
             l.answered_at,
@@ -907,10 +1321,25 @@ impl Driver<'_, '_> {
             c.queue_label.as_deref(),
         );
         let mut detail = detail;
+        // Agent-first: a call bridged to the queue is a hand-off the queue's record
+        // completes (which agent, how long the customer waited, the talk).
+        let bridged = wrap_up_ms.is_some() && l.bridge_asked;
+        if bridged {
+            detail.handoff.get_or_insert_with(|| Handoff {
+                reason: "agent_first".into(),
+                method: Some(HandoffMethod::Bridge),
+                queue: c.queue_label.clone(),
+                agent: None,
+                waited_ms: None,
+                result: HandoffResult::Failed,
+                failure: Some("no record from the queue".into()),
+                recording: None,
+            });
+        }
         let sip_code = r.and_then(|r| r.sip_code).or(Some(200));
         let talk_s = r.map_or(0.0, |r| r.duration_s);
         let early = self.early.remove(&l.attempt);
-        if transferred && c.builtin_queue && early.is_none() {
+        if (transferred || bridged) && c.builtin_queue && early.is_none() {
             // The bot's part is over; the queue's record of the human part completes it.
             self.parked.insert(
                 l.attempt,
@@ -923,12 +1352,17 @@ impl Driver<'_, '_> {
                     talk_s,
                     detail,
                     until: now.plus_ms(self.park_for_ms),
+                    agent_first: bridged,
                 },
             );
         } else {
             if let Some(rec) = &early {
                 apply_handoff(&mut detail, rec);
+                if bridged {
+                    self.note_agent_first(ci, rec, &mut outcome);
+                }
             }
+            let c = &mut self.camps[ci];
             let f = Finish {
                 lead: l.lead.id,
                 attempt: l.attempt,
@@ -939,7 +1373,11 @@ impl Driver<'_, '_> {
             };
             close(self.store, &mut c.ledger, &f, Some(&detail), now)?;
         }
-        c.core.handle(now, Input::BotFree { call, transferred });
+        let c = &mut self.camps[ci];
+        match wrap_up_ms {
+            Some(wrap_up_ms) => c.core.handle(now, Input::CallDone { call, wrap_up_ms }),
+            None => c.core.handle(now, Input::BotFree { call, transferred }),
+        }
         self.drain(ci, now)
     }
 
@@ -956,6 +1394,9 @@ impl Driver<'_, '_> {
         };
         if let Some(mut p) = self.parked.remove(&attempt) {
             apply_handoff(&mut p.detail, &rec);
+            if p.agent_first {
+                self.note_agent_first(p.camp, &rec, &mut p.outcome);
+            }
             return self.close_parked(attempt, p, now);
         }
         let live = self
@@ -1057,9 +1498,10 @@ impl Driver<'_, '_> {
 
     /// At the drain limit: hang up every answered call.
     fn hang_up_all(&mut self) {
-        for c in &self.camps {
-            for l in c.live.values() {
+        for c in &mut self.camps {
+            for l in c.live.values_mut() {
                 if let Some(cmd) = &l.commands {
+                    l.hung_up_for = Some("shutdown");
                     let _ = cmd.send(AgentCommand::Hangup {
                         outcome: "shutdown".into(),
                         after_playout: false,
@@ -1094,6 +1536,35 @@ impl Driver<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Publish the figures for the operations endpoint (a few campaigns' counters: cheap
+    /// enough for every turn of the loop).
+    fn publish(&self) {
+        let Some(m) = &self.metrics else {
+            return;
+        };
+        let campaigns = self
+            .camps
+            .iter()
+            .map(|c| {
+                let k = &c.counters;
+                let f = CampaignFigures {
+                    dials: k.dials,
+                    answered: k.answered,
+                    abandoned: k.abandoned,
+                    handoffs: k.transferred,
+                    live_calls: c.live.len() as u64,
+                    outcomes: c.ledger.outcomes.clone(),
+                    turn_latency: c.turn_latency.clone(),
+                };
+                (c.info.name.clone(), f)
+            })
+            .collect();
+        m.publish(Snapshot {
+            campaigns,
+            draining: self.draining,
+        });
     }
 
     fn log_counters(&self) {
@@ -1147,6 +1618,9 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
                 .and_then(|v| v.as_str())
                 .unwrap_or("none"),
             asr_ms = f(t, "asr_ms"),
+            asr_queue_ms = f(t, "asr_queue_ms"),
+            lag_ms = f(t, "lag_ms"),
+            decodes = f(t, "decodes"),
             speculative = t
                 .get("speculative")
                 .and_then(|v| v.as_bool())
@@ -1161,6 +1635,46 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
             "turn timing"
         );
     }
+}
+
+/// What became of an answered call a bot held, in a word, for its attempt's disposition:
+/// the conversation's own outcome when it ended (`promise_to_pay`, `transferred`,
+/// `cpd_voicemail`, `bot_error`), else who ended the line in the middle of it. Every
+/// answered call gets one, so a report never has to guess what a blank means.
+fn disposition_of(r: Option<&CallReport>, hung_up_for: Option<&str>) -> String {
+    let Some(r) = r else {
+        // The call's task failed after the answer: no report to read.
+        return "call_error".into();
+    };
+    let agent = r.agent.as_ref();
+    if let Some(o) = agent
+        .and_then(|a| a.get("outcome"))
+        .and_then(|o| o.as_str())
+    {
+        return o.to_string();
+    }
+    if r.transfer.as_ref().is_some_and(|t| t.handed_over()) {
+        return "transferred".into();
+    }
+    if let Some(why) = hung_up_for {
+        return why.to_string();
+    }
+    if r.hangup_by == Some("peer") {
+        return "customer_hangup".into();
+    }
+    if r.session_expired {
+        return "session_expired".into();
+    }
+    if r.sdp_error.is_some() {
+        return "media_refused".into();
+    }
+    if agent
+        .and_then(|a| a.get("error"))
+        .is_some_and(|e| !e.is_null())
+    {
+        return "bot_error".into();
+    }
+    "agent_hangup".into()
 }
 
 /// The call's record from its report and the agent's account.
@@ -1206,10 +1720,10 @@ fn detail_of(
         })
         .unwrap_or_default();
     let handoff = r.and_then(|r| r.transfer.as_ref()).map(|t| {
-        let (result, failure) = match &t.result {
-            TransferState::Completed { .. } => (HandoffResult::ReachedAgent, None),
-            TransferState::Failed(f) => (HandoffResult::Failed, Some(format!("{f:?}"))),
-            other => (HandoffResult::Failed, Some(format!("{other:?}"))),
+        let result = if t.handed_over() {
+            HandoffResult::ReachedAgent
+        } else {
+            HandoffResult::Failed
         };
         Handoff {
             reason: s(agent.and_then(|a| a.get("transfer_reason")))
@@ -1218,8 +1732,13 @@ fn detail_of(
             agent: None,
             waited_ms: None,
             result,
-            failure,
+            failure: t.failure(),
             recording: None,
+            method: Some(if t.by_bridge() {
+                HandoffMethod::Bridge
+            } else {
+                HandoffMethod::Refer
+            }),
         }
     });
     CallDetail {
@@ -1231,7 +1750,16 @@ fn detail_of(
         compliance: Vec::new(),
         turn_latencies_ms,
         recording: answered_at.and(recording).map(|p| p.display().to_string()),
-        sip_call_id: None,
+        sip_call_id: r.map(|r| r.call_id.clone()),
+        captured: agent
+            .and_then(|a| a.get("captured"))
+            .and_then(|c| c.as_object())
+            .map(|c| {
+                c.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -1250,6 +1778,7 @@ fn apply_handoff(detail: &mut CallDetail, rec: &HandoffRecord) {
         result: HandoffResult::Failed,
         failure: None,
         recording: None,
+        method: None,
     });
     if h.reason == "unspecified" {
         if let Some(r) = reason {
@@ -1278,7 +1807,14 @@ fn apply_handoff(detail: &mut CallDetail, rec: &HandoffRecord) {
         ),
     };
     h.result = result;
-    h.failure = failure;
+    h.failure = match (h.failure.take(), failure) {
+        // A bridge that failed keeps the call's side too: the REFER's refusal and what
+        // became of our INVITE, then the queue's reason.
+        (Some(ours), Some(queue)) if h.method == Some(HandoffMethod::Bridge) => {
+            Some(format!("{ours}; queue: {queue}"))
+        }
+        (_, queue) => queue,
+    };
     h.recording = rec.recording.as_ref().map(|p| p.display().to_string());
 }
 
@@ -1331,6 +1867,80 @@ mod tests {
             talk_ms: 9_000,
             recording: Some(PathBuf::from("rec/queues/care-1.wav")),
         }
+    }
+
+    fn answered(hangup_by: &'static str, agent: serde_json::Value) -> CallReport {
+        CallReport {
+            call_id: "a84b4c76e66710@127.0.0.1".into(),
+            sip_code: Some(200),
+            reason: "OK".into(),
+            outcome: crate::sip::outcome::DialResult::Answered,
+            answered: true,
+            early_media: false,
+            setup_ms: 1_500,
+            duration_s: 12.0,
+            hangup_by: Some(hangup_by),
+            codec: None,
+            sdp_error: None,
+            transfer: None,
+            media: None,
+            reinvites: vec![],
+            session_expires_s: None,
+            session_expired: false,
+            policy_outcome: CallOutcome::Connected,
+            agent: Some(agent),
+        }
+    }
+
+    /// Every answered call says what happened: the conversation's outcome when it has
+    /// one, else who ended the line in the middle of it (the bot's report then has none).
+    #[test]
+    fn an_answered_call_always_gets_a_disposition() {
+        let ended = serde_json::json!({"outcome": "promise_to_pay", "captured": {}});
+        let cut = serde_json::json!({"outcome": null, "transcript": []});
+        assert_eq!(
+            disposition_of(Some(&answered("us", ended)), None),
+            "promise_to_pay"
+        );
+        assert_eq!(
+            disposition_of(Some(&answered("peer", cut.clone())), None),
+            "customer_hangup"
+        );
+        assert_eq!(
+            disposition_of(Some(&answered("us", cut.clone())), Some("shutdown")),
+            "shutdown"
+        );
+        let mut expired = answered("us", cut.clone());
+        expired.session_expired = true;
+        assert_eq!(disposition_of(Some(&expired), None), "session_expired");
+        let failed = serde_json::json!({"outcome": null, "error": "whisper failed"});
+        assert_eq!(
+            disposition_of(Some(&answered("us", failed)), None),
+            "bot_error"
+        );
+        assert_eq!(
+            disposition_of(Some(&answered("us", cut)), None),
+            "agent_hangup"
+        );
+        assert_eq!(disposition_of(None, None), "call_error");
+    }
+
+    #[test]
+    fn the_bots_captured_values_reach_the_record() {
+        let agent = serde_json::json!({
+            "outcome": "promise_to_pay",
+            "captured": {"ptp_date": "2026-12-11", "ptp_amount": "300.00"}
+        });
+        let r = answered("us", agent);
+        let d = detail_of(Some(&r), Some(Millis(1_000)), Millis(9_000), None, None);
+        assert_eq!(
+            d.captured.get("ptp_date").map(String::as_str),
+            Some("2026-12-11")
+        );
+        assert_eq!(
+            d.captured.get("ptp_amount").map(String::as_str),
+            Some("300.00")
+        );
     }
 
     #[test]

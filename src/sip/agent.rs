@@ -12,8 +12,9 @@ use tokio::sync::mpsc;
 /// The answered call's media, as the agent sees it.
 pub struct AgentMedia {
     /// The customer's audio: 20 ms frames of 16 kHz PCM, one per media tick (concealed or
-    /// silent when RTP is missing), so counting frames is the call's audio clock. Closes
-    /// when the call ends.
+    /// silent when RTP is missing), so counting frames is the call's audio clock, except
+    /// while the agent stands aside for a bridge ([`CallEvent::Back`] says how long).
+    /// Closes when the call ends.
     pub inbound: mpsc::Receiver<Vec<i16>>,
     /// The bot's audio out (8 kHz); `flush` is barge-in.
     pub playout: PlayoutQueue,
@@ -39,6 +40,17 @@ pub enum AgentCommand {
         /// Let the queued audio play out first (and 300 ms more), as after a goodbye.
         after_playout: bool,
     },
+    /// End the call because what the caller came for cannot be had here (a queue with no
+    /// agent for the customer): an answered inbound call's BYE says why in a
+    /// `Reason: SIP;cause=<cause>` header (RFC 3326), so a caller that bridged its
+    /// customer here (voxdial's own bot call) takes them back instead of hanging up on
+    /// them. On an outbound call it is a plain hang-up.
+    GiveUp {
+        /// The SIP status code that says why (480: nobody is available).
+        cause: u16,
+        /// Let the queued audio (a sorry message) play out first, as `Hangup`'s.
+        after_playout: bool,
+    },
     /// Send these keys as RFC 4733 events.
     Dtmf {
         /// The keys (`0-9*#A-D`).
@@ -48,6 +60,12 @@ pub enum AgentCommand {
     Hold,
     /// Take the customer off hold.
     Resume,
+    /// Call the transfer target and relay the customer's audio with it, voxdial staying
+    /// in the media path (agent-first connects every answered call to its queue so).
+    /// The relay reads the customer's audio from then on: an agent reading it sees its
+    /// inbound stream end. A bridge that cannot be placed comes back as
+    /// [`CallEvent::TransferFailed`].
+    Bridge,
 }
 
 /// What the call tells the agent.
@@ -58,6 +76,14 @@ pub enum CallEvent {
     TransferFailed(String),
     /// The customer is with a human now.
     TransferCompleted,
+    /// The customer's audio is the agent's again, after the agent stood aside this long
+    /// (while a bridge was tried): `inbound` had no frames meanwhile, so an agent that
+    /// counts frames as its clock (the bot) moves it on by this much. Sent before the
+    /// [`CallEvent::TransferFailed`] that hands the customer back.
+    Back {
+        /// How long the agent heard nothing, in ms.
+        away_ms: u64,
+    },
 }
 
 /// What the agent reports when the call is over.

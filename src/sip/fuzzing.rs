@@ -2,7 +2,7 @@
 //! feeds untrusted bytes to one parser we own. They must never panic or hang.
 
 use super::sdp::{Direction, LocalMedia};
-use super::transfer::parse_sipfrag;
+use super::transfer::{parse_sipfrag, reason_cause};
 use crate::media::g711::G711;
 use crate::media::rtp::RtpSession;
 
@@ -31,6 +31,13 @@ pub fn sdp(data: &[u8]) {
 /// A NOTIFY body.
 pub fn sipfrag(data: &[u8]) {
     if let Some(c) = parse_sipfrag(data) {
+        assert!((100..=699).contains(&c));
+    }
+}
+
+/// A BYE's `Reason` header value (the bridge fallback reads its cause).
+pub fn reason(data: &[u8]) {
+    if let Some(c) = reason_cause(&String::from_utf8_lossy(data)) {
         assert!((100..=699).contains(&c));
     }
 }

@@ -36,6 +36,68 @@ pub enum TransferFailure {
     },
 }
 
+impl std::fmt::Display for TransferFailure {
+    /// The failure in words, for the call's record and the agent (a person reads them in
+    /// `voxdial calls show`; the Debug form is for logs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let coded = |code: u16| format!("{code} {}", super::outcome::status_phrase(code));
+        match self {
+            TransferFailure::ReferRejected { code } => {
+                write!(f, "REFER refused ({})", coded(*code))
+            }
+            TransferFailure::TargetFailed { code } => {
+                write!(f, "the transferred call failed ({})", coded(*code))
+            }
+            TransferFailure::Timeout => f.write_str("the transfer did not complete in time"),
+            TransferFailure::CallEnded => f.write_str("the customer hung up during the transfer"),
+            TransferFailure::ConsultFailed { code: Some(code) } => {
+                write!(f, "the consultation call failed ({})", coded(*code))
+            }
+            TransferFailure::ConsultFailed { code: None } => {
+                f.write_str("the consultation call was not answered in time")
+            }
+        }
+    }
+}
+
+/// Why the bridge fallback (voxdial calling the target itself and relaying the media,
+/// after the customer's phone refused REFER) did not leave the customer with a person.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum BridgeFailure {
+    /// Our INVITE to the target failed.
+    Refused {
+        /// Its final code (None: no final response in time).
+        code: Option<u16>,
+    },
+    /// The target answered, then hung up saying it could not serve the customer: the
+    /// cause of its BYE's `Reason` header (480 when a queue gave up waiting for an agent).
+    GaveUp {
+        /// The `Reason` header's SIP cause.
+        cause: u16,
+    },
+}
+
+impl std::fmt::Display for BridgeFailure {
+    /// The failure in words, as [`TransferFailure`]'s.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phrase = super::outcome::status_phrase;
+        match self {
+            BridgeFailure::Refused { code: Some(c) } => {
+                write!(f, "bridge refused ({c} {})", phrase(*c))
+            }
+            BridgeFailure::Refused { code: None } => f.write_str("bridge not answered in time"),
+            BridgeFailure::GaveUp { cause } => {
+                write!(
+                    f,
+                    "the target gave up on the bridge ({cause} {})",
+                    phrase(*cause)
+                )
+            }
+        }
+    }
+}
+
 /// Where a transfer stands.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
@@ -210,6 +272,29 @@ pub fn parse_sipfrag(body: &[u8]) -> Option<u16> {
     (100..=699).contains(&code).then_some(code)
 }
 
+/// The SIP cause of a `Reason` header value (RFC 3326: `SIP ;cause=480 ;text="..."`),
+/// the way a peer that hangs up says why. None for another protocol (`Q.850`), or a
+/// value without a usable cause. Reads at most the first 256 characters: the value comes
+/// from the network.
+pub fn reason_cause(value: &str) -> Option<u16> {
+    let end = value
+        .char_indices()
+        .nth(256)
+        .map_or(value.len(), |(i, _)| i);
+    let head = &value[..end];
+    let mut parts = head.split(';');
+    if !parts.next()?.trim().eq_ignore_ascii_case("SIP") {
+        return None;
+    }
+    let cause = parts.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("cause")
+            .then(|| v.trim().parse::<u16>().ok())?
+    })?;
+    (100..=699).contains(&cause).then_some(cause)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +373,47 @@ mod tests {
             refer_to_value("sip:agent@h", &ctx, Some(&r)),
             "<sip:agent@h?Replaces=abc%40h%3Bto-tag%3Dt1%3Bfrom-tag%3Dt2&X-Voxdial-Reason=wants%20human>"
         );
+    }
+
+    #[test]
+    fn failures_read_as_words() {
+        assert_eq!(
+            TransferFailure::ReferRejected { code: 603 }.to_string(),
+            "REFER refused (603 Decline)"
+        );
+        assert_eq!(
+            TransferFailure::TargetFailed { code: 486 }.to_string(),
+            "the transferred call failed (486 Busy Here)"
+        );
+        assert_eq!(
+            BridgeFailure::Refused { code: Some(480) }.to_string(),
+            "bridge refused (480 Temporarily Unavailable)"
+        );
+        assert_eq!(
+            BridgeFailure::Refused { code: None }.to_string(),
+            "bridge not answered in time"
+        );
+        assert_eq!(
+            BridgeFailure::GaveUp { cause: 480 }.to_string(),
+            "the target gave up on the bridge (480 Temporarily Unavailable)"
+        );
+    }
+
+    #[test]
+    fn reason_header_causes() {
+        assert_eq!(reason_cause("SIP;cause=480;text=\"No agent\""), Some(480));
+        assert_eq!(reason_cause("SIP ;cause=488 ;text=\"x\""), Some(488));
+        assert_eq!(reason_cause("sip; text=\"a\"; Cause = 200"), Some(200));
+        for bad in [
+            "Q.850;cause=16;text=\"Normal call clearing\"",
+            "SIP;cause=99",
+            "SIP;cause=abc",
+            "SIP",
+            "",
+            "SIP;cause=70000",
+        ] {
+            assert_eq!(reason_cause(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

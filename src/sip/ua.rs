@@ -5,28 +5,29 @@
 
 use super::agent::{AgentCommand, AgentMedia, CallAgent, CallEvent};
 use super::call::{
-    Call, CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request, RequestId,
-    Response, SipAction,
+    AudioRoute, Call, CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request,
+    RequestId, Response, SipAction,
 };
 use super::scripted::{Script, ScriptedAgent};
 use super::sdp::{Direction, LocalMedia, MediaParams};
-use super::transfer::{parse_sipfrag, ReplacesDialog};
+use super::transfer::{parse_sipfrag, reason_cause, ReplacesDialog};
 use crate::media::g711::G711;
-use crate::media::stream::{MediaConfig, MediaHandle, MediaReport};
+use crate::media::stream::{MediaConfig, MediaHandle, MediaReport, Sink};
 use crate::media::worker::MediaRuntime;
 use crate::time::{Millis, MonotonicClock};
 use rsipstack::dialog::authenticate::Credential;
-use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
+use rsipstack::dialog::dialog::{Dialog, DialogState, DialogStateReceiver, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::registration::Registration;
+use rsipstack::dialog::DialogId;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transport::{udp::UdpConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
@@ -168,6 +169,10 @@ pub struct CallRequest {
     /// context a REFER carried, passed on to the agent's phone by the leg the queue
     /// places (see `sip::uas`).
     pub invite_headers: Vec<(String, String)>,
+    /// Cancelled when the app no longer wants the call (the queue's customer hung up
+    /// while this agent's phone rang): a ringing call is CANCELled, an answered one
+    /// hung up.
+    pub withdraw: Option<CancellationToken>,
 }
 
 impl Default for CallRequest {
@@ -196,6 +201,7 @@ impl Default for CallRequest {
             campaign: None,
             lead_id: None,
             invite_headers: vec![],
+            withdraw: None,
         }
     }
 }
@@ -340,7 +346,56 @@ pub struct SipUa {
     media: MediaRuntime,
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     sip_addr: SocketAddr,
+    byes: ByeReasons,
     token: CancellationToken,
+}
+
+/// The `Reason` of BYEs that bridge legs wait for, by dialog. The stack hands an
+/// in-dialog BYE to its dialog without its headers, so the loop that routes requests
+/// notes the Reason for the leg that asked: a target hanging up because it cannot serve
+/// the customer says so there, and the customer is taken back instead of hung up on.
+#[derive(Clone, Default)]
+struct ByeReasons(Arc<Mutex<HashMap<DialogId, tokio::sync::oneshot::Sender<Option<String>>>>>);
+
+impl ByeReasons {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<DialogId, tokio::sync::oneshot::Sender<Option<String>>>>
+    {
+        // A panic while holding this lock leaves a map of senders, never a broken one.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The Reason of the next BYE the peer sends in this dialog.
+    fn watch(&self, id: DialogId) -> tokio::sync::oneshot::Receiver<Option<String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.lock().insert(id, tx);
+        rx
+    }
+
+    /// The leg is over: nobody waits any more.
+    fn forget(&self, id: &DialogId) {
+        self.lock().remove(id);
+    }
+
+    /// A BYE came in this dialog, with this Reason header value (if any).
+    fn deliver(&self, id: &DialogId, reason: Option<String>) {
+        let watcher = self.lock().remove(id);
+        if let Some(tx) = watcher {
+            let _ = tx.send(reason);
+        }
+    }
+}
+
+/// A request's `Reason` header value, cut to 256 characters (it comes from the network).
+fn reason_header(req: &rsipstack::sip::Request) -> Option<String> {
+    req.headers.iter().find_map(|h| match h {
+        Header::Reason(v) => Some(v.value().chars().take(256).collect()),
+        Header::Other(n, v) if n.eq_ignore_ascii_case("reason") => {
+            Some(v.chars().take(256).collect())
+        }
+        _ => None,
+    })
 }
 
 impl Drop for SipUa {
@@ -405,6 +460,8 @@ impl SipUa {
         // In-dialog requests go to their dialog; anything else gets an honest answer,
         // unless its source is flooding us.
         let l2 = layer.clone();
+        let byes = ByeReasons::default();
+        let byes2 = byes.clone();
         tokio::spawn(async move {
             let mut limiter =
                 super::ratelimit::SourceLimiter::new(UNSOLICITED_RATE, UNSOLICITED_BURST);
@@ -412,6 +469,15 @@ impl SipUa {
             while let Some(tx) = incoming.recv().await {
                 match l2.match_dialog(&tx) {
                     Some(mut d) => {
+                        if tx.original.method == Method::Bye {
+                            if let Dialog::Invite(inv) = &d {
+                                if inv.role()
+                                    == rsipstack::transaction::key::TransactionRole::Client
+                                {
+                                    byes2.deliver(&d.id(), reason_header(&tx.original));
+                                }
+                            }
+                        }
                         let mut tx = tx;
                         tokio::spawn(async move {
                             let _ = d.handle(&mut tx).await;
@@ -473,6 +539,7 @@ impl SipUa {
             endpoint: endpoint.inner.clone(),
             media,
             sip_addr,
+            byes,
             token,
         })
     }
@@ -557,7 +624,7 @@ impl SipUa {
 
     /// Place one call on this user agent and follow it to its end.
     pub async fn call(&self, req: CallRequest) -> Result<CallReport, UaError> {
-        call_on(&self.layer, &self.media, self.sip_addr, req, None).await
+        call_on(self.line(), req, None).await
     }
 
     /// Place a call whose conversation `agent` holds once it is answered: the agent
@@ -567,8 +634,26 @@ impl SipUa {
         req: CallRequest,
         agent: Box<dyn CallAgent>,
     ) -> Result<CallReport, UaError> {
-        call_on(&self.layer, &self.media, self.sip_addr, req, Some(agent)).await
+        call_on(self.line(), req, Some(agent)).await
     }
+
+    fn line(&self) -> Line<'_> {
+        Line {
+            layer: &self.layer,
+            runtime: &self.media,
+            sip_addr: self.sip_addr,
+            byes: &self.byes,
+        }
+    }
+}
+
+/// What a call borrows of its user agent.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    layer: &'a Arc<DialogLayer>,
+    runtime: &'a MediaRuntime,
+    sip_addr: SocketAddr,
+    byes: &'a ByeReasons,
 }
 
 /// Place one call on a user agent of its own (the `voxdial call` path).
@@ -590,9 +675,7 @@ pub async fn place_call_with(
 /// Everything one call does runs inside a `call` span (call id, campaign, lead id; never
 /// the phone number), so the logs of a thousand concurrent calls can be told apart.
 async fn call_on(
-    layer: &Arc<DialogLayer>,
-    runtime: &MediaRuntime,
-    sip_addr: SocketAddr,
+    line: Line<'_>,
     req: CallRequest,
     agent: Option<Box<dyn CallAgent>>,
 ) -> Result<CallReport, UaError> {
@@ -602,18 +685,20 @@ async fn call_on(
         campaign = req.campaign.as_deref(),
         lead_id = req.lead_id.as_deref(),
     );
-    run_call(layer, runtime, sip_addr, req, agent)
-        .instrument(span)
-        .await
+    run_call(line, req, agent).instrument(span).await
 }
 
 async fn run_call(
-    layer: &Arc<DialogLayer>,
-    runtime: &MediaRuntime,
-    sip_addr: SocketAddr,
+    line: Line<'_>,
     req: CallRequest,
     agent: Option<Box<dyn CallAgent>>,
 ) -> Result<CallReport, UaError> {
+    let Line {
+        layer,
+        runtime,
+        sip_addr,
+        byes,
+    } = line;
     // Everything that can be wrong with the request is checked before dialling: an
     // error once the customer has answered would leave a live call without a BYE.
     for target in req.refer_to.iter().chain(req.consult.iter()) {
@@ -621,6 +706,12 @@ async fn run_call(
     }
     for (name, value) in &req.invite_headers {
         check_header(name, value)?;
+    }
+    if req.bridge_fallback {
+        // The context goes on the bridge's INVITE as headers, not escaped in a URI.
+        for (key, value) in &req.context {
+            check_header(&format!("X-Voxdial-{key}"), value)?;
+        }
     }
     let play = req.play.as_ref().map(read_wav_8k).transpose()?;
     let take_back = req.on_transfer_fail.as_ref().map(read_wav_8k).transpose()?;
@@ -672,10 +763,9 @@ async fn run_call(
         refer_to: req.refer_to.clone(),
         consult: req.consult.clone(),
         transfer_timeout: req.transfer_timeout,
-        // The bot holds the customer's audio, which a bridge would have to relay, and
-        // announces a failed transfer itself; a test call's script does neither.
-        bridge_fallback: req.bridge_fallback && agent.is_none(),
+        bridge_fallback: req.bridge_fallback,
         context: req.context.clone(),
+        // The bot announces a failed transfer itself; a test call's script does not.
         take_back_announcement: take_back.is_some() && agent.is_none(),
     });
     // Without an agent the test-call script holds the call, inline (no thread per call).
@@ -693,6 +783,7 @@ async fn run_call(
         layer: layer.clone(),
         runtime: runtime.clone(),
         sip_addr,
+        byes: byes.clone(),
         from,
         transfer_timeout: req.transfer_timeout,
         caller,
@@ -724,7 +815,9 @@ async fn run_call(
         replies: tokio::sync::mpsc::unbounded_channel(),
         leg: None,
         leg_media: None,
+        aside_since: None,
         fired: None,
+        withdraw: req.withdraw.clone(),
     };
     call.start(clock.now());
     loop {
@@ -760,6 +853,7 @@ struct CallIo {
     layer: Arc<DialogLayer>,
     runtime: MediaRuntime,
     sip_addr: SocketAddr,
+    byes: ByeReasons,
     from: String,
     transfer_timeout: Duration,
     caller: rsipstack::sip::Uri,
@@ -795,8 +889,12 @@ struct CallIo {
     ),
     leg: Option<AgentLegIo>,
     leg_media: Option<MediaReport>,
+    /// Since when the agent has stood aside for a bridge (its inbound quiet).
+    aside_since: Option<Millis>,
     /// The last deadline fed at once, without a timer (see [`fire_at_once`]).
     fired: Option<Millis>,
+    /// The app's withdrawal, until it has been fed to the core (once).
+    withdraw: Option<CancellationToken>,
 }
 
 /// Whether the core's deadline is already due, so the driver feeds the timeout at once
@@ -868,6 +966,7 @@ impl CallIo {
                     m.send_dtmf(&digits);
                 }
             }
+            Output::Route(r) => self.route(r),
             Output::Event(e) => self.on_event(e),
         }
         Ok(())
@@ -885,6 +984,40 @@ impl CallIo {
                 }
             }
             Event::Ended => {}
+        }
+    }
+
+    /// Point the customer's audio where the core says. The relay of a bridge runs on
+    /// the media workers (each leg's received frames go straight onto the other leg's
+    /// playout), so relaying costs no task and no thread; the agent, whose inbound stream
+    /// goes quiet meanwhile, waits without working.
+    fn route(&mut self, r: AudioRoute) {
+        let Some(m) = self.media.as_ref() else {
+            return;
+        };
+        let leg = self.leg.as_ref().and_then(|l| l.media.as_ref());
+        match r {
+            AudioRoute::Agent => {
+                m.route_received(Sink::Inbound);
+                if let Some(l) = leg {
+                    l.route_received(Sink::Nowhere);
+                }
+                if let Some(t) = self.aside_since.take() {
+                    let away_ms = self.clock.now().ms_since(t);
+                    self.tell_agent(CallEvent::Back { away_ms });
+                }
+            }
+            AudioRoute::Paused => {
+                m.route_received(Sink::Nowhere);
+                self.aside_since.get_or_insert(self.clock.now());
+            }
+            AudioRoute::Bridge => match leg {
+                Some(l) => {
+                    m.route_received(Sink::Relay(l.playout.clone()));
+                    l.route_received(Sink::Relay(m.playout.clone()));
+                }
+                None => tracing::warn!("bridge answered without usable media; nothing to relay"),
+            },
         }
     }
 
@@ -1019,11 +1152,11 @@ impl CallIo {
                     .instrument(tracing::Span::current()),
                 );
             }
-            SipAction::Consult { target } => self.spawn_leg(target, false),
-            SipAction::Bridge { target } => self.spawn_leg(target, true),
+            SipAction::Consult { target } => self.spawn_leg(target, vec![], false),
+            SipAction::Bridge { target, headers } => self.spawn_leg(target, headers, true),
             SipAction::EndAgentLeg => {
                 if let Some(leg) = self.leg.take() {
-                    self.leg_media = leg.end(&self.layer).await;
+                    self.leg_media = leg.end(&self.layer, &self.byes).await;
                 }
             }
             SipAction::Respond { id, code, sdp } => {
@@ -1064,28 +1197,70 @@ impl CallIo {
                 };
                 Command::Hangup { after }
             }
+            AgentCommand::GiveUp {
+                cause,
+                after_playout,
+            } => {
+                // The cause goes on the BYE of an answered inbound call (`sip::uas`), where
+                // a bridging caller reads it; an outbound call just hangs up.
+                tracing::info!(cause, "the agent gives up on the call");
+                let after = if after_playout {
+                    let queued = self.media.as_ref().map_or(0, |m| m.playout.queued_ms());
+                    Duration::from_millis(queued.min(30_000) + 300)
+                } else {
+                    Duration::ZERO
+                };
+                Command::Hangup { after }
+            }
             AgentCommand::Dtmf { digits } => Command::Dtmf(digits),
             AgentCommand::Hold => Command::Hold,
             AgentCommand::Resume => Command::Resume,
+            AgentCommand::Bridge => Command::Bridge,
         }
     }
 
-    /// Call the agent (consultation or bridge) without holding up the signalling loop.
-    fn spawn_leg(&self, target: String, bridge: bool) {
+    /// Call the agent (consultation) or the target (bridge) without holding up the
+    /// signalling loop. A leg that connects after its call is over is hung up here.
+    ///
+    /// A bridge waits for what the agent queued before the hand-off (the bot's "please
+    /// hold", all of it queued by then) to play out: the target's audio is relayed onto
+    /// the same playout, and an agent who answers at once must not be talked over or lost.
+    fn spawn_leg(&self, target: String, headers: Vec<(String, String)>, bridge: bool) {
         let (layer, runtime, sip_addr) = (self.layer.clone(), self.runtime.clone(), self.sip_addr);
-        let (from, limit, tx) = (
+        let queued_ms = match (&self.media, bridge) {
+            (Some(m), true) => m.playout.queued_ms().min(30_000),
+            _ => 0,
+        };
+        let (from, limit, tx, byes) = (
             self.from.clone(),
             self.transfer_timeout,
             self.replies.0.clone(),
+            self.byes.clone(),
         );
         tokio::spawn(
             async move {
-                let r = consult_call(&layer, &runtime, sip_addr, &from, &target, limit).await;
-                let _ = tx.send(if bridge {
+                if queued_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(queued_ms)).await;
+                }
+                let leg = LegRequest {
+                    from: &from,
+                    target: &target,
+                    headers,
+                    limit,
+                    watch: bridge.then_some(&byes),
+                };
+                let r = agent_call(&layer, &runtime, sip_addr, leg).await;
+                let reply = if bridge {
                     Reply::Bridge(r)
                 } else {
                     Reply::Consult(r)
-                });
+                };
+                if let Err(tokio::sync::mpsc::error::SendError(
+                    Reply::Bridge(Ok(leg)) | Reply::Consult(Ok(leg)),
+                )) = tx.send(reply)
+                {
+                    leg.end(&layer, &byes).await;
+                }
             }
             .instrument(tracing::Span::current()),
         );
@@ -1118,7 +1293,9 @@ impl CallIo {
                     let resp = match r {
                         Ok(Ok((_, resp))) => resp,
                         Ok(Err(e)) => {
-                            tracing::info!(error = %e, "INVITE failed");
+                            // The stack's error may quote the Request-URI, the customer's number.
+                            let e = e.to_string();
+                            tracing::info!(error = %crate::language::redact::mask_account_numbers(&e), "INVITE failed");
                             None
                         }
                         Err(e) => return Err(UaError::from(rsipstack::Error::Error(e.to_string()))),
@@ -1175,15 +1352,20 @@ impl CallIo {
                             return Ok(Input::Response(now, Response::Consult(r)));
                         }
                         Some(Reply::Bridge(r)) => {
-                            let r = r.map(|mut leg| {
-                                if let (Some(m), Some(agent_media)) = (self.media.as_mut(), leg.media.as_mut()) {
-                                    bridge(m, agent_media);
-                                }
+                            let r = r.map(|leg| {
                                 self.leg = Some(leg);
                             });
                             return Ok(Input::Response(now, Response::Bridge(r)));
                         }
                         None => {}
+                    }
+                }
+                s = async { self.leg.as_mut().and_then(|l| l.states.as_mut()).expect("guarded").recv().await },
+                    if self.leg.as_ref().is_some_and(|l| l.states.is_some()) =>
+                {
+                    if matches!(s, None | Some(DialogState::Terminated(..))) {
+                        let cause = self.leg.as_mut().and_then(AgentLegIo::ended_by_peer);
+                        return Ok(Input::Request(clock.now(), Request::AgentLegEnded { cause }));
                     }
                 }
                 c = async { self.agent_rx.as_mut().expect("guarded").recv().await }, if self.agent_rx.is_some() => {
@@ -1192,6 +1374,10 @@ impl CallIo {
                         Some(c) => return Ok(Input::Command(now, self.command_of(c))),
                         None => self.agent_rx = None,
                     }
+                }
+                _ = async { self.withdraw.as_ref().expect("guarded").cancelled().await }, if self.withdraw.is_some() => {
+                    self.withdraw = None;
+                    return Ok(Input::Command(clock.now(), Command::Withdraw));
                 }
                 _ = sleep_until_opt(wake) => return Ok(Input::Timeout(clock.now())),
             }
@@ -1286,7 +1472,15 @@ impl CallIo {
     /// report, and let go of the dialog.
     async fn finish(mut self, report: &mut CallReport) {
         if let Some(leg) = self.leg.take() {
-            self.leg_media = leg.end(&self.layer).await;
+            self.leg_media = leg.end(&self.layer, &self.byes).await;
+        }
+        // A leg still being placed hangs itself up when it connects (see `spawn_leg`);
+        // one that connected just now is hung up here.
+        self.replies.1.close();
+        while let Ok(r) = self.replies.1.try_recv() {
+            if let Reply::Bridge(Ok(leg)) | Reply::Consult(Ok(leg)) = r {
+                leg.end(&self.layer, &self.byes).await;
+            }
         }
         if let Some(t) = report.transfer.as_mut() {
             t.agent_media = self.leg_media.take();
@@ -1341,39 +1535,45 @@ async fn reinvite(
     }
 }
 
-/// Relay media between two legs (the bridge fallback): each side's 16 kHz frames are
-/// queued on the other side's playout.
-fn bridge(a: &mut MediaHandle, b: &mut MediaHandle) {
-    let (mut a_in, mut b_in) = (a.take_inbound(), b.take_inbound());
-    let (a_out, b_out) = (a.playout.clone(), b.playout.clone());
-    tokio::spawn(
-        async move {
-            loop {
-                tokio::select! {
-                    f = a_in.recv() => match f { Some(f) => b_out.push_16k(&f), None => break },
-                    f = b_in.recv() => match f { Some(f) => a_out.push_16k(&f), None => break },
-                }
-            }
-        }
-        .instrument(tracing::Span::current()),
-    );
-}
-
-/// The consultation leg of an attended transfer.
+/// Our own leg to an agent: the consultation call of an attended transfer, or the
+/// bridge's call to the target.
 struct AgentLegIo {
     dialog: rsipstack::dialog::invite_dialog::InviteDialog,
     media: Option<MediaHandle>,
     contact: Option<String>,
+    /// A bridge leg's dialog states, watched for its end (a consultation leg's end is
+    /// the Replaces landing, which the REFER's NOTIFYs report).
+    states: Option<DialogStateReceiver>,
+    /// The Reason of the far side's BYE, for a bridge leg.
+    bye_reason: Option<tokio::sync::oneshot::Receiver<Option<String>>>,
+    /// A consultation leg: the agent's phone hangs it up itself once the Replaces lands.
+    replaced: bool,
 }
 
 impl AgentLegIo {
-    /// Hang up the leg unless the agent already did (it BYEs it when the Replaces lands).
-    async fn end(self, layer: &DialogLayer) -> Option<MediaReport> {
-        for _ in 0..20 {
-            if self.dialog.inner_terminated() {
-                break;
+    /// The far side ended the leg: the SIP cause its BYE gave, if any.
+    fn ended_by_peer(&mut self) -> Option<u16> {
+        self.states = None;
+        let mut rx = self.bye_reason.take()?;
+        rx.try_recv()
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(reason_cause)
+    }
+
+    /// Hang up the leg unless the agent already did (a consultation leg is BYE'd by the
+    /// agent's phone when the Replaces lands: it gets two seconds to do so).
+    async fn end(self, layer: &DialogLayer, byes: &ByeReasons) -> Option<MediaReport> {
+        let id = self.dialog.id();
+        byes.forget(&id);
+        if self.replaced {
+            for _ in 0..20 {
+                if self.dialog.inner_terminated() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         if !self.dialog.inner_terminated() {
             let _ = self.dialog.bye().await;
@@ -1382,7 +1582,7 @@ impl AgentLegIo {
             Some(m) => Some(m.stop().await),
             None => None,
         };
-        layer.remove_dialog(&self.dialog.id());
+        layer.remove_dialog(&id);
         report
     }
 }
@@ -1397,15 +1597,33 @@ impl Terminated for rsipstack::dialog::invite_dialog::InviteDialog {
     }
 }
 
-/// Place the consultation call to the agent; the agent's final failure code on error.
-async fn consult_call(
+/// A leg to place to an agent or a target.
+struct LegRequest<'a> {
+    from: &'a str,
+    target: &'a str,
+    /// Extra INVITE headers (the bridge's `X-Voxdial-*` context).
+    headers: Vec<(String, String)>,
+    /// Give up when no final answer came within this.
+    limit: Duration,
+    /// Watch the leg's end and its BYE's Reason here (a bridge leg).
+    watch: Option<&'a ByeReasons>,
+}
+
+/// Place a call to an agent (consultation) or a target (bridge); its final failure code
+/// on error (None: no final answer within the limit, or nothing could be sent).
+async fn agent_call(
     layer: &Arc<DialogLayer>,
     runtime: &MediaRuntime,
     sip_addr: SocketAddr,
-    from: &str,
-    agent: &str,
-    limit: Duration,
+    leg: LegRequest<'_>,
 ) -> Result<AgentLegIo, Option<u16>> {
+    let LegRequest {
+        from,
+        target: agent,
+        headers,
+        limit,
+        watch,
+    } = leg;
     let rtp = UdpSocket::bind(SocketAddr::new(sip_addr.ip(), 0))
         .await
         .map_err(|_| None)?;
@@ -1423,9 +1641,15 @@ async fn consult_call(
         contact: uri(&format!("sip:voxdial@{sip_addr}")).map_err(|_| None)?,
         offer: Some(local.offer(Direction::SendRecv).into_bytes()),
         content_type: Some("application/sdp".into()),
+        headers: (!headers.is_empty()).then(|| {
+            headers
+                .into_iter()
+                .map(|(k, v)| Header::Other(k, v))
+                .collect()
+        }),
         ..Default::default()
     };
-    let (states_tx, _states) = layer.new_dialog_state_channel();
+    let (states_tx, states) = layer.new_dialog_state_channel();
     let r = tokio::time::timeout(limit, layer.do_invite(opt, states_tx)).await;
     let (dialog, resp) = match r {
         Ok(Ok((d, Some(resp)))) => (d, resp),
@@ -1462,7 +1686,12 @@ async fn consult_call(
                 },
             )
         });
+    // Watched from the answer on: a BYE can only come once the dialog is confirmed.
+    let bye_reason = watch.map(|byes| byes.watch(dialog.id()));
     Ok(AgentLegIo {
+        states: watch.is_some().then_some(states),
+        bye_reason,
+        replaced: watch.is_none(),
         dialog,
         media,
         contact,

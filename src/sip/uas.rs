@@ -846,24 +846,7 @@ pub fn parse_refer_to(value: &str) -> Option<(String, Vec<(String, String)>)> {
 
 /// The reason phrase of a sipfrag status line.
 fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        100 => "Trying",
-        180 => "Ringing",
-        183 => "Session Progress",
-        200 => "OK",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        480 => "Temporarily Unavailable",
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        500 => "Server Internal Error",
-        503 => "Service Unavailable",
-        603 => "Decline",
-        c if c < 200 => "Progress",
-        c if c < 300 => "OK",
-        _ => "Failed",
-    }
+    super::outcome::status_phrase(code)
 }
 
 /// The NOTIFY of a REFER's implicit subscription carrying `code` as its sipfrag.
@@ -911,6 +894,8 @@ impl Live<'_> {
     ) -> EndedBy {
         let mut commands_open = true;
         let mut hangup_at: Option<tokio::time::Instant> = None;
+        // The `Reason` of the BYE a give-up sends (RFC 3326).
+        let mut bye_reason: Option<String> = None;
         loop {
             let timer_at = self.timer.and_then(|t| {
                 t.refresh_due(self.last_refresh)
@@ -931,15 +916,29 @@ impl Live<'_> {
                     None => return EndedBy::Remote,
                 },
                 c = commands.recv(), if commands_open => match c {
-                    Some(AgentCommand::Hangup { outcome, after_playout }) => {
-                        tracing::info!(%outcome, "the agent ends the call");
+                    Some(c @ (AgentCommand::Hangup { .. } | AgentCommand::GiveUp { .. })) => {
+                        let after_playout = match c {
+                            AgentCommand::Hangup { outcome, after_playout } => {
+                                tracing::info!(%outcome, "the agent ends the call");
+                                after_playout
+                            }
+                            AgentCommand::GiveUp { cause, after_playout } => {
+                                tracing::info!(cause, "the agent gives up on the call");
+                                bye_reason = Some(format!(
+                                    "SIP;cause={cause};text=\"{}\"",
+                                    super::outcome::status_phrase(cause)
+                                ));
+                                after_playout
+                            }
+                            _ => false,
+                        };
                         let wait = if after_playout {
                             Duration::from_millis(self.media.playout.queued_ms().min(30_000) + 300)
                         } else {
                             Duration::ZERO
                         };
                         if wait.is_zero() {
-                            self.bye().await;
+                            self.bye_with(bye_reason.take()).await;
                             return EndedBy::Local;
                         }
                         hangup_at = Some(tokio::time::Instant::now() + wait);
@@ -947,7 +946,7 @@ impl Live<'_> {
                     Some(AgentCommand::Dtmf { digits }) => self.media.send_dtmf(&digits),
                     Some(AgentCommand::Hold) => self.reoffer(Direction::SendOnly),
                     Some(AgentCommand::Resume) => self.reoffer(Direction::SendRecv),
-                    Some(AgentCommand::Transfer { .. }) => {
+                    Some(AgentCommand::Transfer { .. } | AgentCommand::Bridge) => {
                         // Transfer is the outbound bot's hand-off; nobody asks it of an
                         // answered inbound call yet, so say so rather than hang.
                         let _ = self.events.send(CallEvent::TransferFailed(
@@ -962,7 +961,7 @@ impl Live<'_> {
                     }
                 }
                 _ = sleep_until_opt(hangup_at) => {
-                    self.bye().await;
+                    self.bye_with(bye_reason.take()).await;
                     return EndedBy::Local;
                 }
                 _ = sleep_until_opt(timer_wake) => {
@@ -981,7 +980,16 @@ impl Live<'_> {
     }
 
     async fn bye(&self) {
-        if let Err(e) = self.dialog.bye().await {
+        self.bye_with(None).await;
+    }
+
+    /// BYE, with a `Reason` header when there is one.
+    async fn bye_with(&self, reason: Option<String>) {
+        let sent = match reason {
+            Some(r) => self.dialog.bye_with_reason(r).await,
+            None => self.dialog.bye().await,
+        };
+        if let Err(e) = sent {
             tracing::info!(error = %e, "BYE failed");
         }
     }

@@ -6,8 +6,10 @@
 //! share its memory, and decodes utterances that are waiting at the same time as one
 //! batch where the engine allows it.
 
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -24,6 +26,8 @@ pub struct Transcript {
     pub audio_ms: u64,
     /// Wall time of the decode.
     pub decode_ms: u64,
+    /// How long the utterance waited for a free worker before its decode began.
+    pub queue_ms: u64,
     /// Why the engine's guards refused the output (Whisper hallucination checks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected: Option<String>,
@@ -152,6 +156,12 @@ impl Recognizer {
         }
     }
 
+    /// Whether several utterances decode as one batch (sherpa-onnx) rather than one
+    /// after another (Whisper), which decides how many jobs a worker takes at once.
+    pub fn batches(&self) -> bool {
+        !matches!(self, Recognizer::Whisper(_))
+    }
+
     /// Transcribes one utterance (16 kHz mono).
     pub fn transcribe(&self, pcm: &[f32]) -> Result<Transcript, SpeechError> {
         Ok(self.transcribe_batch(&[pcm])?.pop().unwrap_or_default())
@@ -252,16 +262,97 @@ fn whisper_err(e: super::whisper::WhisperError) -> SpeechError {
 
 type Reply = tokio::sync::oneshot::Sender<Result<Transcript, SpeechError>>;
 
+/// The answer channel of one submitted utterance.
+pub type TranscriptRx = tokio::sync::oneshot::Receiver<Result<Transcript, SpeechError>>;
+
 struct Job {
     pcm: Vec<f32>,
     reply: Reply,
+    asked: Instant,
+    urgent: Arc<AtomicBool>,
 }
 
-/// One recognizer shared by many calls: utterances queue up, worker threads take every
-/// waiting one (up to `max_batch`) and decode them together.
+/// Moves one submitted decode ahead of the non-urgent ones once its caller has to wait
+/// for it (a decode started at a pause becomes the turn's final text at the endpoint).
+#[derive(Clone, Debug, Default)]
+pub struct Urgency(Arc<AtomicBool>);
+
+impl Urgency {
+    /// The caller now waits for this decode.
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the recognizer's workers did so far, for load runs: how many decodes were asked
+/// for, how many were wasted, and how long they waited in the queue.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct AsrStats {
+    /// Utterances submitted.
+    pub submitted: u64,
+    /// Of those, submitted as urgent (a caller waits) or raised to urgent later.
+    pub urgent: u64,
+    /// Dropped unseen: the caller had stopped waiting before a worker reached them.
+    pub skipped_stale: u64,
+    /// Decoded.
+    pub decoded: u64,
+    /// Decoded, but nobody took the answer any more (wasted compute).
+    pub unused: u64,
+    /// Sum of the decodes' wall time, ms.
+    pub decode_ms: u64,
+    /// Sum of the time decoded jobs spent queued, ms.
+    pub queue_ms: u64,
+    /// The longest any urgent job was queued, ms.
+    pub max_urgent_queue_ms: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    submitted: AtomicU64,
+    urgent: AtomicU64,
+    skipped_stale: AtomicU64,
+    decoded: AtomicU64,
+    unused: AtomicU64,
+    decode_ms: AtomicU64,
+    queue_ms: AtomicU64,
+    max_urgent_queue_ms: AtomicU64,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    counters: Counters,
+    max_batch: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    stopped: bool,
+}
+
+// The service's last clone going away stops the workers once the queue is empty.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.0.queue.lock() {
+            q.stopped = true;
+        }
+        self.0.ready.notify_all();
+    }
+}
+
+/// One recognizer shared by many calls: utterances queue up and worker threads take
+/// them, urgent ones first (a caller is waiting: the customer's turn has ended), then
+/// the others (decodes started at a pause, in case it is the end) oldest first. Engines
+/// that decode several streams as one batch (sherpa-onnx) get every waiting job up to
+/// `max_batch`; Whisper decodes one at a time, so one worker never holds a queue of jobs
+/// another idle worker could have taken. A job whose caller stopped waiting is dropped
+/// unseen.
 #[derive(Clone)]
 pub struct AsrService {
-    tx: mpsc::Sender<Job>,
+    owner: Arc<Owner>,
     engine: &'static str,
 }
 
@@ -269,29 +360,62 @@ impl AsrService {
     /// Starts `workers` threads over one recognizer.
     pub fn start(rec: Recognizer, workers: usize, max_batch: usize) -> AsrService {
         let engine = rec.engine();
+        let max_batch = if rec.batches() { max_batch.max(1) } else { 1 };
         let rec = Arc::new(rec);
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            counters: Counters::default(),
+            max_batch,
+        });
         for i in 0..workers.max(1) {
-            let (rec, rx) = (rec.clone(), rx.clone());
+            let (rec, shared) = (rec.clone(), shared.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("asr-{i}"))
-                .spawn(move || worker(&rec, &rx, max_batch.max(1)));
+                .spawn(move || worker(&rec, &shared));
             if let Err(e) = spawned {
                 tracing::error!("cannot start ASR worker: {e}");
             }
         }
-        AsrService { tx, engine }
+        AsrService {
+            owner: Arc::new(Owner(shared)),
+            engine,
+        }
     }
 
-    /// Queues an utterance; the answer arrives on the returned channel.
-    pub fn submit(
-        &self,
-        pcm: Vec<f32>,
-    ) -> tokio::sync::oneshot::Receiver<Result<Transcript, SpeechError>> {
+    /// Queues an utterance its caller waits for; the answer arrives on the returned
+    /// channel.
+    pub fn submit(&self, pcm: Vec<f32>) -> TranscriptRx {
+        let urgency = Urgency(Arc::new(AtomicBool::new(true)));
+        self.enqueue(pcm, urgency)
+    }
+
+    /// Queues an utterance nobody waits for yet (a decode started at a pause): urgent
+    /// jobs go first; [`Urgency::raise`] once the caller must wait.
+    pub fn submit_background(&self, pcm: Vec<f32>) -> (TranscriptRx, Urgency) {
+        let urgency = Urgency::default();
+        (self.enqueue(pcm, urgency.clone()), urgency)
+    }
+
+    fn enqueue(&self, pcm: Vec<f32>, urgency: Urgency) -> TranscriptRx {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        if let Err(mpsc::SendError(job)) = self.tx.send(Job { pcm, reply }) {
-            let _ = job.reply.send(Err(SpeechError::Stopped));
+        let shared = &self.owner.0;
+        shared.counters.submitted.fetch_add(1, Ordering::Relaxed);
+        let job = Job {
+            pcm,
+            reply,
+            asked: Instant::now(),
+            urgent: urgency.0,
+        };
+        match shared.queue.lock() {
+            Ok(mut q) => {
+                q.jobs.push_back(job);
+                drop(q);
+                shared.ready.notify_one();
+            }
+            Err(_) => {
+                let _ = job.reply.send(Err(SpeechError::Stopped));
+            }
         }
         rx
     }
@@ -307,42 +431,171 @@ impl AsrService {
     pub fn engine(&self) -> &'static str {
         self.engine
     }
+
+    /// What the workers did so far.
+    pub fn stats(&self) -> AsrStats {
+        let c = &self.owner.0.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        AsrStats {
+            submitted: g(&c.submitted),
+            urgent: g(&c.urgent),
+            skipped_stale: g(&c.skipped_stale),
+            decoded: g(&c.decoded),
+            unused: g(&c.unused),
+            decode_ms: g(&c.decode_ms),
+            queue_ms: g(&c.queue_ms),
+            max_urgent_queue_ms: g(&c.max_urgent_queue_ms),
+        }
+    }
 }
 
-fn worker(rec: &Recognizer, rx: &Mutex<mpsc::Receiver<Job>>, max_batch: usize) {
+/// Takes the next jobs: urgent ones first, then the oldest; jobs whose caller stopped
+/// waiting are dropped on the way. `None` once the service is gone and the queue empty.
+fn take(shared: &Shared) -> Option<Vec<Job>> {
+    let mut q = shared.queue.lock().ok()?;
     loop {
-        let mut jobs = Vec::new();
-        {
-            let Ok(guard) = rx.lock() else { return };
-            match guard.recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => return,
-            }
-            while jobs.len() < max_batch {
-                match guard.try_recv() {
-                    Ok(j) => jobs.push(j),
-                    Err(_) => break,
+        let before = q.jobs.len();
+        q.jobs.retain(|j| !j.reply.is_closed());
+        let dropped = (before - q.jobs.len()) as u64;
+        if dropped > 0 {
+            shared
+                .counters
+                .skipped_stale
+                .fetch_add(dropped, Ordering::Relaxed);
+        }
+        if !q.jobs.is_empty() {
+            let mut jobs = Vec::new();
+            while jobs.len() < shared.max_batch {
+                let at = q
+                    .jobs
+                    .iter()
+                    .position(|j| j.urgent.load(Ordering::Relaxed))
+                    .unwrap_or(0);
+                match q.jobs.remove(at) {
+                    Some(j) => jobs.push(j),
+                    None => break,
                 }
             }
+            return Some(jobs);
         }
-        // A caller that stopped waiting (the customer resumed after a pause, so the
-        // decode started there is stale) costs nothing: its job is skipped.
-        jobs.retain(|j| !j.reply.is_closed());
-        if jobs.is_empty() {
-            continue;
+        if q.stopped {
+            return None;
+        }
+        q = shared.ready.wait(q).ok()?;
+    }
+}
+
+fn worker(rec: &Recognizer, shared: &Shared) {
+    let c = &shared.counters;
+    while let Some(jobs) = take(shared) {
+        let started = Instant::now();
+        let mut queued = Vec::with_capacity(jobs.len());
+        for j in &jobs {
+            let waited = started.duration_since(j.asked).as_millis() as u64;
+            c.queue_ms.fetch_add(waited, Ordering::Relaxed);
+            if j.urgent.load(Ordering::Relaxed) {
+                c.urgent.fetch_add(1, Ordering::Relaxed);
+                c.max_urgent_queue_ms.fetch_max(waited, Ordering::Relaxed);
+            }
+            queued.push(waited);
         }
         let clips: Vec<&[f32]> = jobs.iter().map(|j| j.pcm.as_slice()).collect();
-        match rec.transcribe_batch(&clips) {
+        let result = rec.transcribe_batch(&clips);
+        c.decoded.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        c.decode_ms
+            .fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let answer = |j: Job, r: Result<Transcript, SpeechError>| {
+            if j.reply.send(r).is_err() {
+                c.unused.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        match result {
             Ok(ts) => {
-                for (j, t) in jobs.into_iter().zip(ts) {
-                    let _ = j.reply.send(Ok(t));
+                for ((j, mut t), q) in jobs.into_iter().zip(ts).zip(queued) {
+                    t.queue_ms = q;
+                    answer(j, Ok(t));
                 }
             }
             Err(e) => {
                 for j in jobs {
-                    let _ = j.reply.send(Err(e.clone()));
+                    answer(j, Err(e.clone()));
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(urgent: bool) -> (Job, TranscriptRx, Urgency) {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let u = Urgency(Arc::new(AtomicBool::new(urgent)));
+        let j = Job {
+            pcm: vec![urgent as u8 as f32],
+            reply,
+            asked: Instant::now(),
+            urgent: u.0.clone(),
+        };
+        (j, rx, u)
+    }
+
+    fn shared(max_batch: usize, jobs: Vec<Job>) -> Shared {
+        Shared {
+            queue: Mutex::new(Queue {
+                jobs: jobs.into(),
+                stopped: true,
+            }),
+            ready: Condvar::new(),
+            counters: Counters::default(),
+            max_batch,
+        }
+    }
+
+    /// Which of the queued jobs each `take` returned, by their position in `all`.
+    fn order(s: &Shared, all: &[*const f32]) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        while let Some(jobs) = take(s) {
+            out.push(
+                jobs.iter()
+                    .map(|j| {
+                        all.iter()
+                            .position(|p| *p == j.pcm.as_ptr())
+                            .unwrap_or(usize::MAX)
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn urgent_decodes_go_first_and_stale_ones_are_dropped_unseen() {
+        let (b0, _r0, _) = job(false);
+        let (u1, _r1, _) = job(true);
+        let (b2, r2, _) = job(false);
+        let (u3, _r3, _) = job(true);
+        let (b4, _r4, raise4) = job(false);
+        let jobs = vec![b0, u1, b2, u3, b4];
+        let ptrs: Vec<*const f32> = jobs.iter().map(|j| j.pcm.as_ptr()).collect();
+        // The caller of the third stopped waiting; the fifth's turn ended meanwhile.
+        drop(r2);
+        raise4.raise();
+        let s = shared(1, jobs);
+        assert_eq!(order(&s, &ptrs), vec![vec![1], vec![3], vec![4], vec![0]]);
+        assert_eq!(s.counters.skipped_stale.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_batching_engine_takes_every_waiting_job_up_to_its_batch_urgent_first() {
+        let (b0, _r0, _) = job(false);
+        let (b1, _r1, _) = job(false);
+        let (u2, _r2, _) = job(true);
+        let (b3, _r3, _) = job(false);
+        let jobs = vec![b0, b1, u2, b3];
+        let ptrs: Vec<*const f32> = jobs.iter().map(|j| j.pcm.as_ptr()).collect();
+        let s = shared(3, jobs);
+        assert_eq!(order(&s, &ptrs), vec![vec![2, 0, 1], vec![3]]);
     }
 }

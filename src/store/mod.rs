@@ -455,6 +455,11 @@ pub struct CallDetail {
     /// SIP Call-ID, to find the call in a trunk's or a capture's logs.
     #[serde(default)]
     pub sip_call_id: Option<String>,
+    /// What the customer gave on the call, by the scenario's variable name (`ptp_date`,
+    /// `ptp_amount`, `callback_date`), as text: the substance of the disposition (a
+    /// promise to pay is worth its date). Stored through `language::redact`.
+    #[serde(default)]
+    pub captured: std::collections::BTreeMap<String, String>,
 }
 
 impl CallDetail {
@@ -499,6 +504,30 @@ pub struct Handoff {
     /// The recording of the human part (the built-in queue's stereo WAV), when made.
     #[serde(default)]
     pub recording: Option<String>,
+    /// How the customer was handed over; `None` in records from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<HandoffMethod>,
+}
+
+/// How a hand-off reached the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffMethod {
+    /// The customer's phone honoured our REFER and called the queue itself.
+    Refer,
+    /// The customer's phone refused REFER: voxdial called the queue and relayed the media
+    /// between the two legs.
+    Bridge,
+}
+
+impl HandoffMethod {
+    /// Stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffMethod::Refer => "refer",
+            HandoffMethod::Bridge => "bridge",
+        }
+    }
 }
 
 /// How a hand-off ended.

@@ -178,6 +178,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX attempts_campaign_started ON attempts (campaign_id, started_at, id);
     CREATE INDEX attempts_outcome_started ON attempts (outcome, started_at, id);
     "#,
+    // 5: what the customer gave on the call (a promised date and amount, a callback
+    // date): the scenario's call-filled values, a JSON object of text beside the
+    // disposition they qualify.
+    r#"
+    ALTER TABLE calls ADD COLUMN captured TEXT NOT NULL DEFAULT '{}';
+    "#,
 ];
 
 /// What the policy-snapshot migration writes as the author of the snapshots it takes.
@@ -462,10 +468,15 @@ fn insert_call(tx: &rusqlite::Transaction<'_>, attempt: i64, call: &CallDetail) 
             ..c.clone()
         })
         .collect();
+    let captured: std::collections::BTreeMap<&String, String> = call
+        .captured
+        .iter()
+        .map(|(k, v)| (k, mask_account_numbers(v).into_owned()))
+        .collect();
     tx.execute(
         "INSERT INTO calls (attempt_id, answered_at_ms, ended_at_ms, cpd, handoff, transcript,
-                            compliance, turn_latencies_ms, recording, sip_call_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            compliance, turn_latencies_ms, recording, sip_call_id, captured)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             attempt,
             call.answered_at_ms,
@@ -477,6 +488,7 @@ fn insert_call(tx: &rusqlite::Transaction<'_>, attempt: i64, call: &CallDetail) 
             to_json(&call.turn_latencies_ms)?,
             call.recording,
             call.sip_call_id,
+            to_json(&captured)?,
         ],
     )?;
     Ok(())
@@ -1023,7 +1035,7 @@ impl Store for SqliteStore {
             .conn
             .query_row(
                 "SELECT answered_at_ms, ended_at_ms, cpd, handoff, transcript, compliance,
-                        turn_latencies_ms, recording, sip_call_id
+                        turn_latencies_ms, recording, sip_call_id, captured
                  FROM calls WHERE attempt_id=?",
                 [attempt],
                 |r| {
@@ -1037,6 +1049,7 @@ impl Store for SqliteStore {
                         r.get::<_, String>(6)?,
                         r.get::<_, Option<String>>(7)?,
                         r.get::<_, Option<String>>(8)?,
+                        r.get::<_, String>(9)?,
                     ))
                 },
             )
@@ -1053,6 +1066,7 @@ impl Store for SqliteStore {
                 latencies,
                 recording,
                 sip_call_id,
+                captured,
             )) => Some(CallDetail {
                 answered_at_ms,
                 ended_at_ms,
@@ -1065,6 +1079,7 @@ impl Store for SqliteStore {
                 turn_latencies_ms: from_json(attempt, "turn_latencies_ms", &latencies)?,
                 recording,
                 sip_call_id,
+                captured: from_json(attempt, "captured", &captured)?,
             }),
         };
         Ok(Some(CallView {
@@ -1490,7 +1505,7 @@ mod tests {
             .expect("old rows");
         }
         let s = SqliteStore::open(&db).expect("upgrade");
-        assert_eq!(s.schema_version().expect("v"), 4);
+        assert_eq!(s.schema_version().expect("v"), MIGRATIONS.len() as i64);
         let c = s.campaign("old").expect("campaign kept");
         assert_eq!(s.ledger(c.id).expect("ledger").len(), 1);
         let v = s.call(7).expect("read").expect("the old attempt is a call");

@@ -210,6 +210,7 @@ impl Call {
             let t = Transcript {
                 text: d.text.clone(),
                 took_ms: d.delay_ms as f64,
+                queued_ms: 0.0,
             };
             let outs = self.bot.transcribed(now, id, Ok(t)).expect("transcribed");
             self.bot.add_engine_ms(self.engine_ms);
@@ -445,11 +446,45 @@ fn a_stale_decode_is_skipped() {
     // Advance the script past the stale decode as the recognizer would read new audio.
     c.script.pop_front();
     c.speech(600);
-    c.silence(700);
+    c.silence(800);
     assert_eq!(c.heard(), ["yeah this is John"]);
     let l = &c.bot.latencies()[0];
     assert!(l.speculative, "{l:?}");
     assert_eq!(l.text, "yeah this is John");
+}
+
+#[test]
+fn gaps_between_words_start_no_decode_and_a_pause_starts_one() {
+    let mut c = Call::new(&[("I get paid on the fifteenth", 100)]);
+    c.start();
+    c.until_quiet(30_000);
+    c.silence(200);
+    // Words with 60-100 ms gaps between them (the speech flag drops in each).
+    for gap in [60, 100, 80, 60] {
+        c.speech(300);
+        c.silence(gap);
+    }
+    assert!(c.asked.is_empty(), "{:?}", c.asked);
+    c.speech(300);
+    c.silence(800);
+    assert_eq!(c.heard(), ["I get paid on the fifteenth"]);
+    assert_eq!(c.asked.len(), 1, "{:?}", c.asked);
+    let l = &c.bot.latencies()[0];
+    assert!(l.speculative && l.decodes == 1, "{l:?}");
+    // A pause that outlasts the gaps but not the endpoint: its decode is dropped when
+    // the customer goes on, and the turn counts both.
+    let mut d = Call::new(&[("yes", 100), ("yes that is right", 100)]);
+    d.start();
+    d.until_quiet(30_000);
+    d.silence(200);
+    d.speech(400);
+    d.silence(300);
+    assert_eq!(d.asked.len(), 1);
+    d.script.pop_front();
+    d.speech(600);
+    d.silence(800);
+    assert_eq!(d.heard(), ["yes that is right"]);
+    assert_eq!(d.bot.latencies()[0].decodes, 2);
 }
 
 #[test]
@@ -508,10 +543,15 @@ fn turn_latency_is_recorded_from_the_last_voiced_sample() {
     assert!(l.speculative, "{l:?}");
     assert_eq!(l.speech_ms, 900, "{l:?}");
     assert!(l.endpoint_ms >= 500 && l.endpoint_ms <= 520, "{l:?}");
-    // Asked at the pause, 900 ms to decode, the endpoint came ~500 ms into it.
+    // Asked once the pause outlasted a gap between words, 900 ms to decode, the endpoint
+    // came ~380 ms into it.
     let asked = c.asked[0].0;
-    assert!(asked >= pause && asked <= pause + 40, "{asked} vs {pause}");
-    assert!(l.asr_ms >= 380.0 && l.asr_ms <= 440.0, "{l:?}");
+    assert!(
+        asked >= pause + SPECULATE_AFTER_MS - 20 && asked <= pause + SPECULATE_AFTER_MS + 20,
+        "{asked} vs {pause}"
+    );
+    assert!(l.asr_ms >= 480.0 && l.asr_ms <= 560.0, "{l:?}");
+    assert_eq!(l.decodes, 1, "{l:?}");
     assert_eq!(l.tts_first_ms, 40.0);
     // Only the call that answered the turn counts as the engine's time.
     assert_eq!(l.nlu_ms, 1.5);
@@ -530,6 +570,74 @@ fn turn_latency_is_recorded_from_the_last_voiced_sample() {
     let l = f.bot.latencies().first().expect("a turn");
     assert!(l.speculative && l.asr_ms == 0.0, "{l:?}");
     assert_eq!(l.nlu_ms, 1.5);
+}
+
+/// Counts how often the model runs and how often it is reset.
+struct Counting {
+    inner: EnergyDetector,
+    runs: Arc<std::sync::atomic::AtomicUsize>,
+    resets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SpeechDetector for Counting {
+    fn speech_prob(&mut self, frame: &[f32]) -> f32 {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.speech_prob(frame)
+    }
+
+    fn reset(&mut self) {
+        self.resets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn the_detector_skips_frames_below_the_speech_floor_and_restarts_after_them() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let lib = library();
+    let scenario = "collection_m1_overdue";
+    let vars = crate::dialogue::engine::with_examples(&lib, scenario, &BTreeMap::new());
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+    let conv = Conversation::new(lib, scenario, Locale::EnUs, today, &vars).expect("conv");
+    let (runs, resets) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let det = Counting {
+        inner: EnergyDetector::default(),
+        runs: runs.clone(),
+        resets: resets.clone(),
+    };
+    let cfg = turn::TurnConfig::for_locale(Locale::EnUs.into());
+    let floor = cfg.min_speech_energy_db;
+    let mut bot = BotPipeline::new(Box::new(det), cfg, conv, Locale::EnUs).expect("pipeline");
+    let _ = bot.start(Millis(0)).expect("start");
+    // Line noise 5 dB under the floor, then a voice, then digital silence.
+    let level = |db: f32| {
+        let amp = 32768.0 * 10f32.powf(db / 20.0) * std::f32::consts::SQRT_2;
+        (0..320)
+            .map(|i| (amp * (i as f32 * 0.3).sin()) as i16)
+            .collect::<Vec<i16>>()
+    };
+    let (noise, voice, silence) = (level(floor - 5.0), level(-20.0), vec![0i16; 320]);
+    let mut now = 0;
+    let mut feed = |bot: &mut BotPipeline, f: &[i16], n: usize| {
+        for _ in 0..n {
+            now += FRAME;
+            let _ = bot.push_inbound(Millis(now), f).expect("push");
+        }
+    };
+    feed(&mut bot, &noise, 50);
+    assert_eq!(
+        runs.load(Ordering::Relaxed),
+        0,
+        "quiet frames ran the model"
+    );
+    assert_eq!(resets.load(Ordering::Relaxed), 1);
+    feed(&mut bot, &voice, 30);
+    assert_eq!(runs.load(Ordering::Relaxed), 30);
+    feed(&mut bot, &silence, 40);
+    feed(&mut bot, &voice, 10);
+    assert_eq!(runs.load(Ordering::Relaxed), 40);
+    // One restart per quiet stretch.
+    assert_eq!(resets.load(Ordering::Relaxed), 2);
 }
 
 /// English turn-taking with the end-of-turn model asked after 200 ms of silence.

@@ -27,9 +27,10 @@ pub struct CallConfig {
     pub consult: Option<String>,
     /// How long a transfer may take to reach a final NOTIFY.
     pub transfer_timeout: Duration,
-    /// Bridge the agent ourselves when the customer's side refuses REFER. The driver
-    /// turns it off when an agent holds the customer's audio (the bot): the bridge would
-    /// need that audio to relay it.
+    /// Call the target ourselves when the customer's side refuses REFER, and relay the
+    /// media between the two legs (voxdial stays in the path, so the human part is
+    /// recorded); whoever held the customer's audio (the bot) stands aside meanwhile and
+    /// gets the customer back if the bridge fails.
     pub bridge_fallback: bool,
     /// Transfer context for the agent console (`X-Voxdial-*`).
     pub context: Vec<(String, String)>,
@@ -113,6 +114,14 @@ pub enum Request {
         /// Whether its Subscription-State is terminated.
         terminated: bool,
     },
+    /// Our consultation or bridge leg ended from its far side (its BYE, or the dialog
+    /// died).
+    AgentLegEnded {
+        /// The SIP cause of its BYE's `Reason` header (RFC 3326), when it gave one: a
+        /// target that hangs up because it cannot serve the customer (a queue with no
+        /// agent: 480) says so there.
+        cause: Option<u16>,
+    },
     /// A re-INVITE (hold/resume or session refresh from the peer).
     Reinvite {
         /// To answer it.
@@ -154,12 +163,18 @@ pub enum Command {
     },
     /// Early media showed there is no person to reach: cancel.
     CancelEarly(EarlyVerdict),
+    /// The app no longer wants the call (the queue's customer left while the agent's
+    /// phone rang): CANCEL it while it rings, hang up at once if it was answered.
+    Withdraw,
     /// Put the customer on hold (re-INVITE sendonly).
     Hold,
     /// Take the customer off hold.
     Resume,
     /// Send DTMF keys on the call's media.
     Dtmf(String),
+    /// Call the transfer target now and relay media between the legs (agent-first's
+    /// connection of an answered call to its queue), instead of a REFER.
+    Bridge,
 }
 
 /// What the driver must do.
@@ -180,8 +195,23 @@ pub enum Output {
     StopMedia,
     /// Send these keys as RFC 4733 events on the call's media.
     SendDtmf(String),
+    /// Send the customer's audio (and take what they hear) here from now on.
+    Route(AudioRoute),
     /// Tell the driver or the agent something.
     Event(Event),
+}
+
+/// Who hears the customer, and whose audio the customer hears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudioRoute {
+    /// The agent (the bot, a test call's script): the answered call's ordinary state.
+    Agent,
+    /// Nobody: the agent stands aside while the customer is bridged. It hears nothing, so
+    /// it does no work and says nothing new; what it had queued still plays.
+    Paused,
+    /// The bridged leg: each side hears the other, relayed through us; the agent still
+    /// hears nothing.
+    Bridge,
 }
 
 /// A SIP action the driver performs through rsipstack.
@@ -226,10 +256,14 @@ pub enum SipAction {
         /// The agent.
         target: String,
     },
-    /// Call the target and relay media between the legs (the bridge fallback).
+    /// Call the target with an INVITE of our own (the bridge fallback); the media is
+    /// relayed once [`Output::Route`] says [`AudioRoute::Bridge`].
     Bridge {
         /// The target.
         target: String,
+        /// Headers of the INVITE: the `X-Voxdial-*` context a REFER would have carried
+        /// in its Refer-To, so the queue and the agent's phone see the same.
+        headers: Vec<(String, String)>,
     },
     /// Hang up the consultation or bridge leg (unless the agent already did).
     EndAgentLeg,

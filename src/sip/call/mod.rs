@@ -16,16 +16,18 @@ mod report;
 mod tests;
 
 pub use messages::{
-    CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request, RequestId,
-    Response, SipAction,
+    AudioRoute, CallConfig, Command, ConsultLeg, Event, Input, OtherRequest, Output, Request,
+    RequestId, Response, SipAction,
 };
-pub use report::{CallReport, TransferReport};
+pub use report::{BridgeReport, CallReport, TransferReport};
 
 use super::agent::EarlyVerdict;
 use super::outcome::DialResult;
 use super::sdp::{Direction, LocalMedia, SdpError};
 use super::timer::SessionTimer;
-use super::transfer::{refer_to_value, BlindTransfer, TransferFailure, TransferState};
+use super::transfer::{
+    refer_to_value, BlindTransfer, BridgeFailure, TransferFailure, TransferState,
+};
 use crate::time::Millis;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -414,22 +416,29 @@ impl Call {
                 self.check_transfer(now);
             }
             Response::Bridge(result) => {
-                if self.agent_leg != AgentLeg::Bridging {
+                if self.agent_leg != AgentLeg::Bridging || self.phase != Phase::Answered {
                     return;
                 }
                 match result {
                     Ok(()) => {
+                        tracing::info!("bridge answered; relaying the customer to it");
                         self.agent_leg = AgentLeg::Bridged;
                         if let Some((_, rep)) = self.transfer.as_mut() {
                             rep.bridged = true;
+                            if let Some(b) = rep.bridge.as_mut() {
+                                b.code = Some(200);
+                            }
                         }
+                        self.out.push_back(Output::Route(AudioRoute::Bridge));
                     }
                     Err(code) => {
-                        tracing::info!(?code, "bridge call failed; the bot keeps the call");
+                        tracing::info!(?code, "bridge call failed; the agent takes the call back");
                         self.agent_leg = AgentLeg::None;
-                        if let Some((_, rep)) = self.transfer.as_mut() {
-                            rep.bot_resumed = true;
+                        if let Some(b) = self.transfer.as_mut().and_then(|(_, r)| r.bridge.as_mut())
+                        {
+                            b.code = code;
                         }
+                        self.bridge_failed(BridgeFailure::Refused { code });
                     }
                 }
             }
@@ -444,6 +453,7 @@ impl Call {
         outcome: DialResult,
     ) -> CallReport {
         CallReport {
+            call_id: self.cfg.call_id.clone(),
             sip_code: code,
             reason,
             outcome,
@@ -563,6 +573,7 @@ impl Call {
             bridged: false,
             agent_media: None,
             announced: false,
+            bridge: None,
         };
         self.transfer = Some((t, rep));
         match self.cfg.consult.clone() {
@@ -577,12 +588,17 @@ impl Call {
         }
     }
 
-    fn send_refer(&mut self, refer_to: String) {
-        let headers = self
-            .context
+    /// The transfer context as `X-Voxdial-*` headers, the same on a REFER and on the
+    /// bridge's INVITE.
+    fn context_headers(&self) -> Vec<(String, String)> {
+        self.context
             .iter()
             .map(|(k, v)| (format!("X-Voxdial-{k}"), v.clone()))
-            .collect();
+            .collect()
+    }
+
+    fn send_refer(&mut self, refer_to: String) {
+        let headers = self.context_headers();
         self.send(SipAction::Refer {
             refer_to,
             referred_by: format!("<{}>", self.cfg.from),
@@ -594,6 +610,12 @@ impl Call {
         match r {
             Request::Terminated { by_us } => {
                 if self.phase == Phase::Answered {
+                    if self.agent_leg == AgentLeg::Bridged && !by_us {
+                        if let Some(b) = self.transfer.as_mut().and_then(|(_, r)| r.bridge.as_mut())
+                        {
+                            b.ended_by = Some("customer");
+                        }
+                    }
                     self.end(now, Some(if by_us { "us" } else { "peer" }));
                 }
             }
@@ -612,6 +634,30 @@ impl Call {
                     t.on_notify(c, terminated);
                 }
                 self.check_transfer(now);
+            }
+            Request::AgentLegEnded { cause } => {
+                if self.agent_leg != AgentLeg::Bridged || self.phase != Phase::Answered {
+                    return;
+                }
+                match cause.filter(|c| *c >= 300) {
+                    Some(cause) => {
+                        // The target could not serve the customer (a queue with no agent):
+                        // the agent takes them back rather than hang up on them.
+                        tracing::info!(cause, "the bridged target gave up; taking the call back");
+                        self.agent_leg = AgentLeg::None;
+                        self.bridge_failed(BridgeFailure::GaveUp { cause });
+                        self.send(SipAction::EndAgentLeg);
+                    }
+                    None => {
+                        // The person on the other leg hung up: the customer's call is over.
+                        if let Some(b) = self.transfer.as_mut().and_then(|(_, r)| r.bridge.as_mut())
+                        {
+                            b.ended_by = Some("target");
+                        }
+                        self.send(SipAction::Bye { reason: None });
+                        self.end(now, Some("us"));
+                    }
+                }
             }
             Request::Reinvite { id, sdp } => {
                 self.last_refresh = now;
@@ -658,6 +704,16 @@ impl Call {
                     self.send(SipAction::Cancel);
                 }
             }
+            Command::Withdraw => match self.phase {
+                Phase::Ringing if !self.cancelled => {
+                    tracing::info!("the call is no longer wanted: sending CANCEL");
+                    self.cancelled = true;
+                    self.send(SipAction::Cancel);
+                }
+                // As a hang-up with nothing left to play: the deadline is due now.
+                Phase::Answered => self.hangup_at = Some(now),
+                _ => {}
+            },
             _ if self.phase != Phase::Answered => {}
             Command::Transfer { reason } => {
                 if self.transfer.is_some() {
@@ -686,6 +742,24 @@ impl Call {
                 self.advance_hold();
             }
             Command::Dtmf(digits) => self.out.push_back(Output::SendDtmf(digits)),
+            Command::Bridge => match self.cfg.refer_to.clone() {
+                Some(target) if self.agent_leg == AgentLeg::None && self.transfer.is_none() => {
+                    self.agent_leg = AgentLeg::Bridging;
+                    // Whoever held the customer's audio stands aside while the leg is placed.
+                    self.out.push_back(Output::Route(AudioRoute::Paused));
+                    self.send(SipAction::Bridge {
+                        target,
+                        headers: self.context_headers(),
+                    });
+                }
+                Some(_) => {
+                    tracing::info!("bridge requested while a transfer is under way; ignored")
+                }
+                None => {
+                    tracing::info!("bridge requested but no target is configured");
+                    self.event(Event::TransferFailed("no_queue".into()));
+                }
+            },
         }
     }
 
@@ -711,26 +785,51 @@ impl Call {
             TransferState::Failed(TransferFailure::ReferRejected { code })
                 if self.cfg.bridge_fallback && self.agent_leg == AgentLeg::None =>
             {
-                // The customer's phone cannot transfer: call the agent ourselves and
-                // relay media between the two legs.
-                tracing::info!(code, "REFER refused; bridging to the agent");
+                // The customer's phone cannot transfer: call the target ourselves, with
+                // the context the REFER carried, and relay media between the two legs.
+                // The agent stands aside meanwhile; it gets the customer back if the
+                // bridge fails.
+                tracing::info!(code, "REFER refused; bridging to the target ourselves");
                 let target = rep.target.clone();
+                rep.bridge = Some(BridgeReport::default());
                 self.agent_leg = AgentLeg::Bridging;
-                self.send(SipAction::Bridge { target });
+                let headers = self.context_headers();
+                self.out.push_back(Output::Route(AudioRoute::Paused));
+                self.send(SipAction::Bridge { target, headers });
             }
             TransferState::Failed(why) => {
                 tracing::info!(?why, "transfer failed; the bot keeps the call");
-                rep.bot_resumed = true;
-                let announce = self.cfg.take_back_announcement;
-                if announce {
-                    rep.announced = true;
-                }
-                self.event(Event::TransferFailed(format!("{why:?}")));
-                if announce {
-                    self.event(Event::AnnounceTakeBack);
-                }
+                self.take_back(why.to_string());
             }
             _ => {}
+        }
+    }
+
+    /// The bridge did not leave the customer with a person: the agent has them again.
+    fn bridge_failed(&mut self, why: BridgeFailure) {
+        self.out.push_back(Output::Route(AudioRoute::Agent));
+        let Some((_, rep)) = self.transfer.as_mut() else {
+            // A bridge asked for at once (agent-first): its agent hears why.
+            self.event(Event::TransferFailed(why.to_string()));
+            return;
+        };
+        if let Some(b) = rep.bridge.as_mut() {
+            b.failure = Some(why);
+        }
+        let words = rep.failure().unwrap_or_default();
+        self.take_back(words);
+    }
+
+    /// A failed transfer: the agent keeps the customer, and is told why in words.
+    fn take_back(&mut self, why: String) {
+        let announce = self.cfg.take_back_announcement;
+        if let Some((_, rep)) = self.transfer.as_mut() {
+            rep.bot_resumed = true;
+            rep.announced = announce;
+        }
+        self.event(Event::TransferFailed(why));
+        if announce {
+            self.event(Event::AnnounceTakeBack);
         }
     }
 

@@ -453,7 +453,9 @@ fn a_refused_refer_takes_the_call_back_with_the_announcement() {
     assert_eq!(
         out,
         vec![
-            Output::Event(Event::TransferFailed("ReferRejected { code: 405 }".into())),
+            Output::Event(Event::TransferFailed(
+                "REFER refused (405 Method Not Allowed)".into()
+            )),
             Output::Event(Event::AnnounceTakeBack)
         ]
     );
@@ -478,7 +480,9 @@ fn a_busy_agent_in_the_notify_fails_the_transfer() {
         vec![
             respond_ok(1),
             respond_ok(2),
-            Output::Event(Event::TransferFailed("TargetFailed { code: 486 }".into()))
+            Output::Event(Event::TransferFailed(
+                "the transferred call failed (486 Busy Here)".into()
+            ))
         ]
     );
     assert_eq!(r.transfer.expect("transfer").notifies, vec![100, 486]);
@@ -499,7 +503,9 @@ fn a_transfer_without_a_final_notify_times_out() {
     );
     assert_eq!(
         out,
-        vec![Output::Event(Event::TransferFailed("Timeout".into()))]
+        vec![Output::Event(Event::TransferFailed(
+            "the transfer did not complete in time".into()
+        ))]
     );
 }
 
@@ -513,11 +519,16 @@ fn a_refused_refer_is_bridged_when_allowed() {
     c.handle_input(Input::Response(at(3100), Response::Refer(Some(501))));
     assert_eq!(
         drain(&mut c),
-        vec![Output::Send(SipAction::Bridge {
-            target: "sip:queue@127.0.0.1".into()
-        })]
+        vec![
+            Output::Route(AudioRoute::Paused),
+            Output::Send(SipAction::Bridge {
+                target: "sip:queue@127.0.0.1".into(),
+                headers: vec![],
+            })
+        ]
     );
     c.handle_input(Input::Response(at(4000), Response::Bridge(Ok(()))));
+    assert_eq!(drain(&mut c), vec![Output::Route(AudioRoute::Bridge)]);
     c.handle_input(Input::Request(
         at(9000),
         Request::Terminated { by_us: false },
@@ -531,7 +542,252 @@ fn a_refused_refer_is_bridged_when_allowed() {
         ]
     );
     let t = c.take_report().expect("report").transfer.expect("transfer");
-    assert!(t.bridged && !t.bot_resumed);
+    assert!(t.bridged && !t.bot_resumed && t.handed_over());
+    assert_eq!(t.failure(), None);
+    let b = t.bridge.expect("bridge");
+    assert_eq!((b.code, b.ended_by), (Some(200), Some("customer")));
+}
+
+/// A bot call: context from the service, the hand-off reason from the bot, no take-back
+/// announcement from the call (the bot says it), the bridge allowed. The bot asks for a
+/// person at +3 s and the customer's phone refuses the REFER with 603.
+fn bot_call_refused() -> Call {
+    let mut cfg = with_refer(config());
+    cfg.bridge_fallback = true;
+    cfg.context = vec![("Attempt".into(), "17".into())];
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Command(
+        at(3000),
+        Command::Transfer {
+            reason: Some("wants_human".into()),
+        },
+    ));
+    assert!(matches!(
+        &drain(&mut c)[..],
+        [Output::Send(SipAction::Refer { .. })]
+    ));
+    c.handle_input(Input::Response(at(3050), Response::Refer(Some(603))));
+    c
+}
+
+#[test]
+fn a_refused_refer_on_a_bot_call_bridges_with_the_context_and_stands_the_bot_aside() {
+    let mut c = bot_call_refused();
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            // The bot hears nothing more (so it works no more and says nothing new)...
+            Output::Route(AudioRoute::Paused),
+            // ...while we call the queue with what the REFER would have carried.
+            Output::Send(SipAction::Bridge {
+                target: "sip:queue@127.0.0.1".into(),
+                headers: vec![
+                    ("X-Voxdial-Attempt".into(), "17".into()),
+                    ("X-Voxdial-Reason".into(), "wants_human".into()),
+                ],
+            })
+        ],
+        "no TransferFailed: the bot is not taken back"
+    );
+    assert!(!c.is_ended());
+    c.handle_input(Input::Response(at(3200), Response::Bridge(Ok(()))));
+    assert_eq!(drain(&mut c), vec![Output::Route(AudioRoute::Bridge)]);
+    // The agent hangs up the bridged leg with a plain BYE: the customer's call is over.
+    c.handle_input(Input::Request(
+        at(60_000),
+        Request::AgentLegEnded { cause: None },
+    ));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            bye(),
+            Output::Send(SipAction::EndAgentLeg),
+            Output::StopMedia,
+            Output::Event(Event::Ended)
+        ]
+    );
+    let r = c.take_report().expect("report");
+    assert_eq!(r.hangup_by, Some("us"));
+    let t = r.transfer.expect("transfer");
+    assert_eq!(
+        t.result,
+        TransferState::Failed(TransferFailure::ReferRejected { code: 603 }),
+        "the REFER's own result is kept"
+    );
+    assert!(t.handed_over() && t.by_bridge() && !t.bot_resumed);
+    assert_eq!(t.bridge.expect("bridge").ended_by, Some("target"));
+}
+
+#[test]
+fn a_bridge_the_target_refuses_gives_the_customer_back_to_the_bot() {
+    let mut c = bot_call_refused();
+    drain(&mut c);
+    c.handle_input(Input::Response(at(3100), Response::Bridge(Err(Some(480)))));
+    let why = "REFER refused (603 Decline); bridge refused (480 Temporarily Unavailable)";
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Route(AudioRoute::Agent),
+            Output::Event(Event::TransferFailed(why.into())),
+        ],
+        "the bot hears the customer again and is told why, in words"
+    );
+    assert!(!c.is_ended(), "the bot keeps the call");
+    // A late answer of the failed bridge changes nothing.
+    c.handle_input(Input::Response(at(3200), Response::Bridge(Ok(()))));
+    assert_eq!(drain(&mut c), vec![]);
+    // The bot says sorry and hangs up.
+    c.handle_input(Input::Command(
+        at(8000),
+        Command::Hangup {
+            after: Duration::ZERO,
+        },
+    ));
+    c.handle_input(Input::Timeout(at(8000)));
+    assert_eq!(drain(&mut c), [vec![bye()], ended()].concat());
+    let t = c.take_report().expect("report").transfer.expect("transfer");
+    assert!(t.bot_resumed && !t.bridged && !t.handed_over() && t.by_bridge());
+    assert_eq!(t.failure().as_deref(), Some(why));
+    assert_eq!(t.bridge.expect("bridge").code, Some(480));
+}
+
+#[test]
+fn a_target_that_gives_up_after_answering_gives_the_customer_back() {
+    let mut c = bot_call_refused();
+    drain(&mut c);
+    c.handle_input(Input::Response(at(3200), Response::Bridge(Ok(()))));
+    assert_eq!(drain(&mut c), vec![Output::Route(AudioRoute::Bridge)]);
+    // The queue waited, found no agent, and hung up saying 480 in its Reason.
+    c.handle_input(Input::Request(
+        at(63_200),
+        Request::AgentLegEnded { cause: Some(480) },
+    ));
+    let why = "REFER refused (603 Decline); the target gave up on the bridge (480 Temporarily Unavailable)";
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Route(AudioRoute::Agent),
+            Output::Event(Event::TransferFailed(why.into())),
+            Output::Send(SipAction::EndAgentLeg),
+        ]
+    );
+    assert!(!c.is_ended());
+    c.handle_input(Input::Request(
+        at(70_000),
+        Request::Terminated { by_us: false },
+    ));
+    assert_eq!(drain(&mut c), ended(), "the leg is not ended twice");
+    let t = c.take_report().expect("report").transfer.expect("transfer");
+    assert!(t.bot_resumed && t.bridged && !t.handed_over());
+    assert_eq!(t.failure().as_deref(), Some(why));
+}
+
+#[test]
+fn a_failed_bridge_on_a_test_call_plays_the_take_back_announcement() {
+    let mut cfg = with_refer(config());
+    cfg.bridge_fallback = true;
+    cfg.take_back_announcement = true;
+    let mut c = answered(cfg, None);
+    transfer_at(&mut c, 3000);
+    drain(&mut c);
+    c.handle_input(Input::Response(at(3100), Response::Refer(Some(405))));
+    drain(&mut c);
+    c.handle_input(Input::Response(at(33_100), Response::Bridge(Err(None))));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Route(AudioRoute::Agent),
+            Output::Event(Event::TransferFailed(
+                "REFER refused (405 Method Not Allowed); bridge not answered in time".into()
+            )),
+            Output::Event(Event::AnnounceTakeBack),
+        ]
+    );
+}
+
+#[test]
+fn a_plain_bye_from_a_consultation_leg_is_no_bridge_end() {
+    let mut cfg = config();
+    cfg.consult = Some("sip:agent@127.0.0.1:5300".into());
+    let mut c = answered(cfg, None);
+    c.handle_input(Input::Request(
+        at(2000),
+        Request::AgentLegEnded { cause: None },
+    ));
+    assert_eq!(drain(&mut c), vec![]);
+    assert!(!c.is_ended());
+}
+
+#[test]
+fn a_bridge_asked_at_the_answer_carries_the_context_and_ends_with_the_far_side() {
+    let mut cfg = with_refer(config());
+    cfg.context = vec![("Attempt".into(), "7".into())];
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Command(at(1200), Command::Bridge));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Route(AudioRoute::Paused),
+            Output::Send(SipAction::Bridge {
+                target: "sip:queue@127.0.0.1".into(),
+                headers: vec![("X-Voxdial-Attempt".into(), "7".into())],
+            })
+        ]
+    );
+    // Asked again while the first is placed: nothing more.
+    c.handle_input(Input::Command(at(1250), Command::Bridge));
+    assert_eq!(drain(&mut c), vec![]);
+    c.handle_input(Input::Response(at(1300), Response::Bridge(Ok(()))));
+    assert_eq!(drain(&mut c), vec![Output::Route(AudioRoute::Bridge)]);
+    // The agent hangs up: the customer is hung up too (by us).
+    c.handle_input(Input::Request(
+        at(9000),
+        Request::AgentLegEnded { cause: None },
+    ));
+    // The driver still holds the ended leg: EndAgentLeg lets it collect the leg's media.
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            bye(),
+            Output::Send(SipAction::EndAgentLeg),
+            Output::StopMedia,
+            Output::Event(Event::Ended)
+        ]
+    );
+    let r = c.take_report().expect("report");
+    assert_eq!(r.hangup_by, Some("us"));
+    assert!(r.transfer.is_none());
+    assert_eq!(r.duration_s, 8.0);
+}
+
+#[test]
+fn a_bridge_that_cannot_be_placed_is_told_to_the_agent() {
+    let mut c = answered(with_refer(config()), None);
+    c.handle_input(Input::Command(at(1200), Command::Bridge));
+    drain(&mut c);
+    c.handle_input(Input::Response(at(1300), Response::Bridge(Err(Some(480)))));
+    assert_eq!(
+        drain(&mut c),
+        vec![
+            Output::Route(AudioRoute::Agent),
+            Output::Event(Event::TransferFailed(
+                "bridge refused (480 Temporarily Unavailable)".into()
+            ))
+        ]
+    );
+    // The far side of a bridge that never was cannot end the call.
+    c.handle_input(Input::Request(
+        at(1400),
+        Request::AgentLegEnded { cause: None },
+    ));
+    assert_eq!(drain(&mut c), vec![]);
+    // Without a target there is nothing to bridge to.
+    let mut c = answered(config(), None);
+    c.handle_input(Input::Command(at(1200), Command::Bridge));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Event(Event::TransferFailed("no_queue".into()))]
+    );
 }
 
 #[test]
@@ -825,4 +1081,49 @@ fn the_agent_hangs_up_after_its_goodbye_plays() {
     c.handle_input(Input::Timeout(at(6300)));
     assert_eq!(drain(&mut c)[0], bye());
     assert_eq!(c.take_report().expect("report").duration_s, 5.3);
+}
+
+#[test]
+fn a_withdrawn_ringing_call_is_cancelled_once_and_an_answered_one_hung_up() {
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(
+        at(100),
+        Response::Provisional {
+            code: 180,
+            sdp: None,
+        },
+    ));
+    c.handle_input(Input::Command(at(500), Command::Withdraw));
+    assert_eq!(drain(&mut c), vec![Output::Send(SipAction::Cancel)]);
+    // A second withdrawal (or the ring timeout) sends no second CANCEL.
+    c.handle_input(Input::Command(at(600), Command::Withdraw));
+    c.handle_input(Input::Timeout(at(30_000)));
+    assert_eq!(drain(&mut c), vec![]);
+    c.handle_input(Input::Response(at(700), final_(487, "Request Terminated")));
+    assert_eq!(drain(&mut c), vec![Output::Event(Event::Ended)]);
+    let r = c.take_report().expect("report");
+    assert!(!r.answered);
+    assert_eq!(r.sip_code, Some(487));
+    assert_eq!(r.policy_outcome, CallOutcome::NoAnswer);
+    // The report names the call as the wire did, for the call's record.
+    assert_eq!(r.call_id, "c1@voxdial");
+
+    // Withdrawn after the answer crossed: a BYE at once.
+    let mut c = Call::new(config());
+    c.start(T0);
+    drain(&mut c);
+    c.handle_input(Input::Response(at(200), ok_200(31000, None)));
+    drain(&mut c);
+    c.handle_input(Input::Command(at(300), Command::Withdraw));
+    assert_eq!(c.poll_timeout(), Some(at(300)));
+    c.handle_input(Input::Timeout(at(300)));
+    let out = drain(&mut c);
+    assert!(
+        out.contains(&Output::Send(SipAction::Bye { reason: None })),
+        "{out:?}"
+    );
+    let r = c.take_report().expect("report");
+    assert_eq!(r.hangup_by, Some("us"));
 }
