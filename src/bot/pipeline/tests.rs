@@ -671,10 +671,10 @@ fn a_finished_verdict_answers_at_the_short_pause_from_the_decode_started_there()
     let (asked_at, samples) = c.asked_end[0];
     assert_eq!(asked_at, last_voiced + 200);
     assert_eq!(samples as u64, (asked_at - (onset - 500)) * 16);
-    // The reply waited for the decode started when the pause began (150 ms), not for
-    // the 500 ms of silence: heard 200 ms into the pause.
+    // The reply waited for the decode started 120 ms into the pause (it takes 150 ms),
+    // not for the 500 ms of silence: heard at the first frame after it came back.
     let heard_at = c.when(|o| matches!(o, Output::Heard(_)));
-    assert_eq!(heard_at, [last_voiced + 200]);
+    assert_eq!(heard_at, [last_voiced + SPECULATE_AFTER_MS + 160]);
     let l = &c.bot.latencies()[0];
     assert_eq!(l.ended_by, turn::EndCause::EndModel);
     assert_eq!(l.end_probability, Some(0.9));
@@ -702,9 +702,10 @@ fn an_unfinished_verdict_keeps_listening_through_a_mid_sentence_pause() {
     assert_eq!(c.asked_end.len(), 2);
     let l = &c.bot.latencies()[0];
     assert_eq!(l.ended_by, turn::EndCause::EndModel);
+    // The verdict came at 200 ms; the text when the pause's decode (120 ms + 100 ms) did.
     assert_eq!(
         c.when(|o| matches!(o, Output::Heard(_))),
-        [last_voiced + 200]
+        [last_voiced + SPECULATE_AFTER_MS + 100]
     );
 }
 
