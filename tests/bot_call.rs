@@ -131,7 +131,10 @@ fn the_bot_holds_a_conversation_over_rtp_and_hangs_up_when_it_ends() {
     let line = spoken(
         &[
             (5.0, "Yes, this is me."),
-            (26.0, "Yes, I can pay it today."),
+            // Said once the disclosure (about 7 s to 22-26 s) is over or nearly, and
+            // before it is asked again after 6 s of silence: a customer who talks over
+            // the question asked again is the open bug noted on issue 14, not this test.
+            (26.0, "I can pay it today."),
         ],
         60.0,
     );
@@ -149,7 +152,10 @@ fn the_bot_holds_a_conversation_over_rtp_and_hangs_up_when_it_ends() {
         heard
             .iter()
             .any(|h| h.contains("today") || h.contains("pay")),
-        "{heard:?}"
+        "{heard:?}; turns: {}; transcript: {}; media: {}",
+        r["agent"]["turns"],
+        r["agent"]["transcript"],
+        r["media"]
     );
     // It answered each, went on through the scenario, and ended the call itself.
     assert!(prompts.len() >= 3, "{prompts:?}");
@@ -158,6 +164,7 @@ fn the_bot_holds_a_conversation_over_rtp_and_hangs_up_when_it_ends() {
     assert_eq!(r["agent"]["cpd_hangup"], false, "{r}");
     assert_eq!(r["policy_outcome"], "connected", "{r}");
     eprintln!("turn latencies: {}", r["agent"]["turns"]);
+    eprintln!("transcript: {}", r["agent"]["transcript"]);
     let turns = r["agent"]["turns"].as_array().expect("turns");
     assert!(turns.len() >= 2, "{r}");
     for t in turns {
@@ -223,6 +230,7 @@ fn the_bot_hands_a_customer_who_asks_for_a_person_to_the_queue_by_refer() {
     let line = spoken(
         &[
             (5.0, "Yes, this is me."),
+            // After the disclosure, before it is asked again (as above).
             (26.0, "I want to talk to a real person."),
         ],
         60.0,

@@ -78,7 +78,7 @@ impl BotResources {
         // cores, fewer leaves a core idle while a turn waits.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let asr = AsrService::start(rec, cores, 4);
-        let end_model = match cfg.end_of_turn_for(locale) {
+        let end_model = match cfg.live_end_of_turn_for(locale) {
             Some(c) => Some(EndOfTurnService::start(c, models)?),
             None => None,
         };
@@ -136,7 +136,7 @@ impl BotResources {
         // so the final text is waited for as long as a loaded recognizer takes rather
         // than the turn being dropped after the default guard.
         turn.asr_final_timeout_ms = turn.asr_final_timeout_ms.max(LIVE_ASR_FINAL_TIMEOUT_MS);
-        if let (Some(c), Some(_)) = (self.cfg.end_of_turn_for(self.locale), &self.end_model) {
+        if let (Some(c), Some(_)) = (self.cfg.live_end_of_turn_for(self.locale), &self.end_model) {
             c.apply(&mut turn);
         }
         let mut pipeline = BotDriver::new(

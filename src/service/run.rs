@@ -1613,10 +1613,7 @@ fn log_turn_timings(campaign: &str, turns: &[serde_json::Value]) {
         tracing::debug!(
             campaign,
             endpoint_ms = f(t, "endpoint_ms"),
-            ended_by = t
-                .get("ended_by")
-                .and_then(|v| v.as_str())
-                .unwrap_or("none"),
+            ended_by = t.get("ended_by").and_then(|v| v.as_str()).unwrap_or("none"),
             asr_ms = f(t, "asr_ms"),
             asr_queue_ms = f(t, "asr_queue_ms"),
             lag_ms = f(t, "lag_ms"),

@@ -32,6 +32,10 @@ pub struct SpeechConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndOfTurnConfig {
+    /// Whether live calls use it. Off, the model is still provisioned and measured (the
+    /// turn-set test, the speech bench), and utterances end on silence alone.
+    #[serde(default = "yes")]
+    pub enabled: bool,
     /// The ONNX model.
     pub model: PathBuf,
     /// Probability of "finished" that ends the turn.
@@ -51,6 +55,9 @@ pub struct EndOfTurnConfig {
     pub workers: usize,
 }
 
+fn yes() -> bool {
+    true
+}
 fn half() -> f32 {
     0.5
 }
@@ -256,6 +263,11 @@ impl SpeechConfig {
         self.end_of_turn.get(&locale)
     }
 
+    /// The end-of-turn model live calls in a locale use: configured and enabled.
+    pub fn live_end_of_turn_for(&self, locale: Locale) -> Option<&EndOfTurnConfig> {
+        self.end_of_turn_for(locale).filter(|c| c.enabled)
+    }
+
     /// The voice for a locale.
     pub fn tts_for(&self, locale: Locale) -> Result<&TtsConfig, SpeechError> {
         self.tts.get(&locale).ok_or(SpeechError::NoEngine {
@@ -335,6 +347,10 @@ mod tests {
             c.tts_for(l).expect("tts");
         }
         assert_eq!(c.vad.trailing_silence_ms, 500);
+        // The end-of-turn model is provisioned and measured, but live calls end turns on
+        // silence until it stops cutting paused sentences (see voices/speech.yaml).
+        assert!(c.end_of_turn_for(Locale::EnUs).is_some());
+        assert!(c.live_end_of_turn_for(Locale::EnUs).is_none());
     }
 
     #[test]
