@@ -243,11 +243,12 @@ pub struct BotPipeline {
     answered: bool,
     // The driver's latest measure of its frame clock's lag behind the wire.
     lag_ms: f64,
-    // Frames quieter than this are never speech to the turn controller, so the detector
-    // is not run on them (on a call the customer is silent most of the time, and the
-    // detector is most of a bot's own CPU); whether the last frame was one.
+    // Frames quieter than this are never speech to the turn controller, so once they
+    // have lasted `DETECTOR_REST_AFTER_MS` the detector is not run on them (on a call the
+    // customer is silent most of the time, and the detector is most of a bot's own CPU);
+    // how long the current quiet stretch has lasted.
     quiet_below_db: f32,
-    quiet: bool,
+    quiet_ms: u64,
 }
 
 struct Speculation {
@@ -306,6 +307,10 @@ const ONSET_MS: u64 = 150;
 /// The inbound frame's length.
 const FRAME_MS: u64 = 20;
 
+/// Quiet (below the speech floor) lasting longer than this is a pause, not the dip
+/// between two words, and the detector rests until a louder frame.
+const DETECTOR_REST_AFTER_MS: u64 = 300;
+
 /// Silence inside an utterance after which the words so far are decoded ahead of the
 /// endpoint. The speech flag drops in gaps between words (40 ms of silence is enough), and
 /// a decode started there is almost always thrown away; a pause this long is more often
@@ -355,7 +360,7 @@ impl BotPipeline {
             answered: false,
             lag_ms: 0.0,
             quiet_below_db,
-            quiet: false,
+            quiet_ms: 0,
         })
     }
 
@@ -447,12 +452,16 @@ impl BotPipeline {
         }
         let energy_db = turn::frame_energy_db(pcm);
         let quiet = energy_db < self.quiet_below_db;
-        if quiet && !self.quiet {
+        self.quiet_ms = if quiet { self.quiet_ms + FRAME_MS } else { 0 };
+        // The dips between a speaker's words are quiet too: the detector hears them, or
+        // it would start cold after every one (Silero then takes ~0.5 s to say "speech"
+        // again, and a customer talking over the bot is not heard for seconds).
+        let rest = self.quiet_ms > DETECTOR_REST_AFTER_MS;
+        if rest && self.quiet_ms <= DETECTOR_REST_AFTER_MS + FRAME_MS {
             // Frames are skipped from here: the detector's context would not join on.
             self.vad.reset();
         }
-        self.quiet = quiet;
-        let speaking = !quiet && self.vad.speech_prob(&samples) >= 0.5;
+        let speaking = !rest && self.vad.speech_prob(&samples) >= 0.5 && !quiet;
         if speaking {
             // The customer goes on: whatever is decoded for the pause is stale.
             self.spec = None;

@@ -245,8 +245,20 @@ pub struct TurnConfig {
     pub echo_max_delay_ms: u32,
     /// How much quieter than that reference an inbound frame must be to count as echo
     /// (the echo return loss we rely on; G.168 networks give at least 6 dB, typical
-    /// hybrids 10-20 dB).
+    /// hybrids 10-20 dB). It is what the gate assumes until the line's own loss has been
+    /// measured, and the least it ever assumes.
     pub echo_suppression_db: f32,
+    /// Audio the bot must have played, with the customer quiet, before the line's
+    /// measured echo loss replaces `echo_suppression_db`; 0 never measures it. Most VoIP
+    /// trunks return little or no echo: a fixed 10 dB then claims every quieter syllable
+    /// of a customer talking over the bot as echo, and barge-in comes a second late.
+    pub echo_learn_ms: u32,
+    /// Taken off the measured loss (the loud end of the echo heard: its 10th percentile)
+    /// so the gate still sits below the echo's loudest frames.
+    pub echo_learn_margin_db: f32,
+    /// The most suppression the measured loss may give: quieter inbound frames are then
+    /// echo only when they are also this far below the bot.
+    pub echo_suppression_max_db: f32,
     /// Share of an utterance's n-grams found in the playing prompt's text above which
     /// the utterance is our own prompt coming back.
     pub echo_text_similarity: f32,
@@ -288,6 +300,9 @@ impl TurnConfig {
             echo_min_delay_ms: 0,
             echo_max_delay_ms: 300,
             echo_suppression_db: 10.0,
+            echo_learn_ms: 2000,
+            echo_learn_margin_db: 6.0,
+            echo_suppression_max_db: 30.0,
             echo_text_similarity: 0.6,
             asr_final_timeout_ms: 3000,
             backchannels: locale.default_backchannels(),
@@ -345,6 +360,17 @@ impl TurnConfig {
         }
         if !self.echo_suppression_db.is_finite() || self.echo_suppression_db < 0.0 {
             return bad("echo_suppression_db", "must be a non-negative number");
+        }
+        if !self.echo_learn_margin_db.is_finite() || self.echo_learn_margin_db < 0.0 {
+            return bad("echo_learn_margin_db", "must be a non-negative number");
+        }
+        if !self.echo_suppression_max_db.is_finite()
+            || self.echo_suppression_max_db < self.echo_suppression_db
+        {
+            return bad(
+                "echo_suppression_max_db",
+                "must be a number of at least echo_suppression_db",
+            );
         }
         if !(0.0..=1.0).contains(&self.echo_text_similarity) {
             return bad("echo_text_similarity", "must be within 0..=1");
@@ -723,6 +749,55 @@ impl EchoReference {
     }
 }
 
+/// The line's echo return loss, measured while the bot talks and the customer is quiet:
+/// how far below the loudest recently played frame each inbound frame sits. Kept as a
+/// histogram of whole dB so the gate can use a low percentile (the echo's loud end),
+/// which a few frames of the customer's own speech cannot move.
+#[derive(Clone, Debug)]
+struct EchoLoss {
+    bins: [u32; ECHO_LOSS_BINS],
+    frames: u32,
+}
+
+/// Losses are binned 0..=60 dB; anything quieter is as good as no echo.
+const ECHO_LOSS_BINS: usize = 61;
+
+/// Played audio quieter than this (dBFS) says nothing about the echo path.
+const ECHO_LEARN_MIN_PLAYED_DB: f32 = -40.0;
+
+impl EchoLoss {
+    fn new() -> EchoLoss {
+        EchoLoss {
+            bins: [0; ECHO_LOSS_BINS],
+            frames: 0,
+        }
+    }
+
+    fn observe(&mut self, loss_db: f32) {
+        let bin = loss_db.clamp(0.0, (ECHO_LOSS_BINS - 1) as f32) as usize;
+        if let Some(b) = self.bins.get_mut(bin) {
+            *b += 1;
+            self.frames = self.frames.saturating_add(1);
+        }
+    }
+
+    /// The loss exceeded by 90% of the frames heard, once `min_frames` were heard.
+    fn loud_end_db(&self, min_frames: u32) -> Option<f32> {
+        if self.frames == 0 || self.frames < min_frames {
+            return None;
+        }
+        let want = self.frames.div_ceil(10);
+        let mut seen = 0;
+        for (db, n) in self.bins.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return Some(db as f32);
+            }
+        }
+        None
+    }
+}
+
 /// How much joined prompt text is kept for the echo check.
 const MAX_PROMPT_TEXT_BYTES: usize = 4096;
 
@@ -826,6 +901,7 @@ pub struct TurnController {
     now: u64,
     next_id: u32,
     echo: EchoReference,
+    echo_loss: EchoLoss,
     playback: Option<Playback>,
     /// The last prompt's n-grams and when it stopped, for speech that begins in the echo
     /// tail after playback.
@@ -845,6 +921,7 @@ impl TurnController {
             backchannels: PhraseSet::new(&cfg.backchannels),
             hesitations: PhraseSet::new(&cfg.hesitations),
             echo: EchoReference::new(&cfg),
+            echo_loss: EchoLoss::new(),
             cfg,
             now: 0,
             next_id: 1,
@@ -856,6 +933,22 @@ impl TurnController {
             listen: None,
             last_turn: None,
         })
+    }
+
+    /// How far below the bot's recent audio an inbound frame must be to count as echo:
+    /// the configured floor until the line's loss is measured, then what was measured
+    /// less a margin, within `[echo_suppression_db, echo_suppression_max_db]`.
+    pub fn echo_suppression_db(&self) -> f32 {
+        let floor = self.cfg.echo_suppression_db;
+        if self.cfg.echo_learn_ms == 0 {
+            return floor;
+        }
+        let min_frames = self.cfg.echo_learn_ms.div_ceil(self.cfg.frame_ms.max(1));
+        match self.echo_loss.loud_end_db(min_frames) {
+            Some(loss) => (loss - self.cfg.echo_learn_margin_db)
+                .clamp(floor, self.cfg.echo_suppression_max_db),
+            None => floor,
+        }
     }
 
     /// The config in force.
@@ -1036,8 +1129,12 @@ impl TurnController {
         } else {
             self.cfg.vad_off_threshold
         };
-        let echo = energy < self.echo.reference_db(now) - self.cfg.echo_suppression_db;
+        let reference = self.echo.reference_db(now);
+        let echo = energy < reference - self.echo_suppression_db();
         let voiced = prob >= threshold && energy >= self.cfg.min_speech_energy_db && !echo;
+        if !voiced && matches!(self.phase, Phase::Quiet) && reference >= ECHO_LEARN_MIN_PLAYED_DB {
+            self.echo_loss.observe(reference - energy);
+        }
 
         match &mut self.phase {
             Phase::Quiet => {

@@ -420,6 +420,101 @@ fn customer_speech_over_the_echo_still_barges_in() {
     assert_eq!(s.count(is_flush), 1);
 }
 
+/// A customer's words over the bot as a real line carries them: loud syllables and the
+/// quieter sounds between them, 10 to 25 dB under the bot's loudest frames.
+fn speech_over_the_bot_db(i: u64) -> f32 {
+    match i % 6 {
+        0 | 1 => -18.0,
+        2 => -30.0,
+        3 => -34.0,
+        4 => -28.0,
+        _ => -38.0,
+    }
+}
+
+/// Plays `ms` of prompt with the inbound channel carrying `echo(played)` (VAD fooled),
+/// then the customer talks over the bot; returns how long after the customer started
+/// the prompt was flushed.
+fn barge_in_after(cfg: TurnConfig, ms: u64, echo: impl Fn(f32) -> Option<f32>) -> Option<u64> {
+    let mut s = Sim::with(cfg);
+    s.play(true, PROMPT_EN);
+    let frames = ms / F;
+    for i in 0..frames {
+        let out = prompt_energy(i);
+        match echo(out) {
+            Some(e) => s.tick(true, e, Some(out)),
+            None => s.tick(false, NOISE_DB, Some(out)),
+        };
+    }
+    assert_eq!(s.count(is_start), 0, "the echo alone started an utterance");
+    let from = s.now;
+    for i in frames..frames + 100 {
+        s.tick(true, speech_over_the_bot_db(i), Some(prompt_energy(i)));
+        if s.count(is_flush) > 0 {
+            return Some(s.now - from);
+        }
+    }
+    None
+}
+
+#[test]
+fn on_a_line_without_echo_the_quieter_syllables_count_and_barge_in_is_prompt() {
+    let en = || TurnConfig::for_locale(TurnLocale::EnUs);
+    // After 3 s of the bot with nothing coming back, the gate has learned the line.
+    let learned = barge_in_after(en(), 3000, |_| None).expect("barged in");
+    assert!(
+        learned <= 360,
+        "flushed {learned} ms after the customer started (320 ms of speech needed)"
+    );
+    // The same speech judged with the fixed 10 dB assumption loses most syllables.
+    let fixed = barge_in_after(
+        TurnConfig {
+            echo_learn_ms: 0,
+            ..en()
+        },
+        3000,
+        |_| None,
+    );
+    assert!(
+        fixed.is_none_or(|ms| ms > 2 * learned),
+        "{fixed:?} vs {learned}"
+    );
+    // Too little of the bot heard yet: the floor still applies.
+    let early = barge_in_after(en(), 1000, |_| None);
+    assert!(
+        early.is_none_or(|ms| ms > 2 * learned),
+        "learned from 1 s: {early:?}"
+    );
+    let mut s = Sim::with(en());
+    assert_eq!(s.c.echo_suppression_db(), 10.0);
+    s.play(true, PROMPT_EN);
+    for i in 0..150 {
+        s.tick(false, NOISE_DB, Some(prompt_energy(i)));
+    }
+    assert_eq!(s.c.echo_suppression_db(), 30.0, "capped at the maximum");
+}
+
+#[test]
+fn a_line_with_echo_keeps_the_gate_at_its_floor() {
+    // A 12 dB echo (one frame late) for 10 s: measured, it is never let through, and
+    // the gate stays at the configured 10 dB.
+    let mut s = Sim::with(TurnConfig::for_locale(TurnLocale::EnUs));
+    s.play(true, PROMPT_EN);
+    let mut last = NOISE_DB;
+    for i in 0..500 {
+        let out = prompt_energy(i);
+        s.tick(true, last - 12.0, Some(out));
+        last = out;
+    }
+    assert_eq!(s.count(is_start), 0, "{:?}", s.all());
+    assert_eq!(s.c.echo_suppression_db(), 10.0);
+    // A customer over that echo still barges in.
+    for i in 500..540 {
+        s.tick(true, -20.0, Some(prompt_energy(i)));
+    }
+    assert_eq!(s.count(is_flush), 1);
+}
+
 #[test]
 fn echo_that_leaks_past_the_gate_is_caught_by_its_text() {
     let mut s = Sim::new();
