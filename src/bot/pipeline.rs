@@ -858,9 +858,34 @@ impl BotPipeline {
                     self.end_asked = None;
                     self.end_probability = None;
                 }
-                // Only a turn answered with its final text is taken (`finish_utterance`).
-                TurnAction::UserTurn { .. } => {}
+                // A turn held back while a protected prompt played, released now that it
+                // is over. Its wait was the prompt's, by design: it is answered, not
+                // measured as the bot's response time.
+                TurnAction::UserTurn { text, .. } => self.answer(now, text, None, out)?,
             }
+        }
+        Ok(())
+    }
+
+    /// Gives a turn to the dialogue and queues its reply; `record` opens the turn's
+    /// latency record (None for a turn that is not the bot's to be measured on).
+    fn answer(
+        &mut self,
+        now: Millis,
+        text: String,
+        record: Option<TurnLatency>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), SpeechError> {
+        out.push(Output::Heard(text.clone()));
+        self.answered = true;
+        let actions = self.conv.handle(Event::Utterance(text)).actions;
+        // Closes a reply that never played before this turn's record opens.
+        self.close_turn(0.0, None);
+        self.open_turn = record;
+        self.act(now, actions, out)?;
+        if !self.has_pending_audio() {
+            // Nothing to say (a hang-up, a transfer): the record closes now.
+            self.close_turn(0.0, None);
         }
         Ok(())
     }
@@ -885,13 +910,8 @@ impl BotPipeline {
         );
         let mut rest = Vec::new();
         for m in more {
-            if let TurnAction::UserTurn { text, .. } = &m {
-                out.push(Output::Heard(text.clone()));
-                self.answered = true;
-                let actions = self.conv.handle(Event::Utterance(text.clone())).actions;
-                // Closes a reply that never played before this turn's record opens.
-                self.close_turn(0.0, None);
-                self.open_turn = Some(TurnLatency {
+            if let TurnAction::UserTurn { text, .. } = m {
+                let record = TurnLatency {
                     text: text.clone(),
                     speech_ms: ended.speech_ms,
                     endpoint_ms: ended.endpoint_ms,
@@ -906,12 +926,8 @@ impl BotPipeline {
                     tts_first_ms: 0.0,
                     tts_source: None,
                     total_ms: 0.0,
-                });
-                self.act(now, actions, out)?;
-                if !self.has_pending_audio() {
-                    // Nothing to say (a hang-up, a transfer): the record closes now.
-                    self.close_turn(0.0, None);
-                }
+                };
+                self.answer(now, text, Some(record), out)?;
             } else {
                 rest.push(m);
             }

@@ -27,9 +27,11 @@ pub const MIN_BOT_TURN_MS: u64 = 200;
 pub const BARGE_IN_AFTER_MS: u64 = 1000;
 /// Quiet needed after the customer's own line before voice counts as a new turn.
 pub const REARM_MS: u64 = 300;
-/// A bot still talking this close to the end of a barge-in line talked straight through it:
-/// it did not hear the customer (a prompt that may not be interrupted), who says the line
-/// again once the bot is done, as a person would.
+/// A bot still talking this close to the end of a barge-in line talked straight through it
+/// (a prompt that may not be interrupted). The bot still heard the line and answers it once
+/// the prompt is over, so the customer does not say it again: it waits for the bot to be
+/// done before its next line, rather than talking over the answer. A bot that drops what
+/// was said over such a prompt leaves this customer waiting, and its test fails.
 const IGNORED_MS: u64 = 100;
 /// Voice bursts closer than this are one segment in the log.
 const SEGMENT_GAP_MS: u64 = 300;
@@ -98,7 +100,7 @@ pub struct Customer {
     done: bool,
     /// The last line, when it was a barge-in: (index, start).
     barged: Option<(usize, Millis)>,
-    /// The next line waits for the bot's turn to end (a barge-in that was not heard).
+    /// The next line waits for the bot's turn to end (a barge-in talked through).
     wait_for_end: bool,
 }
 
@@ -162,13 +164,13 @@ impl Customer {
         let talking = self.talking(now);
         if talking.is_none() {
             self.talking_until = None;
-            if let Some((i, start)) = self.barged.take() {
+            if let Some((_, start)) = self.barged.take() {
                 let through = self
                     .segment
                     .is_some_and(|(s, e)| s <= start && now.ms_since(e) <= IGNORED_MS);
                 if through {
-                    // Say it again after the bot's turn, which is this voice.
-                    self.next_line = i;
+                    // The next line waits for the end of the bot's turn, which is this
+                    // voice (the prompt, then the answer to the line).
                     self.armed = true;
                     self.turn_voice_ms = MIN_BOT_TURN_MS;
                     self.turn_started = Some(now);
@@ -467,20 +469,20 @@ mod tests {
     }
 
     #[test]
-    fn a_barge_in_the_bot_talks_through_is_said_again_when_the_bot_is_done() {
-        let mut r = Run::new(cfg(2, true));
+    fn after_a_barge_in_the_bot_talks_through_the_next_line_waits_for_the_bot() {
+        let mut r = Run::new(cfg(3, true));
         r.hear(false, 200);
         // A prompt that may not be interrupted: 200..5200, straight through the line
         // said at 1200..2700.
         r.hear(true, 5000);
         assert_eq!(r.said(), vec![(1200, 0)]);
-        // Once the bot is done (and quiet 700 ms), the same line again, not a barge-in.
+        // Once the bot is done (and quiet 700 ms), the next line, not a barge-in.
         r.hear(false, 1000);
-        assert_eq!(r.said(), vec![(1200, 0), (5900, 0)]);
+        assert_eq!(r.said(), vec![(1200, 0), (5900, 1)]);
         // Then the next prompt (after the line, 5900..7400) is barged into as before.
         r.hear(false, 2000);
         r.hear(true, 1500);
-        assert_eq!(r.said()[2], (8200 + 1000, 1));
+        assert_eq!(r.said()[2], (8200 + 1000, 2));
     }
 
     #[test]

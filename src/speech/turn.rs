@@ -300,7 +300,7 @@ impl TurnConfig {
             echo_min_delay_ms: 0,
             echo_max_delay_ms: 300,
             echo_suppression_db: 10.0,
-            echo_learn_ms: 2000,
+            echo_learn_ms: 1000,
             echo_learn_margin_db: 6.0,
             echo_suppression_max_db: 30.0,
             echo_text_similarity: 0.6,

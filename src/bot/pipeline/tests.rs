@@ -752,3 +752,43 @@ fn without_an_end_model_nothing_is_asked() {
         turn::EndCause::TrailingSilence
     );
 }
+
+#[test]
+fn speech_over_a_protected_prompt_asked_again_is_answered_after_it() {
+    let mut c = Call::new(&[("yeah this is John", 100), ("I'll pay it next Friday", 100)]);
+    c.start();
+    c.until_quiet(30_000);
+    c.silence(200);
+    c.speech(900);
+    c.silence(600);
+    c.until_quiet(60_000);
+    let disclosures = |c: &Call| {
+        c.log
+            .iter()
+            .filter(|(_, o)| matches!(o, Output::Play { prompt_id, .. } if prompt_id.ends_with("disclose")))
+            .count()
+    };
+    let first = disclosures(&c);
+    assert!(first > 0, "{:?}", c.prompts());
+    // Nothing said: the disclosure is asked again after the no-input timeout.
+    let mut waited = 0;
+    while disclosures(&c) == first && waited < 20_000 {
+        c.silence(FRAME);
+        waited += FRAME;
+    }
+    assert!(disclosures(&c) > first, "asked again: {:?}", c.prompts());
+    // The customer answers over it, a second in.
+    c.silence(1000);
+    c.speech(1200);
+    c.silence(600);
+    c.until_quiet(60_000);
+    c.silence(2000);
+    c.until_quiet(60_000);
+    assert_eq!(c.heard(), ["yeah this is John", "I'll pay it next Friday"]);
+    let hangups = c
+        .log
+        .iter()
+        .filter(|(_, o)| matches!(o, Output::Hangup { .. }))
+        .count();
+    assert_eq!(hangups, 1, "prompts {:?}", c.prompts());
+}
