@@ -55,6 +55,7 @@ fn request(to: &str) -> CallRequest {
         from: None,
         bind: "127.0.0.1:0".parse().expect("addr"),
         ring_timeout: Duration::from_secs(5),
+        media_timeout: None,
         play: None,
         record: None,
         refer_to: None,

@@ -9,6 +9,8 @@
 //! anywhere (the phones speak with `--voice tone`). Every port is a free one found at run
 //! time, so these tests take no lock and run beside the others.
 
+#![cfg_attr(not(feature = "speech"), allow(dead_code))]
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};

@@ -42,6 +42,9 @@ fn pcma_only_answer_plays_media_both_ways_and_records_stereo() {
         "sip:customer@127.0.0.1:5180",
         "--hangup-after-s",
         "2.5",
+        // Media flows all along: a short media timeout must not fire.
+        "--media-timeout-s",
+        "1",
         "--record",
         wav.to_str().expect("path"),
         "--seed",
@@ -53,6 +56,7 @@ fn pcma_only_answer_plays_media_both_ways_and_records_stereo() {
     assert_eq!(r["outcome"], "answered");
     assert_eq!(r["codec"], "Alaw", "the callee only offered PCMA");
     assert_eq!(r["hangup_by"], "us");
+    assert_eq!(r["media_timeout"], false, "{r}");
     let m = &r["media"];
     assert!(m["rtp"]["received"].as_u64().unwrap_or(0) > 40, "{m}");
     assert!(m["rtp"]["sent"].as_u64().unwrap_or(0) >= 120, "{m}");
@@ -535,6 +539,25 @@ fn a_session_the_peer_stops_refreshing_is_ended() {
         (1.5..3.0).contains(&d),
         "BYE before the 3 s interval ran out: {d}"
     );
+}
+
+#[test]
+fn a_peer_that_goes_silent_on_rtp_is_hung_up_after_the_media_timeout() {
+    require_sipp();
+    let peer = sipp(&["-sf", "uas_no_media.xml", "-p", "5199", "-mp", "25300"]);
+    settle();
+    let (r, _) = call(&[
+        "sip:c@127.0.0.1:5199",
+        "--media-timeout-s",
+        "2",
+        "--hangup-after-s",
+        "20",
+    ]);
+    assert_eq!(finish(peer), 0, "{r}");
+    assert_eq!(r["media_timeout"], true, "{r}");
+    assert_eq!(r["hangup_by"], "us", "{r}");
+    let d = r["duration_s"].as_f64().unwrap_or(99.0);
+    assert!((2.0..4.0).contains(&d), "BYE 2 s after the answer: {d}");
 }
 
 #[test]

@@ -21,6 +21,9 @@ pub struct CallArgs {
     /// Give up (CANCEL) after ringing this long.
     #[arg(long, default_value_t = 30.0)]
     pub ring_timeout_s: f64,
+    /// Hang up once answered if the peer sends no RTP for this long (0: never).
+    #[arg(long, default_value_t = 60.0)]
+    pub media_timeout_s: f64,
     /// WAV to play once answered (16-bit PCM, any rate).
     #[arg(long)]
     pub play: Option<PathBuf>,
@@ -134,6 +137,9 @@ pub fn run(root: &std::path::Path, a: CallArgs) -> Result<ExitCode> {
         from: a.from,
         bind: a.bind,
         ring_timeout: secs(a.ring_timeout_s, "ring-timeout-s")?,
+        media_timeout: (a.media_timeout_s != 0.0)
+            .then(|| secs(a.media_timeout_s, "media-timeout-s"))
+            .transpose()?,
         play: a.play,
         record: a.record,
         refer_to: a.refer_to,

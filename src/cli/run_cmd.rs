@@ -181,6 +181,7 @@ fn abandon_audio(
     #[allow(unused_variables)] a: &RunArgs,
 ) -> Result<std::collections::BTreeMap<String, AbandonAudio>> {
     let texts = run::abandon_texts(loaded, store)?;
+    #[cfg_attr(not(feature = "speech"), allow(unused_mut))]
     let mut out = std::collections::BTreeMap::new();
     if texts.is_empty() {
         return Ok(out);

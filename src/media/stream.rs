@@ -8,11 +8,12 @@ use super::resample::{Downsampler, Upsampler};
 use super::rtp::{
     Inbound, Playout, RtpSession, RtpStats, SourceFilter, SourceVerdict, FRAME, FRAME_SAMPLES,
 };
-use crate::time::MonotonicClock;
+use crate::time::{Millis, MonotonicClock};
 use rtp_rs::RtpReader;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -20,6 +21,9 @@ use tokio::sync::mpsc;
 
 /// Sent more than this after its due time, a packet counts as late.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
+
+/// `MediaHandle::last_received` before any packet arrived.
+const NONE_RECEIVED: u64 = u64::MAX;
 
 /// What a call's media needs to start.
 #[derive(Clone, Debug)]
@@ -196,6 +200,7 @@ pub struct MediaHandle {
     /// The bot's audio out.
     pub playout: PlayoutQueue,
     ctl: std::sync::mpsc::Sender<Control>,
+    last_received: Arc<AtomicU64>,
 }
 
 impl MediaHandle {
@@ -223,6 +228,15 @@ impl MediaHandle {
         let _ = self.ctl.send(Control::Sink(sink));
     }
 
+    /// When the peer's last RTP packet arrived (on the call's clock), for the call's
+    /// media timeout; None before the first.
+    pub fn last_received(&self) -> Option<Millis> {
+        match self.last_received.load(Ordering::Relaxed) {
+            NONE_RECEIVED => None,
+            ms => Some(Millis(ms)),
+        }
+    }
+
     /// Stop the media and get its report (the recording is finalised first).
     pub async fn stop(self) -> MediaReport {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -246,12 +260,13 @@ pub(crate) fn open(
     let (dtmf_tx, dtmf_rx) = mpsc::unbounded_channel();
     let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
     let playout = PlayoutQueue::new();
+    let last_received = Arc::new(AtomicU64::new(NONE_RECEIVED));
     let stream = match socket.into_std() {
         Ok(sock) => Some(Stream::new(
             sock,
             cfg,
             playout.clone(),
-            in_tx,
+            (in_tx, last_received.clone()),
             dtmf_tx,
             ctl_rx,
             clock,
@@ -266,6 +281,7 @@ pub(crate) fn open(
         dtmf: dtmf_rx,
         playout,
         ctl: ctl_tx,
+        last_received,
     };
     (stream, handle)
 }
@@ -315,6 +331,8 @@ pub(crate) struct Stream {
     next_tick: std::time::Instant,
     playout: PlayoutQueue,
     inbound: mpsc::Sender<Vec<i16>>,
+    /// Shared with the handle: when the last accepted packet arrived (ms on the clock).
+    last_received: Arc<AtomicU64>,
     sink: Sink,
     dtmf: mpsc::UnboundedSender<char>,
     ctl: std::sync::mpsc::Receiver<Control>,
@@ -338,7 +356,7 @@ impl Stream {
         sock: std::net::UdpSocket,
         cfg: MediaConfig,
         playout: PlayoutQueue,
-        inbound: mpsc::Sender<Vec<i16>>,
+        (inbound, last_received): (mpsc::Sender<Vec<i16>>, Arc<AtomicU64>),
         dtmf: mpsc::UnboundedSender<char>,
         ctl: std::sync::mpsc::Receiver<Control>,
         clock: MonotonicClock,
@@ -356,6 +374,7 @@ impl Stream {
             next_tick: now,
             playout,
             inbound,
+            last_received,
             sink: Sink::Inbound,
             dtmf,
             ctl,
@@ -442,7 +461,11 @@ impl Stream {
                 }
                 SourceVerdict::Accept => {}
             }
-            match self.session.on_datagram(datagram, at) {
+            let inbound = self.session.on_datagram(datagram, at);
+            if !matches!(inbound, Inbound::Invalid(_)) {
+                self.last_received.store(at.0, Ordering::Relaxed);
+            }
+            match inbound {
                 Inbound::Invalid(why) => {
                     tracing::trace!(%from, why, "RTP datagram dropped");
                 }

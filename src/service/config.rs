@@ -45,10 +45,18 @@ pub struct ServiceConfig {
     /// Give up on a ringing call after this long.
     #[serde(default = "default_ring")]
     pub ring_timeout_s: f64,
+    /// Hang up an answered call whose customer has sent no RTP for this long (not while
+    /// on hold): a vanished peer must not hold a channel, a bot or an agent. 0 never does.
+    #[serde(default = "default_media_timeout")]
+    pub media_timeout_s: f64,
 }
 
 fn default_drain() -> f64 {
     30.0
+}
+
+fn default_media_timeout() -> f64 {
+    crate::sip::ua::DEFAULT_MEDIA_TIMEOUT.as_secs_f64()
 }
 
 fn default_ring() -> f64 {
@@ -384,6 +392,9 @@ pub fn parse(
     };
     seconds(config.drain_timeout_s, &["drain_timeout_s"])?;
     seconds(config.ring_timeout_s, &["ring_timeout_s"])?;
+    if config.media_timeout_s != 0.0 {
+        seconds(config.media_timeout_s, &["media_timeout_s"])?;
+    }
     if config.trunks.is_empty() {
         return Err(at(&["trunks"], "no trunk: name at least one".into()));
     }

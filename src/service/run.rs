@@ -292,6 +292,8 @@ struct Camp<'p> {
     retry_at: Option<Millis>,
     /// How long a dial rings: the config's, but never under the policy's minimum ring.
     ring_timeout: Duration,
+    /// How long an answered customer may send no RTP (None: for ever).
+    media_timeout: Option<Duration>,
     counters: Counters,
     /// Agent-first: the queue, the abandon message and the agents' wrap-up.
     agent_first: Option<AgentFirst>,
@@ -691,6 +693,8 @@ fn camp<'p>(
         pending: VecDeque::new(),
         retry_at: None,
         ring_timeout: Duration::from_secs_f64(cfg.config.ring_timeout_s.max(policy.min_ring_s)),
+        media_timeout: (cfg.config.media_timeout_s > 0.0)
+            .then(|| Duration::from_secs_f64(cfg.config.media_timeout_s)),
         counters: Counters::default(),
         agent_first,
         turn_latency: LatencyHistogram::default(),
@@ -1004,6 +1008,7 @@ impl Driver<'_, '_> {
             from: None,
             bind: self.ua.local_addr(),
             ring_timeout: c.ring_timeout,
+            media_timeout: c.media_timeout,
             play: None,
             record: recording,
             refer_to: c.queue.clone(),
@@ -1884,6 +1889,7 @@ mod tests {
             reinvites: vec![],
             session_expires_s: None,
             session_expired: false,
+            media_timeout: false,
             policy_outcome: CallOutcome::Connected,
             agent: Some(agent),
         }

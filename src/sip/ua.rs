@@ -131,6 +131,9 @@ pub struct CallRequest {
     pub bind: SocketAddr,
     /// Cancel when nobody answers within this.
     pub ring_timeout: Duration,
+    /// Hang up an answered call whose peer has sent no RTP for this long (not while on
+    /// hold); None never does.
+    pub media_timeout: Option<Duration>,
     /// Audio to play after answer (WAV, mono or stereo, any rate).
     pub play: Option<PathBuf>,
     /// Stereo WAV to record into.
@@ -184,6 +187,7 @@ impl Default for CallRequest {
             from: None,
             bind: SocketAddr::from(([0, 0, 0, 0], 0)),
             ring_timeout: Duration::from_secs(30),
+            media_timeout: Some(DEFAULT_MEDIA_TIMEOUT),
             play: None,
             record: None,
             refer_to: None,
@@ -759,6 +763,7 @@ async fn run_call(
         call_id,
         from: from.clone(),
         ring_timeout: req.ring_timeout,
+        media_timeout: req.media_timeout,
         credentials: req.auth.is_some(),
         refer_to: req.refer_to.clone(),
         consult: req.consult.clone(),
@@ -817,6 +822,7 @@ async fn run_call(
         leg_media: None,
         aside_since: None,
         fired: None,
+        media_seen: None,
         withdraw: req.withdraw.clone(),
     };
     call.start(clock.now());
@@ -893,6 +899,8 @@ struct CallIo {
     aside_since: Option<Millis>,
     /// The last deadline fed at once, without a timer (see [`fire_at_once`]).
     fired: Option<Millis>,
+    /// The peer's last RTP arrival the call core was told about.
+    media_seen: Option<Millis>,
     /// The app's withdrawal, until it has been fed to the core (once).
     withdraw: Option<CancellationToken>,
 }
@@ -903,11 +911,27 @@ struct CallIo {
 /// hangs up or refers at the answer (the call-setup benchmark, `--hangup-after-s 0`)
 /// would pay both. A deadline fed at once and returned again unchanged goes through the
 /// timer, so a core that keeps asking for a past instant is paced, never spun.
+/// How long an answered call's peer may send no RTP before we hang up, by default: long
+/// enough for any silence-suppressing endpoint (they send comfort noise or keep-alives
+/// well within it), short enough that a vanished peer frees its channel and agent.
+pub const DEFAULT_MEDIA_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn fire_at_once(deadline: Option<Millis>, now: Millis, fired: Option<Millis>) -> bool {
     deadline.is_some_and(|d| d <= now) && deadline != fired
 }
 
 impl CallIo {
+    /// The peer's last RTP arrival, when the call core has not been told of it yet: a
+    /// deadline is only trusted once the core knows (its media timeout counts from it).
+    fn fresh_media(&mut self) -> Option<Millis> {
+        let seen = self.media.as_ref().and_then(MediaHandle::last_received);
+        if seen > self.media_seen {
+            self.media_seen = seen;
+            return seen;
+        }
+        None
+    }
+
     fn media_cfg(&self, p: &MediaParams) -> MediaConfig {
         MediaConfig {
             codec: p.codec,
@@ -1282,6 +1306,9 @@ impl CallIo {
             deadline = deadline.into_iter().chain(next).min();
         }
         if fire_at_once(deadline, now, self.fired) {
+            if let Some(at) = self.fresh_media() {
+                return Ok(Input::MediaReceived(at));
+            }
             self.fired = deadline;
             return Ok(Input::Timeout(now));
         }
@@ -1379,7 +1406,12 @@ impl CallIo {
                     self.withdraw = None;
                     return Ok(Input::Command(clock.now(), Command::Withdraw));
                 }
-                _ = sleep_until_opt(wake) => return Ok(Input::Timeout(clock.now())),
+                _ = sleep_until_opt(wake) => {
+                    return Ok(match self.fresh_media() {
+                        Some(at) => Input::MediaReceived(at),
+                        None => Input::Timeout(clock.now()),
+                    });
+                }
             }
         }
     }

@@ -37,6 +37,11 @@ pub struct CallConfig {
     /// Whether there is a take-back announcement to play when a transfer fails (off
     /// when the agent announces a failed transfer itself, as the bot does).
     pub take_back_announcement: bool,
+    /// End an answered call when the peer has sent no RTP for this long while it should
+    /// be sending (not on hold): a peer that vanished without a BYE (a crashed gateway, a
+    /// NAT binding gone) would otherwise hold a channel, a bot and perhaps a human agent
+    /// for ever. None never ends it.
+    pub media_timeout: Option<Duration>,
 }
 
 /// An in-dialog request the driver must answer; the id pairs it with [`SipAction::Respond`].
@@ -51,6 +56,9 @@ pub enum Input {
     Request(Millis, Request),
     /// Time has reached this instant.
     Timeout(Millis),
+    /// The peer's media was last received at this instant (the driver reports it when it
+    /// has moved on, at the latest when the call's media deadline wakes it).
+    MediaReceived(Millis),
     /// The agent (or the driver on its behalf) asks for something at an instant.
     Command(Millis, Command),
 }

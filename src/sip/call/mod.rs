@@ -86,6 +86,11 @@ pub struct Call {
     media_started: bool,
     early_verdict: Option<EarlyVerdict>,
     answered_at: Millis,
+    /// When the peer's media was last received (or could first be expected: the answer,
+    /// the end of a hold).
+    last_media: Millis,
+    /// The peer's latest SDP says it sends media (not sendonly-to-us hold or inactive).
+    peer_sends: bool,
     timer: Option<SessionTimer>,
     last_refresh: Millis,
     sdp_version: u64,
@@ -118,6 +123,8 @@ impl Call {
             media_started: false,
             early_verdict: None,
             answered_at: Millis::ZERO,
+            last_media: Millis::ZERO,
+            peer_sends: true,
             timer: None,
             last_refresh: Millis::ZERO,
             sdp_version,
@@ -185,6 +192,7 @@ impl Call {
                 self.refresh_due(),
                 self.timer.and_then(|t| t.expiry(self.last_refresh)),
                 self.hold_due(),
+                self.media_deadline(),
             ]
             .into_iter()
             .flatten()
@@ -199,7 +207,15 @@ impl Call {
             Input::Response(now, r) => self.on_response(now, r),
             Input::Request(now, r) => self.on_request(now, r),
             Input::Command(now, c) => self.on_command(now, c),
+            Input::MediaReceived(at) => self.last_media = self.last_media.max(at),
         }
+    }
+
+    /// When the peer's silence on RTP ends the call, if it should be sending.
+    fn media_deadline(&self) -> Option<Millis> {
+        let timeout = self.cfg.media_timeout?;
+        let on_hold = self.hold == HoldState::Held || !self.peer_sends;
+        (self.phase == Phase::Answered && !on_hold).then(|| self.last_media + timeout)
     }
 
     fn send(&mut self, action: SipAction) {
@@ -276,6 +292,18 @@ impl Call {
             self.send(SipAction::Bye { reason: None });
             if let Some(r) = self.report.as_mut() {
                 r.session_expired = true;
+            }
+            self.end(now, Some("us"));
+            return;
+        }
+        if self.media_deadline().is_some_and(|t| now >= t) {
+            tracing::warn!(
+                silent_s = now.since(self.last_media).as_secs(),
+                "no RTP from the peer; ending the call"
+            );
+            self.send(SipAction::Bye { reason: None });
+            if let Some(r) = self.report.as_mut() {
+                r.media_timeout = true;
             }
             self.end(now, Some("us"));
             return;
@@ -369,6 +397,8 @@ impl Call {
                     }
                     ReinvitePurpose::Resume => {
                         self.hold = HoldState::Resumed;
+                        // The peer sends again from now: its silence is measured anew.
+                        self.last_media = self.last_media.max(now);
                         self.advance_hold();
                     }
                     ReinvitePurpose::Refresh => {
@@ -469,6 +499,7 @@ impl Call {
             reinvites: vec![],
             session_expires_s: None,
             session_expired: false,
+            media_timeout: false,
             policy_outcome: outcome.to_policy(),
             agent: None,
         }
@@ -529,6 +560,7 @@ impl Call {
         report.answered = true;
         self.phase = Phase::Answered;
         self.answered_at = now;
+        self.last_media = self.last_media.max(now);
         let params = match self.cfg.local.read_answer(sdp.as_deref().unwrap_or("")) {
             Ok(p) => p,
             Err(e) => {
@@ -663,6 +695,14 @@ impl Call {
                 self.last_refresh = now;
                 match self.cfg.local.answer(&sdp) {
                     Ok((answer, p)) => {
+                        // A peer that holds us (sendonly, inactive) may send nothing until it
+                        // resumes.
+                        let sends = p.direction == Direction::SendRecv;
+                        if sends && !self.peer_sends {
+                            // Taken off the peer's hold: its silence is measured anew.
+                            self.last_media = self.last_media.max(now);
+                        }
+                        self.peer_sends = sends;
                         self.out.push_back(Output::MoveMedia(p.remote));
                         self.send(SipAction::Respond {
                             id,

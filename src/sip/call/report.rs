@@ -120,6 +120,8 @@ pub struct CallReport {
     pub session_expires_s: Option<u64>,
     /// Whether the call ended because the peer stopped refreshing the session.
     pub session_expired: bool,
+    /// Whether the call ended because the peer's RTP stopped ([`CallConfig::media_timeout`]).
+    pub media_timeout: bool,
     /// What the contact policy counts: the SIP outcome, unless the call's agent found the
     /// answer was a machine or an announcement (call-progress detection).
     pub policy_outcome: CallOutcome,

@@ -51,6 +51,7 @@ fn config() -> CallConfig {
         bridge_fallback: false,
         context: vec![],
         take_back_announcement: false,
+        media_timeout: None,
     }
 }
 
@@ -1126,4 +1127,68 @@ fn a_withdrawn_ringing_call_is_cancelled_once_and_an_answered_one_hung_up() {
     );
     let r = c.take_report().expect("report");
     assert_eq!(r.hangup_by, Some("us"));
+}
+
+#[test]
+fn a_peer_that_stops_sending_rtp_is_hung_up_after_the_media_timeout() {
+    let cfg = CallConfig {
+        media_timeout: Some(Duration::from_secs(10)),
+        ..config()
+    };
+    let mut c = answered(cfg.clone(), None);
+    // Counted from the answer until the first packet.
+    assert_eq!(c.poll_timeout(), Some(at(11_000)));
+    // Packets push it out; a report of an older one changes nothing.
+    c.handle_input(Input::MediaReceived(at(5_000)));
+    c.handle_input(Input::MediaReceived(at(4_000)));
+    assert_eq!(c.poll_timeout(), Some(at(15_000)));
+    assert!(drain(&mut c).is_empty());
+    c.handle_input(Input::Timeout(at(15_000)));
+    let mut want = vec![bye()];
+    want.extend(ended());
+    assert_eq!(drain(&mut c), want);
+    let r = c.take_report().expect("report");
+    assert!(r.media_timeout && r.hangup_by == Some("us"), "{r:?}");
+    assert!(!r.session_expired);
+
+    // On hold (ours or the peer's) the peer may send nothing: no deadline until resumed.
+    let mut c = answered(cfg.clone(), None);
+    c.handle_input(Input::Command(at(2_000), Command::Hold));
+    drain(&mut c);
+    c.handle_input(Input::Response(at(2_050), Response::Reinvite(Some(200))));
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_input(Input::Command(at(60_000), Command::Resume));
+    drain(&mut c);
+    c.handle_input(Input::Response(at(60_050), Response::Reinvite(Some(200))));
+    assert_eq!(c.poll_timeout(), Some(at(70_050)));
+    let mut c = answered(cfg.clone(), None);
+    let held = LocalMedia {
+        addr: "127.0.0.1:30000".parse().expect("addr"),
+        codecs: vec![G711::Alaw],
+        dtmf_pt: 101,
+        session_id: 7,
+        version: 2,
+    };
+    c.handle_input(Input::Request(
+        at(3_000),
+        Request::Reinvite {
+            id: 1,
+            sdp: held.offer(Direction::SendOnly),
+        },
+    ));
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), None, "held by the peer");
+    c.handle_input(Input::Request(
+        at(90_000),
+        Request::Reinvite {
+            id: 2,
+            sdp: LocalMedia { version: 3, ..held }.offer(Direction::SendRecv),
+        },
+    ));
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), Some(at(100_000)));
+
+    // Without a media timeout nothing is ever due.
+    let c = answered(config(), None);
+    assert_eq!(c.poll_timeout(), None);
 }
