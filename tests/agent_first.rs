@@ -9,73 +9,17 @@
 //! test needs the speech models (`scripts/setup.sh`) and skips without them. Fixed ports:
 //! run under `flock /tmp/voxdial-sip.lock`.
 
+mod common;
+use common::{bin, root, Phone};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Output;
 use voxdial::store::sqlite::SqliteStore;
 use voxdial::store::{CallFilter, Store};
 
 const VOXDIAL: &str = "127.0.0.1:5731";
 const CUSTOMERS: &str = "127.0.0.1:5732";
 const AGENT: &str = "127.0.0.1:5733";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_voxdial"))
-}
-
-/// A phone process, its JSON lines arriving on a channel; killed when dropped.
-struct Phone {
-    child: Child,
-    lines: mpsc::Receiver<Value>,
-}
-
-impl Phone {
-    fn start(args: &[&str]) -> Phone {
-        let mut child = bin()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start voxdial phone");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        let p = Phone { child, lines };
-        let ready = p
-            .lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the phone's first line");
-        assert!(ready["listening"].is_string(), "first line: {ready}");
-        p
-    }
-
-    /// Every call log the phone printed so far.
-    fn logs(&self) -> Vec<Value> {
-        std::iter::from_fn(|| self.lines.recv_timeout(Duration::from_millis(500)).ok()).collect()
-    }
-}
-
-impl Drop for Phone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const POLICY: &str = r#"name: agent-first-test
 description: calls at any hour; abandoned when no agent takes the call within 2 s
@@ -205,36 +149,42 @@ fn answered_calls_reach_the_free_agent_or_hear_the_abandon_message() {
     std::fs::write(d.join("personas.yaml"), PERSONAS).expect("personas");
     import(d);
     let voices = d.join("voices");
-    let customers = Phone::start(&[
-        "phone",
-        "customers",
-        "--personas",
-        d.join("personas.yaml").to_str().expect("path"),
-        "--listen",
-        CUSTOMERS,
-        "--voice",
-        "tone",
-        "--voice-cache",
-        voices.to_str().expect("path"),
-    ]);
-    let agent = Phone::start(&[
-        "phone",
-        "agents",
-        "--agent",
-        "1001",
-        "--listen",
-        AGENT,
-        "--answer-after-s",
-        "0.2",
-        "--say",
-        "Hello, this is Anna from Acme Recovery, how can I help?",
-        "--hangup-after-s",
-        "6",
-        "--voice",
-        "tone",
-        "--voice-cache",
-        voices.to_str().expect("path"),
-    ]);
+    let customers = Phone::start(
+        &[
+            "phone",
+            "customers",
+            "--personas",
+            d.join("personas.yaml").to_str().expect("path"),
+            "--listen",
+            CUSTOMERS,
+            "--voice",
+            "tone",
+            "--voice-cache",
+            voices.to_str().expect("path"),
+        ],
+        60,
+    );
+    let agent = Phone::start(
+        &[
+            "phone",
+            "agents",
+            "--agent",
+            "1001",
+            "--listen",
+            AGENT,
+            "--answer-after-s",
+            "0.2",
+            "--say",
+            "Hello, this is Anna from Acme Recovery, how can I help?",
+            "--hangup-after-s",
+            "6",
+            "--voice",
+            "tone",
+            "--voice-cache",
+            voices.to_str().expect("path"),
+        ],
+        60,
+    );
     let cfg = config(d);
     let o = voxdial(
         d,

@@ -757,6 +757,19 @@ impl Driver<'_, '_> {
         Ok(())
     }
 
+    /// A person answered: the dialer core counts it for pacing (bot-first at the
+    /// answer, agent-first once call progress heard a person).
+    fn count_answer(&mut self, ci: usize, call: CallId, now: Millis) -> Result<(), ServiceError> {
+        self.camps[ci].core.handle(
+            now,
+            Input::LineResult {
+                call,
+                result: LineResult::Answered,
+            },
+        );
+        self.drain(ci, now)
+    }
+
     fn drain(&mut self, ci: usize, now: Millis) -> Result<(), ServiceError> {
         while let Some(out) = self.camps[ci].core.poll_output() {
             self.react(ci, now, out)?;
@@ -1073,14 +1086,7 @@ impl Driver<'_, '_> {
                     // Agent-first: the answer counts once call progress finds a person.
                     return Ok(());
                 }
-                c.core.handle(
-                    now,
-                    Input::LineResult {
-                        call,
-                        result: LineResult::Answered,
-                    },
-                );
-                self.drain(camp, now)?;
+                self.count_answer(camp, call, now)?;
             }
             Event::Reached {
                 camp,
@@ -1094,14 +1100,7 @@ impl Driver<'_, '_> {
                 match reached {
                     Reached::Person if l.person_at.is_none() && !l.ended => {
                         l.person_at = Some(now);
-                        c.core.handle(
-                            now,
-                            Input::LineResult {
-                                call,
-                                result: LineResult::Answered,
-                            },
-                        );
-                        self.drain(camp, now)?;
+                        self.count_answer(camp, call, now)?;
                     }
                     Reached::Person => {}
                     Reached::NoAgent(why) => {

@@ -309,6 +309,12 @@ impl Phone {
         }
     }
 
+    /// Every line that arrives until none has for half a second (the logs of calls that
+    /// just ended are still being written).
+    pub fn logs(&self) -> Vec<Value> {
+        std::iter::from_fn(|| self.lines.recv_timeout(Duration::from_millis(500)).ok()).collect()
+    }
+
     /// Every line that has arrived so far.
     pub fn drain(&mut self) -> Vec<Value> {
         self.lines.try_iter().collect()
