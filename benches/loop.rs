@@ -22,9 +22,11 @@
 //! system temp dir (seeded from `data/cache/prompts`), so `data/` is only read.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+mod common;
+use common::{cpu_line, loadavg, spawn_listening, stop};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const THIS_BIN: &str = env!("CARGO_BIN_EXE_voxdial");
@@ -296,42 +298,21 @@ speech:
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
 
-    let mut phones = Command::new(bin())
-        .current_dir(REPO)
-        .args(["phone", "customers", "--personas"])
-        .arg(dir.join("personas.yaml"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--seed", "1"])
-        .arg("--log-dir")
-        .arg(&logs)
-        .arg("--voice-cache")
-        .arg(cache.join("phone-voices"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.join("phones.err")).map_err(|e| e.to_string())?,
-        ))
-        .spawn()
-        .map_err(|e| format!("voxdial phone: {e}"))?;
+    let mut phones = spawn_listening(
+        Command::new(bin())
+            .current_dir(REPO)
+            .args(["phone", "customers", "--personas"])
+            .arg(dir.join("personas.yaml"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--seed", "1"])
+            .arg("--log-dir")
+            .arg(&logs)
+            .arg("--voice-cache")
+            .arg(cache.join("phone-voices")),
+        &dir.join("phones.err"),
+        Duration::from_secs(300),
+    )
+    .map_err(|e| format!("the phones: {e}"))?;
     let phones_pid = phones.id();
-    // Wait for "listening", then keep draining its stdout so it never blocks on the pipe.
-    let stdout = phones.stdout.take().ok_or("phone stdout")?;
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut ready = Some(ready_tx);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("listening") {
-                if let Some(tx) = ready.take() {
-                    let _ = tx.send(());
-                }
-            }
-        }
-    });
-    if ready_rx.recv_timeout(Duration::from_secs(300)).is_err() {
-        stop(&mut phones);
-        return Err(format!(
-            "the phones never listened: {}",
-            std::fs::read_to_string(dir.join("phones.err")).unwrap_or_default()
-        ));
-    }
     let phones_cpu0 = cpu_seconds(phones_pid).unwrap_or(0.0);
 
     let started = Instant::now();
@@ -475,21 +456,6 @@ fn by_thread(seen: &BTreeMap<u32, (String, f64)>) -> String {
         .map(|(k, (c, n))| format!("{k} {c:.0}s ({n})"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// SIGTERM, a short grace, then SIGKILL; always reaped.
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    for _ in 0..50 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The state letter of a /proc/PID/stat line (after the command's closing parenthesis).
@@ -667,37 +633,6 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
-}
-
-fn cpu_line() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        info.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let cores = info.lines().filter(|l| l.starts_with("processor")).count();
-    let flags = field("flags");
-    let simd: Vec<&str> = flags
-        .split_whitespace()
-        .filter(|f| {
-            f.starts_with("avx") || f.starts_with("fma") || f.starts_with("f16c") || *f == "sse4_2"
-        })
-        .collect();
-    format!(
-        "CPU: {} x{cores}; SIMD flags: {}",
-        field("model name"),
-        simd.join(" ")
-    )
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
 
 /// The busiest processes right now, to say what else was running beside a figure.

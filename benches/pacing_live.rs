@@ -21,9 +21,10 @@
 //! (first of the fixed ports, default 17180), `VOXDIAL_PACING_SEED` (default 1),
 //! `VOXDIAL_PACING_KEEP=1` (keep each run's folder and print it).
 
-use std::io::{BufRead, BufReader};
+mod common;
+use common::{cpu_line, loadavg, spawn_listening, stop};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_voxdial");
@@ -216,37 +217,6 @@ impl Row {
     }
 }
 
-/// A child whose stdout is drained on a thread; `ready` once it printed its first line.
-fn spawn_logged(cmd: &mut Command, err: &Path) -> Result<Child, String> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(err).map_err(|e| e.to_string())?,
-        ))
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let out = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut ready = Some(tx);
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains("listening") {
-                if let Some(t) = ready.take() {
-                    let _ = t.send(());
-                }
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(120)).is_err() {
-        stop(&mut child);
-        return Err(format!(
-            "never listened: {}",
-            std::fs::read_to_string(err).unwrap_or_default()
-        ));
-    }
-    Ok(child)
-}
-
 fn run_one(
     strategy: &str,
     leads: usize,
@@ -332,7 +302,7 @@ queues:
     let mut phones = Vec::new();
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
-    phones.push(spawn_logged(
+    phones.push(spawn_listening(
         Command::new(BIN)
             .args(["phone", "customers", "--personas"])
             .arg(dir.join("personas.yaml"))
@@ -341,10 +311,11 @@ queues:
             .arg("--voice-cache")
             .arg(cache.join("phone-voices")),
         &dir.join("customers.err"),
+        Duration::from_secs(120),
     )?);
     for i in 0..agents {
         let log_dir = logs.join(format!("a{i:02}"));
-        let p = spawn_logged(
+        let p = spawn_listening(
             Command::new(BIN)
                 .args(["phone", "agents", "--agent", &format!("a{i:02}")])
                 .args(["--listen", &format!("127.0.0.1:{}", agent_port(i))])
@@ -355,6 +326,7 @@ queues:
                 .arg("--log-dir")
                 .arg(&log_dir),
             &dir.join(format!("agent-{i:02}.err")),
+            Duration::from_secs(120),
         );
         match p {
             Ok(p) => phones.push(p),
@@ -465,41 +437,4 @@ fn mean_wait_s(logs: &Path) -> f64 {
     } else {
         gaps.iter().sum::<f64>() / gaps.len() as f64
     }
-}
-
-/// SIGTERM, a short grace, then SIGKILL; always reaped.
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    for _ in 0..50 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn cpu_line() -> String {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("CPU: {model}, {cores} cores")
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
