@@ -81,8 +81,8 @@ const AHEAD_TURNS: u32 = 3;
 /// When a prompt that many turns away is probably needed: a turn (the bot's prompt and
 /// the customer's answer) takes about this long.
 const TURN_DUE: Duration = Duration::from_secs(8);
-/// Each further sentence of a prompt: while the one before it plays.
-const SENTENCE_DUE: Duration = Duration::from_millis(2_500);
+/// Each further unit (sentence or phrase) of a prompt: while the one before it plays.
+const SENTENCE_DUE: Duration = Duration::from_millis(1_200);
 
 struct Decode {
     id: RequestId,

@@ -31,6 +31,7 @@ use serde::Serialize;
 use super::voice_activity::SpeechDetector;
 use crate::dialogue::engine::{Action, Conversation, Event};
 use crate::language::normalise;
+use crate::scenario::template::{Segment, Template};
 use crate::speech::turn::{self, Action as TurnAction, Event as TurnEvent, TurnController};
 use crate::speech::SpeechError;
 use crate::time::Millis;
@@ -373,11 +374,10 @@ impl BotPipeline {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for (turns, text) in self.conv.variable_prompts_ahead(max_turns) {
-            let prompt: Vec<String> =
-                normalise::sentences(&normalise::normalize(&text, self.locale), self.locale)
-                    .into_iter()
-                    .filter(|s| seen.insert(s.clone()))
-                    .collect();
+            let prompt: Vec<String> = normalise::voiced_units(&text, self.locale, true)
+                .into_iter()
+                .filter(|s| seen.insert(s.clone()))
+                .collect();
             if !prompt.is_empty() {
                 out.push((turns, prompt));
             }
@@ -972,11 +972,9 @@ impl BotPipeline {
                         self.pending
                             .push_back(Pending::Recording { prompt_id, text });
                     } else {
-                        let sentences = normalise::sentences(
-                            &normalise::normalize(&text, self.locale),
-                            self.locale,
-                        );
-                        for s in sentences {
+                        // Phrase by phrase: the value-free phrases come from the
+                        // cache, and a live one is voiced while the one before it plays.
+                        for s in normalise::voiced_units(&text, self.locale, true) {
                             self.pending.push_back(Pending::Sentence {
                                 prompt_id: prompt_id.clone(),
                                 text: s,
@@ -1060,6 +1058,25 @@ impl BotPipeline {
             }
         }
     }
+}
+
+/// The units of a template that read the same whatever the variables hold, cut as the
+/// bot requests them ([`normalise::voiced_units`]: whole sentences for a static prompt,
+/// phrases for one with variables): a variable is replaced by a private-use mark, and
+/// units carrying it are dropped.
+pub fn static_units(tpl: &Template, locale: Locale) -> Vec<String> {
+    const MARK: char = '\u{E000}';
+    let mut src = String::new();
+    for seg in &tpl.segments {
+        match seg {
+            Segment::Text(t) => src.push_str(t),
+            Segment::Var(_) => src.push(MARK),
+        }
+    }
+    normalise::voiced_units(&src, locale, !tpl.is_static())
+        .into_iter()
+        .filter(|s| !s.contains(MARK))
+        .collect()
 }
 
 #[cfg(test)]

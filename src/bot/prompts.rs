@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 
 use crate::language::normalise as text;
 use crate::scenario::library::Library;
-use crate::scenario::template::{Segment, Template};
 use crate::speech::audio::{self, Pcm};
 use crate::speech::tts::Voice;
 use crate::speech::SpeechError;
@@ -25,7 +24,13 @@ use crate::Locale;
 /// The rate everything in the cache is stored at: the call's.
 pub const CACHE_RATE: u32 = 8_000;
 
-pub use super::pipeline::Source;
+pub use super::pipeline::{static_units, Source};
+
+/// Silence kept before a synthesized sentence or phrase's first sound and after its last:
+/// two phrases of one sentence then join with about a clause's pause (160 ms), where the
+/// voice's own padding made it ~270 ms.
+const KEEP_LEAD_MS: u32 = 40;
+const KEEP_TRAIL_MS: u32 = 120;
 
 /// One step of a prompt's playout (see [`PromptCache::plan`]).
 #[derive(Clone, Debug)]
@@ -69,7 +74,7 @@ impl PromptCache {
     /// The key of a sentence for a voice.
     pub fn key(voice_id: &str, sentence: &str) -> String {
         let mut h = Sha256::new();
-        h.update(b"voxdial-prompt-v1\0");
+        h.update(b"voxdial-prompt-v2\0");
         h.update(voice_id.as_bytes());
         h.update([0]);
         h.update(CACHE_RATE.to_le_bytes());
@@ -161,7 +166,9 @@ impl PromptCache {
         let key = PromptCache::key(voice.id(), sentence);
         let path = self.dir.join(&key[..2]).join(format!("{key}.wav"));
         let raw = voice.synthesize(sentence, locale)?;
-        let pcm = raw.at_rate(CACHE_RATE)?;
+        let pcm = raw
+            .at_rate(CACHE_RATE)?
+            .trimmed(KEEP_LEAD_MS, KEEP_TRAIL_MS);
         if !persist {
             let pcm = Arc::new(audio::to_i16(&pcm.samples));
             return Ok(piece(sentence, pcm, Source::Synthesized, t0));
@@ -252,7 +259,7 @@ impl PromptCache {
                     r.from_pack += 1;
                     continue;
                 }
-                for s in static_sentences(tpl, locale) {
+                for s in static_units(tpl, locale) {
                     if !seen.insert(s.clone()) {
                         continue;
                     }
@@ -314,21 +321,4 @@ pub struct WarmReport {
     pub cached: usize,
     /// Wall time.
     pub ms: u64,
-}
-
-/// The sentences of a template that read the same whatever the variables hold: a
-/// variable is replaced by a private-use mark, and sentences carrying it are dropped.
-pub fn static_sentences(tpl: &Template, locale: Locale) -> Vec<String> {
-    const MARK: char = '\u{E000}';
-    let mut src = String::new();
-    for seg in &tpl.segments {
-        match seg {
-            Segment::Text(t) => src.push_str(t),
-            Segment::Var(_) => src.push(MARK),
-        }
-    }
-    text::sentences(&text::normalize(&src, locale), locale)
-        .into_iter()
-        .filter(|s| !s.contains(MARK))
-        .collect()
 }

@@ -80,6 +80,56 @@ pub fn sentences(text: &str, locale: Locale) -> Vec<String> {
     out
 }
 
+/// Cuts one sentence into its phrases at clause marks (`,` `;` `:` and the dash, and
+/// their full-width forms), each phrase keeping its mark.
+///
+/// A sentence that carries a customer's values is voiced phrase by phrase: the phrases
+/// around the values read the same on every call (cached once), and the first audio of a
+/// live sentence comes after its first phrase instead of the whole sentence. Marks
+/// inside a word or number (`3,500`, `10:30`) do not cut, and a piece with nothing to
+/// say stays with the phrase before it. Deterministic, so phrases' cache keys are stable.
+pub fn phrases(sentence: &str) -> Vec<String> {
+    let chars: Vec<char> = sentence.chars().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for (k, &c) in chars.iter().enumerate() {
+        cur.push(c);
+        // `3,500`, `a,b` and `10:30` are one word, not two phrases.
+        let inside_word = k > 0
+            && chars.get(k - 1).is_some_and(|p| p.is_ascii_alphanumeric())
+            && chars.get(k + 1).is_some_and(|n| n.is_ascii_alphanumeric());
+        let mark = matches!(c, ',' | ';' | ':' | '—' | '，' | '；' | '：');
+        if mark && !inside_word {
+            push_phrase(&mut out, std::mem::take(&mut cur));
+        }
+    }
+    push_phrase(&mut out, cur);
+    out
+}
+
+fn push_phrase(out: &mut Vec<String>, piece: String) {
+    let piece = piece.trim();
+    if piece.is_empty() {
+        return;
+    }
+    match out.last_mut() {
+        Some(last) if weight(piece) == 0 => last.push_str(piece),
+        _ => out.push(piece.to_string()),
+    }
+}
+
+/// What a prompt is voiced as, unit by unit: its normalised sentences, or, for a prompt
+/// that carries a customer's values, their phrases (see [`phrases`]). The bot requests
+/// these units and the prompt cache warms the value-free ones, so both must cut the same
+/// way: this is the one place that decides it.
+pub fn voiced_units(text: &str, locale: Locale, by_phrase: bool) -> Vec<String> {
+    let sentences = sentences(&normalize(text, locale), locale);
+    if !by_phrase {
+        return sentences;
+    }
+    sentences.iter().flat_map(|s| phrases(s)).collect()
+}
+
 /// Normalises and chunks in one call: what a TTS engine should be fed, chunk by chunk.
 ///
 /// Splits first, so chunk boundaries follow the text as written (and stay stable when
@@ -1106,6 +1156,45 @@ fn split_long(sentence: &str, limit: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phrases_are_cut_at_clause_marks_and_keep_them() {
+        assert_eq!(
+            phrases("Great, so to confirm, you'll pay three hundred dollars by Friday."),
+            vec![
+                "Great,",
+                "so to confirm,",
+                "you'll pay three hundred dollars by Friday."
+            ]
+        );
+        assert_eq!(
+            phrases("The amount due is 3,500; it was due on May 1: today."),
+            vec!["The amount due is 3,500;", "it was due on May 1:", "today."]
+        );
+        assert_eq!(
+            phrases("Sorry — let me check."),
+            vec!["Sorry —", "let me check."]
+        );
+        assert_eq!(phrases("No marks here."), vec!["No marks here."]);
+        assert_eq!(phrases("a,b stays whole"), vec!["a,b stays whole"]);
+        assert_eq!(phrases(""), Vec::<String>::new());
+        // A bare mark has nothing to say: it stays with the phrase before it.
+        assert_eq!(phrases("Okay, , fine."), vec!["Okay,,", "fine."]);
+    }
+
+    #[test]
+    fn mandarin_phrases_cut_at_full_width_marks() {
+        assert_eq!(
+            phrases("张先生，您好；您的账单已逾期三天。"),
+            vec!["张先生，", "您好；", "您的账单已逾期三天。"]
+        );
+        // Prompts typed with half-width marks cut the same way.
+        assert_eq!(
+            phrases("张先生您好,我是客服。"),
+            vec!["张先生您好,", "我是客服。"]
+        );
+        assert_eq!(phrases("上午10:30还款。"), vec!["上午10:30还款。"]);
+    }
 
     fn zh(s: &str) -> String {
         normalize(s, Locale::ZhCn)

@@ -25,6 +25,29 @@ impl Pcm {
         self.samples.len() as f64 / f64::from(self.rate)
     }
 
+    /// The same audio with the silence at each end cut down to at most `lead_ms` before
+    /// the first sound and `trail_ms` after the last, so phrases voiced one by one join
+    /// with a clause's pause rather than two voices' worth of padding. "Silence" is
+    /// below -40 dBFS (a voice's breath and room tone stay); all-silent audio is kept
+    /// as is.
+    pub fn trimmed(&self, lead_ms: u32, trail_ms: u32) -> Pcm {
+        const FLOOR: f32 = 0.01;
+        let loud = |x: &f32| x.abs() >= FLOOR;
+        let (Some(first), Some(last)) = (
+            self.samples.iter().position(loud),
+            self.samples.iter().rposition(loud),
+        ) else {
+            return self.clone();
+        };
+        let per_ms = self.rate as usize / 1000;
+        let from = first.saturating_sub(lead_ms as usize * per_ms);
+        let to = (last + 1 + trail_ms as usize * per_ms).min(self.samples.len());
+        Pcm {
+            samples: self.samples[from..to].to_vec(),
+            rate: self.rate,
+        }
+    }
+
     /// The same audio at `rate` (a no-op when it already is).
     pub fn at_rate(&self, rate: u32) -> Result<Pcm, SpeechError> {
         Ok(Pcm {
@@ -265,6 +288,31 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, SpeechE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimming_cuts_the_padding_at_both_ends_and_keeps_the_sound() {
+        let rate = 8_000;
+        let mut samples = vec![0.0; 800]; // 100 ms of silence
+        samples.extend(tone(440.0, rate, 0.2)); // 200 ms of sound
+        samples.extend(vec![0.001; 2_400]); // 300 ms under the floor
+        let pcm = Pcm { samples, rate };
+        let t = pcm.trimmed(20, 150);
+        // The sine's first sample is 0: the sound starts at its second.
+        let lead = t.samples.iter().position(|x| x.abs() >= 0.01).unwrap_or(0);
+        assert!((159..=161).contains(&lead), "lead {lead} samples");
+        let trail =
+            t.samples.len() - 1 - t.samples.iter().rposition(|x| x.abs() >= 0.01).unwrap_or(0);
+        assert_eq!(trail, 1_200, "150 ms kept after the last sound");
+        // Shorter padding than asked for is kept as it is.
+        let again = t.trimmed(50, 500);
+        assert_eq!(again.samples.len(), t.samples.len());
+        // All silence: nothing to anchor on, nothing cut.
+        let quiet = Pcm {
+            samples: vec![0.0; 100],
+            rate,
+        };
+        assert_eq!(quiet.trimmed(0, 0).samples.len(), 100);
+    }
 
     fn tone(freq: f32, rate: u32, secs: f32) -> Vec<f32> {
         (0..(rate as f32 * secs) as usize)

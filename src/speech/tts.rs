@@ -221,7 +221,8 @@ fn espeak(args: &[&str], input: &str) -> Result<Vec<u8>, SpeechError> {
 
 /// IPA for a Piper voice. espeak-ng prints one line per clause and drops the
 /// punctuation Piper was trained with, so clauses are joined with commas and the
-/// sentence's own final mark is put back (it shapes the intonation).
+/// sentence's own final mark is put back (it shapes the intonation; a phrase's comma
+/// too).
 fn ipa(chunk: &str, voice: &str) -> Result<String, SpeechError> {
     let out = espeak(&["-q", "--ipa", "-v", voice, "--stdin"], chunk)?;
     let text = String::from_utf8_lossy(&out);
@@ -235,9 +236,12 @@ fn ipa(chunk: &str, voice: &str) -> Result<String, SpeechError> {
         return Ok(s);
     }
     let end = chunk.trim_end().chars().last();
+    // A phrase cut at a clause mark keeps its rising, unfinished tune: the rest of the
+    // sentence follows it (see `normalise::phrases`).
     s.push(match end {
         Some('?') | Some('？') => '?',
         Some('!') | Some('！') => '!',
+        Some(',' | ';' | ':' | '—' | '，' | '；' | '：') => ',',
         _ => '.',
     });
     Ok(s)

@@ -45,6 +45,8 @@ struct Call {
     /// every question asked: (time, samples of audio given).
     verdicts: VecDeque<Option<f32>>,
     asked_end: Vec<(u64, usize)>,
+    /// Every unit the bot asked the voice for, in order.
+    voiced: Vec<String>,
 }
 
 /// The project's scenarios, loaded once for every test.
@@ -106,6 +108,7 @@ impl Call {
             engine_ms: 1.5,
             verdicts: VecDeque::new(),
             asked_end: Vec::new(),
+            voiced: Vec::new(),
         }
     }
 
@@ -133,7 +136,8 @@ impl Call {
                     self.decoding.push((id, self.now + d.delay_ms, d));
                     Vec::new()
                 }
-                Output::Synthesize { id, .. } => {
+                Output::Synthesize { id, sentence, .. } => {
+                    self.voiced.push(sentence);
                     let pcm = Arc::new(vec![3000i16; (self.sentence_ms * 8) as usize]);
                     let voiced = Voiced {
                         pcm,
@@ -339,6 +343,43 @@ fn a_collection_call_runs_from_greeting_to_hang_up() {
     // Both turns were measured, each from a decode started at the pause.
     assert_eq!(c.bot.latencies().len(), 2);
     assert!(c.bot.latencies().iter().all(|l| l.speculative));
+}
+
+#[test]
+fn a_prompt_with_values_is_voiced_phrase_by_phrase() {
+    let mut c = Call::new(&[("yeah this is John", 100)]);
+    c.start();
+    c.until_quiet(30_000);
+    c.silence(200);
+    c.speech(900);
+    c.silence(600);
+    c.until_quiet(60_000);
+    // "Hello, may I speak with {customer_name}, please?" and the disclosure: the phrases
+    // without a value are the same on every call (the cache's), the rest are voiced.
+    let want = [
+        "Hello,",
+        "may I speak with John Smith,",
+        "please?",
+        "Thanks,",
+        "John Smith.",
+        "I'm calling from Acme Lending,",
+        "and this call is recorded.",
+    ];
+    assert_eq!(&c.voiced[..want.len()], want, "{:?}", c.voiced);
+    // Units are asked for one at a time, in order, and the static ones are warmed from
+    // the same cut.
+    let lib = library();
+    let warmed: Vec<String> = lib
+        .flows
+        .values()
+        .flat_map(|f| f.nodes.iter())
+        .filter_map(|n| n.prompt.get(&Locale::EnUs))
+        .flat_map(|t| static_units(t, Locale::EnUs))
+        .collect();
+    for unit in ["Hello,", "please?", "Thanks,", "and this call is recorded."] {
+        assert!(warmed.iter().any(|w| w == unit), "{unit} is not warmed");
+    }
+    assert!(!warmed.iter().any(|w| w.contains("John")));
 }
 
 #[test]
