@@ -25,13 +25,14 @@ use voxdial::store::{CallView, LeadStatus, Store};
 const CAMPAIGN: &str = "loop";
 
 /// The leads: (last four digits, persona). Numbers are +1 212 555 0xxx.
-const LEADS: [(&str, &str); 6] = [
+const LEADS: [(&str, &str); 7] = [
     ("0201", "promises"),
     ("0202", "promises_part"),
     ("0203", "barges_in"),
     ("0204", "voicemail"),
     ("0205", "announcement"),
     ("0206", "hangs_up"),
+    ("0207", "wrong_person"),
 ];
 
 /// The customers. Their lines are what the demo scenario (collection_m1_overdue)
@@ -46,6 +47,7 @@ numbers:
   "+12125550204": voicemail
   "+12125550205": announcement
   "+12125550206": hangs_up
+  "+12125550207": wrong_person
 personas:
   promises:
     weight: 1
@@ -91,6 +93,14 @@ personas:
     lines:
       en-US: ["yes this is me"]
       zh-CN: ["是我"]
+  wrong_person:
+    weight: 0
+    ring_s: 1
+    behaviour: wrong_person
+    hangup_after_s: 20
+    lines:
+      en-US: ["no, I'm his brother, you have the wrong number, he moved away last year"]
+      zh-CN: ["不是 我是他哥哥 你们打错了 他去年就搬走了"]
 "#;
 
 /// The demo's round-the-clock rules with retries this test can see from the ledger: a
@@ -582,6 +592,22 @@ fn a_customer_who_hangs_up_mid_conversation_is_recorded_as_such() {
     assert!(
         !prompts.is_empty() && said.len() <= 1,
         "{said:?} {prompts:?}"
+    );
+}
+
+#[test]
+fn a_person_who_waits_for_the_greeting_then_talks_at_length_is_not_taken_for_a_machine() {
+    // Silent through the bot's greeting, then a reply of about four seconds: by greeting
+    // length alone (classic AMD) a voicemail, and the call was hung up on.
+    let Some(run) = the_run() else { return };
+    let v = run.call("wrong_person");
+    let (said, prompts) = run.transcript(&v);
+    let detail = v.detail.as_ref().expect("detail");
+    assert_eq!(detail.cpd.as_deref(), Some("live"), "heard {said:?}");
+    assert_eq!(
+        v.call.disposition.as_deref(),
+        Some("wrong_person"),
+        "heard {said:?}, said {prompts:?}"
     );
 }
 

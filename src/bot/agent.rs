@@ -548,6 +548,9 @@ impl BotAgent {
             // Call progress first: a verdict that ends the call also silences the bot.
             let window = self.cpd_window_ms;
             if let Some(det) = self.cpd.as_mut() {
+                // A person waits for the bot's greeting to end before answering it; a
+                // machine talks over it. The detector judges the line's timing by that.
+                det.prompt_playing(Millis(now), d.playing);
                 // Our own greeting coming back over the line's echo path would look like a
                 // long greeting (a machine): inbound audio well below what we just played
                 // is taken as echo, and the detector hears silence for it.

@@ -28,9 +28,10 @@ pub use super::pipeline::{static_units, Source};
 
 /// Silence kept before a synthesized sentence or phrase's first sound and after its last:
 /// two phrases of one sentence then join with about a clause's pause (160 ms), where the
-/// voice's own padding made it ~270 ms.
-const KEEP_LEAD_MS: u32 = 40;
-const KEEP_TRAIL_MS: u32 = 120;
+/// voice's own padding made it ~270 ms, and a reply's first sound leaves at once (the
+/// customer is waiting for it; what is cut is under -40 dBFS).
+const KEEP_LEAD_MS: u32 = 10;
+const KEEP_TRAIL_MS: u32 = 150;
 
 /// One step of a prompt's playout (see [`PromptCache::plan`]).
 #[derive(Clone, Debug)]
@@ -74,7 +75,7 @@ impl PromptCache {
     /// The key of a sentence for a voice.
     pub fn key(voice_id: &str, sentence: &str) -> String {
         let mut h = Sha256::new();
-        h.update(b"voxdial-prompt-v2\0");
+        h.update(b"voxdial-prompt-v3\0");
         h.update(voice_id.as_bytes());
         h.update([0]);
         h.update(CACHE_RATE.to_le_bytes());

@@ -104,6 +104,15 @@ impl Detector {
         self.take_fresh()
     }
 
+    /// Whether we are playing a prompt to this leg now (a bot's greeting), given before
+    /// the frames heard meanwhile: a person waits for our first prompt to end before
+    /// answering it and a recording talks over it, so speech that begins only after it
+    /// is a person ([`Rule::RepliedToPrompt`]) and dead air counts from its end.
+    pub fn prompt_playing(&mut self, now: Millis, talking: bool) {
+        self.now = now;
+        self.speech.prompt(talking, self.frame);
+    }
+
     /// The far end answered (200 OK): speech timing restarts, and a verdict that only described
     /// the ringing (ringback, silence) is dropped so the answer gets its own.
     pub fn answered(&mut self, now: Millis) {
@@ -239,7 +248,10 @@ impl Detector {
             (Class::Human, Rule::HumanQuestion) => acoustic_machine,
             (
                 Class::Human | Class::Machine,
-                Rule::AfterGreetingSilence | Rule::LongGreeting | Rule::MaxWords,
+                Rule::AfterGreetingSilence
+                | Rule::LongGreeting
+                | Rule::MaxWords
+                | Rule::RepliedToPrompt,
             ) => cur.class == Class::Silence,
             (Class::Fax, _) => cur.class == Class::Silence,
             _ => false,

@@ -23,7 +23,16 @@ struct Amd {
     last_voice: u64,
     speech_frames: u64,
     tone_frames: u64,
+    // Our own first prompt on this leg (a bot's greeting): the frames it started and
+    // ended at.
+    prompt_from: Option<u64>,
+    prompt_to: Option<u64>,
 }
+
+/// Our first prompt must have played this long for a reply after it to count as a
+/// person's ([`Rule::RepliedToPrompt`]): a voicemail greeting starts within about a second
+/// of the answer, so it is already talking over a prompt this long.
+pub const REPLY_MIN_PROMPT_MS: u64 = 1_500;
 
 /// The speech side of one call leg: noise floor and word timing.
 pub(super) struct SpeechTiming {
@@ -58,6 +67,30 @@ impl SpeechTiming {
             origin: frame,
             ..Amd::default()
         };
+    }
+
+    /// Whether we are playing a prompt to the line at frame `frame` (the bot's greeting):
+    /// only the first prompt is kept. What the other side does around it tells a person,
+    /// who waits for it to end, from a recording, which talks over it.
+    pub(super) fn prompt(&mut self, talking: bool, frame: u64) {
+        let a = &mut self.amd;
+        match (talking, a.prompt_from, a.prompt_to) {
+            (true, None, _) => a.prompt_from = Some(frame),
+            (false, Some(_), None) => a.prompt_to = Some(frame),
+            _ => {}
+        }
+    }
+
+    /// The first word began after our first prompt, long enough to be talked over, had
+    /// ended.
+    fn replied_to_prompt(&self) -> bool {
+        let a = &self.amd;
+        match (a.first_voice, a.prompt_from, a.prompt_to) {
+            (Some(first), Some(from), Some(to)) => {
+                from >= a.origin && first >= to && (to - from) * FRAME_MS >= REPLY_MIN_PROMPT_MS
+            }
+            _ => false,
+        }
     }
 
     /// One frame (number `frame`): a tone frame is neither speech nor silence.
@@ -119,12 +152,17 @@ impl SpeechTiming {
     pub(super) fn rules(&self, frames: u64, stage: Stage, tone_on: bool) -> Option<Hit> {
         let a = &self.amd;
         let c = &self.cfg;
-        let since_origin = (frames - a.origin) * FRAME_MS;
         let Some(first) = a.first_voice else {
+            // Dead air is counted from the end of our own first prompt: a person waits
+            // for it before saying anything.
+            let quiet_from = match (a.prompt_from, a.prompt_to) {
+                (Some(_), None) => return None,
+                (_, Some(to)) => to.max(a.origin),
+                _ => a.origin,
+            };
+            let quiet_ms = frames.saturating_sub(quiet_from) * FRAME_MS;
             let no_tone = a.tone_frames == 0 && !tone_on;
-            return (stage == Stage::Answered
-                && no_tone
-                && since_origin >= c.max_initial_silence_ms)
+            return (stage == Stage::Answered && no_tone && quiet_ms >= c.max_initial_silence_ms)
                 .then(|| Hit::new(Class::Silence, Rule::InitialSilence));
         };
         if stage == Stage::EarlyMedia {
@@ -134,6 +172,9 @@ impl SpeechTiming {
                     Rule::EarlyMediaSpeech,
                 )
             });
+        }
+        if stage == Stage::Answered && self.replied_to_prompt() {
+            return Some(Hit::new(Class::Human, Rule::RepliedToPrompt));
         }
         let greeting = (a.last_voice + 1 - first) * FRAME_MS;
         if greeting >= c.max_greeting_ms {
@@ -231,6 +272,77 @@ mod tests {
         feed(&mut t, 10, 110, -20.0);
         let h = t.rules(110, Stage::Answered, false).expect("decided");
         assert_eq!((h.class, h.rule), (Class::Machine, Rule::LongGreeting));
+    }
+
+    /// A bot's greeting of `frames` frames from frame 0, then silence to `to`.
+    fn greeting_then_quiet(t: &mut SpeechTiming, frames: u64, to: u64) {
+        for f in 0..to {
+            t.prompt(f < frames, f);
+            t.frame(&level(-70.0), false, f);
+        }
+    }
+
+    #[test]
+    fn a_person_who_waits_for_the_bots_greeting_and_answers_at_length_is_a_person() {
+        // The bot greets for 2.5 s; the person waits 0.8 s more, then talks for 2.6 s
+        // ("no, I'm his brother, you have the wrong number"): greeting-length rules alone
+        // call that a machine (see the test above).
+        let mut t = SpeechTiming::new(CpdConfig::default());
+        greeting_then_quiet(&mut t, 125, 165);
+        assert!(t.rules(165, Stage::Answered, false).is_none());
+        feed(&mut t, 165, 175, -20.0);
+        let h = t
+            .rules(175, Stage::Answered, false)
+            .expect("decided at the first word");
+        assert_eq!((h.class, h.rule), (Class::Human, Rule::RepliedToPrompt));
+        feed(&mut t, 175, 295, -20.0);
+        let h = t.rules(295, Stage::Answered, false).expect("still");
+        assert_eq!(h.class, Class::Human);
+    }
+
+    #[test]
+    fn a_recording_that_talks_over_the_greeting_is_still_a_machine() {
+        let mut t = SpeechTiming::new(CpdConfig::default());
+        // A voicemail greeting from 0.6 s, over the bot's 2.5 s greeting.
+        for f in 0..200 {
+            t.prompt(f < 125, f);
+            let db = if f >= 30 { -20.0 } else { -70.0 };
+            t.frame(&level(db), false, f);
+            if let Some(h) = t.rules(f + 1, Stage::Answered, false) {
+                assert_eq!((h.class, h.rule), (Class::Machine, Rule::LongGreeting));
+                return;
+            }
+        }
+        panic!("no verdict");
+    }
+
+    #[test]
+    fn after_a_short_prompt_the_greeting_rules_still_judge() {
+        // 1 s of prompt is too short to be talked over by a machine's greeting: what
+        // follows it is judged as on a silent line.
+        let mut t = SpeechTiming::new(CpdConfig::default());
+        greeting_then_quiet(&mut t, 50, 60);
+        feed(&mut t, 60, 160, -20.0);
+        let h = t.rules(160, Stage::Answered, false).expect("decided");
+        assert_eq!((h.class, h.rule), (Class::Machine, Rule::LongGreeting));
+    }
+
+    #[test]
+    fn dead_air_is_counted_from_the_end_of_the_bots_greeting() {
+        let mut t = SpeechTiming::new(CpdConfig::default());
+        // The bot greets for 4 s: 3.5 s after the answer nobody has had a turn yet, and
+        // dead air is 3.5 s after the greeting (frame 375).
+        for f in 0..375 {
+            t.prompt(f < 200, f);
+            t.frame(&level(-70.0), false, f);
+            let h = t.rules(f + 1, Stage::Answered, false);
+            if f + 1 < 375 {
+                assert!(h.is_none(), "frame {f}");
+            } else {
+                let h = h.expect("3.5 s after the greeting");
+                assert_eq!(h.rule, Rule::InitialSilence);
+            }
+        }
     }
 
     #[test]

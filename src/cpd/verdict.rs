@@ -87,6 +87,12 @@ pub enum Rule {
     MaxWords,
     /// A short greeting then `after_greeting_silence_ms` of silence.
     AfterGreetingSilence,
+    /// Speech that began only after our own first prompt (a bot's greeting of at least
+    /// [`REPLY_MIN_PROMPT_MS`](super::machine::REPLY_MIN_PROMPT_MS)) had ended, the line
+    /// silent while it played: a person answering the bot. A recording does not wait for
+    /// us, so the greeting-length rules, made for a line where the caller says nothing,
+    /// do not apply to it.
+    RepliedToPrompt,
     /// Speech in early media.
     EarlyMediaSpeech,
     /// A steady tone of beep length.
