@@ -345,15 +345,22 @@ fn a_collection_call_runs_from_greeting_to_hang_up() {
     assert!(c.bot.latencies().iter().all(|l| l.speculative));
 }
 
-#[test]
-fn a_prompt_with_values_is_voiced_phrase_by_phrase() {
-    let mut c = Call::new(&[("yeah this is John", 100)]);
+/// A call through the greeting and the customer's "yes, it's me" (the script's first
+/// line), to the end of the disclosure that follows.
+fn past_identity(script: &[(&str, u64)]) -> Call {
+    let mut c = Call::new(script);
     c.start();
     c.until_quiet(30_000);
     c.silence(200);
     c.speech(900);
     c.silence(600);
     c.until_quiet(60_000);
+    c
+}
+
+#[test]
+fn a_prompt_with_values_is_voiced_phrase_by_phrase() {
+    let c = past_identity(&[("yeah this is John", 100)]);
     // "Hello, may I speak with {customer_name}, please?" and the disclosure: the phrases
     // without a value are the same on every call (the cache's), the rest are voiced.
     let want = [
@@ -796,13 +803,7 @@ fn without_an_end_model_nothing_is_asked() {
 
 #[test]
 fn speech_over_a_protected_prompt_asked_again_is_answered_after_it() {
-    let mut c = Call::new(&[("yeah this is John", 100), ("I'll pay it next Friday", 100)]);
-    c.start();
-    c.until_quiet(30_000);
-    c.silence(200);
-    c.speech(900);
-    c.silence(600);
-    c.until_quiet(60_000);
+    let mut c = past_identity(&[("yeah this is John", 100), ("I'll pay it next Friday", 100)]);
     let disclosures = |c: &Call| {
         c.log
             .iter()
