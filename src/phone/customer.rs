@@ -98,8 +98,8 @@ pub struct Customer {
     log: CustomerLog,
     actions: VecDeque<Action>,
     done: bool,
-    /// The last line, when it was a barge-in: (index, start).
-    barged: Option<(usize, Millis)>,
+    /// When the last line started, if it was a barge-in.
+    barged: Option<Millis>,
     /// The next line waits for the bot's turn to end (a barge-in talked through).
     wait_for_end: bool,
 }
@@ -164,7 +164,7 @@ impl Customer {
         let talking = self.talking(now);
         if talking.is_none() {
             self.talking_until = None;
-            if let Some((_, start)) = self.barged.take() {
+            if let Some(start) = self.barged.take() {
                 let through = self
                     .segment
                     .is_some_and(|(s, e)| s <= start && now.ms_since(e) <= IGNORED_MS);
@@ -281,7 +281,7 @@ impl Customer {
 
     fn say(&mut self, now: Millis, barge: bool) {
         let i = self.next_line;
-        self.barged = barge.then_some((i, now));
+        self.barged = barge.then_some(now);
         self.wait_for_end = false;
         self.next_line += 1;
         let end = now.plus_ms(self.cfg.line_ms[i]);

@@ -393,7 +393,16 @@ pub fn parse(
     seconds(config.drain_timeout_s, &["drain_timeout_s"])?;
     seconds(config.ring_timeout_s, &["ring_timeout_s"])?;
     if config.media_timeout_s != 0.0 {
-        seconds(config.media_timeout_s, &["media_timeout_s"])?;
+        let v = config.media_timeout_s;
+        seconds(v, &["media_timeout_s"]).map_err(|_| {
+            at(
+                &["media_timeout_s"],
+                format!(
+                    "media_timeout_s must be 0 (never hang up on silence) or a number of \
+                     seconds above 0, not {v}"
+                ),
+            )
+        })?;
     }
     if config.trunks.is_empty() {
         return Err(at(&["trunks"], "no trunk: name at least one".into()));
@@ -738,6 +747,15 @@ http: {listen: 127.0.0.1:8080}
             (
                 GOOD.replace("sip:collections@127.0.0.1:5070", "collections"),
                 "voxdial.yaml:24:10: queue collections",
+            ),
+            // A negative media timeout: 0 is allowed too, and the error says so.
+            (
+                GOOD.replace(
+                    "database: voxdial.db\n",
+                    "database: voxdial.db\nmedia_timeout_s: -5\n",
+                ),
+                "voxdial.yaml:4:18: media_timeout_s must be 0 (never hang up on silence) or a \
+                 number of seconds above 0, not -5",
             ),
         ];
         for (text, want) in cases {
